@@ -1,0 +1,21 @@
+package bundle
+
+import "errors"
+
+var (
+	// ErrCorrupt means the bundle is damaged: a truncated tar, a missing
+	// blob, a digest that does not match.
+	ErrCorrupt = errors.New("bundle is damaged")
+	// ErrUnsupported means the bundle was written by a newer paimirror.
+	ErrUnsupported = errors.New("bundle format not supported")
+	// ErrNotFound means no blob or entry with that digest or name exists.
+	ErrNotFound = errors.New("not found in bundle")
+	// ErrDigestMismatch means bytes from a source did not hash to the
+	// expected digest; they were not stored.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrSchema1 means an image exists only as a Docker schema 1 manifest,
+	// which cannot be mirrored byte for byte.
+	ErrSchema1 = errors.New("image is only available as a Docker schema 1 manifest")
+	// ErrUnreachable means no source of an item could be reached.
+	ErrUnreachable = errors.New("source unreachable")
+)

@@ -1,0 +1,82 @@
+package bundle
+
+import "time"
+
+// Summary is what a bundle holds, for people and scripts. Its JSON form
+// (`paimirror inspect -o json`) is stable: fields are only ever added.
+type Summary struct {
+	FormatVersion int           `json:"formatVersion"`
+	ToolVersion   string        `json:"toolVersion"`
+	Created       time.Time     `json:"created"`
+	Manifest      ManifestRef   `json:"manifest"`
+	Images        []ImageInfo   `json:"images"`
+	Files         []FileInfo    `json:"files"`
+	Totals        SummaryTotals `json:"totals"`
+}
+
+// ManifestRef names the manifest a bundle was built from.
+type ManifestRef struct {
+	Name     string   `json:"name"`
+	Source   string   `json:"source"`
+	SHA256   string   `json:"sha256"`
+	Include  []string `json:"include,omitempty"`
+	Exclude  []string `json:"exclude,omitempty"`
+	Platform string   `json:"platform,omitempty"`
+}
+
+// ImageInfo is one image in a Summary.
+type ImageInfo struct {
+	Ref         string   `json:"ref"`
+	Names       []string `json:"names"`
+	Digest      string   `json:"digest"`
+	IndexDigest string   `json:"indexDigest,omitempty"`
+	MediaType   string   `json:"mediaType"`
+	Platform    string   `json:"platform,omitempty"`
+	// Size is the manifest, config and layers together, in bytes.
+	Size int64 `json:"size"`
+}
+
+// FileInfo is one file in a Summary.
+type FileInfo struct {
+	Name   string   `json:"name"`
+	URL    string   `json:"url"`
+	Paths  []string `json:"paths"`
+	Size   int64    `json:"size"`
+	SHA256 string   `json:"sha256"`
+}
+
+// SummaryTotals sums a Summary up.
+type SummaryTotals struct {
+	Images int `json:"images"`
+	Files  int `json:"files"`
+	Blobs  int `json:"blobs"`
+	// BundleBytes is the size of the bundle file(s).
+	BundleBytes int64 `json:"bundleBytes"`
+	// SharedBytes is what sharing blobs between images saved.
+	SharedBytes int64 `json:"sharedBytes"`
+}
+
+// Summary describes the bundle's content.
+func (b *Bundle) Summary() Summary {
+	l := b.Lock
+	s := Summary{
+		FormatVersion: l.FormatVersion, ToolVersion: l.ToolVersion, Created: l.Created,
+		Manifest: ManifestRef{Name: l.Manifest.Name, Source: l.Manifest.Source, SHA256: l.Manifest.SHA256,
+			Include: l.Manifest.Include, Exclude: l.Manifest.Exclude, Platform: l.Manifest.Platform},
+		Images: []ImageInfo{}, Files: []FileInfo{},
+	}
+	for _, img := range l.Images {
+		size := img.Size
+		for _, bl := range img.Blobs() {
+			size += bl.Size
+		}
+		s.Images = append(s.Images, ImageInfo{Ref: img.Ref, Names: img.Names, Digest: img.Digest,
+			IndexDigest: img.IndexDigest, MediaType: img.MediaType, Platform: img.Platform, Size: size})
+	}
+	for _, f := range l.Files {
+		s.Files = append(s.Files, FileInfo{Name: f.Name, URL: f.URL, Paths: f.Paths, Size: f.Size, SHA256: f.SHA256})
+	}
+	s.Totals = SummaryTotals{Images: len(l.Images), Files: len(l.Files), Blobs: len(b.blobs),
+		BundleBytes: b.Size, SharedBytes: sharedBytes(l)}
+	return s
+}

@@ -1,0 +1,138 @@
+package bundle
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// FormatVersion is the version of the bundle format this package writes and
+// reads. A bundle with a newer version is refused with a clear message.
+const FormatVersion = 1
+
+// Names of the metadata entries at the top of the bundle's tar.
+const (
+	LockName      = "paimirror.json"
+	IndexName     = "index.json"
+	OCILayoutName = "oci-layout"
+	blobDir       = "blobs/sha256/"
+)
+
+// Annotations written on each descriptor of index.json.
+const (
+	// AnnotationRefName is the OCI annotation skopeo, crane and oras read to
+	// select an image in a layout: the image's primary mirror name.
+	AnnotationRefName = "org.opencontainers.image.ref.name"
+	// AnnotationNames lists every mirror name of the image, comma separated.
+	AnnotationNames = "io.paimirror.names"
+	// AnnotationUpstream is the upstream reference the image was pulled as.
+	AnnotationUpstream = "io.paimirror.upstream"
+)
+
+// Lock is the content of paimirror.json: what a bundle holds and where each
+// piece came from. Its JSON form is stable; fields are only ever added.
+type Lock struct {
+	// FormatVersion is the bundle format version (FormatVersion).
+	FormatVersion int `json:"formatVersion"`
+	// ToolVersion is the paimirror version that wrote the bundle.
+	ToolVersion string `json:"toolVersion"`
+	// Created is when the build finished (UTC).
+	Created time.Time `json:"created"`
+	// Manifest describes the manifest the bundle was built from.
+	Manifest ManifestInfo `json:"manifest"`
+	// Images are the images, in manifest order.
+	Images []Image `json:"images"`
+	// Files are the files, in manifest order.
+	Files []File `json:"files"`
+}
+
+// ManifestInfo records the manifest a bundle was built from.
+type ManifestInfo struct {
+	Name     string   `json:"name"`
+	Source   string   `json:"source"`
+	SHA256   string   `json:"sha256"`
+	Include  []string `json:"include,omitempty"`
+	Exclude  []string `json:"exclude,omitempty"`
+	Platform string   `json:"platform,omitempty"`
+	// Text is the manifest's YAML exactly as read.
+	Text string `json:"text"`
+}
+
+// Image is one image of a bundle.
+type Image struct {
+	// Ref is the upstream reference from the manifest.
+	Ref string `json:"ref"`
+	// Source is the registry repository it was actually pulled from (a
+	// mirror or the origin).
+	Source string `json:"source"`
+	// Digest is the digest of the image manifest every name serves.
+	Digest string `json:"digest"`
+	// MediaType is the image manifest's media type, kept as upstream sent it.
+	MediaType string `json:"mediaType"`
+	// Size is the image manifest's size in bytes.
+	Size int64 `json:"size"`
+	// IndexDigest is the digest of the multi-platform index the manifest was
+	// selected from, or empty for a single-platform image.
+	IndexDigest string `json:"indexDigest,omitempty"`
+	// Platform is the platform the manifest is for ("linux/amd64").
+	Platform string `json:"platform,omitempty"`
+	// Names are the mirror names ("repo:tag") the image is served under; the
+	// first is the primary.
+	Names []string `json:"names"`
+	// Config is the image config blob.
+	Config Blob `json:"config"`
+	// Layers are the layer blobs, in manifest order.
+	Layers []Blob `json:"layers"`
+}
+
+// Blob is a content-addressed piece of an image.
+type Blob struct {
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	MediaType string `json:"mediaType,omitempty"`
+}
+
+// Blobs returns every blob the image references besides its manifest.
+func (i Image) Blobs() []Blob {
+	return append([]Blob{i.Config}, i.Layers...)
+}
+
+// File is one plain file of a bundle, stored as the blob of its sha256.
+type File struct {
+	// Name is the short label from the manifest.
+	Name string `json:"name"`
+	// URL is the upstream URL from the manifest.
+	URL string `json:"url"`
+	// Source is the URL the bytes were actually downloaded from.
+	Source string `json:"source"`
+	// SHA256 is the lowercase hex digest of the content.
+	SHA256 string `json:"sha256"`
+	// Size is the content length in bytes.
+	Size int64 `json:"size"`
+	// Paths are the absolute mirror paths the file is served at.
+	Paths []string `json:"paths"`
+	// Unpinned is true when the manifest gave no checksum (the digest was
+	// taken from the downloaded bytes).
+	Unpinned bool `json:"unpinned,omitempty"`
+}
+
+// Digest returns the file's blob digest, "sha256:<hex>".
+func (f File) Digest() string { return "sha256:" + f.SHA256 }
+
+func parseLock(data []byte) (*Lock, error) {
+	var l Lock
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, fmt.Errorf("%w: %s is not valid JSON: %v", ErrCorrupt, LockName, err)
+	}
+	if l.FormatVersion == 0 {
+		return nil, fmt.Errorf("%w: %s has no formatVersion", ErrCorrupt, LockName)
+	}
+	if l.FormatVersion > FormatVersion {
+		return nil, fmt.Errorf("%w: bundle format %d, this paimirror reads up to %d; use a newer paimirror", ErrUnsupported, l.FormatVersion, FormatVersion)
+	}
+	return &l, nil
+}
+
+func digestOf(s string) digest.Digest { return digest.Digest(s) }

@@ -1,0 +1,388 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// maxManifestSize bounds an image manifest or index read into memory.
+const maxManifestSize = 4 << 20
+
+// SourceError is a failure to read from one source.
+type SourceError struct {
+	Source string
+	// Status is the HTTP status, when the source answered.
+	Status int
+	Err    error
+	// Permanent marks failures that retrying the same source cannot fix.
+	Permanent bool
+}
+
+func (e *SourceError) Error() string {
+	if e.Status != 0 {
+		return fmt.Sprintf("%s: HTTP %d %s", e.Source, e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("%s: %v", e.Source, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// transient reports whether retrying the same source may help.
+func transient(err error) bool {
+	var de *DigestError
+	if errors.As(err, &de) || errors.Is(err, ErrSchema1) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		if se.Permanent {
+			return false
+		}
+		if se.Status != 0 {
+			return se.Status >= 500 || se.Status == http.StatusTooManyRequests
+		}
+	}
+	if unreachable(err) {
+		return false
+	}
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.Temporary()
+	}
+	return true
+}
+
+// unreachable reports whether err means the host could not be reached at all
+// (no DNS answer, connection refused, no route).
+func unreachable(err error) bool {
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
+}
+
+// sourcesError explains why every source of an item failed, with a hint at
+// --mirror when the origin could not be reached.
+func sourcesError(origin string, errs []error) error {
+	err := errors.Join(errs...)
+	for _, e := range errs {
+		if unreachable(e) {
+			return fmt.Errorf("%w: %w\nhint: if %s cannot be reached from here, add --mirror %s=<a mirror you can reach>", ErrUnreachable, err, origin, origin)
+		}
+	}
+	return err
+}
+
+// imagePlan is a resolved image: its manifest bytes and where to get blobs.
+type imagePlan struct {
+	item     string
+	key      string
+	image    Image
+	manifest []byte // nil when resumed from the journal
+	sources  []imageSource
+}
+
+func imageKey(img manifests.Image, platform string) string {
+	return "image " + img.Ref + " " + platform + " " + img.Digest
+}
+
+func fileKey(f manifests.File) string { return "file " + f.URL + " " + f.SHA256 }
+
+func (b *builder) platform(img manifests.Image) string {
+	if b.opts.Platform != "" {
+		return b.opts.Platform
+	}
+	return img.PlatformList()[0]
+}
+
+// transport returns an authenticated transport for a repository.
+func (b *builder) transport(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	auth, err := b.opts.Keychain.Resolve(repo.Registry)
+	if err != nil {
+		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
+	}
+	return transport.NewWithContext(ctx, repo.Registry, auth, b.opts.Transport, []string{repo.Scope(transport.PullScope)})
+}
+
+// resolveImage finds the image manifest an image's tag (or pinned digest)
+// serves for the build's platform, trying each source in turn.
+func (b *builder) resolveImage(ctx context.Context, img manifests.Image) (*imagePlan, error) {
+	plat := b.platform(img)
+	key := imageKey(img, plat)
+	registry, repository, tag := img.Upstream()
+	sources, err := imageSources(b.opts.Mirrors, registry, repository)
+	if err != nil {
+		return nil, err
+	}
+	if rec, ok := b.records[key]; ok {
+		return &imagePlan{item: img.Ref, key: key, image: *rec.Image, sources: sources}, nil
+	}
+	var errs []error
+	for i, src := range sources {
+		p, err := b.resolveFrom(ctx, img, src, plat, tag)
+		if err != nil {
+			errs = append(errs, err)
+			b.log.Warn("resolving image", "image", img.Ref, "source", src.String(), "err", err)
+			if errors.Is(err, ErrSchema1) || ctx.Err() != nil {
+				return nil, err
+			}
+			continue
+		}
+		p.key = key
+		// Blobs come from the source that answered first, then the others.
+		p.sources = append([]imageSource{src}, append(append([]imageSource{}, sources[:i]...), sources[i+1:]...)...)
+		return p, nil
+	}
+	return nil, sourcesError(registry, errs)
+}
+
+func (b *builder) resolveFrom(ctx context.Context, img manifests.Image, src imageSource, plat, tag string) (*imagePlan, error) {
+	b.sem <- struct{}{}
+	defer func() { <-b.sem }()
+	tr, err := b.transport(ctx, src.repo)
+	if err != nil {
+		return nil, &SourceError{Source: src.String(), Err: err}
+	}
+	var ref name.Reference = src.repo.Tag(tag)
+	if img.Digest != "" {
+		ref = src.repo.Digest(img.Digest)
+	}
+	desc, err := b.getManifest(ctx, ref, tr, img.Digest)
+	if err != nil {
+		return nil, err
+	}
+	image := Image{Ref: img.Ref, Source: ref.Name(), Names: img.MirrorNames(), Platform: plat}
+	if desc.MediaType.IsIndex() {
+		child, err := pickPlatform(ref.Name(), desc, plat)
+		if err != nil {
+			return nil, err
+		}
+		image.IndexDigest = desc.Digest.String()
+		desc, err = b.getManifest(ctx, src.repo.Digest(child.String()), tr, child.String())
+		if err != nil {
+			return nil, err
+		}
+		if desc.MediaType.IsIndex() {
+			return nil, fmt.Errorf("%s: platform %s points at another index; nested indexes are not supported", ref, plat)
+		}
+	}
+	mf, err := v1.ParseManifest(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return nil, fmt.Errorf("%s: parsing image manifest: %w", ref, err)
+	}
+	image.Digest = desc.Digest.String()
+	image.MediaType = string(desc.MediaType)
+	image.Size = int64(len(desc.Manifest))
+	image.Config = Blob{Digest: mf.Config.Digest.String(), Size: mf.Config.Size, MediaType: string(mf.Config.MediaType)}
+	for _, l := range mf.Layers {
+		if !l.MediaType.IsDistributable() {
+			return nil, fmt.Errorf("%s: layer %s is non-distributable (%s); such images cannot be mirrored", ref, l.Digest, l.MediaType)
+		}
+		image.Layers = append(image.Layers, Blob{Digest: l.Digest.String(), Size: l.Size, MediaType: string(l.MediaType)})
+	}
+	return &imagePlan{item: img.Ref, image: image, manifest: desc.Manifest}, nil
+}
+
+// getManifest fetches a manifest or index and checks its bytes against
+// want (when given) or the registry's Docker-Content-Digest.
+func (b *builder) getManifest(ctx context.Context, ref name.Reference, tr http.RoundTripper, want string) (*remote.Descriptor, error) {
+	desc, err := remote.Get(ref, remote.WithTransport(tr), remote.WithContext(ctx))
+	if err != nil {
+		return nil, &SourceError{Source: ref.Name(), Err: err, Status: statusOf(err)}
+	}
+	switch desc.MediaType {
+	case types.DockerManifestSchema1, types.DockerManifestSchema1Signed:
+		return nil, fmt.Errorf("%s: %w; ask its publisher for a schema 2 or OCI image, or choose another tag", ref.Name(), ErrSchema1)
+	}
+	if len(desc.Manifest) > maxManifestSize {
+		return nil, &SourceError{Source: ref.Name(), Err: fmt.Errorf("manifest is %d bytes, larger than %d", len(desc.Manifest), maxManifestSize), Permanent: true}
+	}
+	got := "sha256:" + sha256hex(desc.Manifest)
+	if want == "" {
+		want = desc.Digest.String()
+	}
+	if got != want {
+		return nil, &DigestError{Item: "manifest of " + ref.Name(), Source: ref.Context().RegistryStr(), Want: want, Got: got}
+	}
+	return desc, nil
+}
+
+func statusOf(err error) int {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		return te.StatusCode
+	}
+	return 0
+}
+
+func pickPlatform(ref string, desc *remote.Descriptor, plat string) (v1.Hash, error) {
+	want, err := v1.ParsePlatform(plat)
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("platform %q: %w", plat, err)
+	}
+	idx, err := v1.ParseIndexManifest(bytes.NewReader(desc.Manifest))
+	if err != nil {
+		return v1.Hash{}, fmt.Errorf("%s: parsing index: %w", ref, err)
+	}
+	var have []string
+	for _, m := range idx.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		if m.Platform.Satisfies(*want) {
+			return m.Digest, nil
+		}
+		have = append(have, m.Platform.String())
+	}
+	return v1.Hash{}, fmt.Errorf("%s has no %s image (it has: %s); pass --platform or set the image's platforms", ref, plat, strings.Join(have, ", "))
+}
+
+// pullImage stores an image's manifest, config and layers.
+func (b *builder) pullImage(ctx context.Context, p *imagePlan) error {
+	if p.manifest != nil {
+		m := p.manifest
+		src := blobSource{name: p.image.Source, open: func(context.Context) (io.ReadCloser, error) {
+			return io.NopCloser(bytes.NewReader(m)), nil
+		}}
+		if _, err := b.fetchBlob(ctx, p.item, p.image.Digest, p.image.Size, []blobSource{src}); err != nil {
+			return err
+		}
+	}
+	var wg sync.WaitGroup
+	blobs := p.image.Blobs()
+	errs := make([]error, len(blobs))
+	for i, bl := range blobs {
+		wg.Go(func() {
+			var srcs []blobSource
+			for _, s := range p.sources {
+				srcs = append(srcs, b.registryBlob(s, bl.Digest))
+			}
+			item := p.item + " " + shortDigest(bl.Digest)
+			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, srcs)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	img := p.image
+	return b.w.record(journalRecord{Key: p.key, Image: &img})
+}
+
+func shortDigest(d string) string {
+	d = trimDigest(d)
+	if len(d) > 12 {
+		d = d[:12]
+	}
+	return d
+}
+
+// registryBlob reads a blob from a registry repository.
+func (b *builder) registryBlob(src imageSource, digest string) blobSource {
+	return blobSource{name: src.String(), open: func(ctx context.Context) (io.ReadCloser, error) {
+		tr, err := b.transport(ctx, src.repo)
+		if err != nil {
+			return nil, &SourceError{Source: src.String(), Err: err}
+		}
+		u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", src.repo.Scheme(), src.repo.RegistryStr(), src.repo.RepositoryStr(), digest)
+		return httpGet(ctx, &http.Client{Transport: tr}, src.String(), u)
+	}}
+}
+
+func httpGet(ctx context.Context, c *http.Client, source, u string) (io.ReadCloser, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, &SourceError{Source: source, Err: err, Permanent: true}
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, &SourceError{Source: source, Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, &SourceError{Source: source, Status: resp.StatusCode}
+	}
+	return resp.Body, nil
+}
+
+// pullFile downloads a file from its first working source.
+func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error) {
+	key := fileKey(f)
+	if rec, ok := b.records[key]; ok {
+		lf := *rec.File
+		lf.Paths = f.MirrorPaths()
+		return &lf, nil
+	}
+	var srcs []blobSource
+	for _, u := range fileSources(b.opts.Mirrors, f.Sources()) {
+		srcs = append(srcs, blobSource{name: u, open: func(ctx context.Context) (io.ReadCloser, error) {
+			return httpGet(ctx, b.client, u, u)
+		}})
+	}
+	digest := ""
+	if f.SHA256 != "" {
+		digest = "sha256:" + f.SHA256
+	}
+	st, err := b.fetchBlob(ctx, f.DisplayName(), digest, -1, srcs)
+	if err != nil {
+		return nil, sourcesError(hostOf(f.URL), []error{err})
+	}
+	lf := &File{
+		Name: f.DisplayName(), URL: f.URL, Source: st.source, SHA256: trimDigest(st.digest),
+		Size: st.size, Paths: f.MirrorPaths(), Unpinned: f.SHA256 == "",
+	}
+	if err := b.w.record(journalRecord{Key: key, File: lf}); err != nil {
+		return nil, err
+	}
+	return lf, nil
+}
+
+func hostOf(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		u = u[i+3:]
+	}
+	host, _, _ := strings.Cut(u, "/")
+	return "https://" + host
+}
+
+// ociIndex builds index.json: one descriptor per image, annotated with its
+// mirror names so OCI tools can select it.
+func ociIndex(lock *Lock) ocispec.Index {
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	idx.SchemaVersion = 2
+	for _, img := range lock.Images {
+		d := ocispec.Descriptor{
+			MediaType: img.MediaType,
+			Digest:    digestOf(img.Digest),
+			Size:      img.Size,
+			Annotations: map[string]string{
+				AnnotationRefName:  img.Names[0],
+				AnnotationNames:    strings.Join(img.Names, ","),
+				AnnotationUpstream: img.Ref,
+			},
+		}
+		if p, err := v1.ParsePlatform(img.Platform); err == nil && img.Platform != "" {
+			d.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+		}
+		idx.Manifests = append(idx.Manifests, d)
+	}
+	return idx
+}

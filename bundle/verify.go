@@ -1,0 +1,193 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// VerifyOptions configures Verify. The zero value checks everything with one
+// worker per CPU.
+type VerifyOptions struct {
+	// Jobs is how many blobs are hashed at once; default runtime.NumCPU().
+	Jobs int
+	// Progress, when set, is called with the bytes hashed so far (a delta),
+	// from one goroutine at a time.
+	Progress func(delta int64)
+}
+
+// Problem is one piece of damage Verify found.
+type Problem struct {
+	// Digest is the blob concerned, if any.
+	Digest string `json:"digest,omitempty"`
+	// Users names what needs the blob: "layer of openpai/rest-server:v1.8.0".
+	Users []string `json:"users,omitempty"`
+	// Msg says what is wrong.
+	Msg string `json:"msg"`
+}
+
+func (p Problem) String() string {
+	s := p.Msg
+	if len(p.Users) > 0 {
+		s += " (needed by " + joinMax(p.Users, 3) + ")"
+	}
+	return s
+}
+
+// Report is the result of Verify.
+type Report struct {
+	Blobs    int       `json:"blobs"`
+	Bytes    int64     `json:"bytes"`
+	Problems []Problem `json:"problems"`
+}
+
+// OK reports whether no damage was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Verify checks the whole bundle offline: every blob hashes to its name;
+// every blob the lock, index.json or an image manifest references is
+// present; the lock agrees with the manifests. It returns a Report listing
+// every problem; the error is only for failures to read at all.
+func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
+	jobs := opts.Jobs
+	if jobs <= 0 {
+		jobs = runtime.NumCPU()
+	}
+	users := b.blobUsers()
+	rep := &Report{}
+	var mu sync.Mutex
+	add := func(p Problem) {
+		mu.Lock()
+		defer mu.Unlock()
+		rep.Problems = append(rep.Problems, p)
+	}
+
+	// References: everything named must be present.
+	for _, d := range sortedKeys(users) {
+		if _, ok := b.blobs[d]; !ok {
+			add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is missing", d)})
+		}
+	}
+	for _, img := range b.Lock.Images {
+		b.checkManifest(img, add)
+	}
+	for _, d := range b.Index.Manifests {
+		if _, ok := b.blobs[d.Digest.String()]; !ok {
+			add(Problem{Digest: d.Digest.String(), Msg: fmt.Sprintf("index.json names %s, which is missing", d.Digest)})
+		}
+	}
+
+	// Contents: every blob must hash to its name.
+	digests := b.Digests()
+	work := make(chan string)
+	var wg sync.WaitGroup
+	var progMu sync.Mutex
+	for range jobs {
+		wg.Go(func() {
+			for d := range work {
+				e := b.blobs[d]
+				h := sha256.New()
+				r := io.NewSectionReader(b.r, e.DataOff, e.Size)
+				var w io.Writer = h
+				if opts.Progress != nil {
+					w = &countingWriter{w: h, report: func(n int64) {
+						progMu.Lock()
+						defer progMu.Unlock()
+						opts.Progress(n)
+					}}
+				}
+				if _, err := io.Copy(w, r); err != nil {
+					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s cannot be read: %v", d, err)})
+					continue
+				}
+				if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d {
+					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is damaged: its content hashes to %s", d, got)})
+				}
+				mu.Lock()
+				rep.Blobs++
+				rep.Bytes += e.Size
+				mu.Unlock()
+			}
+		})
+	}
+feed:
+	for _, d := range digests {
+		select {
+		case work <- d:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sort.Slice(rep.Problems, func(i, j int) bool { return rep.Problems[i].Msg < rep.Problems[j].Msg })
+	return rep, nil
+}
+
+// checkManifest compares an image manifest in the bundle with the lock.
+func (b *Bundle) checkManifest(img Image, add func(Problem)) {
+	data, err := b.ReadBlob(img.Digest, maxManifestSize)
+	if err != nil {
+		return // reported as missing
+	}
+	mf, err := v1.ParseManifest(bytes.NewReader(data))
+	if err != nil {
+		add(Problem{Digest: img.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest %s of %s does not parse: %v", img.Digest, img.Ref, err)})
+		return
+	}
+	refs := append([]v1.Descriptor{mf.Config}, mf.Layers...)
+	lockBlobs := img.Blobs()
+	if len(refs) != len(lockBlobs) {
+		add(Problem{Digest: img.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest of %s names %d blobs, the lock %d", img.Ref, len(refs), len(lockBlobs))})
+		return
+	}
+	for i, d := range refs {
+		if d.Digest.String() != lockBlobs[i].Digest || d.Size != lockBlobs[i].Size {
+			add(Problem{Digest: d.Digest.String(), Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest of %s names blob %s (%d bytes) where the lock has %s (%d bytes)", img.Ref, d.Digest, d.Size, lockBlobs[i].Digest, lockBlobs[i].Size)})
+		}
+	}
+}
+
+// blobUsers maps each referenced digest to what references it.
+func (b *Bundle) blobUsers() map[string][]string {
+	users := map[string][]string{}
+	for _, img := range b.Lock.Images {
+		users[img.Digest] = append(users[img.Digest], "manifest of "+img.Ref)
+		users[img.Config.Digest] = append(users[img.Config.Digest], "config of "+img.Ref)
+		for _, l := range img.Layers {
+			users[l.Digest] = append(users[l.Digest], "layer of "+img.Ref)
+		}
+	}
+	for _, f := range b.Lock.Files {
+		users[f.Digest()] = append(users[f.Digest()], "file "+f.URL)
+	}
+	return users
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func joinMax(s []string, n int) string {
+	if len(s) <= n {
+		return strings.Join(s, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
+}

@@ -1,0 +1,292 @@
+package bundle
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// partialWriter appends verified blobs to <out>.partial, one complete tar
+// member at a time, so that a killed build leaves a file that can be resumed:
+// every member before the last is whole, and a torn last member is dropped
+// on resume.
+type partialWriter struct {
+	mu      sync.Mutex
+	path    string
+	f       *os.File
+	tw      *tar.Writer
+	have    map[string]int64 // digest -> size of blobs already in the tar
+	journal *os.File
+	tmpDir  string
+}
+
+// journalRecord is one line of <out>.partial.journal: an image or unpinned
+// file whose every blob is already in the partial tar, so a resumed build
+// need not ask the network about it again.
+type journalRecord struct {
+	Key   string `json:"key"`
+	Image *Image `json:"image,omitempty"`
+	File  *File  `json:"file,omitempty"`
+}
+
+type resumeInfo struct {
+	Blobs   int
+	Bytes   int64
+	Dropped string // why a torn or damaged tail was dropped, if one was
+}
+
+// openPartial opens or creates <out>.partial. An existing one is scanned:
+// each blob in it is hashed again (a blob that does not match ends the
+// usable prefix), metadata entries and a torn tail are cut off.
+func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
+	var info resumeInfo
+	path := out + ".partial"
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, nil, info, fmt.Errorf("opening %s: %w", path, err)
+	}
+	w := &partialWriter{path: path, f: f, have: map[string]int64{}}
+	fail := func(err error) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
+		f.Close()
+		return nil, nil, info, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	keep := int64(0)
+	if st.Size() > 0 {
+		res, err := scanTar(f, st.Size())
+		if err != nil {
+			return fail(fmt.Errorf("reading %s: %w", path, err))
+		}
+		keep = res.End
+		if res.Torn != "" {
+			info.Dropped = res.Torn
+		}
+	scan:
+		for _, e := range res.Entries {
+			switch {
+			case e.Typeflag == tar.TypeDir && (e.Name == "blobs/" || e.Name == blobDir):
+				continue
+			case e.Typeflag == tar.TypeReg && blobDigest(e.Name) != "":
+				d := blobDigest(e.Name)
+				if err := hashSection(f, e, d); err != nil {
+					keep, info.Dropped = e.HeaderOff, err.Error()
+					break scan
+				}
+				w.have[d] = e.Size
+				info.Blobs++
+				info.Bytes += e.Size
+			default:
+				// Metadata goes in last; an interrupted finish is redone.
+				keep = e.HeaderOff
+				break scan
+			}
+		}
+	}
+	if err := f.Truncate(keep); err != nil {
+		return fail(fmt.Errorf("truncating %s: %w", path, err))
+	}
+	if _, err := f.Seek(keep, io.SeekStart); err != nil {
+		return fail(err)
+	}
+	w.tw = tar.NewWriter(f)
+	if keep == 0 {
+		for _, d := range []string{"blobs/", blobDir} {
+			if err := w.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}); err != nil {
+				return fail(err)
+			}
+		}
+		if err := w.tw.Flush(); err != nil {
+			return fail(err)
+		}
+	}
+	records, err := w.openJournal()
+	if err != nil {
+		return fail(err)
+	}
+	w.tmpDir = path + ".tmp"
+	if err := os.RemoveAll(w.tmpDir); err != nil {
+		return fail(err)
+	}
+	if err := os.MkdirAll(w.tmpDir, 0o755); err != nil {
+		return fail(err)
+	}
+	return w, records, info, nil
+}
+
+func hashSection(r io.ReaderAt, e entry, digest string) error {
+	h := sha256.New()
+	if _, err := io.Copy(h, io.NewSectionReader(r, e.DataOff, e.Size)); err != nil {
+		return err
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
+		return fmt.Errorf("blob %s in the partial file hashes to %s", digest, got)
+	}
+	return nil
+}
+
+// openJournal reads the records whose blobs are all present and reopens the
+// journal for appending.
+func (w *partialWriter) openJournal() (map[string]journalRecord, error) {
+	path := w.path + ".journal"
+	records := map[string]journalRecord{}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	var kept bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	for sc.Scan() {
+		var rec journalRecord
+		if json.Unmarshal(sc.Bytes(), &rec) != nil || rec.Key == "" {
+			continue // a torn last line
+		}
+		if !w.recordComplete(rec) {
+			continue
+		}
+		records[rec.Key] = rec
+		kept.Write(sc.Bytes())
+		kept.WriteByte('\n')
+	}
+	if err := os.WriteFile(path, kept.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	w.journal, err = os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	return records, err
+}
+
+func (w *partialWriter) recordComplete(rec journalRecord) bool {
+	switch {
+	case rec.Image != nil:
+		if _, ok := w.have[rec.Image.Digest]; !ok {
+			return false
+		}
+		for _, b := range rec.Image.Blobs() {
+			if _, ok := w.have[b.Digest]; !ok {
+				return false
+			}
+		}
+		return true
+	case rec.File != nil:
+		_, ok := w.have[rec.File.Digest()]
+		return ok
+	}
+	return false
+}
+
+func (w *partialWriter) record(rec journalRecord) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, err = w.journal.Write(append(data, '\n'))
+	return err
+}
+
+// has reports whether a blob is already stored.
+func (w *partialWriter) has(digest string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.have[digest]
+	return ok
+}
+
+// tempFile creates a file for an in-flight download.
+func (w *partialWriter) tempFile() (*os.File, error) {
+	return os.CreateTemp(w.tmpDir, "blob-")
+}
+
+// add appends a verified blob of size bytes read from r as one tar member.
+// A blob already present is not written again.
+func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.have[digest]; ok {
+		return nil
+	}
+	hex := digest[len("sha256:"):]
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + hex, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	if err := w.tw.WriteHeader(hdr); err != nil {
+		return fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	if _, err := io.CopyN(w.tw, r, size); err != nil {
+		return fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	if err := w.tw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	w.have[digest] = size
+	return nil
+}
+
+// finish appends the metadata members, ends the archive, syncs it and
+// renames the partial file to out.
+func (w *partialWriter) finish(out string, meta []namedData) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range meta {
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+		if err := w.tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := w.tw.Write(m.data); err != nil {
+			return err
+		}
+	}
+	if err := w.tw.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", w.path, err)
+	}
+	if err := w.f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(w.path, out); err != nil {
+		return fmt.Errorf("renaming %s to %s: %w", w.path, out, err)
+	}
+	if d, err := os.Open(filepath.Dir(out)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	w.journal.Close()
+	os.Remove(w.path + ".journal")
+	return os.RemoveAll(w.tmpDir)
+}
+
+// close leaves the partial file in place for a later resume.
+func (w *partialWriter) close() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.tw.Flush()
+	w.f.Close()
+	w.journal.Close()
+	os.RemoveAll(w.tmpDir)
+}
+
+type namedData struct {
+	name string
+	data []byte
+}
+
+// size returns the stored size of a blob.
+func (w *partialWriter) size(digest string) int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.have[digest]
+}

@@ -1,0 +1,188 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+type buildOptions struct {
+	*globalOptions
+	manifest string
+	output   string
+	mirrors  []string
+	include  []string
+	exclude  []string
+	platform string
+	jobs     int
+	force    bool
+}
+
+func newBuildCmd(g *globalOptions) *cobra.Command {
+	o := &buildOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "build [-f MANIFEST] [-o BUNDLE]",
+		Short: "Pull every image and file of a manifest into one bundle",
+		Long: `Build pulls every image and downloads every file a manifest lists, verifies
+each byte against its digest or sha256, and writes one bundle file.
+
+Without -f it builds the embedded manifest "` + manifests.DefaultName + `".
+An interrupted build resumes: rerun the same command.`,
+		Example: `  paimirror build
+  paimirror build --mirror docker.io=docker.m.daocloud.io --mirror gcr.io=gcr.m.daocloud.io
+  paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --include smoke-test`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBuild(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.manifest, "file", "f", "", "manifest file (default: the embedded "+manifests.DefaultName+")")
+	f.StringVarP(&o.output, "output", "o", "", "bundle to write (default: <manifest name>.tar)")
+	f.StringArrayVar(&o.mirrors, "mirror", nil, "redirect a source, FROM=TO: a registry host or a URL prefix (repeatable; tried in order, then the origin)")
+	f.StringArrayVar(&o.include, "include", nil, "add a group that is off by default (repeatable)")
+	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out a group (repeatable)")
+	f.StringVar(&o.platform, "platform", "", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
+	f.IntVarP(&o.jobs, "jobs", "j", 4, "downloads at once")
+	f.BoolVar(&o.force, "force", false, "replace the bundle if it exists")
+	return cmd
+}
+
+func loadManifest(path string) (*manifests.Manifest, error) {
+	if path == "" {
+		return manifests.Default(), nil
+	}
+	return manifests.Load(path)
+}
+
+func runBuild(ctx context.Context, o *buildOptions) error {
+	m, err := loadManifest(o.manifest)
+	if err != nil {
+		return err
+	}
+	var mirrors []bundle.Mirror
+	for _, s := range o.mirrors {
+		mm, err := bundle.ParseMirror(s)
+		if err != nil {
+			return usageError{err}
+		}
+		mirrors = append(mirrors, mm)
+	}
+	prog := newBuildProgress(o.globalOptions)
+	res, err := bundle.Build(ctx, m, bundle.BuildOptions{
+		Output: o.output, Force: o.force, Mirrors: mirrors,
+		Include: o.include, Exclude: o.exclude, Platform: o.platform, Jobs: o.jobs,
+		Logger: o.logger(), Progress: prog.event, ToolVersion: toolVersion(),
+	})
+	prog.finish()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
+		res.Path, len(res.Lock.Images), len(res.Lock.Files), humanBytes(res.Size),
+		humanBytes(res.Fetched), humanBytes(res.Resumed), humanBytes(res.Shared), res.Duration.Round(time.Millisecond))
+	return nil
+}
+
+// buildProgress renders build events: a bar with rate and ETA plus the items
+// in flight on a terminal, a line per finished item otherwise, nothing with
+// --quiet.
+type buildProgress struct {
+	g        *globalOptions
+	bar      *progressbar.ProgressBar
+	inflight map[string]bool
+	done     int
+	items    int
+}
+
+func newBuildProgress(g *globalOptions) *buildProgress {
+	return &buildProgress{g: g, inflight: map[string]bool{}}
+}
+
+func (p *buildProgress) event(e bundle.Event) {
+	if p.g.quiet {
+		return
+	}
+	tty := isTerminal(p.g.stderr)
+	switch e.Kind {
+	case bundle.EventResumed:
+		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, humanBytes(e.Bytes))
+	case bundle.EventPlanned:
+		p.items = e.Items
+		if tty {
+			p.bar = progressbar.NewOptions64(e.Total,
+				progressbar.OptionSetWriter(p.g.stderr),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+				progressbar.OptionSetWidth(30),
+			)
+		} else {
+			fmt.Fprintf(p.g.stderr, "%d items, %s to hold\n", e.Items, humanBytes(e.Total))
+		}
+	case bundle.EventStart:
+		p.inflight[e.Item] = true
+		p.describe()
+	case bundle.EventBytes:
+		if p.bar != nil {
+			p.bar.Add64(e.Bytes)
+		}
+	case bundle.EventRetry:
+		if p.bar != nil && e.Bytes != 0 {
+			p.bar.Add64(e.Bytes)
+		}
+		if !tty || p.g.verbose {
+			fmt.Fprintf(p.g.stderr, "retrying %s: %v\n", e.Item, e.Err)
+		}
+	case bundle.EventDone:
+		delete(p.inflight, e.Item)
+		p.done++
+		if !tty {
+			fmt.Fprintf(p.g.stderr, "stored %s\n", e.Item)
+		}
+		p.describe()
+	}
+}
+
+func (p *buildProgress) describe() {
+	if p.bar == nil {
+		return
+	}
+	names := make([]string, 0, len(p.inflight))
+	for n := range p.inflight {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	desc := strings.Join(names, " ")
+	if len(desc) > 40 {
+		desc = desc[:37] + "..."
+	}
+	p.bar.Describe(fmt.Sprintf("%d in flight %s", len(names), desc))
+}
+
+func (p *buildProgress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar.Close()
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

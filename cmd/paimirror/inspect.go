@@ -1,0 +1,62 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paimirror/paimirror/bundle"
+)
+
+type inspectOptions struct {
+	*globalOptions
+	format string
+}
+
+func newInspectCmd(g *globalOptions) *cobra.Command {
+	o := &inspectOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "inspect BUNDLE [PART...]",
+		Short: "Show what a bundle holds",
+		Args:  minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.format != "text" && o.format != "json" {
+				return usageError{fmt.Errorf("-o %q: want text or json", o.format)}
+			}
+			b, err := bundle.Open(args...)
+			if err != nil {
+				return err
+			}
+			defer b.Close()
+			return renderSummary(o, b.Summary())
+		},
+	}
+	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: text or json")
+	return cmd
+}
+
+func renderSummary(o *inspectOptions, s bundle.Summary) error {
+	if o.format == "json" {
+		enc := json.NewEncoder(o.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(s)
+	}
+	w := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(w, "manifest:\t%s (%s)\n", s.Manifest.Name, s.Manifest.Source)
+	fmt.Fprintf(w, "built:\t%s by paimirror %s\n", s.Created.Format(time.RFC3339), s.ToolVersion)
+	fmt.Fprintf(w, "size:\t%s, %d images, %d files, %d blobs, %s saved by shared blobs\n\n",
+		humanBytes(s.Totals.BundleBytes), s.Totals.Images, s.Totals.Files, s.Totals.Blobs, humanBytes(s.Totals.SharedBytes))
+	fmt.Fprintln(w, "IMAGE\tSIZE\tDIGEST\tMIRROR NAMES")
+	for _, img := range s.Images {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", img.Ref, humanBytes(img.Size), img.Digest, strings.Join(img.Names, ", "))
+	}
+	fmt.Fprintln(w, "\nFILE\tSIZE\tSHA256\tPATHS")
+	for _, f := range s.Files {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Name, humanBytes(f.Size), f.SHA256, strings.Join(f.Paths, ", "))
+	}
+	return w.Flush()
+}

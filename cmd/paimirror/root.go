@@ -1,0 +1,154 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paimirror/paimirror/bundle"
+)
+
+// version is set with -ldflags "-X main.version=..."; otherwise it comes
+// from the module's build info.
+var version = ""
+
+func toolVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitError   = 1
+	exitUsage   = 2
+	exitDamaged = 3 // verify found damage
+)
+
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	quiet   bool
+	verbose bool
+	stdout  io.Writer
+	stderr  io.Writer
+}
+
+func (g *globalOptions) logger() *slog.Logger {
+	level := slog.LevelError
+	if g.verbose {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// errDamaged marks a verify that found damage: exit status exitDamaged.
+var errDamaged = errors.New("bundle is damaged")
+
+// usageError marks a command-line mistake: exit status exitUsage.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func newRoot(g *globalOptions) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "paimirror",
+		Short: "Carry an OpenPAI v1.8.0 install across an air gap",
+		Long: `paimirror installs OpenPAI v1.8.0 where the internet is blocked or absent.
+
+  paimirror build     on a box with internet: pull every image and file into one bundle
+  paimirror serve     in the lab: serve the bundle as a registry and file server
+  paimirror install   on the dev box: point pai and kubespray at the mirror and install`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       toolVersion(),
+	}
+	root.SetOut(g.stdout)
+	root.SetErr(g.stderr)
+	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and the final result")
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every retry and source tried")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(
+		newBuildCmd(g),
+		newVerifyCmd(g),
+		newInspectCmd(g),
+		newManifestCmd(g),
+		newVersionCmd(g),
+	)
+	return root
+}
+
+// run executes the command line and maps its error to an exit status, in
+// one place.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := &globalOptions{stdout: stdout, stderr: stderr}
+	root := newRoot(g)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	fmt.Fprintln(stderr, "paimirror:", err)
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(stderr, "run 'paimirror --help' for usage")
+		return exitUsage
+	case errors.Is(err, errDamaged), errors.Is(err, bundle.ErrCorrupt):
+		return exitDamaged
+	case errors.Is(err, context.Canceled):
+		return 130
+	}
+	return exitError
+}
+
+func newVersionCmd(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print paimirror's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			fmt.Fprintf(g.stdout, "paimirror %s (bundle format %d)\n", toolVersion(), bundle.FormatVersion)
+			return nil
+		},
+	}
+}
+
+// exactArgs is cobra.ExactArgs with a usage error.
+func exactArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.ExactArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func minArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := cobra.MinimumNArgs(n)(cmd, args); err != nil {
+			return usageError{err}
+		}
+		return nil
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,84 @@
+// Package manifests reads, validates and selects paimirror manifests, holds
+// the built-in ones, and defines the naming rules that build, serve and
+// install agree on.
+//
+// # The manifest format
+//
+// A manifest is one YAML document listing the container images and plain
+// files a bundle must hold:
+//
+//	name: my-lab                        # required; letters, digits, . _ -
+//	description: free text
+//	groups:                             # every group an item may name
+//	  - name: core                      # lowercase letters, digits, . _ -
+//	  - name: extras
+//	    default: false                  # built only when included; absent means true
+//	images:
+//	  - ref: quay.io/coreos/etcd:v3.3.10          # host optional, tag required
+//	  - ref: gcr.io/google-containers/pause:3.1
+//	    digest: sha256:<64 hex>                   # optional pin
+//	    platforms: [linux/amd64, linux/arm64]     # default [linux/amd64]
+//	    aliases: [siaimes/pause:3.1]              # extra names, no host
+//	    groups: [core]
+//	files:
+//	  - name: kubeadm                             # default: last URL element
+//	    url: https://dl.k8s.io/release/v1.15.11/bin/linux/amd64/kubeadm
+//	    alternates: [https://example.org/kubeadm] # same bytes, tried in order
+//	    sha256: <64 lowercase hex>                # or no_checksum: <reason>
+//	    paths: [/k8s-share/kubeadm]               # extra mirror paths
+//	    groups: [extras]
+//
+// Parsing is strict: unknown keys, repeated keys, values of the wrong kind
+// and more than one YAML document are errors. Anchors and aliases are
+// resolved; merge keys (<<) are not supported. Every problem is reported,
+// not only the first, as a *ValidationError whose entries read
+// "FILE:LINE: FIELD: MESSAGE", e.g. "my.yaml:42: images[3].ref: ...".
+//
+// The rules:
+//   - name is required. Group names are unique, and every group an item
+//     names must be declared.
+//   - An image ref is a docker reference as docker pull reads it (no host
+//     means Docker Hub), with an explicit tag and no digest; digest, if set,
+//     is "sha256:" and 64 lowercase hex digits. Platforms are
+//     "os/arch[/variant]". Aliases are "repository:tag" with no registry
+//     host. No two images have the same reference (after normalization:
+//     "busybox:1.31.1" is "docker.io/library/busybox:1.31.1") and no mirror
+//     name, aliases included, belongs to two images.
+//   - A file url, and each alternate, is http or https with a host and no
+//     credentials; the url's path names a file. sha256 is 64 lowercase hex
+//     digits and is required unless no_checksum gives the reason upstream
+//     publishes none; setting both is an error. Paths are absolute and clean
+//     (path.Clean(p) == p), hold no "..", and do not start with /v2, which
+//     belongs to the registry. No mirror path, the upstream-shaped one
+//     included, belongs to two files.
+//
+// # Selection
+//
+// Groups let one manifest serve several installs. Manifest.Select keeps an
+// item when every one of its groups is enabled; the enabled groups are those
+// on by default, plus the included ones, minus the excluded ones.
+//
+// # Mirror naming
+//
+// MirrorName gives the repository:tag an image is served under: Docker Hub
+// images keep their Docker Hub path, with library/ for official images
+// ("docker.io/nginx:1.15" is "library/nginx:1.15"), so docker's
+// registry-mirrors finds them unchanged; every other registry's images keep
+// the registry host as the first path element ("quay.io/coreos/etcd:v3.3.10"
+// unchanged). A port's ':' becomes '_' there, since a repository name cannot
+// hold a ':'. Image.MirrorNames adds the aliases. A file is served at
+// "/<host>/<url path>" and at its paths (File.MirrorPaths).
+//
+// # Built-in manifests
+//
+// The package embeds the manifest DefaultName, everything an OpenPAI v1.8.0
+// quick-start install downloads; Default, Embedded, EmbeddedNames and
+// EmbeddedRaw reach it. EmbeddedRaw gives the exact text, comments included,
+// as a starting point for a lab's own manifest.
+//
+// # Concurrency
+//
+// Functions in this package are safe for concurrent use. A Manifest is plain
+// data: it may be read from several goroutines, and Select returns a copy
+// that shares nothing with the original.
+package manifests

@@ -1,0 +1,83 @@
+package manifests
+
+// Manifest is a parsed, validated paimirror manifest: the list of images and
+// files a bundle must hold.
+type Manifest struct {
+	// Name identifies the manifest, e.g. "openpai-v1.8.0".
+	Name string `yaml:"name" json:"name"`
+	// Description is free text for people.
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Groups declares every group items may name. A group whose Default is
+	// false is left out of a build unless --include names it.
+	Groups []Group `yaml:"groups,omitempty" json:"groups,omitempty"`
+	// Images lists the container images to mirror.
+	Images []Image `yaml:"images,omitempty" json:"images,omitempty"`
+	// Files lists the plain files to mirror.
+	Files []File `yaml:"files,omitempty" json:"files,omitempty"`
+
+	// Source is where the manifest was read from (a file name or
+	// "embedded:NAME"); set by Parse, used in error messages.
+	Source string `yaml:"-" json:"-"`
+	// Raw is the exact bytes the manifest was parsed from.
+	Raw []byte `yaml:"-" json:"-"`
+
+	// lines maps field paths ("images[3].ref") to their line in Raw; set
+	// by Parse, nil for a manifest built in Go or returned by Select.
+	lines map[string]int
+}
+
+// Group is a named set of items that can be left out or added to a build.
+type Group struct {
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	// Default reports whether the group is built when no --include names it.
+	// Absent in YAML means true.
+	Default bool `yaml:"default" json:"default"`
+}
+
+// Image is one container image to mirror.
+type Image struct {
+	// Ref is the upstream reference with registry host and tag, e.g.
+	// "quay.io/coreos/etcd:v3.3.10" or "docker.io/library/busybox:1.31.1".
+	// A reference without a host means Docker Hub, as docker pull reads it.
+	Ref string `yaml:"ref" json:"ref"`
+	// Digest optionally pins the content ("sha256:..."): the index digest
+	// for a multi-platform image, else the image manifest's digest.
+	Digest string `yaml:"digest,omitempty" json:"digest,omitempty"`
+	// Platforms to keep, "os/arch[/variant]"; default ["linux/amd64"].
+	Platforms []string `yaml:"platforms,omitempty" json:"platforms,omitempty"`
+	// Aliases are extra mirror names ("repo:tag", no host) the image is
+	// served under, e.g. "siaimes/kube-apiserver:v1.15.11".
+	Aliases []string `yaml:"aliases,omitempty" json:"aliases,omitempty"`
+	// Groups the image belongs to; it is built only when all are selected.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+
+	// Line is the line of the entry in the manifest source (0 if unknown).
+	Line int `yaml:"-" json:"-"`
+}
+
+// File is one plain file to mirror.
+type File struct {
+	// Name is a short label for people, e.g. "kubeadm"; default: the last
+	// element of the URL path.
+	Name string `yaml:"name,omitempty" json:"name,omitempty"`
+	// URL is the upstream address (http or https).
+	URL string `yaml:"url" json:"url"`
+	// Alternates are other URLs that serve the same bytes, tried in order
+	// after URL.
+	Alternates []string `yaml:"alternates,omitempty" json:"alternates,omitempty"`
+	// SHA256 is the expected lowercase hex digest. Required unless
+	// NoChecksum gives the reason upstream publishes none.
+	SHA256 string `yaml:"sha256,omitempty" json:"sha256,omitempty"`
+	// NoChecksum explains why SHA256 is absent; the digest is then taken from
+	// the bytes downloaded and recorded in the lock.
+	NoChecksum string `yaml:"no_checksum,omitempty" json:"no_checksum,omitempty"`
+	// Paths are extra mirror paths (absolute, e.g. "/k8s-share/...") the
+	// file is served at besides its upstream-shaped path.
+	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
+	// Groups the file belongs to; it is built only when all are selected.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+
+	// Line is the line of the entry in the manifest source (0 if unknown).
+	Line int `yaml:"-" json:"-"`
+}

@@ -1,0 +1,292 @@
+package manifests
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+)
+
+var (
+	// manifestName keeps a manifest's name usable in file names.
+	manifestName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// groupName keeps group names easy to type on a command line.
+	groupName = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	// digestPattern is the only digest form accepted.
+	digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	// sha256Pattern is a lowercase hex SHA-256.
+	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// platformPattern is "os/arch[/variant]".
+	platformPattern = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?$`)
+)
+
+// Validate checks m against every rule Parse applies (see the package
+// documentation) and returns a *ValidationError listing each problem, or
+// nil. Use it on a manifest built in Go; Parse already validates. Lines are
+// reported where known: from Parse, else from each item's Line.
+func (m *Manifest) Validate() error {
+	if errs := m.validate(); len(errs) > 0 {
+		return &ValidationError{Errors: errs}
+	}
+	return nil
+}
+
+// checker collects validation errors for one manifest.
+type checker struct {
+	m    *Manifest
+	errs []FieldError
+}
+
+// line finds the line of field, falling back to fallback.
+func (c *checker) line(field string, fallback int) int {
+	if l, ok := c.m.lines[field]; ok {
+		return l
+	}
+	return fallback
+}
+
+func (c *checker) errorf(line int, field, format string, args ...any) {
+	c.errs = append(c.errs, FieldError{
+		Source: c.m.Source,
+		Line:   c.line(field, line),
+		Field:  field,
+		Msg:    fmt.Sprintf(format, args...),
+	})
+}
+
+// where describes an earlier item for "already listed" messages.
+func where(field string, line int) string {
+	if line > 0 {
+		return fmt.Sprintf("%s (line %d)", field, line)
+	}
+	return field
+}
+
+func (m *Manifest) validate() []FieldError {
+	c := &checker{m: m}
+	top := c.line("", 0)
+	if strings.TrimSpace(m.Name) == "" {
+		c.errorf(top, "name", "required")
+	} else if !manifestName.MatchString(m.Name) {
+		c.errorf(top, "name", "%q must be letters, digits, '.', '_' and '-', starting with a letter or digit", m.Name)
+	}
+
+	declared := map[string]string{} // group name -> field declaring it
+	for i, g := range m.Groups {
+		field := fmt.Sprintf("groups[%d]", i)
+		gl := c.line(field, 0)
+		switch {
+		case g.Name == "":
+			c.errorf(gl, field+".name", "required")
+		case !groupName.MatchString(g.Name):
+			c.errorf(gl, field+".name", "%q must be lowercase letters, digits, '.', '_' and '-', starting with a letter or digit", g.Name)
+		case declared[g.Name] != "":
+			c.errorf(gl, field+".name", "group %q is already declared at %s", g.Name, where(declared[g.Name], c.line(declared[g.Name], 0)))
+		default:
+			declared[g.Name] = field + ".name"
+		}
+	}
+
+	type seenAt struct {
+		field string
+		line  int
+	}
+	refs := map[string]seenAt{}  // canonical upstream reference -> where
+	names := map[string]seenAt{} // mirror name -> where
+	for i, img := range m.Images {
+		field := fmt.Sprintf("images[%d]", i)
+		c.groups(img.Groups, field+".groups", img.Line, declared)
+
+		refField := field + ".ref"
+		primary := ""
+		if img.Ref == "" {
+			c.errorf(img.Line, refField, "required")
+		} else if r, err := parseRef(img.Ref); err != nil {
+			c.errorf(img.Line, refField, "%v", err)
+		} else {
+			canon := r.host + "/" + r.repo + ":" + r.tag
+			primary = r.mirrorRepo() + ":" + r.tag
+			if prev, ok := refs[canon]; ok {
+				c.errorf(img.Line, refField, "%q is already listed as %s", img.Ref, where(prev.field, prev.line))
+			} else {
+				refs[canon] = seenAt{refField, c.line(refField, img.Line)}
+				if prev, ok := names[primary]; ok {
+					c.errorf(img.Line, refField, "mirror name %q is already taken by %s", primary, where(prev.field, prev.line))
+				} else {
+					names[primary] = seenAt{refField, c.line(refField, img.Line)}
+				}
+			}
+		}
+
+		if img.Digest != "" && !digestPattern.MatchString(img.Digest) {
+			c.errorf(img.Line, field+".digest", "%q must be \"sha256:\" and 64 lowercase hex digits", img.Digest)
+		}
+
+		seenPlat := map[string]bool{}
+		for j, p := range img.Platforms {
+			pf := fmt.Sprintf("%s.platforms[%d]", field, j)
+			switch {
+			case !platformPattern.MatchString(p):
+				c.errorf(img.Line, pf, "%q must be \"os/arch\" or \"os/arch/variant\", e.g. %q", p, DefaultPlatform)
+			case seenPlat[p]:
+				c.errorf(img.Line, pf, "%q is repeated", p)
+			}
+			seenPlat[p] = true
+		}
+
+		for j, a := range img.Aliases {
+			af := fmt.Sprintf("%s.aliases[%d]", field, j)
+			n, err := aliasName(a)
+			if err != nil {
+				c.errorf(img.Line, af, "%v", err)
+				continue
+			}
+			if n == primary {
+				c.errorf(img.Line, af, "%q is the image's own mirror name", a)
+				continue
+			}
+			if prev, ok := names[n]; ok {
+				c.errorf(img.Line, af, "mirror name %q is already taken by %s", n, where(prev.field, prev.line))
+				continue
+			}
+			names[n] = seenAt{af, c.line(af, img.Line)}
+		}
+	}
+
+	paths := map[string]seenAt{} // mirror path -> where
+	for i, f := range m.Files {
+		field := fmt.Sprintf("files[%d]", i)
+		c.groups(f.Groups, field+".groups", f.Line, declared)
+
+		mine := map[string]bool{}
+		claim := func(p, pf string) {
+			if mine[p] {
+				c.errorf(f.Line, pf, "path %q is repeated", p)
+				return
+			}
+			mine[p] = true
+			if prev, ok := paths[p]; ok {
+				c.errorf(f.Line, pf, "path %q is already served for %s", p, where(prev.field, prev.line))
+				return
+			}
+			paths[p] = seenAt{pf, c.line(pf, f.Line)}
+		}
+
+		urlField := field + ".url"
+		if f.URL == "" {
+			c.errorf(f.Line, urlField, "required")
+		} else if err := checkURL(f.URL, true); err != nil {
+			c.errorf(f.Line, urlField, "%v", err)
+		} else {
+			up, _ := upstreamPath(f.URL)
+			if err := checkPath(up); err != nil {
+				c.errorf(f.Line, urlField, "gives the mirror path %q, which %v", up, err)
+			} else {
+				claim(up, urlField)
+			}
+		}
+		seenURL := map[string]bool{f.URL: true}
+		for j, a := range f.Alternates {
+			af := fmt.Sprintf("%s.alternates[%d]", field, j)
+			if err := checkURL(a, false); err != nil {
+				c.errorf(f.Line, af, "%v", err)
+			} else if seenURL[a] {
+				c.errorf(f.Line, af, "%q is repeated", a)
+			}
+			seenURL[a] = true
+		}
+
+		hasReason := strings.TrimSpace(f.NoChecksum) != ""
+		switch {
+		case f.SHA256 != "" && f.NoChecksum != "":
+			c.errorf(f.Line, field+".sha256", "set either sha256 or no_checksum, not both")
+		case f.SHA256 != "":
+			if !sha256Pattern.MatchString(f.SHA256) {
+				c.errorf(f.Line, field+".sha256", "%q must be 64 lowercase hex digits", f.SHA256)
+			}
+		case f.NoChecksum != "" && !hasReason:
+			c.errorf(f.Line, field+".no_checksum", "must say why upstream publishes no checksum")
+		case !hasReason:
+			c.errorf(f.Line, field+".sha256", "required (or say in no_checksum why upstream publishes none)")
+		}
+
+		for j, p := range f.Paths {
+			pf := fmt.Sprintf("%s.paths[%d]", field, j)
+			if err := checkPath(p); err != nil {
+				c.errorf(f.Line, pf, "%q %v", p, err)
+				continue
+			}
+			claim(p, pf)
+		}
+	}
+	return c.errs
+}
+
+// groups checks an item's group list.
+func (c *checker) groups(groups []string, field string, line int, declared map[string]string) {
+	seen := map[string]bool{}
+	for j, g := range groups {
+		gf := fmt.Sprintf("%s[%d]", field, j)
+		switch {
+		case declared[g] == "":
+			c.errorf(line, gf, "group %q is not declared under groups", g)
+		case seen[g]:
+			c.errorf(line, gf, "group %q is repeated", g)
+		}
+		seen[g] = true
+	}
+}
+
+// checkURL checks a file URL: http or https, with a host, no credentials,
+// and (for the primary URL, whose path names the file) a path that does not
+// end in '/'.
+func checkURL(raw string, primary bool) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Report the cause without the URL, which might hold credentials.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return fmt.Errorf("is not a valid URL: %w", err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q must be an http or https URL", raw)
+	}
+	if u.Opaque != "" || u.Host == "" {
+		return fmt.Errorf("%q has no host", raw)
+	}
+	if u.User != nil {
+		// Do not echo the URL: it holds a password or token.
+		return fmt.Errorf("must not hold credentials (user:password@): a manifest is meant to be shared")
+	}
+	if primary && (u.Path == "" || strings.HasSuffix(u.Path, "/")) {
+		return fmt.Errorf("%q must name a file (its path may not be empty or end in '/')", raw)
+	}
+	return nil
+}
+
+// checkPath checks a mirror path; the error completes a sentence about it.
+func checkPath(p string) error {
+	switch {
+	case !strings.HasPrefix(p, "/"):
+		return fmt.Errorf("must be absolute (start with '/')")
+	case p == "/":
+		return fmt.Errorf("must name a file, not the root")
+	case path.Clean(p) != p:
+		return fmt.Errorf("is not clean (it should read %q)", path.Clean(p))
+	case slices.Contains(strings.Split(p, "/"), ".."):
+		return fmt.Errorf("must not contain \"..\"")
+	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
+		return fmt.Errorf("must not start with /v2: that prefix belongs to the registry")
+	case strings.ContainsAny(p, "?#\\"):
+		return fmt.Errorf("must not contain '?', '#' or '\\'")
+	case strings.IndexFunc(p, unicode.IsControl) >= 0:
+		return fmt.Errorf("must not contain control characters")
+	}
+	return nil
+}
