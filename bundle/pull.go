@@ -76,7 +76,18 @@ func unreachable(err error) bool {
 		return true
 	}
 	var opErr *net.OpError
-	return errors.As(err, &opErr) && opErr.Op == "dial"
+	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
+		return true
+	}
+	// go-containerregistry's registry ping flattens the errors of its
+	// https and http attempts into text.
+	msg := err.Error()
+	for _, s := range []string{"no such host", "connection refused", "proxyconnect", "network is unreachable", "no route to host", "i/o timeout"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // sourcesError explains why every source of an item failed, with a hint at

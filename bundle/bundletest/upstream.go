@@ -44,6 +44,9 @@ type Options struct {
 	LayerSize int64
 	// FileSize is the size of each generated file; default 4096.
 	FileSize int64
+	// Delay, when set, holds every blob and file response this long before
+	// its body, so a test can interrupt a build half way.
+	Delay time.Duration
 	// Tamper, when set, decides per request whether the response body is
 	// corrupted (one byte flipped) on its way out.
 	Tamper func(r *http.Request) bool
@@ -80,9 +83,9 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	}
 	u := &Upstream{Images: map[string]v1.Image{}, FileData: map[string][]byte{}, requests: map[string]int{}}
 	quiet := log.New(io.Discard, "", 0)
-	u.Registry = httptest.NewServer(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts.Tamper))
+	u.Registry = httptest.NewServer(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts))
 	files := http.NewServeMux()
-	u.Files = httptest.NewServer(u.wrap(files, opts.Tamper))
+	u.Files = httptest.NewServer(u.wrap(files, opts))
 
 	base, err := random.Layer(opts.LayerSize, types.DockerLayer)
 	if err != nil {
@@ -114,9 +117,15 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	out := *m
 	out.Files = nil
 	for _, f := range m.Files {
-		data := make([]byte, opts.FileSize)
-		rand.Read(data)
+		data := u.FileData[f.URL]
+		if data == nil {
+			data = make([]byte, opts.FileSize)
+			rand.Read(data)
+		}
 		for _, src := range f.Sources() {
+			if u.FileData[src] != nil {
+				continue
+			}
 			pu, err := url.Parse(src)
 			if err != nil {
 				return nil, err
@@ -132,8 +141,8 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		}
 		out.Files = append(out.Files, f)
 	}
-	u.Manifest = &out
 	u.mu.Lock()
+	u.Manifest = &out
 	clear(u.requests) // seeding is not what tests count
 	u.mu.Unlock()
 	return u, nil
@@ -209,12 +218,20 @@ func (u *Upstream) Close() {
 	u.Files.Close()
 }
 
-func (u *Upstream) wrap(h http.Handler, tamper func(*http.Request) bool) http.Handler {
+func (u *Upstream) wrap(h http.Handler, opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.requests[r.Method+" "+r.URL.Path]++
+		seeded := u.Manifest != nil
 		u.mu.Unlock()
-		if tamper != nil && tamper(r) {
+		if seeded && opts.Delay > 0 && r.Method == http.MethodGet && (strings.Contains(r.URL.Path, "/blobs/") || !strings.HasPrefix(r.URL.Path, "/v2/")) {
+			select {
+			case <-time.After(opts.Delay):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if opts.Tamper != nil && opts.Tamper(r) {
 			w = &flipWriter{ResponseWriter: w}
 		}
 		h.ServeHTTP(w, r)

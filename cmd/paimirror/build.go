@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -16,14 +17,15 @@ import (
 
 type buildOptions struct {
 	*globalOptions
-	manifest string
-	output   string
-	mirrors  []string
-	include  []string
-	exclude  []string
-	platform string
-	jobs     int
-	force    bool
+	manifest    string
+	output      string
+	mirrors     []string
+	mirrorsFile string
+	include     []string
+	exclude     []string
+	platform    string
+	jobs        int
+	force       bool
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -46,6 +48,7 @@ An interrupted build resumes: rerun the same command.`,
 	f.StringVarP(&o.manifest, "file", "f", "", "manifest file (default: the embedded "+manifests.DefaultName+")")
 	f.StringVarP(&o.output, "output", "o", "", "bundle to write (default: <manifest name>.tar)")
 	f.StringArrayVar(&o.mirrors, "mirror", nil, "redirect a source, FROM=TO: a registry host or a URL prefix (repeatable; tried in order, then the origin)")
+	f.StringVar(&o.mirrorsFile, "mirrors-file", "", "read --mirror values from a file, one FROM=TO per line (# comments)")
 	f.StringArrayVar(&o.include, "include", nil, "add a group that is off by default (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out a group (repeatable)")
 	f.StringVar(&o.platform, "platform", "", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
@@ -66,8 +69,16 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	if err != nil {
 		return err
 	}
+	specs := o.mirrors
+	if o.mirrorsFile != "" {
+		more, err := readMirrorsFile(o.mirrorsFile)
+		if err != nil {
+			return err
+		}
+		specs = append(specs, more...)
+	}
 	var mirrors []bundle.Mirror
-	for _, s := range o.mirrors {
+	for _, s := range specs {
 		mm, err := bundle.ParseMirror(s)
 		if err != nil {
 			return usageError{err}
@@ -185,4 +196,26 @@ func humanBytes(n int64) string {
 		exp++
 	}
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// readMirrorsFile reads FROM=TO lines; blank lines and # comments are
+// skipped.
+func readMirrorsFile(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading mirrors file: %w", err)
+	}
+	var out []string
+	for i, line := range strings.Split(string(data), "\n") {
+		line, _, _ = strings.Cut(line, "#")
+		line = strings.TrimSpace(line)
+		if line == "" {
+			continue
+		}
+		if !strings.Contains(line, "=") {
+			return nil, usageError{fmt.Errorf("%s:%d: want FROM=TO, got %q", path, i+1, line)}
+		}
+		out = append(out, line)
+	}
+	return out, nil
 }

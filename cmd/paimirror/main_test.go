@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+	"gopkg.in/yaml.v3"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"paimirror": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) },
+	})
+}
+
+// TestScripts runs the CLI golden scripts in testdata/script. Each script
+// gets a local upstream holding the default manifest's images (random
+// content under the real names) and generated files, and:
+//
+//	$WORK/openpai.yaml   the default manifest with the generated files' sha256
+//	$WORK/small.yaml     a four-image, two-file manifest
+//	$WORK/mirrors.txt    --mirrors-file lines sending every source upstream
+//
+// HTTP(S)_PROXY point at a closed loopback port, so anything not mirrored
+// fails at once instead of reaching out.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 "testdata/script",
+		RequireExplicitExec: true,
+		Setup:               setupScript,
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"corrupt":  cmdCorrupt,
+			"truncate": cmdTruncate,
+		},
+	})
+}
+
+const smallManifest = `name: small
+groups:
+  - name: base
+  - name: extra
+    default: false
+images:
+  - ref: docker.io/library/busybox:1.31.1
+    groups: [base]
+  - ref: gcr.io/google-containers/kube-apiserver:v1.15.11
+    aliases: [siaimes/kube-apiserver:v1.15.11]
+    groups: [base]
+  - ref: quay.io/coreos/etcd:v3.3.10
+    groups: [base]
+  - ref: docker.io/library/registry:2
+    groups: [extra]
+files:
+  - url: https://storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm
+    sha256: 2ebc93a6f64419e5e7f26a4674c6784463c7b2a51c0afe8ec2c0423471e7cec3
+    paths: [/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm]
+  - url: https://raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml
+    no_checksum: upstream publishes none
+`
+
+func setupScript(env *testscript.Env) error {
+	small, err := manifests.Parse("small.yaml", []byte(smallManifest))
+	if err != nil {
+		return err
+	}
+	def := manifests.Default()
+	// One upstream holds both manifests' content.
+	both := *def
+	both.Images = append(append([]manifests.Image{}, def.Images...), small.Images[3])
+	both.Files = append(append([]manifests.File{}, def.Files...), small.Files...)
+	both.Groups = nil
+	for i := range both.Images {
+		both.Images[i].Groups = nil
+	}
+	for i := range both.Files {
+		both.Files[i].Groups = nil
+	}
+	u, err := bundletest.Start(&both, bundletest.Options{})
+	if err != nil {
+		return err
+	}
+	env.Defer(u.Close)
+	// Rewrite each manifest's files with the sha256 of what upstream serves.
+	sums := map[string]string{}
+	for _, f := range u.Manifest.Files {
+		sums[f.URL] = f.SHA256
+	}
+	write := func(name string, m *manifests.Manifest) error {
+		out := *m
+		out.Files = append([]manifests.File{}, m.Files...)
+		for i := range out.Files {
+			if out.Files[i].SHA256 != "" {
+				out.Files[i].SHA256 = sums[out.Files[i].URL]
+			}
+		}
+		data, err := yaml.Marshal(&out)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(env.WorkDir, name), data, 0o644)
+	}
+	if err := write("openpai.yaml", def); err != nil {
+		return err
+	}
+	if err := write("small.yaml", small); err != nil {
+		return err
+	}
+	var lines bytes.Buffer
+	for _, m := range u.MirrorFlags() {
+		fmt.Fprintln(&lines, m)
+	}
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "mirrors.txt"), lines.Bytes(), 0o644); err != nil {
+		return err
+	}
+	closed, err := bundletest.ClosedAddr()
+	if err != nil {
+		return err
+	}
+	env.Setenv("HTTP_PROXY", "http://"+closed)
+	env.Setenv("HTTPS_PROXY", "http://"+closed)
+	env.Setenv("NO_PROXY", "")
+	env.Setenv("HOME", env.WorkDir)
+	env.Setenv("DOCKER_CONFIG", filepath.Join(env.WorkDir, ".docker"))
+	return nil
+}
+
+// cmdCorrupt flips one byte in the middle of the largest blob of a bundle:
+// corrupt BUNDLE
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: corrupt BUNDLE")
+	}
+	path := ts.MkAbs(args[0])
+	b, err := bundle.Open(path)
+	ts.Check(err)
+	var off int64
+	var size int64
+	for _, d := range b.Digests() {
+		r, _ := b.Blob(d)
+		if r.Size() > size {
+			_, base, _ := r.Outer()
+			off, size = base, r.Size()
+		}
+	}
+	b.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	buf := make([]byte, 1)
+	_, err = f.ReadAt(buf, off+size/2)
+	ts.Check(err)
+	buf[0] ^= 0xff
+	_, err = f.WriteAt(buf, off+size/2)
+	ts.Check(err)
+}
+
+// cmdTruncate cuts a file to N bytes less: truncate FILE N
+func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: truncate FILE BYTES")
+	}
+	path := ts.MkAbs(args[0])
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	st, err := os.Stat(path)
+	ts.Check(err)
+	ts.Check(os.Truncate(path, st.Size()-n))
+}

@@ -1,0 +1,301 @@
+package manifests
+
+import (
+	"errors"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestEmbeddedNames(t *testing.T) {
+	names := EmbeddedNames()
+	if !slices.Contains(names, DefaultName) {
+		t.Fatalf("EmbeddedNames() = %q, missing %q", names, DefaultName)
+	}
+	for _, n := range names {
+		t.Run(n, func(t *testing.T) {
+			m, err := Embedded(n)
+			if err != nil {
+				t.Fatalf("built-in manifest does not parse:\n%v", err)
+			}
+			if m.Name != n {
+				t.Errorf("manifest %s.yaml is named %q", n, m.Name)
+			}
+			if m.Source != "embedded:"+n {
+				t.Errorf("Source = %q", m.Source)
+			}
+		})
+	}
+}
+
+func TestEmbeddedUnknown(t *testing.T) {
+	for _, name := range []string{"nope", "", "../manifests/" + DefaultName, DefaultName + ".yaml"} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Embedded(name); !errors.Is(err, ErrUnknownManifest) {
+				t.Errorf("Embedded(%q) = %v, want ErrUnknownManifest", name, err)
+			}
+			if _, err := EmbeddedRaw(name); !errors.Is(err, ErrUnknownManifest) || !strings.Contains(err.Error(), DefaultName) {
+				t.Errorf("EmbeddedRaw(%q) = %v, want ErrUnknownManifest naming %s", name, err, DefaultName)
+			}
+		})
+	}
+}
+
+func TestEmbeddedRaw(t *testing.T) {
+	raw, err := EmbeddedRaw(DefaultName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onDisk, err := os.ReadFile(DefaultName + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(raw) != string(onDisk) {
+		t.Error("EmbeddedRaw differs from the file")
+	}
+	if !strings.HasPrefix(string(raw), "# paimirror manifest") {
+		t.Error("EmbeddedRaw lost the leading comments")
+	}
+	raw[0] = 'X'
+	if again, _ := EmbeddedRaw(DefaultName); again[0] == 'X' {
+		t.Error("EmbeddedRaw returns shared memory")
+	}
+	if m := Default(); string(m.Raw) != string(onDisk) {
+		t.Error("Default().Raw differs from the file")
+	}
+}
+
+// The facts in docs/openpai-v1.8.0.md that the default manifest must carry.
+var (
+	kubesprayImages = map[string]string{ // ref -> seed-guide alias
+		"quay.io/coreos/etcd:v3.3.10":                               "",
+		"docker.io/calico/node:v3.7.3":                              "",
+		"docker.io/calico/cni:v3.7.3":                               "",
+		"docker.io/calico/kube-controllers:v3.7.3":                  "",
+		"gcr.io/google_containers/pause-amd64:3.1":                  "siaimes/pause-amd64:3.1",
+		"docker.io/nginx:1.15":                                      "",
+		"docker.io/coredns/coredns:1.6.0":                           "",
+		"k8s.gcr.io/cluster-proportional-autoscaler-amd64:1.6.0":    "siaimes/cluster-proportional-autoscaler-amd64:1.6.0",
+		"gcr.io/google-containers/kube-apiserver:v1.15.11":          "siaimes/kube-apiserver:v1.15.11",
+		"gcr.io/google-containers/kube-controller-manager:v1.15.11": "siaimes/kube-controller-manager:v1.15.11",
+		"gcr.io/google-containers/kube-scheduler:v1.15.11":          "siaimes/kube-scheduler:v1.15.11",
+		"gcr.io/google-containers/kube-proxy:v1.15.11":              "siaimes/kube-proxy:v1.15.11",
+		"gcr.io/google-containers/pause:3.1":                        "siaimes/pause:3.1",
+	}
+	// Default-on mirror names beyond kubespray's: the services, the job
+	// runtime, storage and the dev box.
+	serviceNames = []string{
+		"openpai/internal-storage-create:v1.8.0", "openpai/internal-storage-barrier:v1.8.0",
+		"openpai/postgresql:v1.8.0", "openpai/postgresql-init-client:v1.8.0",
+		"openpai/rest-server:v1.8.0", "openpai/database-controller:v1.8.0",
+		"openpai/webportal:v1.8.0", "openpai/pylon:v1.8.0", "openpai/prometheus:v1.8.0",
+		"openpai/alert-handler:v1.8.0", "openpai/cert-expiration-checker:v1.8.0",
+		"openpai/grafana:v1.8.0", "openpai/log-manager-cleaner:v1.8.0",
+		"openpai/log-manager-nginx:v1.8.0", "openpai/node-exporter:v1.8.0",
+		"openpai/job-exporter:v1.8.0", "openpai/watchdog:v1.8.0", "openpai/fluentd:v1.8.0",
+		"openpai/kubernetes-dashboard-amd64:v1.8.0", "openpai/marketplace-db:v1.8.0",
+		"openpai/pai-marketplace-restserver:v1.8.0", "openpai/pai-marketplace-webportal:v1.8.0",
+		"openpai/kube-scheduler:v1.8.0",
+		"library/busybox:1.31.1", "prom/alertmanager:v0.15.1",
+		"frameworkcontroller/frameworkcontroller:v0.9.0", "hivedscheduler/hivedscheduler:v0.3.4",
+		"nvidia/k8s-device-plugin:1.0.0-beta4", "everpeace/k8s-host-device-plugin:latest",
+		"openpai/openpai-runtime:v1.8.0", "openpai/storage-manager:v1.8.0", "openpai/dev-box:v1.8.0",
+	}
+	// Mirror names that must be present only when their group is included.
+	onRequestNames = []string{
+		"library/registry:2",
+		"openpai/job-status-change-notification:v1.8.0", "openpai/cluster-utilization:v1.8.0",
+		"openpai/nvidia-gpu-low-perf-fixer:v1.8.0", "openpai/internal-storage-delete:v1.8.0",
+		"openpai/cleaning-image:v1.8.0", "openpai/standard:python_3.6-pytorch_1.2.0-gpu",
+	}
+	docFiles = []struct {
+		name, url, sha256, share, alternate string
+	}{
+		{"kubeadm", "https://storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm",
+			"2ebc93a6f64419e5e7f26a4674c6784463c7b2a51c0afe8ec2c0423471e7cec3",
+			"/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm",
+			"https://dl.k8s.io/release/v1.15.11/bin/linux/amd64/kubeadm"},
+		{"hyperkube", "https://storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/hyperkube",
+			"25b93bbf65d1cafc2dff34dd547483401e236b840cc73ab8f12269cda98a4f98",
+			"/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/hyperkube",
+			"https://dl.k8s.io/release/v1.15.11/bin/linux/amd64/hyperkube"},
+		{"cni", "https://github.com/containernetworking/plugins/releases/download/v0.8.1/cni-plugins-linux-amd64-v0.8.1.tgz",
+			"e9bfc78acd3ae71be77eb8f3e890cc9078a33cc3797703b8ff2fc3077a232252",
+			"/k8s-share/containernetworking/plugins/releases/download/v0.8.1/cni-plugins-linux-amd64-v0.8.1.tgz", ""},
+		{"calicoctl", "https://github.com/projectcalico/calicoctl/releases/download/v3.7.3/calicoctl-linux-amd64",
+			"932f68e893e80e95e10f064f1e7745e438d456f41a6ff12d11bb16ca0cab735c",
+			"/k8s-share/projectcalico/calicoctl/releases/download/v3.7.3/calicoctl-linux-amd64", ""},
+		{"nvidia-device-plugin.yml", "https://raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml",
+			"", "/k8s-share/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml", ""},
+	}
+)
+
+func mirrorNames(m *Manifest) []string {
+	var names []string
+	for _, img := range m.Images {
+		names = append(names, img.MirrorNames()...)
+	}
+	return names
+}
+
+func TestDefaultManifest(t *testing.T) {
+	m := Default()
+	if m.Name != DefaultName {
+		t.Errorf("Name = %q", m.Name)
+	}
+	selected, err := m.Select(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("kubespray images", func(t *testing.T) {
+		found := 0
+		for _, img := range selected.Images {
+			alias, ok := kubesprayImages[img.Ref]
+			if !ok {
+				continue
+			}
+			found++
+			want := []string{mustMirrorName(t, img.Ref)}
+			if alias != "" {
+				want = append(want, alias)
+			}
+			if got := img.MirrorNames(); !slices.Equal(got, want) {
+				t.Errorf("%s: MirrorNames() = %q, want %q", img.Ref, got, want)
+			}
+			if !slices.Equal(img.Groups, []string{"kubespray"}) {
+				t.Errorf("%s: groups %q, want [kubespray]", img.Ref, img.Groups)
+			}
+		}
+		if found != len(kubesprayImages) {
+			t.Errorf("found %d of the %d kubespray images, written exactly as kubespray names them", found, len(kubesprayImages))
+		}
+	})
+
+	t.Run("default-on images", func(t *testing.T) {
+		names := mirrorNames(selected)
+		for _, n := range serviceNames {
+			if !slices.Contains(names, n) {
+				t.Errorf("%s is missing from a default build", n)
+			}
+		}
+		for _, n := range onRequestNames {
+			if slices.Contains(names, n) {
+				t.Errorf("%s is in a default build; it is only needed on request", n)
+			}
+		}
+		if n, want := len(selected.Images), len(kubesprayImages)+len(serviceNames); n != want {
+			t.Errorf("a default build has %d images, want %d", n, want)
+		}
+	})
+
+	t.Run("on-request images", func(t *testing.T) {
+		var off []string
+		for _, g := range m.Groups {
+			if !g.Default {
+				off = append(off, g.Name)
+			}
+		}
+		all, err := m.Select(off, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all.Images) != len(m.Images) || len(all.Files) != len(m.Files) {
+			t.Errorf("including every group keeps %d/%d images, %d/%d files", len(all.Images), len(m.Images), len(all.Files), len(m.Files))
+		}
+		names := mirrorNames(all)
+		for _, n := range onRequestNames {
+			if !slices.Contains(names, n) {
+				t.Errorf("%s is missing", n)
+			}
+		}
+	})
+
+	t.Run("files", func(t *testing.T) {
+		for _, want := range docFiles {
+			i := slices.IndexFunc(selected.Files, func(f File) bool { return f.URL == want.url })
+			if i < 0 {
+				t.Errorf("%s (%s) is missing from a default build", want.name, want.url)
+				continue
+			}
+			f := selected.Files[i]
+			if f.DisplayName() != want.name {
+				t.Errorf("%s: DisplayName() = %q", want.url, f.DisplayName())
+			}
+			if f.SHA256 != want.sha256 {
+				t.Errorf("%s: sha256 %q, want %q", want.name, f.SHA256, want.sha256)
+			}
+			if want.sha256 == "" && f.NoChecksum == "" {
+				t.Errorf("%s: no_checksum gives no reason", want.name)
+			}
+			if !slices.Contains(f.MirrorPaths(), want.share) {
+				t.Errorf("%s: MirrorPaths() = %q, missing %s", want.name, f.MirrorPaths(), want.share)
+			}
+			if want.alternate != "" && !slices.Contains(f.Alternates, want.alternate) {
+				t.Errorf("%s: alternates %q, missing %s", want.name, f.Alternates, want.alternate)
+			}
+		}
+		if len(selected.Files) != len(docFiles) {
+			t.Errorf("a default build has %d files, want %d", len(selected.Files), len(docFiles))
+		}
+	})
+
+	t.Run("every file has a k8s-share path", func(t *testing.T) {
+		for _, f := range m.Files {
+			up, _ := upstreamPath(f.URL)
+			_, rest, _ := strings.Cut(strings.TrimPrefix(up, "/"), "/")
+			if want := "/k8s-share/" + rest; !slices.Contains(f.Paths, want) {
+				t.Errorf("%s: paths %q, missing %s", f.DisplayName(), f.Paths, want)
+			}
+		}
+	})
+
+	t.Run("mirror names are unique", func(t *testing.T) {
+		names := mirrorNames(m)
+		seen := map[string]bool{}
+		for _, n := range names {
+			if seen[n] {
+				t.Errorf("mirror name %s appears twice", n)
+			}
+			seen[n] = true
+		}
+	})
+
+	t.Run("platforms and groups", func(t *testing.T) {
+		used := map[string]bool{}
+		for _, img := range m.Images {
+			if len(img.Platforms) != 0 || !slices.Equal(img.PlatformList(), []string{"linux/amd64"}) {
+				t.Errorf("%s: platforms %q; leave them to the linux/amd64 default", img.Ref, img.Platforms)
+			}
+			if len(img.Groups) == 0 {
+				t.Errorf("%s has no group", img.Ref)
+			}
+			for _, g := range img.Groups {
+				used[g] = true
+			}
+		}
+		for _, f := range m.Files {
+			for _, g := range f.Groups {
+				used[g] = true
+			}
+		}
+		for _, g := range m.Groups {
+			if !used[g.Name] {
+				t.Errorf("group %s is declared but unused", g.Name)
+			}
+			if g.Description == "" {
+				t.Errorf("group %s has no description", g.Name)
+			}
+		}
+	})
+}
+
+func mustMirrorName(t *testing.T, ref string) string {
+	t.Helper()
+	n, err := MirrorName(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
