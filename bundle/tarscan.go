@@ -57,7 +57,9 @@ func scanTar(r io.ReaderAt, size int64) (scanResult, error) {
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			res.Finished = true
+			// archive/tar also ends quietly at a bare end of file; a whole
+			// archive has its two zero blocks after the last member.
+			res.Finished = size-res.End >= 2*512
 			return res, nil
 		}
 		if err != nil {

@@ -28,7 +28,10 @@ type Manifest struct {
 
 // Group is a named set of items that can be left out or added to a build.
 type Group struct {
-	Name        string `yaml:"name" json:"name"`
+	// Name is what items and --include/--exclude call the group, e.g.
+	// "kubespray".
+	Name string `yaml:"name" json:"name"`
+	// Description says what the group holds, for people.
 	Description string `yaml:"description,omitempty" json:"description,omitempty"`
 	// Default reports whether the group is built when no --include names it.
 	// Absent in YAML means true.

@@ -25,7 +25,7 @@ import (
 // syntax error is reported the same way. The returned manifest has Source,
 // Raw (a copy of data) and every Image's and File's Line set.
 func Parse(source string, data []byte) (*Manifest, error) {
-	p := &parser{source: source, lines: map[string]int{}}
+	p := &parser{source: source, lines: map[string]int{}, budget: nodeBudget(len(data))}
 	root, err := decodeNode(data)
 	if err != nil {
 		return nil, &ValidationError{Errors: []FieldError{p.syntaxError(err)}}
@@ -44,6 +44,9 @@ func Parse(source string, data []byte) (*Manifest, error) {
 	}
 	if len(errs) > 0 {
 		sort.SliceStable(errs, func(i, j int) bool { return errs[i].Line < errs[j].Line })
+		if len(errs) > maxErrors {
+			errs = append(errs[:maxErrors:maxErrors], FieldError{Source: source, Msg: fmt.Sprintf("too many problems; only the first %d are shown", maxErrors)})
+		}
 		return nil, &ValidationError{Errors: errs}
 	}
 	return m, nil
@@ -61,6 +64,12 @@ func Load(path string) (*Manifest, error) {
 	}
 	return Parse(path, data)
 }
+
+// nodeBudget is how many nodes Parse visits at most for size bytes of input.
+func nodeBudget(size int) int { return max(10000, 2*size) }
+
+// maxErrors caps the problems Parse reports.
+const maxErrors = 100
 
 // errEmpty reports a document with no content.
 var errEmpty = errors.New("manifest is empty")
@@ -162,6 +171,18 @@ type parser struct {
 	errs   []FieldError
 	lines  map[string]int
 	bad    map[string]bool // fields with structural errors
+	budget int             // nodes left to visit; see spend
+}
+
+// spend counts one node visited and reports whether the walk may go on. A
+// document's own nodes are fewer than its bytes, so the budget is only
+// exhausted by aliases expanding a small document into a huge one.
+func (p *parser) spend(line int) bool {
+	p.budget--
+	if p.budget == -1 {
+		p.errorf(line, "", "the document expands through YAML aliases to too many nodes")
+	}
+	return p.budget >= 0
 }
 
 func (p *parser) errorf(line int, field, format string, args ...any) {
@@ -213,6 +234,9 @@ func (p *parser) fields(n *yaml.Node, field string, known []string, set func(key
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
+		if !p.spend(n.Content[i].Line) {
+			return false
+		}
 		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
 		kline := n.Content[i].Line
 		if k == nil || k.Kind != yaml.ScalarNode {
@@ -287,6 +311,9 @@ func (p *parser) strs(n *yaml.Node, field string) []string {
 	}
 	out := make([]string, 0, len(n.Content))
 	for i, c := range n.Content {
+		if !p.spend(c.Line) {
+			return out
+		}
 		sub := fmt.Sprintf("%s[%d]", field, i)
 		line := c.Line
 		c = resolve(c)
@@ -310,6 +337,9 @@ func (p *parser) items(n *yaml.Node, field string, each func(i int, item *yaml.N
 		return
 	}
 	for i, c := range n.Content {
+		if !p.spend(c.Line) {
+			return
+		}
 		sub := fmt.Sprintf("%s[%d]", field, i)
 		line := c.Line
 		c = resolve(c)
@@ -346,7 +376,7 @@ func (p *parser) manifest(n *yaml.Node, m *Manifest) {
 			})
 		case "images":
 			p.items(v, field, func(_ int, item *yaml.Node, field string) {
-				img := Image{Line: item.Line}
+				img := Image{Line: p.lines[field]}
 				p.fields(item, field, imageKeys, func(key string, v *yaml.Node, field string) {
 					switch key {
 					case "ref":
@@ -365,7 +395,7 @@ func (p *parser) manifest(n *yaml.Node, m *Manifest) {
 			})
 		case "files":
 			p.items(v, field, func(_ int, item *yaml.Node, field string) {
-				f := File{Line: item.Line}
+				f := File{Line: p.lines[field]}
 				p.fields(item, field, fileKeys, func(key string, v *yaml.Node, field string) {
 					switch key {
 					case "name":

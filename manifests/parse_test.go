@@ -319,3 +319,37 @@ func TestFieldErrorFormat(t *testing.T) {
 		})
 	}
 }
+
+func TestParseLimits(t *testing.T) {
+	t.Run("alias expansion", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("name: x\ngroups: [{name: g}]\nimages:\n  - ref: a:1\n    groups: &l [")
+		b.WriteString(strings.Repeat("g,", 3000))
+		b.WriteString("g]\n")
+		for i := range 3000 {
+			fmt.Fprintf(&b, "  - {ref: a%d:1, groups: *l}\n", i)
+		}
+		_, err := Parse("bomb.yaml", []byte(b.String()))
+		if err == nil || !strings.Contains(err.Error(), "aliases to too many nodes") {
+			t.Fatalf("got %.300v, want the alias expansion refused", err)
+		}
+		if n := strings.Count(err.Error(), "\n") + 1; n > maxErrors+1 {
+			t.Errorf("%d problems reported", n)
+		}
+	})
+	t.Run("many problems", func(t *testing.T) {
+		var b strings.Builder
+		b.WriteString("name: x\nimages:\n")
+		for i := range 500 {
+			fmt.Fprintf(&b, "  - ref: a%d\n", i)
+		}
+		_, err := Parse("many.yaml", []byte(b.String()))
+		var ve *ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("got %v", err)
+		}
+		if len(ve.Errors) != maxErrors+1 || !strings.Contains(ve.Errors[maxErrors].Msg, "too many problems") {
+			t.Errorf("got %d problems, last %q; want %d and a note", len(ve.Errors), ve.Errors[len(ve.Errors)-1].Msg, maxErrors+1)
+		}
+	})
+}

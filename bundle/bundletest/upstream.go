@@ -47,6 +47,9 @@ type Options struct {
 	// Delay, when set, holds every blob and file response this long before
 	// its body, so a test can interrupt a build half way.
 	Delay time.Duration
+	// OCI lists upstream references whose images are OCI-typed; the others
+	// are Docker schema 2, as most of OpenPAI's images are.
+	OCI map[string]bool
 	// Tamper, when set, decides per request whether the response body is
 	// corrupted (one byte flipped) on its way out.
 	Tamper func(r *http.Request) bool
@@ -102,8 +105,13 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		if err != nil {
 			return nil, err
 		}
-		im = mutate.MediaType(im, types.DockerManifestSchema2)
-		im = mutate.ConfigMediaType(im, types.DockerConfigJSON)
+		if opts.OCI[img.Ref] {
+			im = mutate.MediaType(im, types.OCIManifestSchema1)
+			im = mutate.ConfigMediaType(im, types.OCIConfigJSON)
+		} else {
+			im = mutate.MediaType(im, types.DockerManifestSchema2)
+			im = mutate.ConfigMediaType(im, types.DockerConfigJSON)
+		}
 		ref, err := name.ParseReference(fmt.Sprintf("%s/%s/%s:%s", regHost, registry, repository, tag))
 		if err != nil {
 			return nil, err

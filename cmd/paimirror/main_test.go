@@ -176,3 +176,21 @@ func cmdTruncate(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	ts.Check(os.Truncate(path, st.Size()-n))
 }
+
+func manifestYAML(t *testing.T, m *manifests.Manifest) string {
+	t.Helper()
+	data, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func smallFor(t *testing.T) *manifests.Manifest {
+	t.Helper()
+	m, err := manifests.Parse("small.yaml", []byte(smallManifest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}

@@ -1,0 +1,39 @@
+# paimirror: build, test, lint, bench, demo.
+GO      ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+BIN     := bin/paimirror
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+export CGO_ENABLED ?= 0
+
+.PHONY: build test lint bench demo fuzz clean
+
+## build: one static binary, bin/paimirror
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/paimirror
+
+## test: every test, with the race detector (needs cgo for -race)
+test:
+	CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 30m ./...
+
+## lint: go vet, staticcheck, and go mod tidy leaving no diff
+lint:
+	$(GO) vet ./...
+	GOFLAGS= $(GO) run $(STATICCHECK) ./...
+	cp go.mod go.sum /tmp/ && $(GO) mod tidy && diff -q go.mod /tmp/go.mod && diff -q go.sum /tmp/go.sum
+
+## fuzz: a short run of every fuzz target
+fuzz:
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./manifests
+	$(GO) test -run XXX -fuzz FuzzOpen -fuzztime 30s ./bundle
+
+## bench: benchmarks side by side with their baselines (see README)
+bench:
+	$(GO) test -run XXX -bench . -benchmem -count 1 -timeout 30m ./...
+
+## demo: the whole chain offline (see README)
+demo: build
+	./.ci/demo.sh
+
+clean:
+	rm -rf bin

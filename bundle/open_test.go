@@ -1,0 +1,143 @@
+package bundle_test
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/bundletest"
+)
+
+// smallBundle builds the small manifest once and returns its bytes.
+func smallBundle(t testing.TB) []byte {
+	t.Helper()
+	m := parse(t.(*testing.T), smallManifest)
+	u, err := bundletest.Start(m, bundletest.Options{LayerSize: 512, FileSize: 512})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	out := filepath.Join(t.TempDir(), "b.tar")
+	if _, err := bundle.Build(context.Background(), u.Manifest, bundle.BuildOptions{Output: out, Mirrors: u.Mirrors(), Transport: bundletest.LoopbackTransport()}); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+func writeTemp(t testing.TB, data []byte) string {
+	p := filepath.Join(t.TempDir(), "b.tar")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// tarOf makes a tar from (name, type, body) triples.
+func tarOf(t *testing.T, entries ...[3]string) []byte {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		h := &tar.Header{Name: e[0], Typeflag: e[1][0], Mode: 0o644, Size: int64(len(e[2]))}
+		if h.Typeflag == tar.TypeSymlink {
+			h.Linkname, h.Size = e[2], 0
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if h.Size > 0 {
+			tw.Write([]byte(e[2]))
+		}
+	}
+	tw.Close()
+	return buf.Bytes()
+}
+
+func TestOpenRejectsDamage(t *testing.T) {
+	good := smallBundle(t)
+	lock := `{"formatVersion":1}`
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want string
+	}{
+		{"empty file", nil, "not a complete tar"},
+		{"truncated", good[:len(good)/2], "cut short"},
+		{"no end marker", good[:len(good)-1024], "no end marker"},
+		{"not a tar", []byte(strings.Repeat("x", 2048)), "damaged"},
+		{"symlink", tarOf(t, [3]string{"blobs/sha256/" + strings.Repeat("a", 64), string(tar.TypeSymlink), "/etc/passwd"}), "link or special file"},
+		{"escaping name", tarOf(t, [3]string{"../etc/passwd", string(tar.TypeReg), "x"}), "outside the bundle layout"},
+		{"stray file", tarOf(t, [3]string{"blobs/sha256/notahash", string(tar.TypeReg), "x"}), "outside the bundle layout"},
+		{"no lock", tarOf(t, [3]string{"oci-layout", string(tar.TypeReg), "{}"}, [3]string{"index.json", string(tar.TypeReg), "{}"}), "paimirror.json is missing"},
+		{"newer format", tarOf(t, [3]string{"oci-layout", "0", "{}"}, [3]string{"index.json", "0", "{}"}, [3]string{"paimirror.json", "0", `{"formatVersion":99}`}), "use a newer paimirror"},
+		{"lock names a missing blob", tarOf(t, [3]string{"oci-layout", "0", "{}"}, [3]string{"index.json", "0", "{}"},
+			[3]string{"paimirror.json", "0", `{"formatVersion":1,"files":[{"url":"http://x/y","sha256":"` + strings.Repeat("b", 64) + `","size":3}]}`}), "lock disagrees with the tar"},
+		{"duplicate lock", tarOf(t, [3]string{"paimirror.json", "0", lock}, [3]string{"paimirror.json", "0", lock}), "appears twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := bundle.Open(writeTemp(t, tc.data))
+			if err == nil {
+				t.Fatal("opened a damaged bundle")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+			if tc.name != "newer format" && !errors.Is(err, bundle.ErrCorrupt) {
+				t.Errorf("error is not ErrCorrupt: %v", err)
+			}
+		})
+	}
+}
+
+// TestOpenParts reads a bundle split at awkward offsets as one.
+func TestOpenParts(t *testing.T) {
+	good := smallBundle(t)
+	dir := t.TempDir()
+	cuts := []int{0, 700, 1537, len(good) / 2, len(good)}
+	var parts []string
+	for i := 0; i+1 < len(cuts); i++ {
+		p := filepath.Join(dir, "part"+string(rune('a'+i)))
+		os.WriteFile(p, good[cuts[i]:cuts[i+1]], 0o644)
+		parts = append(parts, p)
+	}
+	b, err := bundle.Open(parts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	rep, err := b.Verify(context.Background(), bundle.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify of parts: %v %v", err, rep)
+	}
+	// A part left out is named as a likely cause.
+	if _, err := bundle.Open(parts[0]); err == nil || !strings.Contains(err.Error(), "name every part") {
+		t.Errorf("first part alone: %v", err)
+	}
+}
+
+func FuzzOpen(f *testing.F) {
+	f.Add([]byte{})
+	f.Add(tarOf(&testing.T{}, [3]string{"paimirror.json", "0", `{"formatVersion":1}`}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		b, err := bundle.Open(writeTemp(t, data))
+		if err != nil {
+			return
+		}
+		defer b.Close()
+		if b.Lock == nil {
+			t.Fatal("opened without a lock")
+		}
+		if _, err := b.Verify(context.Background(), bundle.VerifyOptions{Jobs: 1}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

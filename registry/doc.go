@@ -1,0 +1,84 @@
+// Package registry serves a bundle's images over the registry API (/v2/),
+// read in place: distribution v3's handlers.App, embedded, over a storage
+// driver that synthesizes distribution's storage layout from the bundle's
+// lock and reads blob data as sections of the bundle's tar.
+//
+// # The synthesized layout
+//
+// distribution keeps everything under /docker/registry/v2 (the layout of
+// its registry/storage/paths.go). New builds that tree in memory from the
+// lock alone, without reading any blob, so start-up costs in proportion to
+// the number of images, names and blobs, not to the bundle's size:
+//
+//	blobs/sha256/<hex[:2]>/<hex>/data
+//	    for every image's manifest, config and layers: a section of the tar
+//	    (Reader with an offset is a shorter section, so Range requests cost
+//	    nothing extra). The bundle's plain files are not blobs of the
+//	    registry.
+//	repositories/<repo>/_manifests/revisions/sha256/<hex>/link
+//	repositories/<repo>/_manifests/tags/<tag>/current/link
+//	repositories/<repo>/_manifests/tags/<tag>/index/sha256/<hex>/link
+//	    the image manifest's digest, for every mirror name "repo:tag" of
+//	    every image ("library/busybox:1.31.1",
+//	    "gcr.io/google-containers/kube-apiserver:v1.15.11", the alias
+//	    "siaimes/kube-apiserver:v1.15.11", ...)
+//	repositories/<repo>/_layers/sha256/<hex>/link
+//	    for the config and every layer of the image, in every repository
+//	    the image is named in.
+//
+// Every directory on the way is a node too, with its children sorted, so
+// Stat, List, GetContent, Reader and Walk agree with each other, and the
+// tag list (a List of _manifests/tags) and the catalog (a Walk of
+// repositories/ that stops at each _manifests) work unchanged. Links and
+// blob data report the lock's build time as their modification time.
+//
+// # Read-only and writable
+//
+// By default the registry runs in distribution's read-only maintenance mode
+// and the driver refuses every write (ErrReadOnly); in front of
+// distribution, Registry answers every push and delete with the registry
+// error 405 UNSUPPORTED and a JSON body (distribution's own read-only
+// answer is a bare 405 with a plain-text body).
+//
+// WithWritable(dir) puts an overlay driver in its place: distribution's
+// filesystem driver rooted at dir above the bundle driver. Reads try dir
+// first and then the bundle; List merges both, so tags pushed to a
+// repository the bundle also holds are listed with the bundle's, and pushed
+// repositories join the catalog. Writes go to dir only. The bundle is never
+// changed: a write that would give a bundle path other bytes, and a delete
+// of anything the bundle holds, fail in the driver with ErrBundleContent,
+// and Registry refuses the requests that would cause them (replacing a
+// bundle tag with another manifest, deleting a bundle tag, manifest or
+// blob) with 403 DENIED first. Writing identical bytes (re-pushing a bundle
+// image unchanged) succeeds without writing.
+//
+// # Embedding distribution
+//
+// distribution creates its storage driver through a global factory table
+// filled at init time, from configuration parameters. This package
+// registers one factory, "paimirror", the first time New runs; each New
+// parks its driver in a process-local map under a random instance id,
+// passes that id as the storage parameter "instance" to handlers.NewApp,
+// whose factory call picks the driver up, and removes it again once NewApp
+// returns. Upload purging, redis and redirects are off; http.secret is
+// random per Registry. http.DefaultServeMux (where distribution's health
+// package registers itself) is never served.
+//
+// distribution logs through logrus's global standard logger. The first New
+// silences it and installs one hook that routes each entry, by the instance
+// id distribution copies from the request context, to the slog logger of
+// the Registry it belongs to (WithLogger; default: discard). Client errors
+// such as an unknown manifest, which distribution logs at error level,
+// arrive as Debug; real errors as Error; WithAccessLog(true) adds one Info
+// record per request.
+//
+// # Concurrency
+//
+// A Registry is safe for concurrent use by any number of requests. The
+// synthesized tree is immutable once New returns; blob data is read with
+// ReadAt on the bundle's files, which needs no locking; the writable
+// layer is distribution's filesystem driver, which is as safe as
+// distribution makes it (concurrent pushes of the same blob or tag end
+// with one of them winning). Several Registries, over one bundle or
+// several, may live in one process.
+package registry

@@ -1,0 +1,295 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/distribution/distribution/v3/configuration"
+	"github.com/distribution/distribution/v3/registry/api/errcode"
+	v2 "github.com/distribution/distribution/v3/registry/api/v2"
+	"github.com/distribution/distribution/v3/registry/handlers"
+	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/distribution/distribution/v3/registry/storage/driver/base"
+	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	"github.com/gorilla/mux"
+	"github.com/opencontainers/go-digest"
+
+	"github.com/paimirror/paimirror/bundle"
+)
+
+// maxManifestBody is the largest manifest a push may carry; distribution
+// enforces the same limit.
+const maxManifestBody = 4 << 20
+
+// Registry is the registry API (/v2/) over one bundle: distribution's
+// handlers.App on the bundle driver, or on the overlay driver with
+// WithWritable. It is an http.Handler, safe for concurrent use; the caller
+// routes /v2/ to it and owns the bundle, which must stay open until Close.
+type Registry struct {
+	id        string
+	app       *handlers.App
+	tree      *tree
+	log       *slog.Logger
+	accessLog bool
+	writable  bool
+	closeOnce sync.Once
+}
+
+// Option configures New.
+type Option func(*options)
+
+type options struct {
+	log         *slog.Logger
+	accessLog   bool
+	writableDir string
+}
+
+// WithLogger sets the logger for errors, warnings, distribution's own
+// messages and the access log. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) {
+		if l != nil {
+			o.log = l
+		}
+	}
+}
+
+// WithAccessLog turns on one Info record per request (method, path, status,
+// bytes, duration, client). Default: off.
+func WithAccessLog(on bool) Option {
+	return func(o *options) { o.accessLog = on }
+}
+
+// WithWritable accepts pushes and stores them in dir (created if missing),
+// layered over the bundle: pulls see pushed content and bundle content
+// together, and tag lists and the catalog merge both. The bundle is never
+// modified; replacing or deleting content that comes from it is refused
+// with 403 DENIED. Default: read-only, where every push and delete gets 405
+// UNSUPPORTED.
+func WithWritable(dir string) Option {
+	return func(o *options) { o.writableDir = dir }
+}
+
+// New builds the registry for b. It reads only b's lock, never its blob
+// data, so it takes the same time whatever the bundle's size. ctx bounds
+// the registry's background work; cancel it or call Close to stop.
+func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, error) {
+	o := options{log: slog.New(slog.DiscardHandler)}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if b == nil || b.Lock == nil {
+		return nil, errors.New("creating registry: no bundle")
+	}
+	t, err := newTree(b, o.log)
+	if err != nil {
+		return nil, fmt.Errorf("creating registry: %w", err)
+	}
+	lower := &bundleDriver{b: b, tree: t}
+	var drv storagedriver.StorageDriver = lower
+	if o.writableDir != "" {
+		dir, err := filepath.Abs(o.writableDir)
+		if err != nil {
+			return nil, fmt.Errorf("creating registry: writable directory: %w", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating registry: writable directory: %w", err)
+		}
+		upper := filesystem.New(filesystem.DriverParameters{RootDirectory: dir, MaxThreads: 100})
+		drv = &overlayDriver{upper: upper, lower: lower}
+	}
+
+	var idb [16]byte
+	rand.Read(idb[:])
+	r := &Registry{
+		id:        hex.EncodeToString(idb[:]),
+		tree:      t,
+		log:       o.log,
+		accessLog: o.accessLog,
+		writable:  o.writableDir != "",
+	}
+
+	registerFactory()
+	takeOverLogrus()
+	pending.Store(r.id, storagedriver.StorageDriver(&base.Base{StorageDriver: drv}))
+	defer pending.Delete(r.id)
+	setLive(r, true)
+
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	cfg := &configuration.Configuration{}
+	cfg.HTTP.Secret = hex.EncodeToString(secret)
+	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": {"nosniff"}}
+	cfg.Storage = configuration.Storage{
+		driverName: configuration.Parameters{instanceParam: r.id},
+		"maintenance": configuration.Parameters{
+			"uploadpurging": map[any]any{"enabled": false},
+			"readonly":      map[any]any{"enabled": !r.writable},
+		},
+		"delete":   configuration.Parameters{"enabled": r.writable},
+		"redirect": configuration.Parameters{"disable": true},
+	}
+	//lint:ignore SA1029 distribution reads this exact string key
+	appCtx := context.WithValue(ctx, instanceKey, r.id) //nolint:staticcheck
+	r.app, err = newApp(appCtx, cfg)
+	if err != nil {
+		setLive(r, false)
+		return nil, fmt.Errorf("creating registry: %w", err)
+	}
+	r.log.Debug("registry ready", "repositories", len(t.repos), "nodes", len(t.nodes), "writable", o.writableDir)
+	return r, nil
+}
+
+// newApp calls handlers.NewApp, which reports configuration problems by
+// panicking.
+func newApp(ctx context.Context, cfg *configuration.Configuration) (app *handlers.App, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("distribution: %v", p)
+		}
+	}()
+	return handlers.NewApp(ctx, cfg), nil
+}
+
+// Close stops the registry's background work and detaches it from
+// distribution's logger. It does not close the bundle.
+func (r *Registry) Close() error {
+	var err error
+	r.closeOnce.Do(func() {
+		err = r.app.Shutdown()
+		setLive(r, false)
+	})
+	return err
+}
+
+// ServeHTTP serves the registry API.
+func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	rec := &recorder{ResponseWriter: w}
+	//lint:ignore SA1029 distribution reads this exact string key
+	req = req.WithContext(context.WithValue(req.Context(), instanceKey, r.id)) //nolint:staticcheck
+	if !r.refused(rec, req) {
+		r.app.ServeHTTP(rec, req)
+	}
+	if r.accessLog {
+		status := rec.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		r.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
+			slog.String("method", req.Method),
+			slog.String("path", req.URL.RequestURI()),
+			slog.Int("status", status),
+			slog.Int64("bytes", rec.written),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client", req.RemoteAddr),
+			slog.String("agent", req.UserAgent()),
+		)
+	}
+}
+
+// refused answers requests that may not change the registry and reports
+// whether it did. Read-only, every method other than GET, HEAD and OPTIONS
+// gets 405 UNSUPPORTED (distribution's own read-only mode answers 405 with a
+// plain-text body; clients show the registry error better). Writable,
+// replacing or deleting a manifest, tag or blob that comes from the bundle
+// gets 403 DENIED.
+func (r *Registry) refused(w http.ResponseWriter, req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	if !r.writable {
+		serveError(w, errcode.ErrorCodeUnsupported.WithDetail("this registry serves a read-only bundle; pushes and deletes need a writable registry (paimirror serve --writable DIR)"))
+		return true
+	}
+	var m mux.RouteMatch
+	if !v2.Router().Match(req, &m) || m.Route == nil {
+		return false
+	}
+	br := r.tree.repos[m.Vars["name"]]
+	if br == nil {
+		return false
+	}
+	deny := func(what string) bool {
+		serveError(w, errcode.ErrorCodeDenied.WithDetail(what+" comes from the read-only bundle and cannot be replaced or deleted"))
+		return true
+	}
+	switch m.Route.GetName() {
+	case v2.RouteNameManifest:
+		ref := m.Vars["reference"]
+		switch req.Method {
+		case http.MethodDelete:
+			if _, ok := br.tags[ref]; ok || br.manifests[ref] {
+				return deny(m.Vars["name"] + ":" + ref)
+			}
+		case http.MethodPut:
+			have, ok := br.tags[ref]
+			if !ok {
+				return false // a new tag, or a digest (content-addressed)
+			}
+			body, err := io.ReadAll(io.LimitReader(req.Body, maxManifestBody+1))
+			if err != nil {
+				return false // distribution reports the broken upload
+			}
+			req.Body = io.NopCloser(bytes.NewReader(body))
+			if digest.FromBytes(body).String() != have {
+				return deny(m.Vars["name"] + ":" + ref)
+			}
+		}
+	case v2.RouteNameBlob:
+		if req.Method == http.MethodDelete && br.blobs[m.Vars["digest"]] {
+			return deny("blob " + m.Vars["digest"])
+		}
+	}
+	return false
+}
+
+func serveError(w http.ResponseWriter, err errcode.Error) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	_ = errcode.ServeJSON(w, err)
+}
+
+// recorder notes the status and size of a response for the access log.
+type recorder struct {
+	http.ResponseWriter
+	status  int
+	written int64
+}
+
+func (rec *recorder) WriteHeader(code int) {
+	if rec.status == 0 {
+		rec.status = code
+	}
+	rec.ResponseWriter.WriteHeader(code)
+}
+
+func (rec *recorder) Write(p []byte) (int, error) {
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	n, err := rec.ResponseWriter.Write(p)
+	rec.written += int64(n)
+	return n, err
+}
+
+// Flush lets streamed responses through.
+func (rec *recorder) Flush() {
+	if f, ok := rec.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap gives http.ResponseController the underlying writer.
+func (rec *recorder) Unwrap() http.ResponseWriter { return rec.ResponseWriter }
