@@ -177,9 +177,9 @@ func TestSkopeoReadsExtractedBundle(t *testing.T) {
 				t.Fatalf("skopeo copy: %v\n%s", err, msg)
 			}
 			ref := map[string]string{
-				"library/busybox:1.31.1": "docker.io/library/busybox:1.31.1",
+				"library/busybox:1.31.1":                           "docker.io/library/busybox:1.31.1",
 				"gcr.io/google-containers/kube-apiserver:v1.15.11": "gcr.io/google-containers/kube-apiserver:v1.15.11",
-				"quay.io/coreos/etcd:v3.3.10": "quay.io/coreos/etcd:v3.3.10",
+				"quay.io/coreos/etcd:v3.3.10":                      "quay.io/coreos/etcd:v3.3.10",
 			}[name]
 			want, _ := u.Images[ref].RawManifest()
 			got, err := os.ReadFile(filepath.Join(dst, "manifest.json"))
