@@ -44,6 +44,18 @@ type globalOptions struct {
 	stderr  io.Writer
 }
 
+// serveLogger logs errors always, and more with --verbose or --access-log.
+func (o *serveOptions) serveLogger() *slog.Logger {
+	level := slog.LevelWarn
+	if o.verbose || o.accessLog {
+		level = slog.LevelDebug
+		if !o.verbose {
+			level = slog.LevelInfo
+		}
+	}
+	return slog.New(slog.NewTextHandler(o.stderr, &slog.HandlerOptions{Level: level}))
+}
+
 func (g *globalOptions) logger() *slog.Logger {
 	level := slog.LevelError
 	if g.verbose {
@@ -81,6 +93,7 @@ func newRoot(g *globalOptions) *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(
 		newBuildCmd(g),
+		newServeCmd(g),
 		newVerifyCmd(g),
 		newInspectCmd(g),
 		newManifestCmd(g),

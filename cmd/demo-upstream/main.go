@@ -1,0 +1,66 @@
+// Command demo-upstream stands in for the internet in `make demo`: a local
+// registry holding random images under the embedded default manifest's real
+// names, and a file server holding generated files. It writes, into -dir,
+// the manifest to build (the default one, its files' sha256 replaced with
+// those of the generated content), a --mirrors-file that sends every source
+// to it, and "ready" once it serves; then it runs until SIGINT or SIGTERM.
+//
+// It is a demo and test aid, never part of an install.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+func main() {
+	dir := flag.String("dir", "", "directory to write manifest.yaml, mirrors.txt and ready into")
+	layer := flag.Int64("layer-size", 64<<10, "bytes of each image's own random layer")
+	flag.Parse()
+	if *dir == "" {
+		fmt.Fprintln(os.Stderr, "demo-upstream: -dir is required")
+		os.Exit(2)
+	}
+	if err := run(*dir, *layer); err != nil {
+		fmt.Fprintln(os.Stderr, "demo-upstream:", err)
+		os.Exit(1)
+	}
+}
+
+func run(dir string, layer int64) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	u, err := bundletest.Start(manifests.Default(), bundletest.Options{LayerSize: layer})
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	data, err := yaml.Marshal(u.Manifest)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "manifest.yaml"), data, 0o644); err != nil {
+		return err
+	}
+	mirrors := strings.Join(u.MirrorFlags(), "\n") + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "mirrors.txt"), []byte(mirrors), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "demo-upstream: %d images at %s, %d files at %s\n", len(u.Images), u.Registry.URL, len(u.Manifest.Files), u.Files.URL)
+	<-ctx.Done()
+	return nil
+}

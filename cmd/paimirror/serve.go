@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/fileserver"
+	"github.com/paimirror/paimirror/registry"
+)
+
+// caPath is where serve --tls-dir publishes its CA certificate.
+const caPath = "/paimirror-ca.crt"
+
+type serveOptions struct {
+	*globalOptions
+	addr      string
+	advertise string
+	writable  string
+	tlsCert   string
+	tlsKey    string
+	tlsDir    string
+	accessLog bool
+	drain     time.Duration
+}
+
+func newServeCmd(g *globalOptions) *cobra.Command {
+	o := &serveOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "serve BUNDLE [PART...]",
+		Short: "Serve a bundle as a registry and a file server on one port",
+		Long: `Serve opens the bundle in place (no extraction, no copy) and serves it on one
+port: /v2/ is an OCI registry (distribution v3, embedded) holding every image
+under each of its mirror names; everything else is the file server, with a
+page at / that shows what the bundle holds and the exact config to paste.
+
+Read-only unless --writable DIR is given: pushes then go to DIR, layered over
+the bundle, which is never modified.`,
+		Example: `  paimirror serve openpai-v1.8.0.tar
+  paimirror serve openpai-v1.8.0.tar --addr :5000 --advertise 10.0.0.10:5000
+  paimirror serve openpai-v1.8.0.tar --writable /srv/paimirror-pushed --tls-dir /srv/paimirror-tls`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runServe(cmd.Context(), o, args) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", ":5000", "address to listen on, HOST:PORT")
+	f.StringVar(&o.advertise, "advertise", "", "HOST:PORT the nodes reach this server at, for the config shown at / (default: each request's Host)")
+	f.StringVar(&o.writable, "writable", "", "accept pushes and store them in DIR, layered over the bundle")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM; with --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "the key of --tls-cert (PEM)")
+	f.StringVar(&o.tlsDir, "tls-dir", "", "serve TLS with a CA and certificate generated once into DIR; the CA is served at "+caPath)
+	f.BoolVar(&o.accessLog, "access-log", false, "log every request")
+	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish")
+	return cmd
+}
+
+func runServe(ctx context.Context, o *serveOptions, paths []string) error {
+	start := time.Now()
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return usageError{errors.New("--tls-cert and --tls-key go together")}
+	}
+	if o.tlsCert != "" && o.tlsDir != "" {
+		return usageError{errors.New("give either --tls-cert/--tls-key or --tls-dir, not both")}
+	}
+	b, err := bundle.Open(paths...)
+	if err != nil {
+		return fmt.Errorf("%w\n(serve checks the bundle's structure only; damage inside a blob is what 'paimirror verify' finds)", err)
+	}
+	defer b.Close()
+
+	log := o.serveLogger()
+	regOpts := []registry.Option{registry.WithLogger(log), registry.WithAccessLog(o.accessLog)}
+	if o.writable != "" {
+		regOpts = append(regOpts, registry.WithWritable(o.writable))
+	}
+	reg, err := registry.New(ctx, b, regOpts...)
+	if err != nil {
+		return err
+	}
+	defer reg.Close()
+
+	fsOpts := []fileserver.Option{fileserver.WithLogger(log), fileserver.WithAdvertise(o.advertise)}
+	var tlsConfig *tls.Config
+	scheme := "http"
+	switch {
+	case o.tlsCert != "":
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("loading --tls-cert/--tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	case o.tlsDir != "":
+		certs, err := ensureCerts(o.tlsDir, certHosts(o.addr, o.advertise))
+		if err != nil {
+			return err
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{certs.server}, MinVersion: tls.VersionTLS12}
+		fsOpts = append(fsOpts, fileserver.WithCA(caPath, certs.caPEM))
+	}
+	if tlsConfig != nil {
+		scheme = "https"
+		fsOpts = append(fsOpts, fileserver.WithScheme(scheme))
+	}
+	files := fileserver.New(b, fsOpts...)
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w (is another server on that port? choose one with --addr)", o.addr, err)
+	}
+	if tlsConfig != nil {
+		ln = tls.NewListener(ln, tlsConfig)
+	}
+	srv := &http.Server{
+		Handler:           files.Handler(reg),
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          nil,
+	}
+	shown := o.advertise
+	if shown == "" {
+		shown = displayAddr(ln.Addr())
+	}
+	if !o.quiet {
+		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %s) on %s://%s, ready in %s\n",
+			paths[0], len(b.Lock.Images), len(b.Lock.Files), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", scheme, shown)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	if !o.quiet {
+		fmt.Fprintln(o.stderr, "stopping: letting in-flight requests finish")
+	}
+	// A fresh context: the command's is already cancelled.
+	sctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	return nil
+}
+
+// displayAddr turns a wildcard listen address into one a browser can open.
+func displayAddr(a net.Addr) string {
+	host, port, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return net.JoinHostPort(host, port)
+}
