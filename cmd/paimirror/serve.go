@@ -80,7 +80,9 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	if o.writable != "" {
 		regOpts = append(regOpts, registry.WithWritable(o.writable))
 	}
-	reg, err := registry.New(ctx, b, regOpts...)
+	// The registry keeps its context for the life of the app; detach it from
+	// the signal so that nothing it derives is cancelled while pulls drain.
+	reg, err := registry.New(context.WithoutCancel(ctx), b, regOpts...)
 	if err != nil {
 		return err
 	}
