@@ -122,6 +122,8 @@ type builder struct {
 	mu       sync.Mutex
 	inflight map[string]*blobCall
 	fetched  int64
+	// transports holds a *transportOnce per source repository.
+	transports sync.Map
 }
 
 type blobCall struct {

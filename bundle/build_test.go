@@ -142,6 +142,10 @@ func TestBuildDefaultManifestImages(t *testing.T) {
 			t.Errorf("%s fetched %d times", p, n)
 		}
 	}
+	// One registry ping per source repository, not one per blob.
+	if pings := u.Requests()["GET /v2/"]; pings > len(sel.Images) {
+		t.Errorf("%d pings of /v2/ for %d images", pings, len(sel.Images))
+	}
 	if _, err := os.Stat(opts.Output + ".partial"); !os.IsNotExist(err) {
 		t.Errorf("partial file left behind: %v", err)
 	}

@@ -124,13 +124,32 @@ func (b *builder) platform(img manifests.Image) string {
 	return img.PlatformList()[0]
 }
 
-// transport returns an authenticated transport for a repository.
+// transport returns an authenticated transport for a repository, made once
+// per repository (making one pings the registry and may fetch a token).
+// A failure is not kept, so a retry pings again.
 func (b *builder) transport(ctx context.Context, repo name.Repository) (http.RoundTripper, error) {
+	v, _ := b.transports.LoadOrStore(repo.Name(), &transportOnce{})
+	t := v.(*transportOnce)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.rt != nil {
+		return t.rt, nil
+	}
 	auth, err := b.opts.Keychain.Resolve(repo.Registry)
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	return transport.NewWithContext(ctx, repo.Registry, auth, b.opts.Transport, []string{repo.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, b.opts.Transport, []string{repo.Scope(transport.PullScope)})
+	if err != nil {
+		return nil, err
+	}
+	t.rt = rt
+	return rt, nil
+}
+
+type transportOnce struct {
+	mu sync.Mutex
+	rt http.RoundTripper
 }
 
 // resolveImage finds the image manifest an image's tag (or pinned digest)

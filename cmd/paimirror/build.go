@@ -110,6 +110,7 @@ type buildProgress struct {
 	inflight map[string]bool
 	done     int
 	items    int
+	resumed  int64
 }
 
 func newBuildProgress(g *globalOptions) *buildProgress {
@@ -123,6 +124,7 @@ func (p *buildProgress) event(e bundle.Event) {
 	tty := isTerminal(p.g.stderr)
 	switch e.Kind {
 	case bundle.EventResumed:
+		p.resumed = e.Bytes
 		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, humanBytes(e.Bytes))
 	case bundle.EventPlanned:
 		p.items = e.Items
@@ -135,6 +137,7 @@ func (p *buildProgress) event(e bundle.Event) {
 				progressbar.OptionClearOnFinish(),
 				progressbar.OptionSetWidth(30),
 			)
+			p.bar.Add64(p.resumed)
 		} else {
 			fmt.Fprintf(p.g.stderr, "%d items, %s to hold\n", e.Items, humanBytes(e.Total))
 		}
