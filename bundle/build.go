@@ -360,7 +360,10 @@ func (b *builder) download(ctx context.Context, item, digest string, size int64,
 		for attempt := 0; attempt <= b.opts.Retries; attempt++ {
 			got, n, err := b.attempt(ctx, tmp, item, digest, size, src)
 			if err == nil {
-				if err := b.w.add(got, n, io.NewSectionReader(tmp, 0, n)); err != nil {
+				if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+					return stored{}, err
+				}
+				if err := b.w.add(got, n, tmp); err != nil {
 					return stored{}, err
 				}
 				b.mu.Lock()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests"
 )
 
 // smallBundle builds the small manifest once and returns its bytes.
@@ -140,4 +141,8 @@ func FuzzOpen(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+func parseB(text string) (*manifests.Manifest, error) {
+	return manifests.Parse("test.yaml", []byte(text))
 }

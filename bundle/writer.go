@@ -24,7 +24,7 @@ type partialWriter struct {
 	mu      sync.Mutex
 	path    string
 	f       *os.File
-	tw      *tar.Writer
+	end     int64            // offset just past the last whole member
 	have    map[string]int64 // digest -> size of blobs already in the tar
 	journal *os.File
 	tmpDir  string
@@ -98,18 +98,12 @@ func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeIn
 	if err := f.Truncate(keep); err != nil {
 		return fail(fmt.Errorf("truncating %s: %w", path, err))
 	}
-	if _, err := f.Seek(keep, io.SeekStart); err != nil {
-		return fail(err)
-	}
-	w.tw = tar.NewWriter(f)
+	w.end = keep
 	if keep == 0 {
 		for _, d := range []string{"blobs/", blobDir} {
-			if err := w.tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}); err != nil {
+			if err := w.writeMember(&tar.Header{Typeflag: tar.TypeDir, Name: d, Mode: 0o755}, nil); err != nil {
 				return fail(err)
 			}
-		}
-		if err := w.tw.Flush(); err != nil {
-			return fail(err)
 		}
 	}
 	records, err := w.openJournal()
@@ -219,19 +213,59 @@ func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 	if _, ok := w.have[digest]; ok {
 		return nil
 	}
-	hex := digest[len("sha256:"):]
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + hex, Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-	if err := w.tw.WriteHeader(hdr); err != nil {
-		return fmt.Errorf("writing %s: %w", w.path, err)
-	}
-	if _, err := io.CopyN(w.tw, r, size); err != nil {
-		return fmt.Errorf("writing %s: %w", w.path, err)
-	}
-	if err := w.tw.Flush(); err != nil {
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644}
+	if err := w.writeMember(hdr, r); err != nil {
 		return fmt.Errorf("writing %s: %w", w.path, err)
 	}
 	w.have[digest] = size
 	return nil
+}
+
+// writeMember appends header, hdr.Size bytes of r and the padding to a
+// whole block, directly to the file: from a temporary *os.File the kernel
+// copies the data (copy_file_range) without passing it through user space.
+// On failure the file is cut back to where the member began, so the tar
+// stays whole. Callers hold w.mu (or own w exclusively).
+func (w *partialWriter) writeMember(hdr *tar.Header, r io.Reader) error {
+	hdr.ModTime = time.Unix(0, 0)
+	hdr.Format = tar.FormatPAX
+	var hb bytes.Buffer
+	tw := tar.NewWriter(&hb)
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	// hb now holds the header blocks (and any PAX record) and no data.
+	start := w.end
+	err := func() error {
+		if _, err := w.f.WriteAt(hb.Bytes(), start); err != nil {
+			return err
+		}
+		off := start + int64(hb.Len())
+		if hdr.Size > 0 {
+			if _, err := w.f.Seek(off, io.SeekStart); err != nil {
+				return err
+			}
+			n, err := io.Copy(w.f, io.LimitReader(r, hdr.Size))
+			if err != nil {
+				return err
+			}
+			if n != hdr.Size {
+				return fmt.Errorf("member %s: got %d bytes, want %d", hdr.Name, n, hdr.Size)
+			}
+		}
+		if pad := roundBlock(hdr.Size) - hdr.Size; pad > 0 {
+			if _, err := w.f.WriteAt(make([]byte, pad), off+hdr.Size); err != nil {
+				return err
+			}
+		}
+		w.end = off + roundBlock(hdr.Size)
+		return nil
+	}()
+	if err != nil {
+		w.f.Truncate(start)
+		w.end = start
+	}
+	return err
 }
 
 // finish appends the metadata members, ends the archive, syncs it and
@@ -240,15 +274,13 @@ func (w *partialWriter) finish(out string, meta []namedData) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for _, m := range meta {
-		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-		if err := w.tw.WriteHeader(hdr); err != nil {
-			return err
-		}
-		if _, err := w.tw.Write(m.data); err != nil {
-			return err
+		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644}
+		if err := w.writeMember(hdr, bytes.NewReader(m.data)); err != nil {
+			return fmt.Errorf("writing %s: %w", w.path, err)
 		}
 	}
-	if err := w.tw.Close(); err != nil {
+	// The end-of-archive marker: two zero blocks.
+	if _, err := w.f.WriteAt(make([]byte, 2*512), w.end); err != nil {
 		return fmt.Errorf("writing %s: %w", w.path, err)
 	}
 	if err := w.f.Sync(); err != nil {
@@ -273,7 +305,6 @@ func (w *partialWriter) finish(out string, meta []namedData) error {
 func (w *partialWriter) close() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.tw.Flush()
 	w.f.Close()
 	w.journal.Close()
 	os.RemoveAll(w.tmpDir)
