@@ -22,9 +22,10 @@ type Bundle struct {
 	// Size is the total size in bytes of the bundle file(s).
 	Size int64
 
-	r       *partsReader
-	blobs   map[string]entry
-	entries []entry
+	r        *partsReader
+	lockData []byte
+	blobs    map[string]entry
+	entries  []entry
 }
 
 // Open opens a bundle in place. paths are the bundle file, or its parts in
@@ -103,6 +104,7 @@ func open(r *partsReader) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.lockData = lockData
 	if b.Lock, err = parseLock(lockData); err != nil {
 		return nil, err
 	}
@@ -160,6 +162,9 @@ func (b *Bundle) readEntry(e entry, limit int64) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// LockBytes returns paimirror.json exactly as stored in the bundle.
+func (b *Bundle) LockBytes() []byte { return b.lockData }
 
 // Blob returns a reader over the blob with the given digest
 // ("sha256:<hex>"). It reads the bundle in place.

@@ -101,7 +101,7 @@ func (m *Metrics) Instrument(h http.Handler, classify func(*http.Request) Kind) 
 
 // serve runs fn with a recorder around w and counts the result under kind.
 func (m *Metrics) serve(kind Kind, w http.ResponseWriter, r *http.Request, fn func(http.ResponseWriter, *http.Request)) {
-	rec := &recorder{ResponseWriter: w}
+	rec := &recorder{ResponseWriter: w, head: r.Method == http.MethodHead}
 	m.add(kind, 1)
 	defer func() {
 		m.add(kind, -1)
@@ -138,7 +138,7 @@ func (m *Metrics) observe(kind Kind, code int, bytes int64, aborted bool) {
 // uploads) is KindAPI.
 func RegistryKind(r *http.Request) Kind {
 	segs := strings.Split(strings.TrimSuffix(r.URL.Path, "/"), "/")
-	if n := len(segs); n >= 4 {
+	if n := len(segs); n >= 5 { // "", "v2", a name, then the route
 		switch segs[n-2] {
 		case "manifests":
 			return KindManifest
@@ -271,6 +271,7 @@ type recorder struct {
 	status  int
 	bytes   int64
 	aborted bool
+	head    bool // net/http drops the body of a HEAD response: count none
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -287,7 +288,9 @@ func (r *recorder) Write(p []byte) (int, error) {
 		r.status = http.StatusOK
 	}
 	n, err := r.ResponseWriter.Write(p)
-	r.bytes += int64(n)
+	if !r.head {
+		r.bytes += int64(n)
+	}
 	if err != nil {
 		r.aborted = true
 	}

@@ -271,6 +271,10 @@ func checkURL(raw string, primary bool) error {
 }
 
 // checkPath checks a mirror path; the error completes a sentence about it.
+// ReservedPaths are the paths of paimirror serve's own pages; no file may
+// be served at them.
+var ReservedPaths = []string{"/paimirror.json", "/config.txt", "/config.yaml", "/daemon.json", "/healthz", "/metrics", "/paimirror-ca.crt"}
+
 func checkPath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/"):
@@ -283,6 +287,8 @@ func checkPath(p string) error {
 		return fmt.Errorf("must not contain \"..\"")
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		return fmt.Errorf("must not start with /v2: that prefix belongs to the registry")
+	case slices.Contains(ReservedPaths, p):
+		return fmt.Errorf("is one of paimirror serve's own pages (%s)", strings.Join(ReservedPaths, ", "))
 	case strings.ContainsAny(p, "?#\\"):
 		return fmt.Errorf("must not contain '?', '#' or '\\'")
 	case strings.IndexFunc(p, unicode.IsControl) >= 0:

@@ -1,0 +1,247 @@
+package fileserver
+
+import (
+	"bytes"
+	"fmt"
+	"html/template"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/paimirror/paimirror/bundle"
+)
+
+type imageRow struct {
+	Ref, Digest, Short, Size, Platform string
+	Names                              []string
+}
+
+type fileRow struct {
+	Name, SHA256, Short, Size, Source string
+	Unpinned                          bool
+	Paths                             []string
+}
+
+// rows prepares the bundle's content for the index page, once.
+func rows(b *bundle.Bundle) ([]imageRow, []fileRow) {
+	sum := b.Summary()
+	var images []imageRow
+	for _, img := range sum.Images {
+		images = append(images, imageRow{Ref: img.Ref, Digest: img.Digest, Short: shortDigest(img.Digest),
+			Size: humanBytes(img.Size), Platform: img.Platform, Names: img.Names})
+	}
+	var files []fileRow
+	for _, f := range b.Lock.Files {
+		files = append(files, fileRow{Name: f.Name, SHA256: f.SHA256, Short: shortDigest(f.SHA256),
+			Size: humanBytes(f.Size), Source: f.URL, Unpinned: f.Unpinned, Paths: f.Paths})
+	}
+	return images, files
+}
+
+type pageData struct {
+	Mirror      string
+	Scheme      string
+	FromRequest bool
+	Manifest    string
+	Tool        string
+	Created     string
+	BundleSize  string
+	Images      []imageRow
+	Files       []fileRow
+	Snippets    []snippet
+	CAPath      string
+	CALines     string
+	CAPrint     string
+	Example     string
+}
+
+func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
+	hostport, scheme, fromRequest := s.mirrorAddr(r)
+	l := s.b.Lock
+	d := pageData{
+		Mirror: hostport, Scheme: scheme, FromRequest: fromRequest,
+		Manifest: l.Manifest.Name, Tool: l.ToolVersion,
+		Created:    l.Created.UTC().Format("2006-01-02 15:04 UTC"),
+		BundleSize: humanBytes(s.b.Size),
+		Images:     s.images, Files: s.fileRows,
+		Snippets: s.snippets(hostport, scheme),
+		CAPath:   s.caPath,
+	}
+	if s.caPath != "" {
+		d.CALines = caLines(hostport, s.caPath)
+		d.CAPrint = fingerprint(s.caPEM)
+	}
+	for _, img := range l.Images {
+		for _, n := range img.Names {
+			if strings.Contains(strings.SplitN(n, "/", 2)[0], ".") {
+				d.Example = "docker pull " + hostport + "/" + n
+				break
+			}
+		}
+		if d.Example != "" {
+			break
+		}
+	}
+	var buf bytes.Buffer
+	if err := indexTemplate.Execute(&buf, d); err != nil {
+		s.log.Error("rendering the index page", "err", err)
+		http.Error(w, "500 rendering the index page", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(buf.Len()))
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// Everything is inline: no script, no external asset, nothing to fetch.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'")
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		w.Write(buf.Bytes())
+	}
+}
+
+// humanBytes formats a size in binary units: "1.5 MiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+// shortDigest returns the first 12 hex digits of a digest.
+func shortDigest(d string) string {
+	d = strings.TrimPrefix(d, "sha256:")
+	if len(d) > 12 {
+		return d[:12]
+	}
+	return d
+}
+
+var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{"segments": segments}).Parse(indexHTML))
+
+// segments splits a path or URL after each '/', so the page can offer line
+// breaks there (<wbr>) and nowhere else.
+func segments(p string) []string {
+	return strings.SplitAfter(p, "/")
+}
+
+const indexHTML = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>paimirror · {{.Manifest}} at {{.Mirror}}</title>
+<style>
+:root { --fg:#1f2328; --muted:#59636e; --line:#d1d9e0; --bg:#ffffff; --soft:#f6f8fa; --accent:#0969da; --code:#0d1117; --codefg:#e6edf3; --warn:#9a6700; --warnbg:#fff8c5; }
+* { box-sizing: border-box; }
+body { margin:0; font:15px/1.5 -apple-system, "Segoe UI", "Noto Sans", Helvetica, Arial, sans-serif; color:var(--fg); background:var(--bg); }
+header { background:var(--soft); border-bottom:1px solid var(--line); }
+.wrap { max-width:1180px; margin:0 auto; padding:0 24px; }
+header .wrap { padding-top:20px; padding-bottom:18px; }
+h1 { font-size:26px; margin:0 0 2px; }
+h1 small { font-weight:normal; color:var(--muted); font-size:17px; }
+h2 { font-size:20px; margin:34px 0 10px; padding-bottom:6px; border-bottom:1px solid var(--line); }
+h3 { font-size:15px; margin:22px 0 4px; }
+p { margin:6px 0; }
+.muted { color:var(--muted); }
+.stats { display:flex; flex-wrap:wrap; gap:10px; margin-top:14px; }
+.stat { background:var(--bg); border:1px solid var(--line); border-radius:8px; padding:8px 14px; min-width:140px; }
+.stat b { display:block; font-size:19px; }
+.stat span { color:var(--muted); font-size:13px; }
+.addr { margin-top:14px; font-size:16px; }
+.addr code { font-size:16px; background:#ddf4ff; border:1px solid #b6e3ff; padding:2px 8px; border-radius:6px; }
+.note { background:var(--warnbg); color:var(--warn); border:1px solid #eed888; border-radius:6px; padding:6px 10px; margin:10px 0; font-size:14px; }
+code { font-family:ui-monospace, SFMono-Regular, "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size:13px; }
+pre { background:var(--code); color:var(--codefg); padding:12px 14px; border-radius:8px; margin:6px 0 0; line-height:1.45; overflow-x:auto; }
+pre code { font-size:13px; }
+.where code { background:var(--soft); border:1px solid var(--line); padding:1px 6px; border-radius:4px; }
+table { border-collapse:collapse; width:100%; font-size:14px; }
+th, td { text-align:left; vertical-align:top; padding:6px 10px; border-bottom:1px solid var(--line); }
+th { background:var(--soft); font-weight:600; position:sticky; top:0; }
+tr:nth-child(even) td { background:#fbfcfd; }
+td.num { text-align:right; white-space:nowrap; }
+td code.digest { white-space:nowrap; }
+.names code, .paths a { display:block; }
+.paths a + a { margin-top:4px; }
+a { color:var(--accent); text-decoration:none; }
+a:hover { text-decoration:underline; }
+.tag { display:inline-block; font-size:11px; padding:0 6px; border-radius:10px; background:var(--warnbg); color:var(--warn); margin-left:4px; }
+.hint { margin-top:18px; }
+footer { margin:40px 0 30px; color:var(--muted); font-size:13px; }
+</style>
+</head>
+<body>
+<header><div class="wrap">
+<h1>paimirror <small>offline mirror for OpenPAI v1.8.0</small></h1>
+<div class="muted">manifest <b>{{.Manifest}}</b>{{with .Tool}} · built by paimirror {{.}}{{end}}</div>
+<div class="stats">
+  <div class="stat"><b>{{len .Images}}</b><span>images</span></div>
+  <div class="stat"><b>{{len .Files}}</b><span>files</span></div>
+  <div class="stat"><b>{{.BundleSize}}</b><span>bundle size</span></div>
+  <div class="stat"><b>{{.Created}}</b><span>built</span></div>
+</div>
+<div class="addr">Mirror address: <code id="mirror">{{.Scheme}}://{{.Mirror}}</code></div>
+{{- if .FromRequest}}
+<div class="note">This address is the one your browser used. If the cluster's nodes reach this machine at another address, restart <code>paimirror serve</code> with <code>--advertise HOST:PORT</code>: the snippets below use it.</div>
+{{- end}}
+</div></header>
+
+<main class="wrap">
+<h2 id="config">Point the install at this mirror</h2>
+<p>Paste these into the pai v1.8.0 checkout on the dev box before running <code>quick-start-kubespray.sh</code>
+(<code>paimirror install</code> does all of it for you). The same text, for scripts:
+<a href="/config.txt">/config.txt</a>, <a href="/config.yaml">/config.yaml</a>, <a href="/daemon.json">/daemon.json</a>.</p>
+{{range .Snippets}}
+<section id="{{.ID}}">
+<h3 class="where"><code>{{.Where}}</code></h3>
+<p class="muted">{{.Note}}</p>
+<pre><code>{{.Text}}</code></pre>
+</section>
+{{- end}}
+{{- if .CAPath}}
+<section id="ca">
+<h3>Trust the mirror's certificate authority</h3>
+<p class="muted">This mirror speaks TLS with a CA paimirror generated, served at <a href="{{.CAPath}}">{{.CAPath}}</a>.
+On every node and on the dev box, install it for docker and for the system (kubespray's downloads check it).
+<code>-k</code> is needed once, to fetch the CA itself: compare the fingerprint the last line prints{{if .CAPrint}} with <code>{{.CAPrint}}</code>{{end}}.</p>
+<pre><code>{{.CALines}}</code></pre>
+</section>
+{{- end}}
+<p class="muted hint">Docker Hub images need no name change: with the mirror in <code>registry-mirrors</code>, <code>docker pull openpai/rest-server:v1.8.0</code> comes from here.
+Images of other registries live under their registry's host{{if .Example}}: <code>{{.Example}}</code>{{end}}.</p>
+
+<h2 id="images">Images <span class="muted">({{len .Images}})</span></h2>
+<table>
+<thead><tr><th>Upstream image</th><th>Served as</th><th>Size</th><th>Digest</th></tr></thead>
+<tbody>
+{{- range .Images}}
+<tr><td><code>{{.Ref}}</code></td><td class="names">{{range .Names}}<code>{{.}}</code>{{end}}</td><td class="num">{{.Size}}</td><td><code class="digest" title="{{.Digest}}">{{.Short}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+
+<h2 id="files">Files <span class="muted">({{len .Files}})</span></h2>
+<table>
+<thead><tr><th>File</th><th>Served at</th><th>Size</th><th>SHA-256</th></tr></thead>
+<tbody>
+{{- range .Files}}
+<tr><td><b>{{.Name}}</b>{{if .Unpinned}}<span class="tag" title="upstream publishes no checksum; the digest is of the bytes downloaded at build time">unpinned</span>{{end}}<br><span class="muted"><code>{{range segments .Source}}{{.}}<wbr>{{end}}</code></span></td>
+<td class="paths">{{range .Paths}}<a href="{{.}}"><code>{{range segments .}}{{.}}<wbr>{{end}}</code></a>{{end}}</td><td class="num">{{.Size}}</td><td><code class="digest" title="{{.SHA256}}">{{.Short}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+
+<footer>
+The lock: <a href="/paimirror.json">/paimirror.json</a> · health: <a href="/healthz">/healthz</a> · metrics: <a href="/metrics">/metrics</a> · the registry API is at <code>/v2/</code>.
+</footer>
+</main>
+</body>
+</html>
+`

@@ -1,0 +1,338 @@
+package fileserver
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/paimirror/paimirror/bundle"
+)
+
+// The file server's own pages. A lock path equal to one of them is shadowed
+// (New logs a warning).
+const (
+	// PathIndex is the page for people.
+	PathIndex = "/"
+	// PathLock serves the bundle's lock, paimirror.json.
+	PathLock = "/" + bundle.LockName
+	// PathConfigText serves every config snippet as plain text.
+	PathConfigText = "/config.txt"
+	// PathConfigYAML serves the config.yaml openpai_kubespray_extra_var block.
+	PathConfigYAML = "/config.yaml"
+	// PathDaemonJSON serves the docker daemon.json keys.
+	PathDaemonJSON = "/daemon.json"
+	// PathHealth answers 200 "ok" while the server runs.
+	PathHealth = "/healthz"
+	// PathMetrics serves Metrics in the Prometheus text format.
+	PathMetrics = "/metrics"
+)
+
+// Server is the file server of paimirror serve: an http.Handler for every
+// path but the registry's /v2/. Create it with New. A Server is safe for
+// concurrent use; it never changes after New.
+type Server struct {
+	b         *bundle.Bundle
+	log       *slog.Logger
+	advertise string
+	scheme    string
+	caPath    string
+	caPEM     []byte
+	metrics   *Metrics
+
+	files    pathIndex
+	pages    map[string]page
+	lockJSON []byte
+	lockETag string
+	modified time.Time
+	images   []imageRow
+	fileRows []fileRow
+}
+
+// page is one of the server's own routes.
+type page func(w http.ResponseWriter, r *http.Request)
+
+// Option configures a Server.
+type Option func(*Server)
+
+// WithLogger sets the logger: request lines at Debug, shadowed paths at
+// Warn, bundle read failures at Error. Default: discard.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Server) {
+		if l != nil {
+			s.log = l
+		}
+	}
+}
+
+// WithAdvertise sets the address ("HOST:PORT") the nodes reach the mirror
+// at, filled into the config snippets. Default: the Host of each request.
+func WithAdvertise(hostport string) Option {
+	return func(s *Server) { s.advertise = hostport }
+}
+
+// WithScheme sets how the nodes reach the mirror, "http" or "https", for the
+// snippets. Default: "https" for a request that came over TLS, else "http".
+func WithScheme(scheme string) Option {
+	return func(s *Server) { s.scheme = scheme }
+}
+
+// WithCA tells the server that TLS uses a CA paimirror generated: the
+// server serves certPEM at path (an absolute URL path such as
+// "/paimirror-ca.crt") and the index page explains how nodes come to trust
+// it, with its SHA-256 fingerprint. With a nil certPEM the page only
+// mentions path (something else serves it). Default: no CA.
+func WithCA(path string, certPEM []byte) Option {
+	return func(s *Server) { s.caPath, s.caPEM = path, certPEM }
+}
+
+// New returns a Server for the bundle b, which must stay open while the
+// Server is in use.
+func New(b *bundle.Bundle, opts ...Option) *Server {
+	s := &Server{
+		b:        b,
+		log:      slog.New(slog.DiscardHandler),
+		metrics:  NewMetrics(),
+		files:    newPathIndex(b.Lock.Files),
+		modified: b.Lock.Created.UTC().Truncate(time.Second),
+	}
+	for _, o := range opts {
+		o(s)
+	}
+	s.lockJSON = b.LockBytes() // byte for byte as stored in the bundle
+	sum := sha256.Sum256(s.lockJSON)
+	s.lockETag = `"sha256:` + hex.EncodeToString(sum[:]) + `"`
+	s.pages = map[string]page{
+		PathIndex:      s.serveIndex,
+		PathLock:       s.serveLock,
+		PathConfigText: s.serveConfigText,
+		PathConfigYAML: s.serveConfigYAML,
+		PathDaemonJSON: s.serveDaemonJSON,
+		PathHealth:     s.serveHealth,
+		PathMetrics:    s.serveMetrics,
+	}
+	if s.caPath != "" && s.caPEM != nil {
+		s.pages[s.caPath] = s.serveCA
+	}
+	for p := range s.pages {
+		if f, ok := s.files[p]; ok {
+			s.log.Warn("a file's mirror path is one of the server's own pages; the page wins", "path", p, "file", f.Name)
+			delete(s.files, p)
+		}
+	}
+	s.images, s.fileRows = rows(b)
+	return s
+}
+
+// Metrics returns the counters the server counts its requests into and
+// serves at /metrics. Wrap the registry with Metrics().Instrument to count
+// its requests there too.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// Handler returns the handler for the whole listener of paimirror serve:
+// requests for /v2 and below go to registry, everything else to s, and both
+// are counted in s.Metrics() (the registry's by RegistryKind). Use it rather
+// than an http.ServeMux, which answers paths holding "..", "." or "//" with
+// a redirect to a cleaned path before any handler sees them.
+func (s *Server) Handler(registry http.Handler) http.Handler {
+	reg := s.metrics.Instrument(registry, RegistryKind)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
+			reg.ServeHTTP(w, r)
+			return
+		}
+		s.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP answers GET and HEAD for the pages and for every file at each of
+// its mirror paths; every other path is 404, every other method 405.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	p, ok := requestPath(r.URL)
+	if pg, isPage := s.pages[p]; ok && isPage {
+		s.metrics.serve(KindPage, w, r, func(w http.ResponseWriter, r *http.Request) {
+			if allowed(w, r) {
+				pg(w, r)
+			}
+		})
+		return
+	}
+	s.metrics.serve(KindFile, w, r, func(w http.ResponseWriter, r *http.Request) {
+		f, found := s.files.lookup(r.URL)
+		if !found {
+			s.log.Debug("not in the bundle", "method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr)
+			notFound(w)
+			return
+		}
+		if allowed(w, r) {
+			s.serveFile(w, r, f)
+		}
+	})
+}
+
+// allowed answers 405 for methods other than GET and HEAD.
+func allowed(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return true
+	}
+	w.Header().Set("Allow", "GET, HEAD")
+	http.Error(w, "method not allowed: this mirror is read-only", http.StatusMethodNotAllowed)
+	return false
+}
+
+// notFound answers 404 without echoing anything of the request.
+func notFound(w http.ResponseWriter) {
+	http.Error(w, "404 not found: this mirror serves only the files its bundle holds; see / for the list", http.StatusNotFound)
+}
+
+// serveFile serves one file from the bundle in place: Range, conditional
+// requests (If-None-Match on the strong ETag "sha256:<hex>",
+// If-Modified-Since on the bundle's build time) and HEAD through
+// http.ServeContent.
+func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File) {
+	sr, err := s.b.Blob(f.Digest())
+	if err != nil {
+		s.log.Error("file missing from the bundle", "file", f.Name, "digest", f.Digest(), "err", err)
+		http.Error(w, "500 the bundle does not hold this file's content; run paimirror verify", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", contentType(r.URL.Path))
+	h.Set("ETag", `"`+f.Digest()+`"`)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if raw, err := hex.DecodeString(f.SHA256); err == nil {
+		// RFC 9530: lets a client check what it got without knowing the lock.
+		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
+	}
+	rs := &readLogger{r: sr, onErr: func(err error) {
+		if rec, ok := w.(*recorder); ok {
+			rec.aborted = true
+		}
+		s.log.Error("reading a file from the bundle", "file", f.Name, "digest", f.Digest(), "err", err)
+	}}
+	http.ServeContent(w, r, "", s.modified, rs)
+	s.log.Debug("file", "method", r.Method, "path", r.URL.Path, "range", r.Header.Get("Range"), "remote", r.RemoteAddr)
+}
+
+// readLogger passes reads and seeks through and reports the first read
+// error other than io.EOF (ServeContent drops them silently).
+type readLogger struct {
+	r      io.ReadSeeker
+	onErr  func(error)
+	failed bool
+}
+
+func (l *readLogger) Read(p []byte) (int, error) {
+	n, err := l.r.Read(p)
+	if err != nil && !errors.Is(err, io.EOF) && !l.failed {
+		l.failed = true
+		l.onErr(err)
+	}
+	return n, err
+}
+
+func (l *readLogger) Seek(off int64, whence int) (int64, error) { return l.r.Seek(off, whence) }
+
+// mirrorAddr returns the HOST:PORT and scheme to fill into snippets, and
+// whether the address came from the request rather than --advertise.
+func (s *Server) mirrorAddr(r *http.Request) (hostport, scheme string, fromRequest bool) {
+	scheme = s.scheme
+	if scheme == "" {
+		scheme = "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+	}
+	if s.advertise != "" {
+		return s.advertise, scheme, false
+	}
+	if r.Host != "" {
+		return r.Host, scheme, true
+	}
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		return a.String(), scheme, true
+	}
+	return "HOST:PORT", scheme, true
+}
+
+func (s *Server) serveLock(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("ETag", s.lockETag)
+	http.ServeContent(w, r, "", s.modified, bytes.NewReader(s.lockJSON))
+}
+
+func (s *Server) serveConfigText(w http.ResponseWriter, r *http.Request) {
+	hostport, scheme, _ := s.mirrorAddr(r)
+	var b strings.Builder
+	fmt.Fprintf(&b, "# paimirror: point an OpenPAI v1.8.0 install at the mirror %s://%s\n", scheme, hostport)
+	for _, sn := range s.snippets(hostport, scheme) {
+		fmt.Fprintf(&b, "\n# ==> %s\n# %s\n%s", sn.Where, sn.Note, sn.Text)
+	}
+	if s.caPath != "" && scheme == "https" {
+		fmt.Fprintf(&b, "\n# ==> every node and the dev box: trust the mirror's CA\n%s", caLines(hostport, s.caPath))
+	}
+	writeText(w, r, "text/plain; charset=utf-8", b.String())
+}
+
+func (s *Server) serveConfigYAML(w http.ResponseWriter, r *http.Request) {
+	hostport, scheme, _ := s.mirrorAddr(r)
+	writeText(w, r, "application/yaml; charset=utf-8", configYAML(hostport, scheme))
+}
+
+func (s *Server) serveDaemonJSON(w http.ResponseWriter, r *http.Request) {
+	hostport, scheme, _ := s.mirrorAddr(r)
+	writeText(w, r, "application/json", daemonJSON(hostport, scheme))
+}
+
+func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
+	writeText(w, r, "text/plain; charset=utf-8", "ok\n")
+}
+
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	var b bytes.Buffer
+	s.metrics.WriteTo(&b)
+	pw := newPromWriter(&b)
+	l := s.b.Lock
+	pw.family("paimirror_bundle_info", "gauge", "The bundle being served; always 1.")
+	pw.sample("paimirror_bundle_info", 1, "manifest", l.Manifest.Name, "tool_version", l.ToolVersion, "format_version", strconv.Itoa(l.FormatVersion))
+	pw.family("paimirror_bundle_size_bytes", "gauge", "Size of the bundle file(s) in bytes.")
+	pw.sample("paimirror_bundle_size_bytes", float64(s.b.Size))
+	pw.family("paimirror_bundle_images", "gauge", "Images in the bundle.")
+	pw.sample("paimirror_bundle_images", float64(len(l.Images)))
+	pw.family("paimirror_bundle_files", "gauge", "Files in the bundle.")
+	pw.sample("paimirror_bundle_files", float64(len(l.Files)))
+	pw.family("paimirror_bundle_created_timestamp_seconds", "gauge", "When the bundle was built, in Unix seconds.")
+	pw.sample("paimirror_bundle_created_timestamp_seconds", float64(l.Created.Unix()))
+	pw.done()
+	w.Header().Set("Cache-Control", "no-store")
+	writeText(w, r, "text/plain; version=0.0.4; charset=utf-8", b.String())
+}
+
+func (s *Server) serveCA(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	http.ServeContent(w, r, "", s.modified, bytes.NewReader(s.caPEM))
+}
+
+// writeText writes a generated body, with its length, and none for HEAD.
+func writeText(w http.ResponseWriter, r *http.Request, contentType, body string) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if h.Get("Cache-Control") == "" {
+		h.Set("Cache-Control", "no-cache")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		io.WriteString(w, body)
+	}
+}

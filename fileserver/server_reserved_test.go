@@ -1,0 +1,18 @@
+package fileserver
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// TestPagesAreReserved keeps the server's own pages out of reach of a
+// manifest's file paths: manifests refuses every one of them.
+func TestPagesAreReserved(t *testing.T) {
+	for _, p := range []string{PathLock, PathConfigText, PathConfigYAML, PathDaemonJSON, PathHealth, PathMetrics} {
+		if !slices.Contains(manifests.ReservedPaths, p) {
+			t.Errorf("%s is a page but not in manifests.ReservedPaths", p)
+		}
+	}
+}
