@@ -52,6 +52,15 @@
 // blob) with 403 DENIED first. Writing identical bytes (re-pushing a bundle
 // image unchanged) succeeds without writing.
 //
+// # Beyond distribution
+//
+// distribution v3.1 has no referrers API; Registry answers
+// GET /v2/<name>/referrers/<digest> itself (the manifests of <name> whose
+// subject is <digest>, read through the same driver, each parsed once) and
+// puts OCI-Subject on the 201 of a manifest push that has a subject. Layer
+// URLs (non-distributable layers) may be http(s) URLs. CONFORMANCE.md
+// records the OCI conformance suite's results.
+//
 // # Embedding distribution
 //
 // distribution creates its storage driver through a global factory table
@@ -67,10 +76,12 @@
 // distribution logs through logrus's global standard logger. The first New
 // silences it and installs one hook that routes each entry, by the instance
 // id distribution copies from the request context, to the slog logger of
-// the Registry it belongs to (WithLogger; default: discard). Client errors
-// such as an unknown manifest, which distribution logs at error level,
-// arrive as Debug; real errors as Error; WithAccessLog(true) adds one Info
-// record per request.
+// the Registry it belongs to (WithLogger; default: discard). A request's
+// warnings and errors are held until its status is known: after a 5xx they
+// are logged as Warn and Error, after anything else (an unknown manifest, a
+// bad digest: the client's mistake, which distribution logs at error level)
+// as Debug. A failed read of the bundle file is always an Error record.
+// WithAccessLog(true) adds one Info record per request.
 //
 // # Concurrency
 //

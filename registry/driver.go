@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -27,7 +28,35 @@ const maxGetContent = 32 << 20
 type bundleDriver struct {
 	b    *bundle.Bundle
 	tree *tree
+	log  *slog.Logger // bundle read errors; default discard
 }
+
+// readFailed logs a failed read of the bundle file: the bundle is damaged
+// or its file changed under the registry.
+func (d *bundleDriver) readFailed(blob string, err error) {
+	if d.log != nil {
+		d.log.Error("reading the bundle failed; is the file damaged or replaced? (paimirror verify checks it)", "blob", blob, "err", err)
+	}
+}
+
+// blobReader reads one blob section and logs read errors.
+type blobReader struct {
+	*io.SectionReader
+	d      *bundleDriver
+	blob   string
+	logged bool
+}
+
+func (r *blobReader) Read(p []byte) (int, error) {
+	n, err := r.SectionReader.Read(p)
+	if err != nil && err != io.EOF && !r.logged {
+		r.logged = true
+		r.d.readFailed(r.blob, err)
+	}
+	return n, err
+}
+
+func (r *blobReader) Close() error { return nil }
 
 var _ storagedriver.StorageDriver = (*bundleDriver)(nil)
 
@@ -58,6 +87,7 @@ func (d *bundleDriver) GetContent(_ context.Context, p string) ([]byte, error) {
 	default:
 		data, err := d.b.ReadBlob(n.blob, maxGetContent)
 		if err != nil {
+			d.readFailed(n.blob, err)
 			return nil, fmt.Errorf("reading %s: %w", n.blob, err)
 		}
 		return data, nil
@@ -84,7 +114,7 @@ func (d *bundleDriver) Reader(_ context.Context, p string, offset int64) (io.Rea
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", n.blob, err)
 	}
-	return io.NopCloser(io.NewSectionReader(sr, offset, n.size-offset)), nil
+	return &blobReader{SectionReader: io.NewSectionReader(sr, offset, n.size-offset), d: d, blob: n.blob}, nil
 }
 
 // Stat describes p.

@@ -6,29 +6,32 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/sirupsen/logrus"
 )
 
 // distribution logs through logrus's standard logger, a process-wide
-// global, and logs ordinary client errors (an unknown manifest, a missing
-// blob) at error level. The first New takes that logger over: its own
-// output is discarded and one hook hands each entry to the slog logger of
-// the registry it came from.
+// global, and logs ordinary client errors (an unknown manifest, a digest
+// that does not match the upload) at error level. The first New takes that
+// logger over: its own output is discarded and one hook hands each entry to
+// the slog logger of the registry it came from.
 //
 // An entry is matched to its registry by the "instance.id" field, which
 // distribution adds to every entry logged with a context carrying the
-// string key "instance.id"; Registry puts its id there on the context it
-// gives NewApp and on every request's context. An entry with no known id
-// and error level or worse goes to every live registry; other such entries
-// are dropped.
+// string key "instance.id". Registry puts "<registry id>" on the context it
+// gives NewApp and "<registry id>/<request number>" on each request's
+// context. An entry with no known id and error level or worse goes to every
+// live registry; other such entries are dropped.
 //
-// Levels: errors from responses with a status under 500 are client errors
-// and become Debug records (the access log reports them as requests);
-// other errors stay Error; warnings stay Warn; info and debug become Debug.
-// logrus's level is Warn unless some live registry's logger takes Debug
-// records, so distribution's chatter costs nothing by default.
+// Entries of a request at warning level or worse are held until the request
+// ends: if its response is a server error (5xx) they are logged at their
+// own level (Error, Warn), otherwise they were about the client's mistake
+// and are logged at Debug. Info and debug entries are Debug records at
+// once; entries outside any request keep their level. logrus's level is
+// Warn unless some live registry's logger takes Debug records, so
+// distribution's chatter costs nothing by default.
 
 // instanceKey is the context key distribution reads (as a plain string) to
 // tag its log entries.
@@ -49,15 +52,16 @@ type routeHook struct{}
 func (routeHook) Levels() []logrus.Level { return logrus.AllLevels }
 
 func (routeHook) Fire(e *logrus.Entry) error {
-	if id, ok := e.Data[instanceKey].(string); ok {
+	if v, ok := e.Data[instanceKey].(string); ok {
+		id, _, _ := strings.Cut(v, "/")
 		if r, ok := live.Load(id); ok {
-			r.(*Registry).logEntry(e)
+			r.(*Registry).route(v, e)
 			return nil
 		}
 	}
 	if e.Level <= logrus.ErrorLevel {
 		live.Range(func(_, r any) bool {
-			r.(*Registry).logEntry(e)
+			r.(*Registry).logEntry(e, slogLevel(e.Level))
 			return true
 		})
 	}
@@ -97,18 +101,69 @@ func setLive(r *Registry, on bool) {
 	logrus.StandardLogger().SetLevel(level)
 }
 
-// logEntry passes one logrus entry on to r's slog logger.
-func (r *Registry) logEntry(e *logrus.Entry) {
-	level := slog.LevelDebug
-	switch {
-	case e.Level <= logrus.ErrorLevel:
-		level = slog.LevelError
-		if status, ok := e.Data["http.response.status"].(int); ok && status < 500 {
-			level = slog.LevelDebug
+// requestLog holds a request's warnings and errors until its status is
+// known.
+type requestLog struct {
+	mu      sync.Mutex
+	done    bool
+	entries []*logrus.Entry
+}
+
+// beginRequest starts holding the entries of the request with id reqID.
+func (r *Registry) beginRequest(reqID string) *requestLog {
+	rl := &requestLog{}
+	r.requests.Store(reqID, rl)
+	return rl
+}
+
+// endRequest logs the held entries of a request that answered status.
+func (r *Registry) endRequest(reqID string, rl *requestLog, status int) {
+	r.requests.Delete(reqID)
+	rl.mu.Lock()
+	entries := rl.entries
+	rl.entries, rl.done = nil, true
+	rl.mu.Unlock()
+	for _, e := range entries {
+		level := slog.LevelDebug
+		if status >= 500 {
+			level = slogLevel(e.Level)
 		}
-	case e.Level == logrus.WarnLevel:
-		level = slog.LevelWarn
+		r.logEntry(e, level)
 	}
+}
+
+// route logs or holds an entry tagged with id ("<registry>" or
+// "<registry>/<request>").
+func (r *Registry) route(id string, e *logrus.Entry) {
+	if e.Level <= logrus.WarnLevel {
+		if v, ok := r.requests.Load(id); ok {
+			rl := v.(*requestLog)
+			rl.mu.Lock()
+			if !rl.done {
+				// The entry is reused by logrus once Fire returns.
+				rl.entries = append(rl.entries, &logrus.Entry{Level: e.Level, Message: e.Message, Data: e.Data, Time: e.Time})
+				rl.mu.Unlock()
+				return
+			}
+			rl.mu.Unlock()
+		}
+	}
+	r.logEntry(e, slogLevel(e.Level))
+}
+
+func slogLevel(l logrus.Level) slog.Level {
+	switch {
+	case l <= logrus.ErrorLevel:
+		return slog.LevelError
+	case l == logrus.WarnLevel:
+		return slog.LevelWarn
+	default:
+		return slog.LevelDebug
+	}
+}
+
+// logEntry passes one logrus entry on to r's slog logger at level.
+func (r *Registry) logEntry(e *logrus.Entry, level slog.Level) {
 	ctx := context.Background()
 	if !r.log.Enabled(ctx, level) {
 		return

@@ -29,6 +29,12 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	fixtureDir = dir
+	// crane is installed with go install; make it findable.
+	for _, p := range []string{os.Getenv("GOBIN"), filepath.Join(os.Getenv("HOME"), "go", "bin")} {
+		if p != "" {
+			os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+p)
+		}
+	}
 	code := m.Run()
 	for _, f := range []*fixture{defaultFix.f, smallFix.f} {
 		if f != nil {
@@ -162,19 +168,10 @@ func fileHash(t testing.TB, path string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// tool finds a real client program, looking in ~/go/bin too (where go
-// install puts crane).
+// tool finds a real client program, or skips (fails under
+// bundletest.RequireEnv) when it is missing.
 func tool(t testing.TB, name string) string {
 	t.Helper()
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, "go", "bin")
-		if !strings.Contains(os.Getenv("PATH"), p) {
-			os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+p)
-		}
-	}
-	if gobin := os.Getenv("GOBIN"); gobin != "" && !strings.Contains(os.Getenv("PATH"), gobin) {
-		os.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+gobin)
-	}
 	return bundletest.Tool(t, name)
 }
 

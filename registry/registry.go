@@ -12,7 +12,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/distribution/distribution/v3/configuration"
@@ -43,7 +45,12 @@ type Registry struct {
 	log       *slog.Logger
 	accessLog bool
 	writable  bool
+	driver    storagedriver.StorageDriver
 	closeOnce sync.Once
+
+	seq      atomic.Uint64
+	requests sync.Map // request id -> *requestLog
+	subjects sync.Map // manifest digest -> manifestInfo (referrers cache)
 }
 
 // Option configures New.
@@ -96,7 +103,7 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	if err != nil {
 		return nil, fmt.Errorf("creating registry: %w", err)
 	}
-	lower := &bundleDriver{b: b, tree: t}
+	lower := &bundleDriver{b: b, tree: t, log: o.log}
 	var drv storagedriver.StorageDriver = lower
 	if o.writableDir != "" {
 		dir, err := filepath.Abs(o.writableDir)
@@ -122,7 +129,8 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 
 	registerFactory()
 	takeOverLogrus()
-	pending.Store(r.id, storagedriver.StorageDriver(&base.Base{StorageDriver: drv}))
+	r.driver = &base.Base{StorageDriver: drv}
+	pending.Store(r.id, r.driver)
 	defer pending.Delete(r.id)
 	setLive(r, true)
 
@@ -131,6 +139,10 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	cfg := &configuration.Configuration{}
 	cfg.HTTP.Secret = hex.EncodeToString(secret)
 	cfg.HTTP.Headers = http.Header{"X-Content-Type-Options": {"nosniff"}}
+	// The defaults configuration.Parse would fill in (Parse is not used:
+	// it also reads REGISTRY_* variables from the environment).
+	cfg.Catalog.MaxEntries = 1000
+	cfg.Tags.MaxTags = 1000
 	cfg.Storage = configuration.Storage{
 		driverName: configuration.Parameters{instanceParam: r.id},
 		"maintenance": configuration.Parameters{
@@ -140,6 +152,9 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 		"delete":   configuration.Parameters{"enabled": r.writable},
 		"redirect": configuration.Parameters{"disable": true},
 	}
+	// Non-distributable (foreign) layers may point at http(s) URLs, as on
+	// Docker Hub; distribution's default refuses every URL.
+	cfg.Validation.Manifests.URLs.Allow = []string{"^https?://"}
 	//lint:ignore SA1029 distribution reads this exact string key
 	appCtx := context.WithValue(ctx, instanceKey, r.id) //nolint:staticcheck
 	r.app, err = newApp(appCtx, cfg)
@@ -177,16 +192,17 @@ func (r *Registry) Close() error {
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
+	reqID := r.id + "/" + strconv.FormatUint(r.seq.Add(1), 10)
+	held := r.beginRequest(reqID)
 	//lint:ignore SA1029 distribution reads this exact string key
-	req = req.WithContext(context.WithValue(req.Context(), instanceKey, r.id)) //nolint:staticcheck
-	if !r.refused(rec, req) {
-		r.app.ServeHTTP(rec, req)
+	req = req.WithContext(context.WithValue(req.Context(), instanceKey, reqID)) //nolint:staticcheck
+	r.serve(rec, req)
+	status := rec.status
+	if status == 0 {
+		status = http.StatusOK
 	}
+	r.endRequest(reqID, held, status)
 	if r.accessLog {
-		status := rec.status
-		if status == 0 {
-			status = http.StatusOK
-		}
 		r.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 			slog.String("method", req.Method),
 			slog.String("path", req.URL.RequestURI()),
@@ -197,6 +213,20 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			slog.String("agent", req.UserAgent()),
 		)
 	}
+}
+
+func (r *Registry) serve(w *recorder, req *http.Request) {
+	if r.refused(w, req) {
+		return
+	}
+	if name, dgst, ok := referrersPath(req.URL.Path); ok {
+		r.serveReferrers(w, req, name, dgst)
+		return
+	}
+	if r.writable && req.Method == http.MethodPut {
+		r.noteSubject(w, req)
+	}
+	r.app.ServeHTTP(w, req)
 }
 
 // refused answers requests that may not change the registry and reports
@@ -240,10 +270,10 @@ func (r *Registry) refused(w http.ResponseWriter, req *http.Request) bool {
 				return false // a new tag, or a digest (content-addressed)
 			}
 			body, err := io.ReadAll(io.LimitReader(req.Body, maxManifestBody+1))
+			req.Body = io.NopCloser(bytes.NewReader(body))
 			if err != nil {
 				return false // distribution reports the broken upload
 			}
-			req.Body = io.NopCloser(bytes.NewReader(body))
 			if digest.FromBytes(body).String() != have {
 				return deny(m.Vars["name"] + ":" + ref)
 			}
@@ -266,18 +296,23 @@ type recorder struct {
 	http.ResponseWriter
 	status  int
 	written int64
+	// onCreated adds headers to a 201 response.
+	onCreated func(http.Header)
 }
 
 func (rec *recorder) WriteHeader(code int) {
 	if rec.status == 0 {
 		rec.status = code
+		if code == http.StatusCreated && rec.onCreated != nil {
+			rec.onCreated(rec.Header())
+		}
 	}
 	rec.ResponseWriter.WriteHeader(code)
 }
 
 func (rec *recorder) Write(p []byte) (int, error) {
 	if rec.status == 0 {
-		rec.status = http.StatusOK
+		rec.WriteHeader(http.StatusOK)
 	}
 	n, err := rec.ResponseWriter.Write(p)
 	rec.written += int64(n)
