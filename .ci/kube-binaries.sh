@@ -4,8 +4,9 @@
 #
 #   .ci/kube-binaries.sh            build unless already cached; print the dir
 #
-# The binaries land in ${PAIMIRROR_CACHE:-~/.cache/paimirror}/kube-v1.32.13/
-# (the directory installer/kube's tests look in). Nothing from Kubernetes is
+# The binaries land in $PAIMIRROR_CACHE/kube-v1.32.13/, PAIMIRROR_CACHE
+# defaulting to ${XDG_CACHE_HOME:-~/.cache}/paimirror (Go's os.UserCacheDir,
+# where installer/kube/kubetest looks). Nothing from Kubernetes is
 # committed: the script writes a throw-away module in a temp directory that
 # requires k8s.io/kubernetes and replaces each of its staging modules (which
 # k8s.io/kubernetes itself points at ./staging/src/...) with the published
@@ -16,10 +17,11 @@ set -euo pipefail
 
 K8S_VERSION=v1.32.13
 STAGING_VERSION=v0.32.13
-# k8s.io/endpointslice was not published at v0.32.13; v0.32.12 is API-identical.
+# The module proxy has no k8s.io/endpointslice v0.32.13; its newest v0.32.x,
+# v0.32.12, builds with the rest.
 ENDPOINTSLICE_VERSION=v0.32.12
 
-CACHE_ROOT="${PAIMIRROR_CACHE:-$HOME/.cache/paimirror}"
+CACHE_ROOT="${PAIMIRROR_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/paimirror}"
 OUT="$CACHE_ROOT/kube-$K8S_VERSION"
 STAMP="$OUT/.built"
 BINARIES=(kube-apiserver kube-controller-manager)
@@ -83,6 +85,7 @@ start=$SECONDS
 go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}"
 "$tmp/kube-apiserver" --version >&2
 echo "$K8S_VERSION" >"$tmp/.built"
+chmod 755 "$tmp"
 
 rm -rf "$OUT"
 mv "$tmp" "$OUT"

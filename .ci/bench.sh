@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# make bench: every benchmark, the servers side by side with their
+# baselines in one run, ending with the ratio tables the README quotes.
+#   - distribution's registry v3.1.2, the registry baseline, is built once
+#     into $PAIMIRROR_CACHE/bin (about 3 minutes); nginx, the file baseline,
+#     comes from apt;
+#   - the fixtures (bundles of generated images and files, one of about
+#     4 GiB) are built once into $PAIMIRROR_CACHE/bench (under a minute);
+#   - BENCHTIME (default 2s) and COUNT (default 3) are go test's -benchtime
+#     and -count; the tables show the median of the COUNT runs.
+# PAIMIRROR_CACHE defaults to ~/.cache/paimirror.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="/usr/local/go/bin:$PATH"
+GO=${GO:-go}
+export PAIMIRROR_CACHE=${PAIMIRROR_CACHE:-$HOME/.cache/paimirror}
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+registry=$PAIMIRROR_CACHE/bin/registry
+if ! "$registry" --version 2>/dev/null | grep -q 'distribution/v3 v3.1.2'; then
+	echo "--- building distribution's registry v3.1.2 into $PAIMIRROR_CACHE/bin (once; about 3 minutes)"
+	mkdir -p "$PAIMIRROR_CACHE/bin"
+	GOFLAGS= GOBIN="$PAIMIRROR_CACHE/bin" CGO_ENABLED=0 "$GO" install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
+fi
+nginx=$(command -v nginx || echo /usr/sbin/nginx)
+if [ ! -x "$nginx" ]; then
+	echo "--- installing nginx (apt)"
+	export DEBIAN_FRONTEND=noninteractive
+	$SUDO apt-get update -qq
+	$SUDO apt-get install -y -qq --no-install-recommends nginx >/dev/null
+	nginx=/usr/sbin/nginx
+fi
+
+echo "--- building bin/paimirror (the binary the benchmarks run)"
+make --no-print-directory GO="$GO" build
+
+# The benchmarks skip when a program is missing; here that is a failure.
+export PAIMIRROR_BIN=$PWD/bin/paimirror PAIMIRROR_REGISTRY=$registry PAIMIRROR_NGINX=$nginx PAIMIRROR_REQUIRE_TOOLS=1
+out=$(mktemp /tmp/paimirror-bench.XXXXXX)
+trap 'rm -f "$out"' EXIT
+
+echo "--- benchmarks (-benchtime ${BENCHTIME:-2s} -count ${COUNT:-3})"
+"$GO" test -run XXX -bench . -skip BenchmarkServeRSS -benchmem -benchtime "${BENCHTIME:-2s}" -count "${COUNT:-3}" -timeout 30m ./... | tee "$out"
+# One pull of everything per bundle is what peak RSS needs.
+"$GO" test -run XXX -bench BenchmarkServeRSS -benchtime 1x -timeout 30m ./cmd/paimirror | tee -a "$out"
+
+echo
+echo "--- ratios (medians of ${COUNT:-3} runs)"
+echo
+python3 .ci/benchtable.py "$out"

@@ -1,0 +1,21 @@
+// Package installer is the dev-box side of paimirror: it takes a pai v1.8.0
+// checkout and a running mirror and carries out the seed guide's install
+// with no internet, as resumable steps:
+//
+//	patch      point config.yaml, the docker-cache playbook and the device
+//	           plugin script at the mirror (package patch)
+//	preflight  check every machine of layout.yaml over SSH (package nodes)
+//	prepare    add the mirror to every node's and the dev box's docker
+//	kubespray  run quick-start-kubespray.sh, prompts answered (package quickstart)
+//	services   run quick-start-service.sh
+//	verify     every node Ready and the OpenPAI pods running (package kube)
+//
+// Each step is idempotent; the state directory records which are done, so
+// a rerun resumes after the last finished one (package quickstart's State).
+// The installer talks to the mirror over HTTP like any client (it reads the
+// bundle's lock from /paimirror.json), so serve and install may run on
+// different machines.
+//
+// Install never prints: it reports through Options.Report with plain values,
+// and never passes config.yaml's password anywhere but to sshd and sudo.
+package installer

@@ -1,0 +1,515 @@
+package installer
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/installer/kube"
+	"github.com/paimirror/paimirror/installer/nodes"
+	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/installer/quickstart"
+)
+
+// The steps of an install, in order.
+const (
+	StepPatch     = "patch"
+	StepPreflight = "preflight"
+	StepPrepare   = "prepare"
+	StepKubespray = "kubespray"
+	StepServices  = "services"
+	StepVerify    = "verify"
+)
+
+// Steps lists the step names in order.
+var Steps = []string{StepPatch, StepPreflight, StepPrepare, StepKubespray, StepServices, StepVerify}
+
+// Options configures Install. PaiDir and Mirror are required; the zero value
+// of every other field works.
+type Options struct {
+	// PaiDir is the pai v1.8.0 checkout the install runs from.
+	PaiDir string
+	// Mirror is the mirror as the nodes reach it: "HOST:PORT" (plain HTTP)
+	// or "https://HOST:PORT".
+	Mirror string
+	// MirrorCA is the PEM CA of an https mirror (paimirror serve
+	// --tls-dir serves it at /paimirror-ca.crt); nodes get it in
+	// /etc/docker/certs.d. Default: none (the system's roots).
+	MirrorCA []byte
+	// ConfigPath and LayoutPath default to the pai tree's
+	// contrib/kubespray/config/config.yaml and layout.yaml, which the
+	// quick-start scripts read; other files are copied there (the
+	// originals kept) before the scripts run.
+	ConfigPath, LayoutPath string
+	// SSHKeyFile logs in to the nodes with a key; default: config.yaml's
+	// ssh_key_file_path, else its password.
+	SSHKeyFile string
+	// StateDir records the steps; default
+	// ~/.paimirror/install/<mirror host_port>.
+	StateDir string
+	// Only runs just these steps; From runs this step and every one after.
+	// Default: resume after the last finished step.
+	Only []string
+	From string
+	// DryRun shows what patch would change (a unified diff) and the steps
+	// that would run, and changes nothing.
+	DryRun bool
+	// ContinueOnRequirementFailure answers "continue" when pai's own
+	// requirement check fails; default: stop there, as the guide's ENTER.
+	ContinueOnRequirementFailure bool
+	// DevBox is the address the dev box's own docker is prepared through
+	// (over SSH like the nodes); default "127.0.0.1". "-" skips it.
+	DevBox string
+	// Kubeconfig is what verify reads; default ~/pai-deploy/kube/config.
+	Kubeconfig string
+	// Client reaches the mirror from the dev box; default: a client that
+	// trusts MirrorCA.
+	Client *http.Client
+	// Logger gets debug records; default: discard. Never the password.
+	Logger *slog.Logger
+	// Report receives progress, from one goroutine at a time; default: none.
+	Report func(Report)
+}
+
+// ReportKind says what a Report is.
+type ReportKind string
+
+const (
+	// ReportStep: a step starts (Text is its title) or ends (Err nil or not).
+	ReportStepStart ReportKind = "start"
+	ReportStepDone  ReportKind = "done"
+	ReportStepSkip  ReportKind = "skip"
+	ReportStepFail  ReportKind = "fail"
+	// ReportText: a block of output for people (a diff, a table).
+	ReportText ReportKind = "text"
+	// ReportStatus: the one-line status of a long step (the current
+	// ansible play or task).
+	ReportStatus ReportKind = "status"
+)
+
+// Report is one piece of progress from Install.
+type Report struct {
+	Step string
+	Kind ReportKind
+	Text string
+	Err  error
+}
+
+// Install runs the install's steps (see the package documentation), resuming
+// after the last finished one.
+func Install(ctx context.Context, opts Options) error {
+	in, err := newInstall(opts)
+	if err != nil {
+		return err
+	}
+	if opts.DryRun {
+		return in.dryRun(ctx)
+	}
+	state, err := quickstart.OpenState(in.stateDir)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	in.state = state
+	plan := quickstart.Plan{Only: opts.Only, From: opts.From, Steps: in.steps()}
+	return quickstart.Run(ctx, state, plan, func(e quickstart.StepEvent) {
+		switch e.Kind {
+		case quickstart.EventStarted:
+			in.report(Report{Step: e.Step, Kind: ReportStepStart, Text: fmt.Sprintf("[%d/%d] %s", e.Index, e.Total, e.Step)})
+		case quickstart.EventDone:
+			in.report(Report{Step: e.Step, Kind: ReportStepDone, Text: fmt.Sprintf("%s done in %s", e.Step, e.Elapsed.Round(time.Second))})
+		case quickstart.EventFailed:
+			in.report(Report{Step: e.Step, Kind: ReportStepFail, Err: e.Err})
+		case quickstart.EventUpToDate:
+			in.report(Report{Step: e.Step, Kind: ReportStepSkip, Text: fmt.Sprintf("[%d/%d] %s: already done", e.Index, e.Total, e.Step)})
+		}
+	})
+}
+
+type install struct {
+	opts       Options
+	mirror     nodes.Mirror
+	scheme     string
+	configPath string
+	layoutPath string
+	stateDir   string
+	client     *http.Client
+	log        *slog.Logger
+	state      *quickstart.State
+}
+
+func newInstall(opts Options) (*install, error) {
+	if opts.PaiDir == "" {
+		return nil, errors.New("the pai checkout is required (--pai DIR)")
+	}
+	if opts.Mirror == "" {
+		return nil, errors.New("the mirror address is required (--mirror HOST:PORT, as the nodes reach it)")
+	}
+	in := &install{opts: opts, scheme: "http", log: opts.Logger}
+	if in.log == nil {
+		in.log = slog.New(slog.DiscardHandler)
+	}
+	addr := opts.Mirror
+	if rest, ok := strings.CutPrefix(addr, "https://"); ok {
+		addr, in.scheme = rest, "https"
+	}
+	addr = strings.TrimSuffix(strings.TrimPrefix(addr, "http://"), "/")
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return nil, fmt.Errorf("mirror %q: want HOST:PORT (as the nodes reach it): %v", opts.Mirror, err)
+	}
+	in.mirror = nodes.Mirror{Addr: addr, TLS: in.scheme == "https", CA: opts.MirrorCA}
+	in.configPath = opts.ConfigPath
+	if in.configPath == "" {
+		in.configPath = filepath.Join(opts.PaiDir, patch.ConfigFile)
+	}
+	in.layoutPath = opts.LayoutPath
+	if in.layoutPath == "" {
+		in.layoutPath = filepath.Join(opts.PaiDir, filepath.Dir(patch.ConfigFile), "layout.yaml")
+	}
+	in.stateDir = opts.StateDir
+	if in.stateDir == "" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, fmt.Errorf("finding the state directory: %w (pass --state DIR)", err)
+		}
+		in.stateDir = filepath.Join(home, ".paimirror", "install", strings.ReplaceAll(addr, ":", "_"))
+	}
+	in.client = opts.Client
+	if in.client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil // the mirror is on the LAN
+		if len(opts.MirrorCA) > 0 {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(opts.MirrorCA) {
+				return nil, errors.New("the mirror CA is not a PEM certificate")
+			}
+			tr.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		}
+		in.client = &http.Client{Transport: tr, Timeout: time.Minute}
+	}
+	return in, nil
+}
+
+func (in *install) report(r Report) {
+	if in.opts.Report != nil {
+		in.opts.Report(r)
+	}
+}
+
+func (in *install) steps() []quickstart.Step {
+	return []quickstart.Step{
+		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, in.configPath), Run: in.patch},
+		{Name: StepPreflight, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, fileSum(in.layoutPath)), Run: in.preflight},
+		{Name: StepPrepare, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, fileSum(in.layoutPath)), Run: in.prepare},
+		{Name: StepKubespray, Run: in.kubespray},
+		{Name: StepServices, Run: in.services},
+		{Name: StepVerify, Run: in.verify},
+	}
+}
+
+func fileSum(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
+// lock reads the bundle's lock from the mirror, proving it is reachable
+// from the dev box.
+func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
+	u := in.scheme + "://" + in.mirror.Addr + "/" + bundle.LockName
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("reaching the mirror from the dev box: %w (is `paimirror serve` running, and is %s its address as the nodes see it?)", err, in.mirror.Addr)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("reaching the mirror: GET %s: %s (is this a paimirror serve?)", u, resp.Status)
+	}
+	var l bundle.Lock
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&l); err != nil {
+		return nil, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
+	}
+	return &l, nil
+}
+
+func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, error) {
+	lock, err := in.lock(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	paths := map[string]bool{}
+	for _, f := range lock.Files {
+		for _, p := range f.Paths {
+			paths[p] = true
+		}
+	}
+	res, err := patch.Plan(in.opts.PaiDir, patch.Options{
+		Mirror: in.mirror.Addr, Scheme: in.scheme,
+		ConfigPath: in.configPath, LayoutPath: in.layoutPath,
+		HasPath: func(p string) bool { return paths[p] },
+	})
+	return res, lock, err
+}
+
+func (in *install) patch(ctx context.Context) error {
+	res, _, err := in.patchPlan(ctx)
+	if err != nil {
+		return err
+	}
+	if err := patch.Apply(res); err != nil {
+		return err
+	}
+	var b strings.Builder
+	if len(res.Changes) == 0 {
+		b.WriteString("the pai tree already points at the mirror; nothing to change\n")
+	}
+	for _, c := range res.Changes {
+		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", c.Path, c.Path, patch.OrigSuffix)
+	}
+	writeFindings(&b, res)
+	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
+	return nil
+}
+
+func writeFindings(b *strings.Builder, res *patch.Result) {
+	for _, w := range res.Warnings {
+		fmt.Fprintf(b, "warning: %s\n", w)
+	}
+	if len(res.Findings) == 0 {
+		b.WriteString("internet accesses left on the install path: none\n")
+		return
+	}
+	fmt.Fprintf(b, "internet accesses still on the install path (%d):\n", len(res.Findings))
+	for _, f := range res.Findings {
+		fmt.Fprintf(b, "  %s\n", f)
+	}
+}
+
+// dryRun shows the patch as a diff and the steps that would run.
+func (in *install) dryRun(ctx context.Context) error {
+	res, _, err := in.patchPlan(ctx)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	if d := res.Diff(); d != "" {
+		b.WriteString(d)
+	} else {
+		b.WriteString("patch: nothing to change\n")
+	}
+	writeFindings(&b, res)
+	steps := Steps
+	if len(in.opts.Only) > 0 {
+		steps = slices.DeleteFunc(slices.Clone(Steps), func(s string) bool { return !slices.Contains(in.opts.Only, s) })
+	} else if in.opts.From != "" {
+		if i := slices.Index(Steps, in.opts.From); i >= 0 {
+			steps = Steps[i:]
+		}
+	}
+	fmt.Fprintf(&b, "dry run: nothing was changed; the install would run: %s\n", strings.Join(steps, ", "))
+	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
+	return nil
+}
+
+func (in *install) auth() (nodes.Auth, error) {
+	c, err := readConfig(in.configPath)
+	if err != nil {
+		return nodes.Auth{}, err
+	}
+	a := nodes.Auth{User: c.User, Password: c.Password, KeyFile: c.SSHKeyFile}
+	if in.opts.SSHKeyFile != "" {
+		a.KeyFile = in.opts.SSHKeyFile
+	}
+	return a, nil
+}
+
+func (in *install) hostKeys() (*nodes.HostKeys, error) {
+	return nodes.OpenHostKeys(filepath.Join(in.stateDir, "known_hosts"))
+}
+
+// cluster returns the nodes, the login and the host-key record.
+func (in *install) cluster() ([]nodes.Node, nodes.Auth, *nodes.HostKeys, error) {
+	ns, err := readNodes(in.layoutPath)
+	if err != nil {
+		return nil, nodes.Auth{}, nil, err
+	}
+	auth, err := in.auth()
+	if err != nil {
+		return nil, nodes.Auth{}, nil, err
+	}
+	keys, err := in.hostKeys()
+	if err != nil {
+		return nil, nodes.Auth{}, nil, err
+	}
+	return ns, auth, keys, nil
+}
+
+func (in *install) preflight(ctx context.Context) error {
+	ns, auth, keys, err := in.cluster()
+	if err != nil {
+		return err
+	}
+	lock, err := in.lock(ctx)
+	if err != nil {
+		return err
+	}
+	file := ""
+	for _, f := range lock.Files {
+		if len(f.Paths) > 0 {
+			file = f.Paths[0]
+			break
+		}
+	}
+	table, err := nodes.Preflight(ctx, ns, auth, keys, nodes.PreflightOptions{
+		Mirror: in.mirror, MirrorFile: file, Logger: in.log,
+	})
+	if err != nil {
+		return err
+	}
+	in.report(Report{Step: StepPreflight, Kind: ReportText, Text: table.String()})
+	return table.Err()
+}
+
+func (in *install) prepare(ctx context.Context) error {
+	ns, auth, keys, err := in.cluster()
+	if err != nil {
+		return err
+	}
+	if in.opts.DevBox != "-" {
+		addr := in.opts.DevBox
+		if addr == "" {
+			addr = "127.0.0.1"
+		}
+		ns = append(ns, nodes.Node{Name: "dev-box", Addr: addr, Role: nodes.DevBox})
+	}
+	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Logger: in.log})
+	var b strings.Builder
+	var errs []error
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
+			errs = append(errs, fmt.Errorf("%s: %w", r.Node, r.Err))
+		case r.Changed:
+			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)
+		default:
+			fmt.Fprintf(&b, "%-20s already uses the mirror\n", r.Node)
+		}
+	}
+	in.report(Report{Step: StepPrepare, Kind: ReportText, Text: b.String()})
+	if err != nil {
+		return err
+	}
+	return errors.Join(errs...)
+}
+
+// syncConfig copies a config.yaml or layout.yaml given outside the pai tree
+// to where the quick-start scripts read it, keeping the tree's original.
+func (in *install) syncConfig() error {
+	dir := filepath.Join(in.opts.PaiDir, filepath.Dir(patch.ConfigFile))
+	for _, p := range [][2]string{{in.configPath, "config.yaml"}, {in.layoutPath, "layout.yaml"}} {
+		dst := filepath.Join(dir, p[1])
+		if same(p[0], dst) {
+			continue
+		}
+		data, err := os.ReadFile(p[0])
+		if err != nil {
+			return err
+		}
+		if _, err := os.Stat(dst + patch.OrigSuffix); os.IsNotExist(err) {
+			if old, err := os.ReadFile(dst); err == nil {
+				if err := os.WriteFile(dst+patch.OrigSuffix, old, 0o600); err != nil {
+					return err
+				}
+			}
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func same(a, b string) bool {
+	sa, err1 := os.Stat(a)
+	sb, err2 := os.Stat(b)
+	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
+}
+
+func (in *install) runScript(ctx context.Context, step, script string) error {
+	if err := in.syncConfig(); err != nil {
+		return err
+	}
+	auth, err := in.auth()
+	if err != nil {
+		return err
+	}
+	return quickstart.RunScript(ctx, quickstart.ScriptOptions{
+		Dir:                          filepath.Join(in.opts.PaiDir, "contrib", "kubespray"),
+		Script:                       script,
+		Secrets:                      []string{auth.Password},
+		LogPath:                      in.state.LogPath(step),
+		ContinueOnRequirementFailure: in.opts.ContinueOnRequirementFailure,
+		Logger:                       in.log,
+		Progress: func(s quickstart.Status) {
+			in.report(Report{Step: step, Kind: ReportStatus, Text: s.Text})
+		},
+	})
+}
+
+func (in *install) kubespray(ctx context.Context) error {
+	return in.runScript(ctx, StepKubespray, quickstart.KubesprayScript)
+}
+
+func (in *install) services(ctx context.Context) error {
+	return in.runScript(ctx, StepServices, quickstart.ServiceScript)
+}
+
+func (in *install) verify(ctx context.Context) error {
+	path := in.opts.Kubeconfig
+	if path == "" {
+		var err error
+		if path, err = kube.DefaultKubeconfig(); err != nil {
+			return err
+		}
+	}
+	cfg, err := kube.LoadConfig(path, kube.ConfigOptions{})
+	if err != nil {
+		return err
+	}
+	c, err := kube.New(cfg, kube.WithLogger(in.log))
+	if err != nil {
+		return err
+	}
+	rep, err := kube.CheckCluster(ctx, c, kube.CheckOptions{})
+	if err != nil {
+		return err
+	}
+	in.report(Report{Step: StepVerify, Kind: ReportText, Text: rep.String()})
+	if !rep.Healthy() {
+		return fmt.Errorf("the cluster is not healthy yet: %d of %d nodes Ready, %d pods with problems (image pulls go to %s)", rep.Ready, rep.Nodes, len(rep.PodProblems), in.mirror.Addr)
+	}
+	return nil
+}
