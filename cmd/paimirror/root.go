@@ -94,6 +94,7 @@ func newRoot(g *globalOptions) *cobra.Command {
 	root.AddCommand(
 		newBuildCmd(g),
 		newServeCmd(g),
+		newInstallCmd(g),
 		newVerifyCmd(g),
 		newInspectCmd(g),
 		newManifestCmd(g),

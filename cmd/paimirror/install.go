@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/paimirror/paimirror/installer"
+)
+
+type installOptions struct {
+	*globalOptions
+	opts     installer.Options
+	mirrorCA string
+	yes      bool
+}
+
+func newInstallCmd(g *globalOptions) *cobra.Command {
+	o := &installOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "install --pai DIR --mirror HOST:PORT",
+		Short: "Install OpenPAI from the mirror: patch pai, check and prepare the nodes, run the quick-start",
+		Long: `Install runs, on the dev box, what the seed guide does by hand, with no
+internet: ` + strings.Join(installer.Steps, " → ") + `.
+
+Each step is idempotent and recorded in the state directory: a rerun resumes
+after the last finished step; --only and --from choose steps. --dry-run shows
+the patch as a diff and changes nothing.
+
+config.yaml and layout.yaml default to the ones in the pai tree
+(contrib/kubespray/config/), as in the guide. config.yaml's user and password
+log in to every node over SSH (host keys are trusted on first use and
+recorded); the password is never logged or stored.
+
+Offline, pai's own requirement check always fails its DNS lookups of
+docker.io, gcr.io and quay.io, and stops at a prompt; paimirror's preflight
+checks what matters instead. --yes answers that prompt "continue".`,
+		Example: `  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --dry-run
+  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --yes
+  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --only preflight
+  paimirror install --pai ~/pai --mirror https://10.0.0.10:5000 --mirror-ca /srv/paimirror-tls/ca.crt --from kubespray --yes`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.opts.PaiDir, "pai", "", "the pai v1.8.0 checkout (required)")
+	f.StringVar(&o.opts.Mirror, "mirror", "", "the mirror as the nodes reach it: HOST:PORT, or https://HOST:PORT (required)")
+	f.StringVar(&o.mirrorCA, "mirror-ca", "", "CA certificate of an https mirror (serve --tls-dir's ca.crt)")
+	f.StringVar(&o.opts.ConfigPath, "config", "", "config.yaml (default: the pai tree's contrib/kubespray/config/config.yaml)")
+	f.StringVar(&o.opts.LayoutPath, "layout", "", "layout.yaml (default: the pai tree's contrib/kubespray/config/layout.yaml)")
+	f.StringVar(&o.opts.SSHKeyFile, "ssh-key", "", "private key for the nodes (default: config.yaml's ssh_key_file_path, else its password)")
+	f.StringVar(&o.opts.StateDir, "state", "", "state directory (default: ~/.paimirror/install/<mirror>)")
+	f.StringArrayVar(&o.opts.Only, "only", nil, "run only this step (repeatable): "+strings.Join(installer.Steps, ", "))
+	f.StringVar(&o.opts.From, "from", "", "run this step and every one after it")
+	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff and the steps that would run; change nothing")
+	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails (offline it always fails its DNS lookups)")
+	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker through, over SSH (default 127.0.0.1; - to skip)")
+	f.StringVar(&o.opts.Kubeconfig, "kubeconfig", "", "kubeconfig for verify (default: ~/pai-deploy/kube/config)")
+	cmd.MarkFlagRequired("pai")
+	cmd.MarkFlagRequired("mirror")
+	cmd.RegisterFlagCompletionFunc("only", stepCompletion)
+	cmd.RegisterFlagCompletionFunc("from", stepCompletion)
+	return cmd
+}
+
+func stepCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return installer.Steps, cobra.ShellCompDirectiveNoFileComp
+}
+
+func runInstall(ctx context.Context, o *installOptions) error {
+	if o.mirrorCA != "" {
+		pem, err := os.ReadFile(o.mirrorCA)
+		if err != nil {
+			return usageError{fmt.Errorf("--mirror-ca: %w", err)}
+		}
+		o.opts.MirrorCA = pem
+	}
+	o.opts.ContinueOnRequirementFailure = o.yes
+	o.opts.Logger = o.logger()
+	r := &installReporter{g: o.globalOptions, tty: isTerminal(o.stderr)}
+	o.opts.Report = r.report
+	err := installer.Install(ctx, o.opts)
+	r.endStatus()
+	return err
+}
+
+// installReporter prints steps as lines, blocks of text as they are, and the
+// current play or task as one status line that a terminal overwrites.
+type installReporter struct {
+	g      *globalOptions
+	tty    bool
+	status bool
+}
+
+func (r *installReporter) report(e installer.Report) {
+	switch e.Kind {
+	case installer.ReportStatus:
+		if r.g.quiet {
+			return
+		}
+		if r.tty {
+			line := e.Text
+			if len(line) > 100 {
+				line = line[:97] + "..."
+			}
+			fmt.Fprintf(r.g.stderr, "\r\033[K  %s", line)
+			r.status = true
+		} else if r.g.verbose {
+			fmt.Fprintf(r.g.stderr, "  %s\n", e.Text)
+		}
+		return
+	case installer.ReportText:
+		r.endStatus()
+		fmt.Fprint(r.g.stdout, e.Text)
+		if !strings.HasSuffix(e.Text, "\n") {
+			fmt.Fprintln(r.g.stdout)
+		}
+		return
+	}
+	r.endStatus()
+	if r.g.quiet && e.Kind != installer.ReportStepFail {
+		return
+	}
+	switch e.Kind {
+	case installer.ReportStepFail:
+		fmt.Fprintf(r.g.stderr, "%s failed\n", e.Step)
+	default:
+		fmt.Fprintln(r.g.stderr, e.Text)
+	}
+}
+
+func (r *installReporter) endStatus() {
+	if r.status {
+		fmt.Fprint(r.g.stderr, "\r\033[K")
+		r.status = false
+	}
+}
