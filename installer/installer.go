@@ -75,6 +75,11 @@ type Options struct {
 	// DevBox is the address the dev box's own docker is prepared through
 	// (over SSH like the nodes); default "127.0.0.1". "-" skips it.
 	DevBox string
+	// AcceptNewHostKey names nodes (layout.yaml hostnames, or "dev-box")
+	// whose recorded SSH host key is forgotten, so that a key that changed
+	// for a good reason (a reinstalled machine) is trusted anew. Default:
+	// a changed key stops the install.
+	AcceptNewHostKey []string
 	// Kubeconfig is what verify reads; default ~/pai-deploy/kube/config.
 	Kubeconfig string
 	// Client reaches the mirror from the dev box; default: a client that
@@ -363,6 +368,20 @@ func (in *install) cluster() ([]nodes.Node, nodes.Auth, *nodes.HostKeys, error) 
 	if err != nil {
 		return nil, nodes.Auth{}, nil, err
 	}
+	for _, name := range in.opts.AcceptNewHostKey {
+		addr := ""
+		for _, n := range append(ns, in.devBox()) {
+			if n.Name == name {
+				addr = n.Addr
+			}
+		}
+		if addr == "" {
+			return nil, nodes.Auth{}, nil, fmt.Errorf("--accept-new-host-key %s: no such node in %s", name, in.layoutPath)
+		}
+		if _, err := keys.Forget(addr); err != nil {
+			return nil, nodes.Auth{}, nil, err
+		}
+	}
 	return ns, auth, keys, nil
 }
 
@@ -398,11 +417,7 @@ func (in *install) prepare(ctx context.Context) error {
 		return err
 	}
 	if in.opts.DevBox != "-" {
-		addr := in.opts.DevBox
-		if addr == "" {
-			addr = "127.0.0.1"
-		}
-		ns = append(ns, nodes.Node{Name: "dev-box", Addr: addr, Role: nodes.DevBox})
+		ns = append(ns, in.devBox())
 	}
 	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Logger: in.log})
 	var b strings.Builder
@@ -411,7 +426,7 @@ func (in *install) prepare(ctx context.Context) error {
 		switch {
 		case r.Err != nil:
 			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
-			errs = append(errs, fmt.Errorf("%s: %w", r.Node, r.Err))
+			errs = append(errs, r.Err) // names its node
 		case r.Changed:
 			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)
 		default:
@@ -423,6 +438,15 @@ func (in *install) prepare(ctx context.Context) error {
 		return err
 	}
 	return errors.Join(errs...)
+}
+
+// devBox is the dev box as a node reached over SSH.
+func (in *install) devBox() nodes.Node {
+	addr := in.opts.DevBox
+	if addr == "" || addr == "-" {
+		addr = "127.0.0.1"
+	}
+	return nodes.Node{Name: "dev-box", Addr: addr, Role: nodes.DevBox}
 }
 
 // syncConfig copies a config.yaml or layout.yaml given outside the pai tree

@@ -58,6 +58,7 @@ checks what matters instead. --yes answers that prompt "continue".`,
 	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff and the steps that would run; change nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails (offline it always fails its DNS lookups)")
 	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker through, over SSH (default 127.0.0.1; - to skip)")
+	f.StringArrayVar(&o.opts.AcceptNewHostKey, "accept-new-host-key", nil, "trust NODE's new SSH host key, replacing the recorded one (repeatable)")
 	f.StringVar(&o.opts.Kubeconfig, "kubeconfig", "", "kubeconfig for verify (default: ~/pai-deploy/kube/config)")
 	cmd.MarkFlagRequired("pai")
 	cmd.MarkFlagRequired("mirror")

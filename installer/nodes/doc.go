@@ -1,0 +1,48 @@
+// Package nodes checks and prepares the machines of an OpenPAI layout over
+// SSH: the "preflight" and "prepare" steps of paimirror install.
+//
+// # Connecting
+//
+// Dial logs in to a Node with config.yaml's user and password (or a private
+// key) using golang.org/x/crypto/ssh. Host keys are trusted on first use:
+// HostKeys keeps them in a known_hosts file in the install's state
+// directory; a node whose key later differs is refused with a
+// *HostKeyChangedError until the old key is removed (HostKeys.Forget).
+// Client.Run runs one POSIX shell command per SSH session, with stdout and
+// stderr collected separately. Commands that need root go through
+// `sudo -k -S -p ""` with the password written to sudo's standard input
+// (never on a command line), or `sudo -n` for passwordless sudo.
+//
+// The password never appears in a log record, an error, a command line or
+// a file; Auth hides it from fmt and slog.
+//
+// # Preflight
+//
+// Preflight runs the Checks on every node at once and returns a Table of
+// node × check with pass, warn, FAIL or skip in each cell and a one-line fix
+// for every problem. Each check runs as its own SSH session, so a failure
+// is always attributed to its check. Blocking checks (ssh, sudo, os,
+// docker, nvidia on GPU workers, address, daemon.json, mirror) stop the
+// install; the others (memory, disk, ntp, packages, hostname) warn; each
+// Check's Why says why. A node that cannot be reached fails its ssh cell
+// and is skipped in the others, while the other nodes are still checked.
+//
+// # Prepare
+//
+// Prepare merges the mirror into /etc/docker/daemon.json on every node
+// (MergeDaemonJSON: registry-mirrors, and insecure-registries for a plain
+// HTTP mirror, every other key kept), keeps the original once as
+// daemon.json.paimirror-orig (or a daemon.json.paimirror-orig-absent marker
+// when there was none), writes through a temporary file and mv, and
+// restarts docker only when the content changed, waiting until `docker
+// info` answers. A daemon.json that is not valid JSON is left untouched and
+// reported. The dev box is prepared over SSH like any node (Role DevBox,
+// Addr "127.0.0.1"), so it needs an sshd.
+//
+// # Concurrency
+//
+// Preflight and Prepare work on all nodes in parallel, one goroutine and
+// one SSH connection per node, and return when every node is done. A
+// Client and a HostKeys are safe for concurrent use. Nothing in the package
+// prints; progress goes to the *slog.Logger in the options.
+package nodes

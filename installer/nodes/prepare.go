@@ -1,0 +1,291 @@
+package nodes
+
+import (
+	"bytes"
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// Files Prepare writes next to daemon.json.
+const (
+	// BackupPath is the copy of the original daemon.json, made once, before
+	// the first change paimirror makes; later runs never overwrite it.
+	BackupPath = DaemonJSONPath + ".paimirror-orig"
+	// NoOriginalPath is an empty marker written instead of BackupPath when
+	// there was no daemon.json before the first change: restoring the
+	// original then means removing daemon.json.
+	NoOriginalPath = DaemonJSONPath + ".paimirror-orig-absent"
+)
+
+// CAPath returns where docker looks for the CA of the registry at
+// HOST:PORT.
+func CAPath(mirror string) string { return "/etc/docker/certs.d/" + mirror + "/ca.crt" }
+
+// PrepareOptions configures Prepare. Mirror.Addr is required; the zero
+// value of every other field works.
+type PrepareOptions struct {
+	// Mirror is the mirror to add to docker's configuration.
+	Mirror Mirror
+	// DockerWait bounds the wait for docker to answer `docker info` after a
+	// restart; default 2m.
+	DockerWait time.Duration
+	// Dial configures the SSH connections; its Logger defaults to Logger.
+	Dial DialOptions
+	// Logger receives an info record per node and debug records of the
+	// commands; default: discard. The password never reaches it.
+	Logger *slog.Logger
+}
+
+func (o PrepareOptions) withDefaults() PrepareOptions {
+	if o.DockerWait <= 0 {
+		o.DockerWait = 2 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Dial.Logger == nil {
+		o.Dial.Logger = o.Logger
+	}
+	return o
+}
+
+// PrepareResult is what Prepare did on one node.
+type PrepareResult struct {
+	Node string
+	// Changed reports that daemon.json was written; false means it already
+	// held the mirror and was left as it was.
+	Changed bool
+	// Created reports that there was no daemon.json, or only whitespace,
+	// before.
+	Created bool
+	// Backup is the node's copy of its original daemon.json (BackupPath,
+	// made on the first change and kept ever after), or NoOriginalPath when
+	// there was none, or "" when paimirror never had to change the file.
+	Backup string
+	// CAInstalled reports that the mirror's CA was written to
+	// CAPath(Mirror.Addr) (TLS with a CA only, and only when it differed).
+	CAInstalled bool
+	// Restarted reports that docker was restarted (only when daemon.json
+	// changed) and answered again.
+	Restarted bool
+	// Err is why the node could not be prepared; nil on success.
+	Err error
+}
+
+// Prepare points docker on every node at the mirror, all nodes at once.
+//
+// On each node it reads /etc/docker/daemon.json as root, merges the mirror
+// in with MergeDaemonJSON and, only when that changes the file: keeps the
+// original once (BackupPath, or the NoOriginalPath marker), writes the new
+// content through a temporary file renamed over daemon.json, restarts
+// docker (systemctl, or `service` where there is no systemctl) and waits
+// until `docker info` answers. With Mirror.TLS and a CA it also installs the
+// CA for docker (no restart needed for that). A daemon.json that is not
+// valid JSON stops that node with a *DaemonJSONError and is left untouched.
+//
+// The dev box is prepared like any node, over SSH (Role DevBox, Addr
+// "127.0.0.1" when paimirror runs there).
+//
+// Results come in nodes' order, one per node; the error joins the nodes'
+// errors (each naming its node) and is nil when every node was prepared.
+// A second run with the same mirror changes and restarts nothing.
+func Prepare(ctx context.Context, nodes []Node, auth Auth, keys *HostKeys, opts PrepareOptions) ([]PrepareResult, error) {
+	opts = opts.withDefaults()
+	if err := checkNodes(nodes); err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if err := checkMirrorAddr(opts.Mirror.Addr); err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if opts.Mirror.TLS && len(opts.Mirror.CA) > 0 {
+		if b, _ := pem.Decode(opts.Mirror.CA); b == nil || b.Type != "CERTIFICATE" {
+			return nil, errors.New("prepare: the mirror's CA is not a PEM certificate")
+		}
+	}
+	results := make([]PrepareResult, len(nodes))
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			r := prepareNode(ctx, n, auth, keys, opts)
+			r.Node = n.Name
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	var errs []error
+	for _, r := range results {
+		if r.Err != nil {
+			errs = append(errs, r.Err)
+		}
+	}
+	return results, errors.Join(errs...)
+}
+
+func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts PrepareOptions) (r PrepareResult) {
+	log := opts.Logger.With("node", n.Name)
+	defer func() {
+		if r.Err != nil {
+			log.Info("prepare", "error", r.Err.Error())
+			return
+		}
+		log.Info("prepare", "changed", r.Changed, "restarted", r.Restarted, "backup", r.Backup, "ca", r.CAInstalled)
+	}()
+	c, err := Dial(ctx, n, auth, keys, opts.Dial)
+	if err != nil {
+		r.Err = err
+		return r
+	}
+	defer c.Close()
+	sudo := RunOptions{Sudo: true}
+
+	old, errb, err := c.Run(ctx, readFileCmd(DaemonJSONPath), sudo)
+	absent := isAbsent(err)
+	var se *SudoError
+	if errors.As(err, &se) {
+		r.Err = se // already names the node and says what sudo said
+		return r
+	}
+	if err != nil && !absent {
+		r.Err = fmt.Errorf("node %s: reading %s: %w", n.Name, DaemonJSONPath, withStderr(err, errb))
+		return r
+	}
+	merged, changed, err := MergeDaemonJSON(old, opts.Mirror.Addr, opts.Mirror.TLS)
+	if err != nil {
+		var de *DaemonJSONError
+		if errors.As(err, &de) {
+			de.Node = n.Name
+		}
+		r.Err = err
+		return r
+	}
+	r.Created = absent || len(bytes.TrimSpace(old)) == 0
+
+	if opts.Mirror.TLS && len(opts.Mirror.CA) > 0 {
+		r.CAInstalled, r.Err = installCA(ctx, c, opts.Mirror)
+		if r.Err != nil {
+			return r
+		}
+	}
+
+	if changed {
+		out, errb, err := c.Run(ctx, writeDaemonJSONScript, RunOptions{Sudo: true, Stdin: merged})
+		if err != nil {
+			r.Err = fmt.Errorf("node %s: writing %s: %w", n.Name, DaemonJSONPath, withStderr(err, errb))
+			return r
+		}
+		r.Changed = true
+		r.Backup = keyValues(string(out), "=")["backup"]
+		if _, errb, err := c.Run(ctx, restartDockerCmd, sudo); err != nil {
+			r.Err = &DockerError{Node: n.Name, Backup: r.Backup, Err: withStderr(err, errb)}
+			return r
+		}
+		if err := waitDocker(ctx, c, opts.DockerWait); err != nil {
+			r.Err = &DockerError{Node: n.Name, Backup: r.Backup, Err: err}
+			return r
+		}
+		r.Restarted = true
+		return r
+	}
+	out, _, err := c.Run(ctx, backupStateCmd, sudo)
+	if err == nil {
+		r.Backup = keyValues(string(out), "=")["backup"]
+	}
+	return r
+}
+
+// writeDaemonJSONScript keeps the original once and replaces daemon.json
+// with its standard input, atomically. It prints "backup=PATH".
+var writeDaemonJSONScript = fmt.Sprintf(`set -e
+f=%s; b=%s; none=%s
+mkdir -p /etc/docker
+if [ ! -e "$b" ] && [ ! -e "$none" ]; then
+  if [ -e "$f" ]; then cp -p "$f" "$b"; else : > "$none"; fi
+fi
+t=$(mktemp "$f.paimirror-tmp.XXXXXX")
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+chmod 0644 "$t"
+mv -f "$t" "$f"
+trap - EXIT
+`, shq(DaemonJSONPath), shq(BackupPath), shq(NoOriginalPath)) + backupStateCmd
+
+// backupStateCmd prints "backup=PATH" for the backup (or marker) present.
+var backupStateCmd = fmt.Sprintf(`if [ -e %s ]; then echo backup=%s; elif [ -e %s ]; then echo backup=%s; fi`,
+	shq(BackupPath), BackupPath, shq(NoOriginalPath), NoOriginalPath)
+
+// restartDockerCmd restarts docker with systemd, or with the SysV service
+// wrapper where there is no systemctl.
+const restartDockerCmd = `if command -v systemctl >/dev/null 2>&1; then systemctl restart docker; else service docker restart; fi`
+
+// installCA writes the mirror's CA where docker looks for it, unless it is
+// already there.
+func installCA(ctx context.Context, c *Client, m Mirror) (bool, error) {
+	path := CAPath(m.Addr)
+	cur, errb, err := c.Run(ctx, readFileCmd(path), RunOptions{Sudo: true})
+	if err != nil && !isAbsent(err) {
+		return false, fmt.Errorf("node %s: reading %s: %w", c.node.Name, path, withStderr(err, errb))
+	}
+	if err == nil && bytes.Equal(cur, m.CA) {
+		return false, nil
+	}
+	script := fmt.Sprintf(`set -e
+f=%s; d=$(dirname "$f")
+mkdir -p "$d"
+t=$(mktemp "$d/.ca.crt.XXXXXX")
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+chmod 0644 "$t"
+mv -f "$t" "$f"
+trap - EXIT`, shq(path))
+	if _, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: m.CA}); err != nil {
+		return false, fmt.Errorf("node %s: writing %s: %w", c.node.Name, path, withStderr(err, errb))
+	}
+	return true, nil
+}
+
+// dockerPoll is how often waitDocker asks.
+const dockerPoll = 500 * time.Millisecond
+
+// waitDocker polls `docker info` until it answers or wait has passed.
+func waitDocker(ctx context.Context, c *Client, wait time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	tick := time.NewTicker(dockerPoll)
+	defer tick.Stop()
+	var last error // the last answer from docker, not our own deadline
+	for {
+		actx, acancel := context.WithTimeout(ctx, 15*time.Second)
+		_, errb, err := c.Run(actx, "docker info --format '{{.ServerVersion}}'", RunOptions{Sudo: true})
+		acancel()
+		if err == nil {
+			return nil
+		}
+		var se *SudoError
+		if errors.As(err, &se) {
+			return err
+		}
+		if ctx.Err() == nil || last == nil {
+			last = withStderr(err, errb)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no answer within %v: %w", wait, last)
+		case <-tick.C:
+		}
+	}
+}
+
+// withStderr makes sure a command's stderr is part of the error.
+func withStderr(err error, stderr []byte) error {
+	var ce *CommandError
+	var se *SudoError
+	if errors.As(err, &ce) || errors.As(err, &se) || len(bytes.TrimSpace(stderr)) == 0 {
+		return err
+	}
+	return fmt.Errorf("%w: %s", err, firstLines(string(stderr), 2))
+}
