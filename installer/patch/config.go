@@ -1,0 +1,466 @@
+package patch
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/paimirror/paimirror/manifests"
+	"gopkg.in/yaml.v3"
+)
+
+// extraVarKey is the config.yaml key whose entries pai copies into
+// kubespray's openpai.yml, each as `key: "value"`.
+const extraVarKey = "openpai_kubespray_extra_var"
+
+// imageTagKey is read by quick-start-service.sh with a grep, so no other
+// line of config.yaml may contain it.
+const imageTagKey = "docker_image_tag"
+
+// noopVars are kubespray variables the seed guide and config.yaml's
+// comments suggest, which kubespray 2.11 does not have.
+var noopVars = []string{"gcr_image_repo", "quay_image_repo", "docker_image_repo"}
+
+// dockerFlagVars, in config.yaml, become dockerd flags (and, under
+// openpai_kubespray_extra_var, kubespray variables that do); dockerd
+// refuses to start when a setting is both a flag and in daemon.json, where
+// the docker cache step puts the mirror.
+var dockerFlagVars = map[string]bool{
+	"openpai_docker_registry_mirrors":    true,
+	"openpai_docker_insecure_registries": true,
+	"docker_registry_mirrors":            true,
+	"docker_insecure_registries":         true,
+}
+
+// configPatcher computes the config.yaml edit.
+type configPatcher struct {
+	name     string // for messages
+	lines    []string
+	eol      string
+	want     map[string]string
+	order    []string // want's keys in KubesprayVars order
+	edits    []edit
+	warnings []lineWarning
+}
+
+// lineWarning is a warning about one line of config.yaml.
+type lineWarning struct {
+	line int
+	msg  string
+}
+
+func (p *configPatcher) warnf(line int, format string, args ...any) {
+	p.warnings = append(p.warnings, lineWarning{line, fmt.Sprintf(format, args...)})
+}
+
+// formatWarnings returns the warnings in line order, each "NAME:LINE: MSG".
+func (p *configPatcher) formatWarnings() []string {
+	slices.SortStableFunc(p.warnings, func(a, b lineWarning) int { return a.line - b.line })
+	out := make([]string, len(p.warnings))
+	for i, w := range p.warnings {
+		out[i] = fmt.Sprintf("%s:%d: %s", p.name, w.line, w.msg)
+	}
+	return out
+}
+
+// patchConfig points config.yaml's openpai_kubespray_extra_var at the
+// mirror, editing only the lines it must. It returns the new text (equal
+// to data when nothing changes) and warnings, each starting "NAME:LINE: ".
+func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []string, error) {
+	doc, err := decodeOne(data)
+	if err != nil {
+		return nil, nil, yamlErrorf(name, err)
+	}
+	root := docRoot(doc)
+	if root == nil || root.Kind != yaml.MappingNode {
+		return nil, nil, fmt.Errorf("%s: is not a YAML mapping (user, password, %s, ...)", name, imageTagKey)
+	}
+	if root.Style&yaml.FlowStyle != 0 {
+		return nil, nil, fmt.Errorf("%s: is a flow mapping ({...}); write it one key per line", name)
+	}
+	p := &configPatcher{name: name, lines: splitLines(data), want: map[string]string{}}
+	p.eol = eolOf(p.lines)
+	for _, v := range vars {
+		p.want[v.Name] = v.Value
+		p.order = append(p.order, v.Name)
+	}
+
+	p.duplicates(root, "")
+	var blockKey, block *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch key := k.Value; {
+		case key == extraVarKey:
+			blockKey, block = k, v
+		case p.want[key] != "":
+			if err := p.set(k, v, "top-level "+key); err != nil {
+				return nil, nil, err
+			}
+		case key == "gcr_image_repo":
+			p.warnf(k.Line, "%s does nothing in kubespray 2.11 (left as is), but the requirement check runs nslookup on it", key)
+		case slices.Contains(noopVars, key):
+			p.warnf(k.Line, "%s does nothing in kubespray 2.11 (left as is)", key)
+		case dockerFlagVars[key]:
+			p.warnf(k.Line, "%s makes kubespray pass dockerd flags; dockerd refuses to start when a setting is both a flag and in daemon.json, where the docker cache step puts the mirror: remove it", key)
+		}
+	}
+	if err := p.block(blockKey, block); err != nil {
+		return nil, nil, err
+	}
+
+	out, err := applyEdits(p.lines, p.edits, p.eol)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := checkConfig(name, out, p.want); err != nil {
+		return nil, nil, err
+	}
+	return out, p.formatWarnings(), nil
+}
+
+// duplicates warns about keys given twice in mapping m, which PyYAML
+// accepts, keeping the last.
+func (p *configPatcher) duplicates(m *yaml.Node, prefix string) {
+	seen := map[string]int{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k := m.Content[i]
+		if first, ok := seen[k.Value]; ok {
+			p.warnf(k.Line, "%s%s is given twice (also on line %d); pai reads only this one", prefix, k.Value, first)
+		}
+		seen[k.Value] = k.Line
+	}
+}
+
+// set makes the entry k: v hold the wanted value, warning when it replaces
+// another one.
+func (p *configPatcher) set(k, v *yaml.Node, what string) error {
+	want := p.want[k.Value]
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want {
+		return nil
+	}
+	e, err := setValue(p.lines, k, v, quoted(want))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.edits = append(p.edits, e)
+	if !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
+		p.warnf(k.Line, "replaced %s %s with %q", what, kindName(v), want)
+	}
+	return nil
+}
+
+// block handles openpai_kubespray_extra_var: adds it, or the wanted
+// entries it lacks, and corrects the ones it has.
+func (p *configPatcher) block(key, block *yaml.Node) error {
+	if key == nil {
+		p.insertBlock()
+		return nil
+	}
+	keyIndent := key.Column - 1
+	switch {
+	case block.Kind == yaml.ScalarNode && block.Tag == "!!null" && block.Value == "" && block.Style == 0:
+		// "openpai_kubespray_extra_var:" and nothing else: add the entries
+		// under the key line.
+		indent := strings.Repeat(" ", keyIndent+2)
+		end := entryEnd(p.lines, key.Line-1, keyIndent, false)
+		p.edits = append(p.edits, edit{end + 1, end + 1, p.render(indent, p.order)})
+		return nil
+	case block.Kind == yaml.MappingNode && block.Style&yaml.FlowStyle == 0 && len(block.Content) > 0:
+		return p.blockMapping(block)
+	case block.Kind == yaml.MappingNode || (block.Kind == yaml.ScalarNode && block.Tag == "!!null"):
+		return p.rewriteBlock(key, block)
+	}
+	return fmt.Errorf("%s:%d: %s is %s, not a mapping of kubespray variables", p.name, key.Line, extraVarKey, kindName(block))
+}
+
+// blockMapping handles a block-style openpai_kubespray_extra_var.
+func (p *configPatcher) blockMapping(block *yaml.Node) error {
+	p.duplicates(block, extraVarKey+".")
+	have := map[string]bool{}
+	var last *yaml.Node
+	var lastValue *yaml.Node
+	for i := 0; i+1 < len(block.Content); i += 2 {
+		k, v := block.Content[i], block.Content[i+1]
+		last, lastValue = k, v
+		name := k.Value
+		switch {
+		case p.want[name] != "":
+			have[name] = true
+			if err := p.set(k, v, extraVarKey+"."+name); err != nil {
+				return err
+			}
+		case slices.Contains(noopVars, name):
+			p.warnf(k.Line, "%s.%s does nothing in kubespray 2.11 (left as is)", extraVarKey, name)
+		case dockerFlagVars[name]:
+			p.warnf(k.Line, "%s.%s makes kubespray pass dockerd flags; dockerd refuses to start when a setting is both a flag and in daemon.json, where the docker cache step puts the mirror: remove it", extraVarKey, name)
+		default:
+			p.checkUserValue(k, v)
+		}
+	}
+	var missing []string
+	for _, name := range p.order {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	indent := last.Column - 1
+	end := entryEnd(p.lines, last.Line-1, indent, lastValue.Kind == yaml.SequenceNode)
+	p.edits = append(p.edits, edit{end + 1, end + 1, p.render(strings.Repeat(" ", indent), missing)})
+	return nil
+}
+
+// checkUserValue warns about a value of the user's own in
+// openpai_kubespray_extra_var that pai does not pass on as written: pai
+// writes `key: "value"` with Python's str() of what PyYAML read.
+func (p *configPatcher) checkUserValue(k, v *yaml.Node) {
+	switch t := pyType(v); t {
+	case "str", "int", "float":
+	case "bool", "null":
+		py := map[string]string{"bool": "True or False", "null": "None"}[t]
+		p.warnf(k.Line, "%s.%s: pai writes this value into openpai.yml as the string %s; quote what you mean", extraVarKey, k.Value, py)
+	default:
+		p.warnf(k.Line, "%s.%s: pai writes every value as a quoted string, so this %s arrives as its Python text", extraVarKey, k.Value, strings.TrimPrefix(kindName(v), "a "))
+	}
+}
+
+// render returns the lines `INDENT NAME: "VALUE"` for names.
+func (p *configPatcher) render(indent string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = indent + n + ": " + quoted(p.want[n]) + p.eol
+	}
+	return out
+}
+
+// rewriteBlock replaces a flow-style or explicitly empty
+// openpai_kubespray_extra_var with a block mapping: the user's entries
+// first, re-encoded one per line, then the wanted ones.
+func (p *configPatcher) rewriteBlock(key, block *yaml.Node) error {
+	keyIndent := key.Column - 1
+	indent := strings.Repeat(" ", keyIndent+2)
+	var lines []string
+	have := map[string]bool{}
+	if block.Kind == yaml.MappingNode {
+		p.warnf(key.Line, "rewrote the flow-style %s as one entry per line", extraVarKey)
+		for i := 0; i+1 < len(block.Content); i += 2 {
+			k, v := block.Content[i], block.Content[i+1]
+			name := k.Value
+			if want := p.want[name]; want != "" {
+				have[name] = true
+				if !(v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want) {
+					p.warnf(k.Line, "replaced %s.%s %s with %q", extraVarKey, name, kindName(v), want)
+				}
+				lines = append(lines, p.render(indent, []string{name})...)
+				continue
+			}
+			switch {
+			case slices.Contains(noopVars, name):
+				p.warnf(k.Line, "%s.%s does nothing in kubespray 2.11 (left as is)", extraVarKey, name)
+			case dockerFlagVars[name]:
+				p.warnf(k.Line, "%s.%s makes kubespray pass dockerd flags; dockerd refuses to start when a setting is both a flag and in daemon.json, where the docker cache step puts the mirror: remove it", extraVarKey, name)
+			default:
+				p.checkUserValue(k, v)
+			}
+			enc, err := encodePair(k, v)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %s.%s: %w", p.name, k.Line, extraVarKey, name, err)
+			}
+			for _, l := range enc {
+				lines = append(lines, indent+l+p.eol)
+			}
+		}
+	}
+	var missing []string
+	for _, name := range p.order {
+		if !have[name] {
+			missing = append(missing, name)
+		}
+	}
+	lines = append(lines, p.render(indent, missing)...)
+	ki := key.Line - 1
+	if ki < 0 || ki >= len(p.lines) {
+		return fmt.Errorf("%s:%d: line out of range", p.name, key.Line)
+	}
+	body, _ := cutEOL(p.lines[ki])
+	koff := byteOffset(body, key.Column)
+	if koff < 0 {
+		return fmt.Errorf("%s:%d: %s is not where the parser put it", p.name, key.Line, extraVarKey)
+	}
+	end := entryEnd(p.lines, ki, keyIndent, false)
+	head := body[:koff] + extraVarKey + ":" + p.eol
+	p.edits = append(p.edits, edit{ki, end + 1, append([]string{head}, lines...)})
+	return nil
+}
+
+// encodePair renders one mapping entry as YAML lines without their endings,
+// collections in flow style.
+func encodePair(k, v *yaml.Node) ([]string, error) {
+	v2 := *v
+	if v2.Kind == yaml.MappingNode || v2.Kind == yaml.SequenceNode {
+		v2.Style |= yaml.FlowStyle
+	}
+	k2 := *k
+	k2.HeadComment, k2.LineComment, k2.FootComment = "", "", ""
+	v2.HeadComment, v2.LineComment, v2.FootComment = "", "", ""
+	m := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{&k2, &v2}}
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return strings.Split(strings.TrimSuffix(string(out), "\n"), "\n"), nil
+}
+
+// insertBlock adds openpai_kubespray_extra_var where config.yaml's own
+// commented example of it ends, or else at the end of the file.
+func (p *configPatcher) insertBlock() {
+	block := append([]string{extraVarKey + ":" + p.eol}, p.render("  ", p.order)...)
+	if at := commentedExampleEnd(p.lines); at >= 0 && p.tryInsert(at, block) {
+		return
+	}
+	n := len(p.lines)
+	if n > 0 && strings.TrimSpace(p.lines[n-1]) != "" {
+		block = append([]string{p.eol}, block...)
+	}
+	p.edits = append(p.edits, edit{n, n, block})
+}
+
+// tryInsert reports whether inserting block before line at keeps the
+// file's top-level keys as they were, and if so adds the edit.
+func (p *configPatcher) tryInsert(at int, block []string) bool {
+	out, err := applyEdits(p.lines, append(slices.Clone(p.edits), edit{at, at, block}), p.eol)
+	if err != nil {
+		return false
+	}
+	if err := checkConfig(p.name, out, p.want); err != nil {
+		return false
+	}
+	p.edits = append(p.edits, edit{at, at, block})
+	return true
+}
+
+// commentedExampleEnd finds pai's commented example
+//
+//	# openpai_kubespray_extra_var:
+//	#   key: value
+//
+// at the start of a line and returns the index of the line after it, or -1.
+func commentedExampleEnd(lines []string) int {
+	for i, l := range lines {
+		t := strings.TrimSpace(strings.TrimPrefix(l, "#"))
+		if !strings.HasPrefix(l, "#") || t != extraVarKey+":" {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && strings.HasPrefix(lines[j], "#") {
+			rest := strings.TrimPrefix(lines[j], "#")
+			if len(rest)-len(strings.TrimLeft(rest, " ")) < 2 || strings.TrimSpace(rest) == "" {
+				break
+			}
+			j++
+		}
+		return j
+	}
+	return -1
+}
+
+// checkConfig checks the patched config.yaml as pai will read it: one YAML
+// mapping; every wanted variable a string with the wanted value under
+// openpai_kubespray_extra_var (and at top level, if set there); and one
+// line, the docker_image_tag entry, containing "docker_image_tag", whose
+// value quick-start-service.sh's grep reads as YAML does.
+func checkConfig(name string, data []byte, want map[string]string) error {
+	doc, err := decodeOne(data)
+	if err != nil {
+		return fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
+	}
+	root := docRoot(doc)
+	if root == nil || root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: the result is not a mapping", name)
+	}
+	var block, tag, tagKey *yaml.Node
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		switch {
+		case k.Value == extraVarKey:
+			block = resolveAlias(v)
+		case k.Value == imageTagKey:
+			tagKey, tag = k, v
+		case want[k.Value] != "":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value != want[k.Value] {
+				return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, kindName(v), want[k.Value])
+			}
+		}
+	}
+	if block == nil || block.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s: the result has no %s mapping", name, extraVarKey)
+	}
+	got := map[string]int{}
+	for i := 0; i+1 < len(block.Content); i += 2 {
+		k, v := block.Content[i], block.Content[i+1]
+		if w := want[k.Value]; w != "" {
+			got[k.Value]++
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value != w {
+				return fmt.Errorf("%s:%d: %s.%s is %s, not %q", name, k.Line, extraVarKey, k.Value, kindName(v), w)
+			}
+		}
+	}
+	for k := range want {
+		if got[k] == 0 {
+			return fmt.Errorf("%s: %s.%s is missing from the result", name, extraVarKey, k)
+		}
+	}
+	return checkImageTag(name, data, tagKey, tag)
+}
+
+// checkImageTag checks what quick-start-service.sh does with config.yaml:
+//
+//	grep docker_image_tag | tr -d "[:space:]" | cut -d ':' -f 2
+//
+// which needs exactly one line containing the word, the entry itself,
+// written so that the command yields the tag.
+func checkImageTag(name string, data []byte, key, value *yaml.Node) error {
+	var hits []int
+	for i, l := range splitLines(data) {
+		if strings.Contains(l, imageTagKey) {
+			hits = append(hits, i+1)
+		}
+	}
+	if key == nil || value == nil {
+		return fmt.Errorf("%s: no top-level %s; quick-start-service.sh needs it to choose the dev-box image", name, imageTagKey)
+	}
+	if len(hits) != 1 {
+		return fmt.Errorf("%s: lines %s contain %q; quick-start-service.sh greps for it and needs exactly one line, the %s entry (reword the others, comments included)",
+			name, joinInts(hits), imageTagKey, imageTagKey)
+	}
+	if hits[0] != key.Line {
+		return fmt.Errorf("%s:%d: the %s entry must be on one line with its key", name, key.Line, imageTagKey)
+	}
+	line := splitLines(data)[hits[0]-1]
+	squeezed := strings.Map(func(r rune) rune {
+		if strings.ContainsRune(" \t\n\r\v\f", r) {
+			return -1
+		}
+		return r
+	}, line)
+	fields := strings.Split(squeezed, ":")
+	got := ""
+	if len(fields) > 1 {
+		got = fields[1]
+	}
+	if value.Kind != yaml.ScalarNode || got != value.Value || got == "" {
+		return fmt.Errorf("%s:%d: quick-start-service.sh would read the tag as %q, not %q: write it as `%s: TAG`, unquoted, with no comment",
+			name, key.Line, got, value.Value, imageTagKey)
+	}
+	return nil
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = fmt.Sprint(n)
+	}
+	return strings.Join(s, ", ")
+}

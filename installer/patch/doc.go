@@ -1,0 +1,63 @@
+// Package patch points a pai v1.8.0 checkout at a paimirror mirror: the
+// first step of paimirror install, run on the dev box before the
+// quick-start scripts.
+//
+// # What changes
+//
+// Plan reads the checkout and works out, without writing anything:
+//
+//   - contrib/kubespray/config/config.yaml: openpai_kubespray_extra_var
+//     gets every variable of manifests.KubesprayVars (kube_image_repo,
+//     pod_infra_image_repo, dnsautoscaler_image_repo, etcd_image_repo and
+//     the kubeadm, hyperkube, CNI and calicoctl download URLs) pointed at
+//     the mirror, as double-quoted strings that keep kubespray's
+//     "{{ ... }}" placeholders. The file is edited as text, line by line,
+//     at the positions yaml.v3 reports: the user's other keys, comments,
+//     blank lines and order stay byte for byte. A wanted variable already
+//     set to something else, in the block or at top level (pai copies both
+//     into kubespray's openpai.yml), is replaced with a warning. Variables
+//     kubespray 2.11 ignores (gcr_image_repo, quay_image_repo,
+//     docker_image_repo) and openpai_docker_registry_mirrors /
+//     openpai_docker_insecure_registries (dockerd flags that clash with
+//     daemon.json) are left and warned about. The result must parse, hold
+//     the wanted strings, and keep docker_image_tag the only line naming
+//     itself, as quick-start-service.sh's grep needs; otherwise Plan fails.
+//   - contrib/kubespray/docker-cache-config-distribute.yml:
+//     docker_cache_host is the mirror, so that every node's daemon.json
+//     gets it as registry mirror and insecure registry.
+//   - src/device-plugin/deploy/start.sh.template: each
+//     "svn cat https://github.com/OWNER/REPO.git/tags/TAG/PATH" (or
+//     /trunk/PATH, whose branch comes from the manifest) becomes
+//     `curl -fsSL "SCHEME://MIRROR/raw.githubusercontent.com/OWNER/REPO/REF/PATH"`;
+//     earlier curls to another mirror or to the seed guide's k8s-share
+//     server are pointed at this one. A file the mirror does not serve
+//     (Options.HasPath) stays as it was, with a warning naming the device
+//     type and the file.
+//
+// layout.yaml is validated first (ValidateLayout); an invalid one stops
+// Plan with a *LayoutError.
+//
+// # Applying
+//
+// Apply writes a Result: it refuses, writing nothing, if a file changed
+// since Plan read it (ErrChanged); it keeps each original once as
+// <file>.paimirror-orig (never overwritten, so the first original
+// survives every rerun); and it replaces each file atomically, through a
+// temporary file renamed over it, keeping its permissions. Plan after
+// Apply, with the same options, yields no changes. Result.Diff renders the
+// changes as a unified diff (a/ and b/ paths relative to the checkout),
+// for --dry-run.
+//
+// # Scan
+//
+// Scan lists the internet hosts that the files the install runs still
+// name (contrib/kubespray and src/*/deploy), one Finding per file and
+// host with what it means offline; Plan fills Result.Findings with the
+// scan of the tree as it will be after Apply.
+//
+// # Concurrency
+//
+// Plan, Scan and ValidateLayout only read, and are safe for concurrent
+// use; a Result is plain data. Apply must not run concurrently with
+// anything else writing the same files.
+package patch

@@ -1,0 +1,101 @@
+package patch
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/paimirror/paimirror/manifests"
+	"github.com/rogpeppe/go-internal/txtar"
+	"gopkg.in/yaml.v3"
+)
+
+func FuzzValidateLayout(f *testing.F) {
+	f.Add([]byte(validLayout))
+	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(LayoutFile))))
+	f.Add([]byte("machine-sku: {m: {mem: 1Gi, cpu: {vcore: 1}}}\nmachine-list: [{hostname: a, hostip: 1.2.3.4, machine-type: m, pai-master: \"true\"}, *x]\n"))
+	f.Add([]byte("machine-sku: &a {m: *a}\n"))
+	f.Add([]byte("- [\n"))
+	f.Add([]byte(""))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		err := ValidateLayout(data, "fuzz.yaml")
+		if err != nil {
+			var le *LayoutError
+			if !errors.As(err, &le) || len(le.Problems) == 0 || len(le.Problems) > maxLayoutProblems {
+				t.Fatalf("error %T %v is not a non-empty *LayoutError", err, err)
+			}
+			for _, p := range le.Problems {
+				if p.Msg == "" || p.Source != "fuzz.yaml" {
+					t.Fatalf("problem %#v", p)
+				}
+			}
+			return
+		}
+		// An accepted layout has one master and a worker, as pai reads it.
+		var l struct {
+			Machines []map[string]any `yaml:"machine-list"`
+		}
+		if err := yaml.Unmarshal(data, &l); err != nil {
+			t.Fatalf("accepted, but yaml.v3 cannot read it: %v", err)
+		}
+		masters, workers := 0, 0
+		for _, m := range l.Machines {
+			if m["pai-master"] == "true" {
+				masters++
+			}
+			if m["pai-worker"] == "true" {
+				workers++
+			}
+		}
+		if masters != 1 || workers == 0 {
+			t.Fatalf("accepted with %d masters and %d workers", masters, workers)
+		}
+	})
+}
+
+func FuzzPatchConfig(f *testing.F) {
+	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(ConfigFile))))
+	files, _ := filepath.Glob(filepath.Join("testdata", "config", "*.txtar"))
+	for _, file := range files {
+		ar, err := txtar.ParseFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if in := section(ar, "config.yaml"); in != nil {
+			f.Add(in)
+		}
+	}
+	vars := manifests.KubesprayVars(testMirror, "http")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := patchConfig("fuzz.yaml", data, vars)
+		if err != nil {
+			return
+		}
+		if _, err := decodeOne(data); err != nil {
+			t.Fatalf("patched input that does not parse: %v", err)
+		}
+		var in, res any
+		if err := yaml.Unmarshal(data, &in); err == nil {
+			if err := yaml.Unmarshal(out, &res); err != nil {
+				t.Fatalf("the input parses, the result does not: %v\n%s", err, out)
+			}
+		}
+		again, _, err := patchConfig("fuzz.yaml", out, vars)
+		if err != nil {
+			t.Fatalf("patching the result: %v\n%s", err, out)
+		}
+		if string(again) != string(out) {
+			t.Fatalf("patching is not idempotent:\n%s\nthen\n%s", out, again)
+		}
+	})
+}
+
+func readFileF(f *testing.F, path string) []byte {
+	f.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return data
+}

@@ -1,0 +1,376 @@
+package patch
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/paimirror/paimirror/manifests"
+	"github.com/rogpeppe/go-internal/diff"
+)
+
+// The files Plan patches, relative to the pai checkout.
+const (
+	ConfigFile       = "contrib/kubespray/config/config.yaml"
+	LayoutFile       = "contrib/kubespray/config/layout.yaml"
+	DockerCacheFile  = "contrib/kubespray/docker-cache-config-distribute.yml"
+	DevicePluginFile = "src/device-plugin/deploy/start.sh.template"
+)
+
+// OrigSuffix is appended to a file's name for the copy of its original that
+// Apply keeps.
+const OrigSuffix = ".paimirror-orig"
+
+// Options configures Plan. The zero value is not enough: Mirror is
+// required.
+type Options struct {
+	// Mirror is HOST:PORT (or HOST) as the cluster's nodes reach the mirror,
+	// without a scheme. Required.
+	Mirror string
+	// Scheme is how files are fetched from the mirror: "http" (the default
+	// when empty) or "https". Images always go through docker, which the
+	// prepare step configures.
+	Scheme string
+	// ConfigPath is the config.yaml to patch. Default:
+	// <pai>/contrib/kubespray/config/config.yaml, the one quick-start reads.
+	ConfigPath string
+	// LayoutPath is the layout.yaml to validate. Default:
+	// <pai>/contrib/kubespray/config/layout.yaml.
+	LayoutPath string
+	// HasPath reports whether the mirror serves a file at a path such as
+	// "/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml".
+	// Default (nil): every path is assumed served.
+	HasPath func(path string) bool
+	// Manifest is where a device plugin fetched from a repository's default
+	// branch (svn "trunk") finds the file, and so its mirror path. Default
+	// (nil): manifests.Default().
+	Manifest *manifests.Manifest
+}
+
+// Change is one file Plan would rewrite.
+type Change struct {
+	// Path is the file, as Apply writes it (the pai directory joined with
+	// the file's path inside it, or Options.ConfigPath).
+	Path string
+	// Old is the file's content as Plan read it; New what Apply writes.
+	Old, New []byte
+	// Why says what the change is for.
+	Why string
+}
+
+// Result is what Plan found: the changes to make and what the user should
+// know. It is plain data.
+type Result struct {
+	// PaiDir is the pai checkout Plan read; Diff names files relative to it.
+	PaiDir string
+	// Changes are the files to rewrite, in a fixed order: config.yaml,
+	// docker-cache-config-distribute.yml, the device plugin start script.
+	// Files that need no change are left out.
+	Changes []Change
+	// Warnings are things the patch replaced or could not do, each
+	// starting with the file it is about, "FILE:LINE: " where there is a
+	// line.
+	Warnings []string
+	// Findings are the internet hosts that the files the install runs
+	// still name once Changes are applied (see Scan).
+	Findings []Finding
+}
+
+// Plan works out how to point the pai checkout at paiDir at the mirror,
+// writing nothing. It first validates layout.yaml with pai's own rules (a
+// failure is a *LayoutError); then it computes the new config.yaml
+// (openpai_kubespray_extra_var with manifests.KubesprayVars), the new
+// docker_cache_host and the device plugin start script fetching from the
+// mirror, and scans the tree as it would be afterwards. Running Plan again
+// after Apply gives no changes.
+func Plan(paiDir string, opts Options) (*Result, error) {
+	if err := checkMirror(opts.Mirror); err != nil {
+		return nil, err
+	}
+	scheme := opts.Scheme
+	switch scheme {
+	case "":
+		scheme = "http"
+	case "http", "https":
+	default:
+		return nil, fmt.Errorf("%w: scheme %q: want http or https", ErrInvalidOptions, opts.Scheme)
+	}
+	if err := checkPaiDir(paiDir); err != nil {
+		return nil, err
+	}
+	configPath := opts.ConfigPath
+	if configPath == "" {
+		configPath = filepath.Join(paiDir, filepath.FromSlash(ConfigFile))
+	}
+	layoutPath := opts.LayoutPath
+	if layoutPath == "" {
+		layoutPath = filepath.Join(paiDir, filepath.FromSlash(LayoutFile))
+	}
+	manifest := opts.Manifest
+	if manifest == nil {
+		manifest = manifests.Default()
+	}
+
+	layout, err := os.ReadFile(layoutPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading layout: %w", err)
+	}
+	if err := ValidateLayout(layout, displayName(paiDir, layoutPath)); err != nil {
+		return nil, err
+	}
+
+	r := &Result{PaiDir: paiDir}
+	vars := manifests.KubesprayVars(opts.Mirror, scheme)
+
+	// config.yaml
+	old, err := os.ReadFile(configPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading config: %w", err)
+	}
+	out, warnings, err := patchConfig(displayName(paiDir, configPath), old, vars)
+	if err != nil {
+		return nil, err
+	}
+	r.Warnings = append(r.Warnings, warnings...)
+	r.add(configPath, old, out, "kubespray pulls its non-Docker Hub images and downloads its files from the mirror (openpai_kubespray_extra_var)")
+
+	// docker-cache-config-distribute.yml
+	path := filepath.Join(paiDir, filepath.FromSlash(DockerCacheFile))
+	if old, err = os.ReadFile(path); err != nil {
+		return nil, fmt.Errorf("reading docker cache playbook: %w", err)
+	}
+	if out, err = patchDockerCache(DockerCacheFile, old, opts.Mirror); err != nil {
+		return nil, err
+	}
+	r.add(path, old, out, "every node's docker uses the mirror as registry mirror and insecure registry (docker_cache_host)")
+
+	// the device plugin start script
+	path = filepath.Join(paiDir, filepath.FromSlash(DevicePluginFile))
+	if old, err = os.ReadFile(path); err != nil {
+		return nil, fmt.Errorf("reading device plugin script: %w", err)
+	}
+	dp := &devicePlugin{
+		name:     DevicePluginFile,
+		base:     scheme + "://" + opts.Mirror,
+		hasPath:  opts.HasPath,
+		manifest: manifest,
+		used:     layoutDevices(layout),
+	}
+	out = dp.patch(old)
+	r.Warnings = append(r.Warnings, dp.warnings...)
+	r.add(path, old, out, "the device plugin manifests come from the mirror instead of svn (GitHub ended Subversion access)")
+
+	// The files kubespray will download must be on the mirror.
+	if opts.HasPath != nil {
+		for _, v := range vars {
+			if !strings.HasSuffix(v.Name, "_download_url") {
+				continue
+			}
+			u, err := url.Parse(manifests.ExpandKubesprayVar(v.Value))
+			if err != nil {
+				continue
+			}
+			if !opts.HasPath(u.Path) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: the mirror does not serve %s (%s): kubespray's download will fail", displayName(paiDir, configPath), u.Path, v.Name))
+			}
+		}
+	}
+
+	overlay := map[string][]byte{}
+	for _, c := range r.Changes {
+		if rel, ok := relPath(paiDir, c.Path); ok {
+			overlay[rel] = c.New
+		}
+	}
+	if r.Findings, err = scanTree(paiDir, overlay, opts.Mirror); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// add records a change when new differs from old.
+func (r *Result) add(path string, old, new []byte, why string) {
+	if !bytes.Equal(old, new) {
+		r.Changes = append(r.Changes, Change{Path: path, Old: old, New: new, Why: why})
+	}
+}
+
+// Diff returns the changes as one unified diff, naming files inside the
+// pai checkout by their path there under a/ and b/ (apply with patch -p1
+// in the checkout) and others by their full path; it is empty when there
+// are no changes.
+func (r *Result) Diff() string {
+	var b strings.Builder
+	for _, c := range r.Changes {
+		oldName, newName := filepath.ToSlash(c.Path), filepath.ToSlash(c.Path)
+		if rel, ok := relPath(r.PaiDir, c.Path); ok {
+			oldName, newName = "a/"+rel, "b/"+rel
+		}
+		b.Write(diff.Diff(oldName, c.Old, newName, c.New))
+	}
+	return b.String()
+}
+
+// Apply writes the changes of r. It first checks that every file still
+// holds what Plan read (else an error wrapping ErrChanged, and nothing is
+// written); then, for each file, it keeps the original as
+// <file>.paimirror-orig unless that exists already (so the first original
+// survives any number of runs), and replaces the file atomically (a
+// temporary file renamed over it), keeping its permissions; a symbolic
+// link stays in place and its target is rewritten.
+func Apply(r *Result) error {
+	for _, c := range r.Changes {
+		cur, err := os.ReadFile(c.Path)
+		if err != nil {
+			return fmt.Errorf("applying: %w", err)
+		}
+		if !bytes.Equal(cur, c.Old) {
+			return fmt.Errorf("applying: %s: %w", c.Path, ErrChanged)
+		}
+	}
+	for _, c := range r.Changes {
+		// A symbolic link stays one: its target is what gets rewritten.
+		path, err := filepath.EvalSymlinks(c.Path)
+		if err != nil {
+			return fmt.Errorf("applying: %w", err)
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			return fmt.Errorf("applying: %w", err)
+		}
+		if err := keepOriginal(c.Path+OrigSuffix, c.Old, info.Mode().Perm()); err != nil {
+			return fmt.Errorf("keeping the original of %s: %w", c.Path, err)
+		}
+		if err := writeAtomic(path, c.New, info.Mode().Perm()); err != nil {
+			return fmt.Errorf("writing %s: %w", c.Path, err)
+		}
+	}
+	return nil
+}
+
+// keepOriginal writes data to path unless path exists.
+func keepOriginal(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}
+
+// writeAtomic replaces path with data through a temporary file in the same
+// directory.
+func writeAtomic(path string, data []byte, perm fs.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".paimirror-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(perm)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
+}
+
+// checkMirror checks a mirror address: HOST or HOST:PORT, no scheme, and a
+// host docker recognizes as a registry in an image reference (one with a
+// dot, a port or "localhost").
+func checkMirror(m string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: mirror %q: %s", ErrInvalidOptions, m, why)
+	}
+	switch {
+	case m == "":
+		return bad("is required (HOST:PORT as the nodes reach it)")
+	case strings.Contains(m, "://"):
+		return bad("give HOST:PORT without a scheme (set the scheme separately)")
+	case strings.ContainsAny(m, "/\"'\\#{}% \t\r\n"):
+		return bad("want HOST:PORT")
+	}
+	host, port := m, ""
+	if strings.Contains(m, ":") {
+		h, p, err := net.SplitHostPort(m)
+		if err != nil {
+			return bad("want HOST:PORT")
+		}
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return bad("the port is not a number from 1 to 65535")
+		}
+		host, port = h, p
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		if ip.To4() == nil && port == "" {
+			return bad("an IPv6 address needs brackets and a port: [ADDR]:PORT")
+		}
+		return nil
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") || strings.Trim(label, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != "" {
+			return bad("the host is not a valid host name")
+		}
+	}
+	if port == "" && !strings.Contains(host, ".") && host != "localhost" {
+		return bad("docker would read this host as a Docker Hub user in image names: add the port")
+	}
+	return nil
+}
+
+// checkPaiDir checks that dir looks like a pai checkout.
+func checkPaiDir(dir string) error {
+	info, err := os.Stat(filepath.Join(dir, "contrib", "kubespray"))
+	if err != nil || !info.IsDir() {
+		return fmt.Errorf("%s: %w (no contrib/kubespray)", dir, ErrNotPaiTree)
+	}
+	return nil
+}
+
+// relPath returns path relative to dir, slash-separated, when it is inside.
+func relPath(dir, path string) (string, bool) {
+	rel, err := filepath.Rel(dir, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", false
+	}
+	return filepath.ToSlash(rel), true
+}
+
+// displayName names a file for messages and diffs: relative to the pai
+// checkout when inside it, else as given.
+func displayName(dir, path string) string {
+	if rel, ok := relPath(dir, path); ok {
+		return rel
+	}
+	return filepath.ToSlash(path)
+}

@@ -1,0 +1,132 @@
+package patch
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/paimirror/paimirror/manifests"
+	"gopkg.in/yaml.v3"
+)
+
+// realPai is a bare clone of microsoft/pai; TestRealTree extracts tag
+// v1.8.0 from it into a temporary directory and skips when it is absent.
+const realPai = "/work/.mirror/microsoft+pai/repo"
+
+// TestRealTree patches the real pai v1.8.0 tree and checks that kubespray
+// would ask the mirror for every image and file the patch covers, that the
+// NVIDIA device plugin comes from the mirror, and that a second run
+// changes nothing. It logs what Scan still finds.
+func TestRealTree(t *testing.T) {
+	if _, err := os.Stat(realPai); err != nil {
+		t.Skipf("no pai repository at %s", realPai)
+	}
+	for _, tool := range []string{"sh", "git", "tar"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("no %s", tool)
+		}
+	}
+	dir := t.TempDir()
+	// git archive | tar -x, failing when either fails.
+	cmd := exec.Command("sh", "-c", `set -e; git -C "$1" archive --format=tar -o "$2/pai.tar" v1.8.0 contrib/kubespray src; tar -x -C "$2" -f "$2/pai.tar"; rm "$2/pai.tar"`, "sh", realPai, dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("extracting pai v1.8.0: %v: %s", err, out)
+	}
+
+	r, err := Plan(dir, Options{Mirror: testMirror})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Changes) != 3 {
+		t.Fatalf("%d changes, want 3:\n%s", len(r.Changes), r.Diff())
+	}
+	if len(r.Warnings) != 0 {
+		t.Errorf("warnings:\n%s", warningsText(r.Warnings))
+	}
+	if err := Apply(r); err != nil {
+		t.Fatal(err)
+	}
+
+	// kubespray's variables, as pai's openpai.yml.template writes them:
+	// `key: "value"` for each entry of openpai_kubespray_extra_var.
+	config := readFile(t, filepath.Join(dir, filepath.FromSlash(ConfigFile)))
+	var cfg struct {
+		Tag   string            `yaml:"docker_image_tag"`
+		Extra map[string]string `yaml:"openpai_kubespray_extra_var"`
+	}
+	if err := yaml.Unmarshal(config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Tag != "v1.8.0" {
+		t.Errorf("docker_image_tag = %q", cfg.Tag)
+	}
+	var openpaiYML strings.Builder
+	for k, v := range cfg.Extra {
+		openpaiYML.WriteString(k + `: "` + v + "\"\n")
+	}
+	var rendered map[string]any
+	if err := yaml.Unmarshal([]byte(openpaiYML.String()), &rendered); err != nil {
+		t.Fatalf("openpai.yml as pai renders it does not parse: %v", err)
+	}
+	for _, v := range manifests.KubesprayVars(testMirror, "http") {
+		got, _ := rendered[v.Name].(string)
+		if got != v.Value {
+			t.Errorf("%s = %q, want %q", v.Name, got, v.Value)
+		}
+		expanded := manifests.ExpandKubesprayVar(got)
+		if strings.Contains(expanded, "{{") {
+			t.Errorf("%s keeps a placeholder kubespray does not define: %s", v.Name, expanded)
+		}
+		if !strings.HasPrefix(expanded, testMirror+"/") && !strings.HasPrefix(expanded, "http://"+testMirror+"/") {
+			t.Errorf("%s does not point at the mirror: %s", v.Name, expanded)
+		}
+	}
+	for _, want := range []string{
+		"http://" + testMirror + "/storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm",
+		testMirror + "/quay.io/coreos/etcd",
+	} {
+		found := false
+		for _, v := range rendered {
+			found = found || manifests.ExpandKubesprayVar(v.(string)) == want
+		}
+		if !found {
+			t.Errorf("nothing expands to %s", want)
+		}
+	}
+
+	cache := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DockerCacheFile))))
+	if !strings.Contains(cache, `docker_cache_host: "`+testMirror+`"`) {
+		t.Errorf("docker-cache-config-distribute.yml:\n%s", cache)
+	}
+
+	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DevicePluginFile))))
+	nvidia := `curl -fsSL "http://` + testMirror + `/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml" \` + "\n" +
+		"    | kubectl apply --overwrite=true -f - || exit $?\n"
+	if !strings.Contains(script, nvidia) || strings.Contains(script, "svn ") {
+		t.Errorf("start.sh.template:\n%s", script)
+	}
+
+	again, err := Plan(dir, Options{Mirror: testMirror})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Changes) != 0 {
+		t.Errorf("second Plan has changes:\n%s", again.Diff())
+	}
+	fs, err := Scan(dir, ScanOptions{Mirror: testMirror})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		t.Log(f)
+		switch {
+		case f.Path == DevicePluginFile, f.Path == ConfigFile, f.Path == DockerCacheFile:
+			t.Errorf("a patched file still names %s: %v", f.Host, f)
+		case slices.Contains([]string{"storage.googleapis.com", "gcr.io", "k8s.gcr.io", "raw.githubusercontent.com"}, f.Host) && !strings.Contains(f.Path, "/roles/requirement/"):
+			t.Errorf("unexpected finding: %v", f)
+		}
+	}
+}

@@ -1,0 +1,1 @@
+const api = "https://api.github.com/repos/microsoft/pai";
