@@ -291,7 +291,11 @@ func (in *install) patch(ctx context.Context) error {
 		b.WriteString("the pai tree already points at the mirror; nothing to change\n")
 	}
 	for _, c := range res.Changes {
-		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", c.Path, c.Path, patch.OrigSuffix)
+		rel := c.Path
+		if r, err := filepath.Rel(res.PaiDir, c.Path); err == nil && !strings.HasPrefix(r, "..") {
+			rel = r
+		}
+		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", rel, rel, patch.OrigSuffix)
 	}
 	writeFindings(&b, res)
 	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})

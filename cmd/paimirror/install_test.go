@@ -1,0 +1,174 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// copyTree copies the files under src into dst, keeping modes.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestInstallFlow runs `paimirror install` against a real `paimirror serve`
+// on a fixture pai tree shaped like v1.8.0 (the patch fixture's files with
+// the quick-start fixture's scripts, whose ansible and docker are test
+// doubles): --dry-run changes nothing, --only patch patches once, the two
+// quick-start steps run with their prompts answered, and the state records
+// them. The SSH steps are tested against real sshd nodes in
+// installer/nodes.
+func TestInstallFlow(t *testing.T) {
+	def := manifests.Default()
+	m := *def
+	m.Images = def.Images[:1]
+	m.Groups = nil
+	m.Images[0].Groups = nil
+	files := []manifests.File{}
+	for _, f := range def.Files {
+		f.Groups = nil
+		files = append(files, f)
+	}
+	m.Files = files
+	u, err := bundletest.Start(&m, bundletest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	dir := t.TempDir()
+	mf := filepath.Join(dir, "m.yaml")
+	os.WriteFile(mf, []byte(manifestYAML(t, u.Manifest)), 0o644)
+	bundlePath := filepath.Join(dir, "b.tar")
+	if msg, err := paimirror(t, append([]string{"build", "-q", "-f", mf, "-o", bundlePath}, mirrorArgs(u)...)...).CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, msg)
+	}
+	addr := freeAddr(t)
+	startServe(t, bundlePath, "--addr", addr)
+
+	pai := filepath.Join(dir, "pai")
+	copyTree(t, "../../installer/patch/testdata/pai", pai)
+	copyTree(t, "../../installer/quickstart/testdata/pai/contrib/kubespray/script", filepath.Join(pai, "contrib/kubespray/script"))
+	for _, f := range []string{"quick-start-kubespray.sh", "quick-start-service.sh", "requirement.sh"} {
+		copyTree(t, "../../installer/quickstart/testdata/pai/contrib/kubespray", filepath.Join(dir, "qs"))
+		data, _ := os.ReadFile(filepath.Join(dir, "qs", f))
+		os.WriteFile(filepath.Join(pai, "contrib/kubespray", f), data, 0o755)
+	}
+	config := filepath.Join(pai, "contrib/kubespray/config/config.yaml")
+	original, _ := os.ReadFile(config)
+	state := filepath.Join(dir, "state")
+	home := filepath.Join(dir, "home")
+	os.MkdirAll(home, 0o755)
+	bin, _ := filepath.Abs("../../installer/quickstart/testdata/bin")
+	install := func(args ...string) (string, error) {
+		cmd := paimirror(t, append([]string{"install", "--pai", pai, "--mirror", addr, "--state", state}, args...)...)
+		cmd.Env = append(cmd.Env, "HOME="+home, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "FIXTURE_RECORD="+filepath.Join(dir, "record"))
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+
+	out, err := install("--dry-run")
+	if err != nil {
+		t.Fatalf("dry run: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"--- a/contrib/kubespray/config/config.yaml",
+		`+  kube_image_repo: "` + addr + `/gcr.io/google-containers"`,
+		`+  kubeadm_download_url: "http://` + addr + `/storage.googleapis.com/kubernetes-release/release/{{ kubeadm_version }}/bin/linux/{{ image_arch }}/kubeadm"`,
+		`docker_cache_host: "` + addr + `"`,
+		`curl -fsSL "http://` + addr + `/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml"`,
+		"dry run: nothing was changed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry run output lacks %q:\n%s", want, out)
+		}
+	}
+	if now, _ := os.ReadFile(config); string(now) != string(original) {
+		t.Fatal("--dry-run changed config.yaml")
+	}
+
+	out, err = install("--only", "patch")
+	if err != nil {
+		t.Fatalf("patch: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "patched contrib/kubespray/config/config.yaml") {
+		t.Errorf("patch output:\n%s", out)
+	}
+	if orig, _ := os.ReadFile(config + ".paimirror-orig"); string(orig) != string(original) {
+		t.Error("the original config.yaml was not kept")
+	}
+	patched, _ := os.ReadFile(config)
+	out, err = install("--only", "patch")
+	if err != nil || !strings.Contains(out, "nothing to change") {
+		t.Errorf("second patch: %v\n%s", err, out)
+	}
+	if again, _ := os.ReadFile(config); string(again) != string(patched) {
+		t.Error("a second patch changed config.yaml again")
+	}
+
+	out, err = install("--only", "kubespray", "--only", "services", "--yes")
+	if err != nil {
+		t.Fatalf("quick-start steps: %v\n%s", err, out)
+	}
+	record, _ := os.ReadFile(filepath.Join(dir, "record"))
+	for _, want := range []string{"quick-start-kubespray.sh", "environment.sh", "k8s_generator", "quick-start-service.sh"} {
+		if !strings.Contains(string(record), want) {
+			t.Errorf("the scripts did not run %s:\n%s", want, record)
+		}
+	}
+	var st struct {
+		Steps map[string]struct{ Status string } `json:"steps"`
+	}
+	data, err := os.ReadFile(filepath.Join(state, "state.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(data, &st)
+	for _, s := range []string{"patch", "kubespray", "services"} {
+		if st.Steps[s].Status != "done" {
+			t.Errorf("state.json: step %s is %q", s, st.Steps[s].Status)
+		}
+	}
+	if strings.Contains(string(data), "not-a-real-password") {
+		t.Error("state.json holds the password")
+	}
+	if _, err := os.Stat(filepath.Join(state, "kubespray.log")); err != nil {
+		t.Errorf("no kubespray log: %v", err)
+	}
+
+	// Bad input: an unknown step, and a mirror that is not running.
+	if out, err := install("--only", "nosuch"); err == nil || !strings.Contains(out, "nosuch") {
+		t.Errorf("unknown step: %v\n%s", err, out)
+	}
+	closed, _ := bundletest.ClosedAddr()
+	cmd := paimirror(t, "install", "--pai", pai, "--mirror", closed, "--state", filepath.Join(dir, "s2"), "--dry-run")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "is `paimirror serve` running") {
+		t.Errorf("unreachable mirror: %v\n%s", err, out)
+	}
+}
