@@ -1,7 +1,6 @@
 package bundle_test
 
 import (
-	"archive/tar"
 	"context"
 	"errors"
 	"io"
@@ -20,29 +19,7 @@ import (
 	"github.com/paimirror/paimirror/manifests"
 )
 
-const smallManifest = `name: small
-groups:
-  - name: base
-  - name: extra
-    default: false
-images:
-  - ref: docker.io/library/busybox:1.31.1
-    groups: [base]
-  - ref: gcr.io/google-containers/kube-apiserver:v1.15.11
-    aliases: [siaimes/kube-apiserver:v1.15.11]
-    groups: [base]
-  - ref: quay.io/coreos/etcd:v3.3.10
-    groups: [base]
-  - ref: docker.io/library/registry:2
-    groups: [extra]
-files:
-  - url: https://storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm
-    alternates: [https://dl.k8s.io/release/v1.15.11/bin/linux/amd64/kubeadm]
-    sha256: 2ebc93a6f64419e5e7f26a4674c6784463c7b2a51c0afe8ec2c0423471e7cec3
-    paths: [/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm]
-  - url: https://raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml
-    no_checksum: upstream publishes none
-`
+const smallManifest = bundletest.SmallManifest
 
 func parse(t *testing.T, text string) *manifests.Manifest {
 	t.Helper()
@@ -263,22 +240,7 @@ func TestBuildResume(t *testing.T) {
 
 func tarBlobNames(t *testing.T, path string) []string {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	var out []string
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return out
-		}
-		if rest, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok && rest != "" {
-			out = append(out, rest)
-		}
-	}
+	return bundletest.TarBlobs(path)
 }
 
 func TestBuildWrongBytes(t *testing.T) {

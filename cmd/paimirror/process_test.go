@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"errors"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,7 +65,7 @@ func TestBuildSurvivesSIGKILL(t *testing.T) {
 	}
 	// Wait until some blobs are in the partial file, then kill -9.
 	deadline := time.Now().Add(30 * time.Second)
-	for len(partialBlobs(out+".partial")) < 10 {
+	for len(bundletest.TarBlobs(out+".partial")) < 10 {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
 			t.Fatal("the build stored no blobs in 30s")
@@ -85,7 +83,7 @@ func TestBuildSurvivesSIGKILL(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Fatal("a killed build left a finished bundle")
 	}
-	stored := partialBlobs(out + ".partial")
+	stored := bundletest.TarBlobs(out + ".partial")
 	before := u.Requests()
 
 	rerun := paimirror(t, args...)
@@ -110,29 +108,6 @@ func TestBuildSurvivesSIGKILL(t *testing.T) {
 	}
 	if msg, err := paimirror(t, "verify", out).CombinedOutput(); err != nil {
 		t.Fatalf("verify: %v\n%s", err, msg)
-	}
-}
-
-// partialBlobs lists the complete blob members of a partial bundle.
-func partialBlobs(path string) []string {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	tr := tar.NewReader(f)
-	var out []string
-	for {
-		h, err := tr.Next()
-		if err != nil {
-			return out
-		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
-			return out // torn
-		}
-		if rest, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok && rest != "" {
-			out = append(out, rest)
-		}
 	}
 }
 
