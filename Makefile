@@ -26,10 +26,15 @@ lint:
 fuzz:
 	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./manifests
 	$(GO) test -run XXX -fuzz FuzzOpen -fuzztime 30s ./bundle
+	$(GO) test -run XXX -fuzz FuzzLookup -fuzztime 30s ./fileserver
+	$(GO) test -run XXX -fuzz FuzzValidateLayout -fuzztime 30s ./installer/patch
+	$(GO) test -run XXX -fuzz FuzzPatchConfig -fuzztime 30s ./installer/patch
+	$(GO) test -run XXX -fuzz FuzzMergeDaemonJSON -fuzztime 30s ./installer/nodes
+	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./installer/kube
 
-## bench: benchmarks side by side with their baselines (see README)
+## bench: benchmarks side by side with their baselines, and the ratios (see README)
 bench:
-	$(GO) test -run XXX -bench . -benchmem -count 1 -timeout 30m ./...
+	GO=$(GO) ./.ci/bench.sh
 
 ## demo: the whole chain offline (see README)
 demo: build

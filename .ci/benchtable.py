@@ -4,8 +4,8 @@
 Pairs every benchmark whose last name element is "serve" or "paimirror"
 with its siblings (the baselines run in the same process, e.g.
 BenchmarkPull/c=8/serve with BenchmarkPull/c=8/registry-v3.1.2), and
-BenchmarkStartup and BenchmarkServeRSS's small with large. With -count N the
-median of the N runs is used. Prints Markdown, ready for the README.
+BenchmarkStartup and BenchmarkServeRSS's small with large. Repeats (-count,
+or rounds named NAME#01, NAME#02, ...) are summed up by their median. Prints Markdown, ready for the README.
 
 usage: benchtable.py FILE...   (or the output on stdin)
 """
@@ -16,7 +16,8 @@ import sys
 from collections import defaultdict
 
 OURS = ("serve", "paimirror")
-LINE = re.compile(r"^(Benchmark\S+?)(?:-\d+)?\s+\d+\s+(.*)$")
+# NAME[#NN][-GOMAXPROCS]: #NN numbers the repeats of interleaved rounds.
+LINE = re.compile(r"^(Benchmark\S+?)(?:#\d+)?(?:-\d+)?\s+\d+\s+(.*)$")
 
 
 def parse(lines):
@@ -34,15 +35,28 @@ def parse(lines):
                 runs[m.group(1)][unit].append(float(value))
             except ValueError:
                 pass
-    return {n: {u: statistics.median(v) for u, v in us.items()} for n, us in runs.items()}, cpu
+    return runs, cpu
+
+
+def med(res, name, unit):
+    v = res.get(name, {}).get(unit)
+    return statistics.median(v) if v else None
 
 
 def fmt(v, digits=0):
     return "-" if v is None else f"{v:,.{digits}f}"
 
 
-def ratio(a, b):
-    return "-" if a is None or b in (None, 0) else f"{a / b:.2f}"
+def ratio(res, a, b, unit):
+    """a/b for unit: the median of the per-run ratios when both ran as often
+    (run i of each is in the same round), else the ratio of the medians."""
+    va, vb = res.get(a, {}).get(unit), res.get(b, {}).get(unit)
+    if not va or not vb:
+        return "-"
+    if len(va) == len(vb) and all(vb):
+        return f"{statistics.median(x / y for x, y in zip(va, vb)):.2f}"
+    mb = statistics.median(vb)
+    return f"{statistics.median(va) / mb:.2f}" if mb else "-"
 
 
 def main():
@@ -64,24 +78,24 @@ def main():
               "paimirror server CPU ms/GB | baseline server CPU ms/GB | CPU ratio |")
         print("|---|---:|---|---:|---:|---:|---:|---:|")
         for head, ours, base, other in pairs:
-            a, b = res[ours], res[other]
-            print(f"| {head.removeprefix('Benchmark')} | {fmt(a.get('MB/s'))} | {base} | "
-                  f"{fmt(b.get('MB/s'))} | {ratio(a.get('MB/s'), b.get('MB/s'))} | "
-                  f"{fmt(a.get('server-CPU-ms/GB'))} | {fmt(b.get('server-CPU-ms/GB'))} | "
-                  f"{ratio(a.get('server-CPU-ms/GB'), b.get('server-CPU-ms/GB'))} |")
+            print(f"| {head.removeprefix('Benchmark')} | {fmt(med(res, ours, 'MB/s'))} | {base} | "
+                  f"{fmt(med(res, other, 'MB/s'))} | {ratio(res, ours, other, 'MB/s')} | "
+                  f"{fmt(med(res, ours, 'server-CPU-ms/GB'))} | {fmt(med(res, other, 'server-CPU-ms/GB'))} | "
+                  f"{ratio(res, ours, other, 'server-CPU-ms/GB')} |")
         print()
 
     rows = []
-    small, large = res.get("BenchmarkStartup/small"), res.get("BenchmarkStartup/large")
-    if small and large:
-        s, l = small["ns/op"] / 1e6, large["ns/op"] / 1e6
+    small, large = "BenchmarkStartup/small", "BenchmarkStartup/large"
+    if med(res, small, "ns/op") and med(res, large, "ns/op"):
         rows.append(("start-up: open, registry, file server, first /healthz and manifest (ms)",
-                     fmt(s, 2), fmt(l, 2), ratio(l, s)))
-    small, large = res.get("BenchmarkServeRSS/small"), res.get("BenchmarkServeRSS/large")
-    if small and large and "peak-RSS-MB" in small and "peak-RSS-MB" in large:
-        s, l = small["peak-RSS-MB"], large["peak-RSS-MB"]
-        rows.append(("serve process peak RSS after pulling everything once (MB)",
-                     fmt(s, 1), fmt(l, 1), ratio(l, s)))
+                     fmt(med(res, small, "ns/op") / 1e6, 2), fmt(med(res, large, "ns/op") / 1e6, 2),
+                     ratio(res, large, small, "ns/op")))
+    small, large = "BenchmarkServeRSS/small", "BenchmarkServeRSS/large"
+    for unit, what in (("ready-RSS-MB", "serve process RSS once it answers (MB)"),
+                       ("peak-RSS-MB", "serve process peak RSS, pulling everything once (MB)")):
+        if med(res, small, unit) and med(res, large, unit):
+            rows.append((what, fmt(med(res, small, unit), 1), fmt(med(res, large, unit), 1),
+                         ratio(res, large, small, unit)))
     if rows:
         print("Start-up and memory against bundle size (same images and files; "
               "ratio ~1: they do not grow with the bundle)")

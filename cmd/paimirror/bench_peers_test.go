@@ -37,10 +37,11 @@ import (
 // any other build.
 const registryVersion = "v3.1.2"
 
-// benchTool finds a program a benchmark runs, from the environment variable
-// env, then candidates, then PATH. When it is missing the benchmark is
-// skipped, or fails where bundletest.RequireEnv is set (.ci/bench.sh).
-func benchTool(tb testing.TB, env, prog string, candidates ...string) string {
+// benchTool finds a program a benchmark runs (what describes it), from the
+// environment variable env, then candidates, then prog on PATH. When it is
+// missing the benchmark is skipped, or fails where bundletest.RequireEnv is
+// set (.ci/bench.sh).
+func benchTool(tb testing.TB, what, env, prog string, candidates ...string) string {
 	tb.Helper()
 	if p := os.Getenv(env); p != "" {
 		return p
@@ -53,7 +54,7 @@ func benchTool(tb testing.TB, env, prog string, candidates ...string) string {
 	if p, err := exec.LookPath(prog); err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("%s is not installed (or set %s); `make bench` installs it", prog, env)
+	msg := fmt.Sprintf("%s is not installed (%s not on PATH, %s not set); `make bench` installs it", what, prog, env)
 	if os.Getenv(bundletest.RequireEnv) != "" {
 		tb.Fatal(msg)
 	}
@@ -201,16 +202,41 @@ func procTicks(pid, ppid int) (int64, error) {
 	return utime + stime, errors.Join(err1, err2)
 }
 
-// startBenchServe runs `paimirror serve` on the bundle: the binary .ci/bench.sh
-// built (PAIMIRROR_BIN), else this test binary, which runs the real main as
-// "paimirror" (testscript's link on PATH).
-func startBenchServe(tb testing.TB, bundlePath string) *benchProcess {
+// startBenchServe runs `paimirror serve` (the binary bin) on the bundle.
+func startBenchServe(tb testing.TB, bin, bundlePath string) *benchProcess {
 	tb.Helper()
-	bin := benchTool(tb, "PAIMIRROR_BIN", "paimirror")
 	addr := benchAddr(tb)
 	cmd := exec.Command(bin, "serve", "-q", "--addr", addr, bundlePath)
 	cmd.Env = append(os.Environ(), "HOME="+tb.TempDir())
 	return startBenchProcess(tb, "paimirror serve", "serve", "http://"+addr, "/healthz", cmd)
+}
+
+// registryBin returns the baseline registry binary: PAIMIRROR_REGISTRY,
+// else the one .ci/bench.sh builds into the cache directory, else
+// "registry" on PATH, which must say it is v3.1.2.
+func registryBin(tb testing.TB) string {
+	tb.Helper()
+	bin := benchTool(tb, "distribution's registry "+registryVersion, "PAIMIRROR_REGISTRY", "registry", filepath.Join(benchCacheDir(), "bin", "registry"))
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "distribution/v3 "+registryVersion) {
+		tb.Fatalf("%s is not distribution's registry %s (--version says %q, %v); `make bench` builds it", bin, registryVersion, strings.TrimSpace(string(out)), err)
+	}
+	return bin
+}
+
+// nginxBin returns the nginx binary: PAIMIRROR_NGINX, else /usr/sbin/nginx,
+// else nginx on PATH.
+func nginxBin(tb testing.TB) string {
+	tb.Helper()
+	return benchTool(tb, "nginx", "PAIMIRROR_NGINX", "nginx", "/usr/sbin/nginx")
+}
+
+// serveBin returns the paimirror binary to run: PAIMIRROR_BIN (.ci/bench.sh
+// sets it to the bin/paimirror it built), else this test binary, which runs
+// the real main as "paimirror" (testscript's link on PATH).
+func serveBin(tb testing.TB) string {
+	tb.Helper()
+	return benchTool(tb, "paimirror", "PAIMIRROR_BIN", "paimirror")
 }
 
 // startBenchRegistry runs distribution's registry binary with filesystem storage
@@ -218,14 +244,8 @@ func startBenchServe(tb testing.TB, bundlePath string) *benchProcess {
 // descriptor cache), errors-only logging and tracing off, and pushes every
 // image of b into it under its first mirror name with go-containerregistry,
 // from the bundle's own bytes, so that every digest is the bundle's.
-func startBenchRegistry(tb testing.TB, b *bundle.Bundle) *benchProcess {
+func startBenchRegistry(tb testing.TB, bin string, b *bundle.Bundle) *benchProcess {
 	tb.Helper()
-	cache := benchCacheDir()
-	bin := benchTool(tb, "PAIMIRROR_REGISTRY", "registry", filepath.Join(cache, "bin", "registry"))
-	out, err := exec.Command(bin, "--version").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "distribution/v3 "+registryVersion) {
-		tb.Fatalf("%s is not distribution's registry %s (--version says %q, %v); `make bench` builds it", bin, registryVersion, strings.TrimSpace(string(out)), err)
-	}
 	dir := tb.TempDir()
 	addr := benchAddr(tb)
 	secret := make([]byte, 16)
@@ -353,9 +373,8 @@ func (l *bundleLayer) Compressed() (io.ReadCloser, error) {
 // dir, serving a copy of every file of b at each of its mirror paths, with
 // the settings a static file server would have in production: sendfile,
 // no access log, keep-alive, one worker per core.
-func startBenchNginx(tb testing.TB, b *bundle.Bundle) *benchProcess {
+func startBenchNginx(tb testing.TB, bin string, b *bundle.Bundle) *benchProcess {
 	tb.Helper()
-	bin := benchTool(tb, "PAIMIRROR_NGINX", "nginx", "/usr/sbin/nginx")
 	dir := tb.TempDir()
 	root := filepath.Join(dir, "root")
 	for _, f := range b.Lock.Files {
