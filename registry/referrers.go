@@ -87,7 +87,7 @@ func (r *Registry) serveReferrers(w http.ResponseWriter, req *http.Request, name
 	}
 	subject, err := digest.Parse(dgst)
 	if err != nil {
-		serveError(w, v2.ErrorCodeDigestInvalid.WithDetail(err.Error()))
+		serveError(w, errcode.ErrorCodeDigestInvalid.WithDetail(err.Error()))
 		return
 	}
 	ctx := req.Context()
