@@ -11,7 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
-command -v crane >/dev/null || { echo "demo: crane is missing: go install github.com/google/go-containerregistry/cmd/crane@v0.22.1" >&2; exit 1; }
+if ! command -v crane >/dev/null; then
+	echo "demo: installing crane (the client that pulls the images back) from the Go module proxy"
+	GOFLAGS= go install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+fi
+for tool in curl python3; do
+	command -v "$tool" >/dev/null || { echo "demo: $tool is missing (apt-get install $tool)" >&2; exit 1; }
+done
 
 work=$(mktemp -d /tmp/paimirror-demo.XXXXXX)
 pids=()
