@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -259,6 +261,19 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		return nil, err
 	}
 
+	for i := range lock.Images {
+		data, err := layoutIndex(lock.Images[i])
+		if err != nil {
+			w.close()
+			return nil, err
+		}
+		d := "sha256:" + sha256hex(data)
+		if err := w.add(d, int64(len(data)), bytes.NewReader(data)); err != nil {
+			w.close()
+			return nil, err
+		}
+		lock.Images[i].LayoutIndex = Blob{Digest: d, Size: int64(len(data)), MediaType: ocispec.MediaTypeImageIndex}
+	}
 	lock.Created = time.Now().UTC().Truncate(time.Second)
 	meta, err := metadata(lock)
 	if err != nil {

@@ -85,6 +85,12 @@ type Image struct {
 	Config Blob `json:"config"`
 	// Layers are the layer blobs, in manifest order.
 	Layers []Blob `json:"layers"`
+	// LayoutIndex is the single-entry OCI image index that index.json
+	// points at for this image: made by paimirror, it lists the image
+	// manifest with its own media type and platform, so that OCI layout
+	// readers that only follow OCI media types (skopeo) find Docker schema 2
+	// images too. The registry never serves it.
+	LayoutIndex Blob `json:"layoutIndex"`
 }
 
 // Blob is a content-addressed piece of an image.

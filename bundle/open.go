@@ -138,7 +138,7 @@ func (b *Bundle) checkLock() error {
 		if err := want(img.Ref+" manifest", img.Digest, img.Size); err != nil {
 			return err
 		}
-		for _, bl := range img.Blobs() {
+		for _, bl := range append(img.Blobs(), img.LayoutIndex) {
 			if err := want(img.Ref, bl.Digest, bl.Size); err != nil {
 				return err
 			}

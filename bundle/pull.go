@@ -3,6 +3,7 @@ package bundle
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -393,26 +394,35 @@ func hostOf(u string) string {
 	return "https://" + host
 }
 
-// ociIndex builds index.json: one descriptor per image, annotated with its
-// mirror names so OCI tools can select it.
+// layoutIndex returns the single-entry OCI index index.json points at for
+// img: its image manifest, with the manifest's own media type and platform.
+func layoutIndex(img Image) ([]byte, error) {
+	d := ocispec.Descriptor{MediaType: img.MediaType, Digest: digestOf(img.Digest), Size: img.Size}
+	if p, err := v1.ParsePlatform(img.Platform); err == nil && img.Platform != "" {
+		d.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
+	}
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{d}}
+	idx.SchemaVersion = 2
+	return json.Marshal(idx)
+}
+
+// ociIndex builds index.json: one descriptor per image, pointing at its
+// layout index and annotated with its mirror names so OCI tools can select
+// it.
 func ociIndex(lock *Lock) ocispec.Index {
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
 	idx.SchemaVersion = 2
 	for _, img := range lock.Images {
-		d := ocispec.Descriptor{
-			MediaType: img.MediaType,
-			Digest:    digestOf(img.Digest),
-			Size:      img.Size,
+		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
+			MediaType: ocispec.MediaTypeImageIndex,
+			Digest:    digestOf(img.LayoutIndex.Digest),
+			Size:      img.LayoutIndex.Size,
 			Annotations: map[string]string{
 				AnnotationRefName:  img.Names[0],
 				AnnotationNames:    strings.Join(img.Names, ","),
 				AnnotationUpstream: img.Ref,
 			},
-		}
-		if p, err := v1.ParsePlatform(img.Platform); err == nil && img.Platform != "" {
-			d.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
-		}
-		idx.Manifests = append(idx.Manifests, d)
+		})
 	}
 	return idx
 }

@@ -136,8 +136,15 @@ feed:
 	return rep, nil
 }
 
-// checkManifest compares an image manifest in the bundle with the lock.
+// checkManifest compares an image manifest, and the layout index that
+// points at it, with the lock.
 func (b *Bundle) checkManifest(img Image, add func(Problem)) {
+	if data, err := b.ReadBlob(img.LayoutIndex.Digest, maxManifestSize); err == nil {
+		idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
+		if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest.String() != img.Digest {
+			add(Problem{Digest: img.LayoutIndex.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("layout index %s of %s does not point at its manifest %s", img.LayoutIndex.Digest, img.Ref, img.Digest)})
+		}
+	}
 	data, err := b.ReadBlob(img.Digest, maxManifestSize)
 	if err != nil {
 		return // reported as missing
@@ -165,6 +172,7 @@ func (b *Bundle) blobUsers() map[string][]string {
 	users := map[string][]string{}
 	for _, img := range b.Lock.Images {
 		users[img.Digest] = append(users[img.Digest], "manifest of "+img.Ref)
+		users[img.LayoutIndex.Digest] = append(users[img.LayoutIndex.Digest], "layout index of "+img.Ref)
 		users[img.Config.Digest] = append(users[img.Config.Digest], "config of "+img.Ref)
 		for _, l := range img.Layers {
 			users[l.Digest] = append(users[l.Digest], "layer of "+img.Ref)
