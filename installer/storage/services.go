@@ -1,0 +1,191 @@
+package storage
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// smKey is the section of services-configuration.yaml that configures
+// storage-manager, and localpathKey its directory on the storage node.
+const (
+	smKey        = "storage-manager"
+	localpathKey = "localpath"
+)
+
+// commentedHeader is the commented-out section pai's generated
+// services-configuration.yaml ends with:
+//
+//	# uncomment following section if you want to customize the port of storage-manager
+//	# storage-manager:
+//	#  localpath: /share
+//	#  security-type: AUTO
+//	...
+var commentedHeader = regexp.MustCompile(`^#( *)storage-manager:[ \t]*(#.*)?$`)
+
+// enableStorageManager returns services-configuration.yaml with the
+// storage-manager section enabled and its localpath set, everything else
+// kept byte for byte, and whether that changed anything:
+//   - a storage-manager section gets localpath set (or added as its first
+//     entry);
+//   - otherwise the commented-out section is uncommented, as the guide
+//     does by hand: its header and its localpath line (set to localpath);
+//     its other lines (security-type, workgroup, smbuser, smbpwd, whose
+//     defaults storage-manager has anyway) stay comments;
+//   - otherwise the section is added at the end.
+func enableStorageManager(data []byte, localpath string) ([]byte, bool, error) {
+	doc, err := decodeOne(data)
+	if err != nil {
+		return nil, false, err
+	}
+	top := root(doc)
+	if top != nil && top.Kind != yaml.MappingNode {
+		return nil, false, fmt.Errorf("%w: the file is not a mapping", ErrEdit)
+	}
+	t := newText(data)
+	entry := localpathKey + ": " + localpath
+	k, v := lookup(top, smKey)
+	switch {
+	case k != nil && v.Kind == yaml.MappingNode:
+		_, lv := lookup(v, localpathKey)
+		switch {
+		case isString(lv, localpath):
+			return data, false, nil
+		case lv != nil:
+			if err := t.replaceScalar(lv, isFlow(v), localpath); err != nil {
+				return nil, false, fmt.Errorf("%s.%s: %w", smKey, localpathKey, err)
+			}
+		case isFlow(v):
+			if err := t.addToFlowMapping(v, entry); err != nil {
+				return nil, false, fmt.Errorf("%s: %w", smKey, err)
+			}
+		default:
+			first := v.Content[0]
+			body, _ := t.line(first.Line)
+			off := byteOffset(body, first.Column)
+			if off < 0 || strings.TrimLeft(body[:off], " ") != "" || first.Line <= k.Line {
+				return nil, false, fmt.Errorf("%w: line %d: the %s section is not laid out one entry a line", ErrEdit, first.Line, smKey)
+			}
+			t.insertAfter(k.Line, body[:off]+entry)
+		}
+	case k != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null":
+		// "storage-manager:" with no entries (maybe with the commented
+		// ones below it), or "storage-manager: null".
+		body, _ := t.line(k.Line)
+		koff := byteOffset(body, k.Column)
+		if k.Column != 1 || koff != 0 {
+			return nil, false, fmt.Errorf("%w: line %d: %s is not a top-level key at the start of its line", ErrEdit, k.Line, smKey)
+		}
+		if v.Value != "" { // "null" or "~"
+			t.setLine(k.Line, smKey+":")
+		}
+		uncommentLocalpath(t, k.Line, 0, entry)
+	case k != nil:
+		return nil, false, fmt.Errorf("%w: line %d: %s is not a mapping", ErrEdit, k.Line, smKey)
+	default:
+		header := 0
+		for n := 1; n <= len(t.lines); n++ {
+			body, _ := t.line(n)
+			if commentedHeader.MatchString(body) {
+				header = n
+				break
+			}
+		}
+		if header > 0 {
+			body, _ := t.line(header)
+			spaces := len(commentedHeader.FindStringSubmatch(body)[1])
+			t.setLine(header, smKey+":")
+			uncommentLocalpath(t, header, spaces, entry)
+		} else {
+			if len(t.lines) > 0 {
+				if last, _ := t.line(len(t.lines)); strings.TrimSpace(last) != "" {
+					t.insertAfter(len(t.lines), "")
+				}
+			}
+			t.insertAfter(len(t.lines), smKey+":")
+			t.insertAfter(len(t.lines), "  "+entry)
+		}
+	}
+	out := t.bytes()
+	if err := checkEnabled(data, out, localpath); err != nil {
+		return nil, false, err
+	}
+	return out, true, nil
+}
+
+// uncommentLocalpath handles the commented entries that follow the
+// storage-manager header on line header: lines "#" + more than spaces
+// blanks + text. The commented localpath among them is uncommented with
+// the value set; without one, the entry is added after the header.
+func uncommentLocalpath(t *text, header, spaces int, entry string) {
+	indent := 2
+	for n := header + 1; n <= len(t.lines); n++ {
+		body, _ := t.line(n)
+		rest, ok := strings.CutPrefix(body, "#")
+		if !ok {
+			break
+		}
+		trimmed := strings.TrimLeft(rest, " ")
+		ind := len(rest) - len(trimmed)
+		if trimmed == "" || ind <= spaces {
+			break
+		}
+		if strings.HasPrefix(trimmed, localpathKey+":") {
+			t.setLine(n, strings.Repeat(" ", ind)+entry)
+			return
+		}
+		if n == header+1 && ind >= 2 {
+			indent = ind
+		}
+	}
+	t.insertAfter(header, strings.Repeat(" ", indent)+entry)
+}
+
+// checkEnabled proves that after is before with storage-manager.localpath
+// set and nothing else changed in meaning.
+func checkEnabled(before, after []byte, localpath string) error {
+	old, err := decodeAny(before)
+	if err != nil {
+		return err
+	}
+	now, err := decodeAny(after)
+	if err != nil {
+		return fmt.Errorf("%w: the edited services-configuration.yaml does not parse: %v", ErrEdit, err)
+	}
+	if old == nil {
+		old = map[string]any{}
+	}
+	om, ok := old.(map[string]any)
+	if !ok {
+		return fmt.Errorf("%w: services-configuration.yaml is not a mapping", ErrEdit)
+	}
+	sm, _ := om[smKey].(map[string]any)
+	if sm == nil {
+		sm = map[string]any{}
+	}
+	sm[localpathKey] = localpath
+	om[smKey] = sm
+	if !reflect.DeepEqual(old, now) {
+		return fmt.Errorf("%w: editing services-configuration.yaml would change more than %s.%s", ErrEdit, smKey, localpathKey)
+	}
+	return nil
+}
+
+// clusterID returns services-configuration.yaml's cluster.common.cluster-id,
+// or "pai", the default paictl uses when it is not set.
+func clusterID(data []byte) string {
+	var c struct {
+		Cluster struct {
+			Common struct {
+				ClusterID string `yaml:"cluster-id"`
+			} `yaml:"common"`
+		} `yaml:"cluster"`
+	}
+	if err := yaml.Unmarshal(data, &c); err != nil || c.Cluster.Common.ClusterID == "" {
+		return "pai"
+	}
+	return c.Cluster.Common.ClusterID
+}
