@@ -24,6 +24,7 @@ import (
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/patch"
 	"github.com/paimirror/paimirror/installer/quickstart"
+	"github.com/paimirror/paimirror/installer/storage"
 )
 
 // The steps of an install, in order.
@@ -34,10 +35,12 @@ const (
 	StepKubespray = "kubespray"
 	StepServices  = "services"
 	StepVerify    = "verify"
+	// StepStorage runs only when Options.Storage is set.
+	StepStorage = "storage"
 )
 
 // Steps lists the step names in order.
-var Steps = []string{StepPatch, StepPreflight, StepPrepare, StepKubespray, StepServices, StepVerify}
+var Steps = []string{StepPatch, StepPreflight, StepPrepare, StepKubespray, StepServices, StepVerify, StepStorage}
 
 // Options configures Install. PaiDir and Mirror are required; the zero value
 // of every other field works.
@@ -82,6 +85,10 @@ type Options struct {
 	AcceptNewHostKey []string
 	// Kubeconfig is what verify reads; default ~/pai-deploy/kube/config.
 	Kubeconfig string
+	// Storage, when set, adds the storage step (the seed guide's NFS
+	// storage setup) after verify. Its Kubeconfig, Logger, Report and
+	// KnownHosts are filled in by Install when empty.
+	Storage *storage.Options
 	// Client reaches the mirror from the dev box; default: a client that
 	// trusts MirrorCA.
 	Client *http.Client
@@ -165,6 +172,9 @@ func newInstall(opts Options) (*install, error) {
 	if opts.Mirror == "" {
 		return nil, errors.New("the mirror address is required (--mirror HOST:PORT, as the nodes reach it)")
 	}
+	if opts.Storage == nil && slices.Contains(opts.Only, StepStorage) {
+		return nil, errors.New("the storage step needs --storage-node NODE (the worker that will serve NFS)")
+	}
 	in := &install{opts: opts, scheme: "http", log: opts.Logger}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
@@ -217,7 +227,7 @@ func (in *install) report(r Report) {
 }
 
 func (in *install) steps() []quickstart.Step {
-	return []quickstart.Step{
+	steps := []quickstart.Step{
 		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, in.configPath), Run: in.patch},
 		{Name: StepPreflight, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, fileSum(in.layoutPath)), Run: in.preflight},
 		{Name: StepPrepare, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, fileSum(in.layoutPath)), Run: in.prepare},
@@ -225,6 +235,44 @@ func (in *install) steps() []quickstart.Step {
 		{Name: StepServices, Run: in.services},
 		{Name: StepVerify, Run: in.verify},
 	}
+	if in.opts.Storage != nil {
+		st := in.opts.Storage
+		steps = append(steps, quickstart.Step{
+			Name:        StepStorage,
+			Fingerprint: quickstart.Fingerprint(st.Node, st.SharePath, st.Name, st.NFSPath, strings.Join(st.Groups, ","), fmt.Sprint(st.ReadWrite)),
+			Run:         in.storage,
+		})
+	}
+	return steps
+}
+
+func (in *install) storage(ctx context.Context) error {
+	opts := *in.opts.Storage
+	if opts.Kubeconfig == "" {
+		opts.Kubeconfig = in.opts.Kubeconfig
+	}
+	if opts.KnownHosts == "" {
+		opts.KnownHosts = filepath.Join(in.stateDir, "known_hosts")
+	}
+	if opts.Logger == nil {
+		opts.Logger = in.log
+	}
+	if opts.Report == nil {
+		opts.Report = func(e storage.Event) {
+			switch e.Kind {
+			case storage.EventStart:
+				in.report(Report{Step: StepStorage, Kind: ReportStatus, Text: fmt.Sprintf("%d/6 %s", e.N, e.Text)})
+			case storage.EventDone:
+				in.report(Report{Step: StepStorage, Kind: ReportText, Text: fmt.Sprintf("  %d/6 %s: %s", e.N, e.Step, e.Text)})
+			}
+		}
+	}
+	res, err := storage.Setup(ctx, opts)
+	if err != nil {
+		return err
+	}
+	in.report(Report{Step: StepStorage, Kind: ReportText, Text: res.Instructions})
+	return nil
 }
 
 func fileSum(path string) string {
@@ -329,12 +377,15 @@ func (in *install) dryRun(ctx context.Context) error {
 		b.WriteString("patch: nothing to change\n")
 	}
 	writeFindings(&b, res)
-	steps := Steps
+	var steps []string
+	for _, st := range in.steps() {
+		steps = append(steps, st.Name)
+	}
 	if len(in.opts.Only) > 0 {
-		steps = slices.DeleteFunc(slices.Clone(Steps), func(s string) bool { return !slices.Contains(in.opts.Only, s) })
+		steps = slices.DeleteFunc(steps, func(s string) bool { return !slices.Contains(in.opts.Only, s) })
 	} else if in.opts.From != "" {
-		if i := slices.Index(Steps, in.opts.From); i >= 0 {
-			steps = Steps[i:]
+		if i := slices.Index(steps, in.opts.From); i >= 0 {
+			steps = steps[i:]
 		}
 	}
 	fmt.Fprintf(&b, "dry run: nothing was changed; the install would run: %s\n", strings.Join(steps, ", "))

@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/term"
 
 	"github.com/paimirror/paimirror/installer"
+	"github.com/paimirror/paimirror/installer/storage"
 )
 
 type installOptions struct {
@@ -16,7 +19,13 @@ type installOptions struct {
 	opts     installer.Options
 	mirrorCA string
 	yes      bool
+	storage  storage.Options
 }
+
+// adminPasswordEnv holds the OpenPAI admin's password for the storage step;
+// without it, install asks on the terminal. Never a flag: command lines are
+// visible to every user of the machine.
+const adminPasswordEnv = "PAIMIRROR_PAI_ADMIN_PASSWORD"
 
 func newInstallCmd(g *globalOptions) *cobra.Command {
 	o := &installOptions{globalOptions: g}
@@ -60,6 +69,18 @@ checks what matters instead. --yes answers that prompt "continue".`,
 	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker through, over SSH (default 127.0.0.1; - to skip)")
 	f.StringArrayVar(&o.opts.AcceptNewHostKey, "accept-new-host-key", nil, "trust NODE's new SSH host key, replacing the recorded one (repeatable)")
 	f.StringVar(&o.opts.Kubeconfig, "kubeconfig", "", "kubeconfig for verify (default: ~/pai-deploy/kube/config)")
+
+	f.StringVar(&o.storage.Node, "storage-node", "", "add the storage step: this worker serves NFS through storage-manager (the seed guide's 存储设置)")
+	f.StringVar(&o.storage.SharePath, "share-path", storage.DefaultSharePath, "storage: the directory on the storage node that is shared")
+	f.StringVar(&o.storage.Name, "name", storage.DefaultName, "storage: the PVC name groups are granted (the PV is NAME-pv)")
+	f.StringVar(&o.storage.NFSPath, "nfs-path", storage.DefaultNFSPath, "storage: the exported path the volume mounts")
+	f.StringSliceVar(&o.storage.Groups, "groups", []string{storage.DefaultGroup}, "storage: OpenPAI groups granted the storage, comma separated")
+	f.BoolVar(&o.storage.ReadWrite, "read-write", false, "storage: jobs may write (default read-only, as the guide)")
+	f.Bool("read-only", true, "storage: jobs may only read (the default)")
+	f.BoolVar(&o.storage.Recreate, "recreate", false, "storage: replace a PV/PVC that exists with other settings (the guide's 重新生成存储)")
+	f.StringVar(&o.storage.RestServer, "rest-server", "", "storage: the rest-server URL (default http://<master>/rest-server)")
+	f.StringVar(&o.storage.AdminUser, "admin-user", "admin", "storage: the OpenPAI admin to grant as; the password comes from $"+adminPasswordEnv+" or a prompt")
+	cmd.MarkFlagsMutuallyExclusive("read-write", "read-only")
 	cmd.MarkFlagRequired("pai")
 	cmd.MarkFlagRequired("mirror")
 	cmd.RegisterFlagCompletionFunc("only", stepCompletion)
@@ -80,6 +101,15 @@ func runInstall(ctx context.Context, o *installOptions) error {
 		o.opts.MirrorCA = pem
 	}
 	o.opts.ContinueOnRequirementFailure = o.yes
+	if o.storage.Node != "" {
+		pw, err := adminPassword(o.stderr)
+		if err != nil {
+			return err
+		}
+		o.storage.AdminPassword = pw
+		o.storage.Output = nil
+		o.opts.Storage = &o.storage
+	}
 	o.opts.Logger = o.logger()
 	r := &installReporter{g: o.globalOptions, tty: isTerminal(o.stderr)}
 	o.opts.Report = r.report
@@ -138,4 +168,23 @@ func (r *installReporter) endStatus() {
 		fmt.Fprint(r.g.stderr, "\r\033[K")
 		r.status = false
 	}
+}
+
+// adminPassword reads the OpenPAI admin's password from the environment or,
+// on a terminal, a prompt that does not echo.
+func adminPassword(stderr io.Writer) (string, error) {
+	if pw := os.Getenv(adminPasswordEnv); pw != "" {
+		return pw, nil
+	}
+	fd := int(os.Stdin.Fd())
+	if !term.IsTerminal(fd) {
+		return "", usageError{fmt.Errorf("the storage step needs the OpenPAI admin's password: set $%s or run on a terminal to be asked", adminPasswordEnv)}
+	}
+	fmt.Fprint(stderr, "OpenPAI admin password: ")
+	pw, err := term.ReadPassword(fd)
+	fmt.Fprintln(stderr)
+	if err != nil {
+		return "", fmt.Errorf("reading the password: %w", err)
+	}
+	return string(pw), nil
 }
