@@ -24,13 +24,15 @@ lint:
 
 ## fuzz: a short run of every fuzz target
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./manifests
 	$(GO) test -run XXX -fuzz FuzzOpen -fuzztime 30s ./bundle
 	$(GO) test -run XXX -fuzz FuzzLookup -fuzztime 30s ./fileserver
 	$(GO) test -run XXX -fuzz FuzzValidateLayout -fuzztime 30s ./installer/patch
 	$(GO) test -run XXX -fuzz FuzzPatchConfig -fuzztime 30s ./installer/patch
 	$(GO) test -run XXX -fuzz FuzzMergeDaemonJSON -fuzztime 30s ./installer/nodes
 	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./installer/kube
+	$(GO) test -run XXX -fuzz FuzzMarkStorage -fuzztime 30s ./installer/storage
+	$(GO) test -run XXX -fuzz FuzzEnableStorageManager -fuzztime 30s ./installer/storage
+	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./manifests
 
 ## bench: benchmarks side by side with their baselines, and the ratios (see README)
 bench:
