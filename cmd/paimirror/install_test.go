@@ -137,6 +137,9 @@ func TestInstallFlow(t *testing.T) {
 		t.Fatalf("quick-start steps: %v\n%s", err, out)
 	}
 	record, _ := os.ReadFile(filepath.Join(dir, "record"))
+	if !strings.Contains(string(record), "docker run --entrypoint /bin/bash") {
+		t.Errorf("the dev-box container did not start with bash as its entrypoint:\n%s", record)
+	}
 	for _, want := range []string{"quick-start-kubespray.sh", "environment.sh", "k8s_generator", "quick-start-service.sh"} {
 		if !strings.Contains(string(record), want) {
 			t.Errorf("the scripts did not run %s:\n%s", want, record)

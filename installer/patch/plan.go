@@ -71,7 +71,8 @@ type Result struct {
 	// PaiDir is the pai checkout Plan read; Diff names files relative to it.
 	PaiDir string
 	// Changes are the files to rewrite, in a fixed order: config.yaml,
-	// docker-cache-config-distribute.yml, the device plugin start script.
+	// docker-cache-config-distribute.yml, the device plugin start script,
+	// service-boot.sh.
 	// Files that need no change are left out.
 	Changes []Change
 	// Warnings are things the patch replaced or could not do, each
@@ -166,6 +167,15 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	out = dp.patch(old)
 	r.Warnings = append(r.Warnings, dp.warnings...)
 	r.add(path, old, out, "the device plugin manifests come from the mirror instead of svn (GitHub ended Subversion access)")
+
+	// the dev-box container's entrypoint
+	path = filepath.Join(paiDir, filepath.FromSlash(ServiceBootFile))
+	if old, err = os.ReadFile(path); err != nil {
+		return nil, fmt.Errorf("reading the service boot script: %w", err)
+	}
+	out, warnings = patchServiceBoot(ServiceBootFile, old)
+	r.Warnings = append(r.Warnings, warnings...)
+	r.add(path, old, out, "the dev-box container starts bash directly, not its entrypoint's git fetch and GitHub API call")
 
 	// The files kubespray will download must be on the mirror.
 	if opts.HasPath != nil {

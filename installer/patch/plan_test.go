@@ -43,7 +43,7 @@ func TestPlanGolden(t *testing.T) {
 			t.Errorf("Plan wrote %s%s", rel, OrigSuffix)
 		}
 	}
-	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile}
+	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile}
 	if !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
 	}

@@ -163,6 +163,9 @@ func (d *Docker) create(ctx context.Context) error {
 		"-v", kube + ":/root/.kube",
 		"-v", d.PaiDir + ":" + DefaultPaiMount,
 		"--pid=host", "--privileged=true", "--net=host",
+		// The image's entrypoint first tries GitHub (git fetch, the
+		// releases API), which hangs offline; the pai checkout is mounted.
+		"--entrypoint", "/bin/bash",
 		"--name=" + d.container(), d.Image}
 	if out, err := d.docker(ctx, args, nil, nil); err != nil {
 		return fmt.Errorf("creating container %s from %s: %w: %s", d.container(), d.Image, err, lastLine(out))

@@ -603,7 +603,7 @@ func TestSetup(t *testing.T) {
 				want: []string{"inspect --format {{.State.Running}} dev-box", "start dev-box"}},
 			{name: "missing, image given", state: "missing", image: "openpai/dev-box:v1.8.0",
 				want: []string{"inspect --format {{.State.Running}} dev-box",
-					"run -itd -v /var/run/docker.sock:/var/run/docker.sock -v " + cfg + ":/cluster-configuration -v /root/pai-deploy/kube:/root/.kube -v /srv/pai:/mnt/pai --pid=host --privileged=true --net=host --name=dev-box openpai/dev-box:v1.8.0"}},
+					"run -itd -v /var/run/docker.sock:/var/run/docker.sock -v " + cfg + ":/cluster-configuration -v /root/pai-deploy/kube:/root/.kube -v /srv/pai:/mnt/pai --pid=host --privileged=true --net=host --entrypoint /bin/bash --name=dev-box openpai/dev-box:v1.8.0"}},
 			{name: "missing", state: "missing", err: ErrNoDevBox,
 				want: []string{"inspect --format {{.State.Running}} dev-box"}},
 		} {

@@ -1,0 +1,51 @@
+package patch
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// ServiceBootFile runs the dev-box container that starts OpenPAI's services.
+const ServiceBootFile = "contrib/kubespray/script/service-boot.sh"
+
+// devBoxEntrypoint is the option patchServiceBoot adds to the dev-box
+// container's docker run.
+const devBoxEntrypoint = "--entrypoint /bin/bash"
+
+// patchServiceBoot makes service-boot.sh start the openpai/dev-box
+// container with bash as its entrypoint. The image's own entrypoint
+// (start-script.sh) first runs `git fetch` on its copy of pai and asks
+// api.github.com for the latest release, which hang where packets to GitHub
+// are dropped, and only then starts bash; the install uses the checkout
+// mounted at /mnt/pai, never that copy. It returns data unchanged, and a
+// warning, when the file has no such docker run.
+func patchServiceBoot(name string, data []byte) ([]byte, []string) {
+	if bytes.Contains(data, []byte(devBoxEntrypoint)) {
+		return data, nil
+	}
+	lines := bytes.SplitAfter(data, []byte("\n"))
+	run := -1
+	for i, l := range lines {
+		t := bytes.TrimSpace(l)
+		if bytes.Contains(t, []byte("docker run")) {
+			run = i
+		}
+		// The container's name line inside the run, or the image line
+		// ending it: insert before it, with the same indentation.
+		if run < 0 || !(bytes.HasPrefix(t, []byte("--name=dev-box")) || bytes.HasPrefix(t, []byte("openpai/dev-box")) || bytes.Contains(t, []byte("/dev-box:"))) {
+			continue
+		}
+		if i == run {
+			// The whole run on one line: the option goes right after it.
+			out := bytes.Join(lines[:i], nil)
+			out = append(out, bytes.Replace(l, []byte("docker run"), []byte("docker run "+devBoxEntrypoint), 1)...)
+			return append(out, bytes.Join(lines[i+1:], nil)...), nil
+		}
+		indent := l[:len(l)-len(bytes.TrimLeft(l, " \t"))]
+		out := bytes.Join(lines[:i], nil)
+		out = append(out, indent...)
+		out = append(out, devBoxEntrypoint+" \\\n"...)
+		return append(out, bytes.Join(lines[i:], nil)...), nil
+	}
+	return data, []string{fmt.Sprintf("%s: no docker run of openpai/dev-box found; its entrypoint will try GitHub (git fetch, api.github.com) when the services start", name)}
+}
