@@ -99,6 +99,18 @@ func TestOpenRejectsDamage(t *testing.T) {
 	}
 }
 
+// TestOpenTruncatedAnywhere cuts a bundle at many offsets: every cut is
+// refused as cut short, never opened, never a crash.
+func TestOpenTruncatedAnywhere(t *testing.T) {
+	good := smallBundle(t)
+	for off := 0; off < len(good); off += 509 {
+		_, err := bundle.Open(writeTemp(t, good[:off]))
+		if err == nil || !strings.Contains(err.Error(), "cut short") && !strings.Contains(err.Error(), "not a complete tar") {
+			t.Fatalf("cut at %d of %d: %v", off, len(good), err)
+		}
+	}
+}
+
 // TestOpenParts reads a bundle split at awkward offsets as one.
 func TestOpenParts(t *testing.T) {
 	good := smallBundle(t)

@@ -62,6 +62,10 @@ func scanTar(r io.ReaderAt, size int64) (scanResult, error) {
 			res.Finished = size-res.End >= 2*512
 			return res, nil
 		}
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			res.Torn = fmt.Sprintf("the tar header at offset %d is cut short (the file ends at %d)", res.End, size)
+			return res, nil
+		}
 		if err != nil {
 			res.Torn = fmt.Sprintf("unreadable tar header at offset %d: %v", res.End, err)
 			return res, nil
