@@ -321,9 +321,32 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 	res, err := patch.Plan(in.opts.PaiDir, patch.Options{
 		Mirror: in.mirror.Addr, Scheme: in.scheme,
 		ConfigPath: in.configPath, LayoutPath: in.layoutPath,
-		HasPath: func(p string) bool { return paths[p] },
+		HasPath:  func(p string) bool { return paths[p] },
+		PipIndex: in.pipIndex(ctx),
 	})
 	return res, lock, err
+}
+
+// pipIndexPath is where paimirror serve publishes a bundle's Python
+// packages.
+const pipIndexPath = "/pypi/simple/"
+
+// pipIndex returns pipIndexPath when the mirror serves Python packages
+// there, else "".
+func (in *install) pipIndex(ctx context.Context) string {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.scheme+"://"+in.mirror.Addr+pipIndexPath, nil)
+	if err != nil {
+		return ""
+	}
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return ""
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return ""
+	}
+	return pipIndexPath
 }
 
 func (in *install) patch(ctx context.Context) error {

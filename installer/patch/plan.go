@@ -49,9 +49,14 @@ type Options struct {
 	// Default (nil): every path is assumed served.
 	HasPath func(path string) bool
 	// Manifest is where a device plugin fetched from a repository's default
-	// branch (svn "trunk") finds the file, and so its mirror path. Default
-	// (nil): manifests.Default().
+	// branch (svn "trunk") finds the file, and so its mirror path, and
+	// where the kubespray source archive is. Default (nil):
+	// manifests.Default().
 	Manifest *manifests.Manifest
+	// PipIndex is the mirror's Python package index path, e.g.
+	// "/pypi/simple/", when the mirror serves one: environment.sh's pip
+	// installs then use it. Default "": pip is left alone.
+	PipIndex string
 }
 
 // Change is one file Plan would rewrite.
@@ -72,7 +77,7 @@ type Result struct {
 	PaiDir string
 	// Changes are the files to rewrite, in a fixed order: config.yaml,
 	// docker-cache-config-distribute.yml, the device plugin start script,
-	// service-boot.sh.
+	// service-boot.sh, environment.sh.
 	// Files that need no change are left out.
 	Changes []Change
 	// Warnings are things the patch replaced or could not do, each
@@ -176,6 +181,33 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	out, warnings = patchServiceBoot(ServiceBootFile, old)
 	r.Warnings = append(r.Warnings, warnings...)
 	r.add(path, old, out, "the dev-box container starts bash directly, not its entrypoint's git fetch and GitHub API call")
+
+	// environment.sh: kubespray's tree and the Python packages
+	path = filepath.Join(paiDir, filepath.FromSlash(EnvironmentFile))
+	if old, err = os.ReadFile(path); err != nil {
+		return nil, fmt.Errorf("reading the dev box's environment script: %w", err)
+	}
+	ep := envPatch{}
+	for _, f := range manifest.Files {
+		if strings.Contains(f.URL, "/kubernetes-sigs/kubespray/archive/") {
+			mp := f.MirrorPaths()[0]
+			if opts.HasPath != nil && !opts.HasPath(mp) {
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: the mirror does not serve kubespray's source (%s); the dev box will clone it from GitHub (build with the devbox-sources group)", EnvironmentFile, mp))
+				break
+			}
+			ep.kubesprayURL = scheme + "://" + opts.Mirror + mp
+			break
+		}
+	}
+	if opts.PipIndex != "" {
+		ep.pipIndex = scheme + "://" + opts.Mirror + opts.PipIndex
+		if scheme == "http" {
+			ep.trustedHost, _, _ = strings.Cut(opts.Mirror, ":")
+		}
+	}
+	out, warnings = patchEnvironment(EnvironmentFile, old, ep)
+	r.Warnings = append(r.Warnings, warnings...)
+	r.add(path, old, out, "the dev box takes kubespray's tree and its Python packages from the mirror")
 
 	// The files kubespray will download must be on the mirror.
 	if opts.HasPath != nil {

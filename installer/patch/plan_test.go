@@ -43,7 +43,7 @@ func TestPlanGolden(t *testing.T) {
 			t.Errorf("Plan wrote %s%s", rel, OrigSuffix)
 		}
 	}
-	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile}
+	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile, EnvironmentFile}
 	if !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
 	}
@@ -103,8 +103,10 @@ func TestApplyKeepsFirstOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Changes) != 3 {
-		t.Fatalf("got %d changes for a new mirror, want 3:\n%s", len(r.Changes), r.Diff())
+	// config.yaml, the docker cache playbook, the device plugin script and
+	// environment.sh name the mirror; service-boot.sh does not.
+	if len(r.Changes) != 4 {
+		t.Fatalf("got %d changes for a new mirror, want 4:\n%s", len(r.Changes), r.Diff())
 	}
 	if err := Apply(r); err != nil {
 		t.Fatal(err)

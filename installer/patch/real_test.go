@@ -40,8 +40,8 @@ func TestRealTree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Changes) != 4 {
-		t.Fatalf("%d changes, want 4:\n%s", len(r.Changes), r.Diff())
+	if len(r.Changes) != 5 {
+		t.Fatalf("%d changes, want 5:\n%s", len(r.Changes), r.Diff())
 	}
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings:\n%s", warningsText(r.Warnings))

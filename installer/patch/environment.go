@@ -1,0 +1,78 @@
+package patch
+
+import (
+	"bytes"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// EnvironmentFile prepares the dev box: it clones kubespray and installs
+// ansible and the other Python packages with pip.
+const EnvironmentFile = "contrib/kubespray/script/environment.sh"
+
+var (
+	// gitCloneKubespray matches environment.sh's clone of kubespray and
+	// captures the destination.
+	gitCloneKubespray = regexp.MustCompile(`^(\s*)git clone .*kubernetes-sigs/kubespray(?:\.git)?\s+(\S+)\s*$`)
+	// mirrorKubespray matches a line this patch wrote, to repoint it.
+	mirrorKubespray = regexp.MustCompile(`^(\s*)mkdir -p (\S+) && \(set -o pipefail; curl -fsSL "[^"]*" \| tar -xz --strip-components=1 -C \S+\) \|\| exit \$\?\s*$`)
+	// pipInstall finds `pip install` (python3 -m pip, pip3, pip) and an
+	// index option this patch added before.
+	pipInstall  = regexp.MustCompile(`\bpip3? install\b`)
+	pipIndexOpt = regexp.MustCompile(` --index-url \S+( --trusted-host \S+)?`)
+)
+
+// envPatch says where environment.sh should take kubespray and Python
+// packages from; an empty field leaves that part alone.
+type envPatch struct {
+	// kubesprayURL is the mirror URL of the kubespray archive at the commit
+	// release-2.11 stands at.
+	kubesprayURL string
+	// pipIndex is the mirror's PEP 503 index, e.g.
+	// "http://10.0.0.9:5000/pypi/simple/"; trustedHost its host when it
+	// is plain HTTP.
+	pipIndex, trustedHost string
+}
+
+// patchEnvironment rewrites environment.sh: the kubespray clone becomes a
+// download of the same tree from the mirror, and every pip install gets the
+// mirror's index. Lines it wrote before are repointed, so a second run with
+// the same mirror changes nothing.
+func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
+	var warnings []string
+	lines := strings.SplitAfter(string(data), "\n")
+	cloned := false
+	for i, l := range lines {
+		body := strings.TrimRight(l, "\n")
+		nl := l[len(body):]
+		if p.kubesprayURL != "" {
+			var m []string
+			if m = gitCloneKubespray.FindStringSubmatch(body); m == nil {
+				m = mirrorKubespray.FindStringSubmatch(body)
+			}
+			if m != nil {
+				lines[i] = fmt.Sprintf(`%smkdir -p %s && (set -o pipefail; curl -fsSL "%s" | tar -xz --strip-components=1 -C %s) || exit $?`, m[1], m[2], p.kubesprayURL, m[2]) + nl
+				cloned = true
+				continue
+			}
+		}
+		if p.pipIndex != "" && pipInstall.MatchString(body) && !strings.HasPrefix(strings.TrimSpace(body), "#") {
+			opt := " --index-url " + p.pipIndex
+			if p.trustedHost != "" {
+				opt += " --trusted-host " + p.trustedHost
+			}
+			body = pipIndexOpt.ReplaceAllString(body, "")
+			loc := pipInstall.FindStringIndex(body)
+			lines[i] = body[:loc[1]] + opt + body[loc[1]:] + nl
+		}
+	}
+	if p.kubesprayURL != "" && !cloned {
+		warnings = append(warnings, fmt.Sprintf("%s: no `git clone` of kubespray found; the dev box will take kubespray from wherever this script says", name))
+	}
+	out := []byte(strings.Join(lines, ""))
+	if bytes.Equal(out, data) {
+		return data, warnings
+	}
+	return out, warnings
+}
