@@ -129,6 +129,11 @@ func Install(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	if in.bundledPai {
+		if err := in.ensurePaiTree(ctx, in.opts.PaiDir); err != nil {
+			return err
+		}
+	}
 	if opts.DryRun {
 		return in.dryRun(ctx)
 	}
@@ -163,11 +168,14 @@ type install struct {
 	client     *http.Client
 	log        *slog.Logger
 	state      *quickstart.State
+	// bundledPai: the pai tree is the mirror's source archive, unpacked
+	// into the state directory.
+	bundledPai bool
 }
 
 func newInstall(opts Options) (*install, error) {
-	if opts.PaiDir == "" {
-		return nil, errors.New("the pai checkout is required (--pai DIR)")
+	if opts.PaiDir == "" && (opts.ConfigPath == "" || opts.LayoutPath == "") {
+		return nil, errors.New("without --pai DIR, the bundled pai v1.8.0 source is used, and --config and --layout must name your config.yaml and layout.yaml")
 	}
 	if opts.Mirror == "" {
 		return nil, errors.New("the mirror address is required (--mirror HOST:PORT, as the nodes reach it)")
@@ -188,14 +196,6 @@ func newInstall(opts Options) (*install, error) {
 		return nil, fmt.Errorf("mirror %q: want HOST:PORT (as the nodes reach it): %v", opts.Mirror, err)
 	}
 	in.mirror = nodes.Mirror{Addr: addr, TLS: in.scheme == "https", CA: opts.MirrorCA}
-	in.configPath = opts.ConfigPath
-	if in.configPath == "" {
-		in.configPath = filepath.Join(opts.PaiDir, patch.ConfigFile)
-	}
-	in.layoutPath = opts.LayoutPath
-	if in.layoutPath == "" {
-		in.layoutPath = filepath.Join(opts.PaiDir, filepath.Dir(patch.ConfigFile), "layout.yaml")
-	}
 	in.stateDir = opts.StateDir
 	if in.stateDir == "" {
 		home, err := os.UserHomeDir()
@@ -203,6 +203,19 @@ func newInstall(opts Options) (*install, error) {
 			return nil, fmt.Errorf("finding the state directory: %w (pass --state DIR)", err)
 		}
 		in.stateDir = filepath.Join(home, ".paimirror", "install", strings.ReplaceAll(addr, ":", "_"))
+	}
+	if in.opts.PaiDir == "" {
+		// Unpacked from the mirror by Install before any step runs.
+		in.opts.PaiDir = filepath.Join(in.stateDir, "pai")
+		in.bundledPai = true
+	}
+	in.configPath = opts.ConfigPath
+	if in.configPath == "" {
+		in.configPath = filepath.Join(in.opts.PaiDir, patch.ConfigFile)
+	}
+	in.layoutPath = opts.LayoutPath
+	if in.layoutPath == "" {
+		in.layoutPath = filepath.Join(in.opts.PaiDir, filepath.Dir(patch.ConfigFile), "layout.yaml")
 	}
 	in.client = opts.Client
 	if in.client == nil {

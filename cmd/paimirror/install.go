@@ -30,7 +30,7 @@ const adminPasswordEnv = "PAIMIRROR_PAI_ADMIN_PASSWORD"
 func newInstallCmd(g *globalOptions) *cobra.Command {
 	o := &installOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "install --pai DIR --mirror HOST:PORT",
+		Use:   "install --mirror HOST:PORT [--pai DIR | --config FILE --layout FILE]",
 		Short: "Install OpenPAI from the mirror: patch pai, check and prepare the nodes, run the quick-start",
 		Long: `Install runs, on the dev box, what the seed guide does by hand, with no
 internet: ` + strings.Join(installer.Steps, " → ") + `.
@@ -55,7 +55,7 @@ checks what matters instead. --yes answers that prompt "continue".`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.opts.PaiDir, "pai", "", "the pai v1.8.0 checkout (required)")
+	f.StringVar(&o.opts.PaiDir, "pai", "", "the pai v1.8.0 checkout (default: the bundle's pai v1.8.0 source, unpacked into the state directory; then --config and --layout are needed)")
 	f.StringVar(&o.opts.Mirror, "mirror", "", "the mirror as the nodes reach it: HOST:PORT, or https://HOST:PORT (required)")
 	f.StringVar(&o.mirrorCA, "mirror-ca", "", "CA certificate of an https mirror (serve --tls-dir's ca.crt)")
 	f.StringVar(&o.opts.ConfigPath, "config", "", "config.yaml (default: the pai tree's contrib/kubespray/config/config.yaml)")
@@ -81,7 +81,6 @@ checks what matters instead. --yes answers that prompt "continue".`,
 	f.StringVar(&o.storage.RestServer, "rest-server", "", "storage: the rest-server URL (default http://<master>/rest-server)")
 	f.StringVar(&o.storage.AdminUser, "admin-user", "admin", "storage: the OpenPAI admin to grant as; the password comes from $"+adminPasswordEnv+" or a prompt")
 	cmd.MarkFlagsMutuallyExclusive("read-write", "read-only")
-	cmd.MarkFlagRequired("pai")
 	cmd.MarkFlagRequired("mirror")
 	cmd.RegisterFlagCompletionFunc("only", stepCompletion)
 	cmd.RegisterFlagCompletionFunc("from", stepCompletion)
