@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -126,6 +127,9 @@ type builder struct {
 	fetched  int64
 	// transports holds a *transportOnce per source repository.
 	transports sync.Map
+	// pyCache holds the python files resolution downloaded; nil until it
+	// runs.
+	pyCache *fileCache
 }
 
 type blobCall struct {
@@ -134,16 +138,28 @@ type blobCall struct {
 	err  error
 }
 
-// Build pulls every selected image and file of m, verifies each byte against
-// its digest or checksum, and writes the bundle. It resumes from an earlier
-// interrupted build of the same output. When some items fail, the others are
-// still stored and the partial file is kept for a rerun; the returned error
-// joins an *ItemError per failed item.
+// Build pulls every selected image and file of m, resolves its python
+// section (when selected) for every target and downloads the files chosen,
+// verifies each byte against its digest, checksum or the package index's
+// sha256, and writes the bundle. It resumes from an earlier interrupted
+// build of the same output. When some items fail, the others are still
+// stored and the partial file is kept for a rerun; the returned error joins
+// an *ItemError per failed item (a python target that cannot be resolved is
+// one item, each python file another).
 func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Result, error) {
 	start := time.Now()
 	sel, err := m.Select(opts.Include, opts.Exclude)
 	if err != nil {
 		return nil, err
+	}
+	var pyGroups []pypi.Group
+	var pyTargets []pypi.Target
+	if sel.Python != nil {
+		// Requirements are parsed before anything is fetched: no rerun
+		// mends a manifest.
+		if pyGroups, pyTargets, err = pythonInputs(sel); err != nil {
+			return nil, err
+		}
 	}
 	if opts.Output == "" {
 		opts.Output = m.Name + ".tar"
@@ -194,10 +210,17 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		Files:  make([]File, len(sel.Files)),
 	}
 
-	// Resolve images first (small manifests) so the total size is known.
+	// Resolve images (small manifests) and python packages first, so the
+	// total size is known.
 	plans := make([]*imagePlan, len(sel.Images))
-	errs := make([]error, len(sel.Images)+len(sel.Files))
+	// One error per image and file, then the python section's.
+	errs := make([]error, len(sel.Images)+len(sel.Files)+1)
+	pyErr := &errs[len(errs)-1]
+	var py *Python
 	var wg sync.WaitGroup
+	if sel.Python != nil {
+		wg.Go(func() { py, *pyErr = b.resolvePython(ctx, sel, pyGroups, pyTargets) })
+	}
 	for i, img := range sel.Images {
 		wg.Go(func() {
 			p, err := b.resolveImage(ctx, img)
@@ -227,7 +250,17 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 			total += rec.File.Size
 		}
 	}
-	b.emit(Event{Kind: EventPlanned, Total: total, Items: len(sel.Images) + len(sel.Files)})
+	items := len(sel.Images) + len(sel.Files)
+	if py != nil {
+		items += len(py.Files)
+		for _, f := range py.Files {
+			if !seen[f.Digest()] && f.Size > 0 {
+				seen[f.Digest()] = true
+				total += f.Size
+			}
+		}
+	}
+	b.emit(Event{Kind: EventPlanned, Total: total, Items: items})
 
 	for i, p := range plans {
 		if p == nil {
@@ -249,6 +282,13 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 				return
 			}
 			lock.Files[i] = *lf
+		})
+	}
+	if py != nil {
+		wg.Go(func() {
+			if *pyErr = b.pullPython(ctx, py); *pyErr == nil {
+				lock.Python = py
+			}
 		})
 	}
 	wg.Wait()
@@ -503,6 +543,12 @@ func sharedBytes(lock *Lock) int64 {
 		}
 	}
 	for _, f := range lock.Files {
+		if seen[f.Digest()] {
+			shared += f.Size
+		}
+		seen[f.Digest()] = true
+	}
+	for _, f := range lock.PythonFiles() {
 		if seen[f.Digest()] {
 			shared += f.Size
 		}

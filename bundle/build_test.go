@@ -104,6 +104,25 @@ func TestBuildDefaultManifestImages(t *testing.T) {
 			t.Errorf("no image is named %s", n)
 		}
 	}
+	// The python section resolves against the fake index for every target.
+	py := b.Lock.Python
+	if py == nil || len(py.Resolutions) != len(def.Python.Targets) {
+		t.Fatalf("lock python %+v", py)
+	}
+	for _, r := range py.Resolutions {
+		var names []string
+		for _, g := range r.Groups {
+			names = append(names, g.Name)
+		}
+		if len(names) != len(def.Python.Installs) || names[0] != "pip" || names[len(names)-1] != "ansible" {
+			t.Errorf("%s: installs %q", r.Target, names)
+		}
+	}
+	// One wheel per requirement of the installs: 13 (jinja2 and ansible are
+	// pinned twice).
+	if n := len(py.Files); n != 13 {
+		t.Errorf("%d python files, want 13", n)
+	}
 	// Every image shares the upstream's base layer: stored once, fetched once.
 	if res.Shared == 0 {
 		t.Error("no bytes saved by shared blobs")

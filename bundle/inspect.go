@@ -1,17 +1,22 @@
 package bundle
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Summary is what a bundle holds, for people and scripts. Its JSON form
 // (`paimirror inspect -o json`) is stable: fields are only ever added.
 type Summary struct {
-	FormatVersion int           `json:"formatVersion"`
-	ToolVersion   string        `json:"toolVersion"`
-	Created       time.Time     `json:"created"`
-	Manifest      ManifestRef   `json:"manifest"`
-	Images        []ImageInfo   `json:"images"`
-	Files         []FileInfo    `json:"files"`
-	Totals        SummaryTotals `json:"totals"`
+	FormatVersion int         `json:"formatVersion"`
+	ToolVersion   string      `json:"toolVersion"`
+	Created       time.Time   `json:"created"`
+	Manifest      ManifestRef `json:"manifest"`
+	Images        []ImageInfo `json:"images"`
+	Files         []FileInfo  `json:"files"`
+	// PythonFiles are the Python packages' files, when the bundle has any.
+	PythonFiles []PythonFileInfo `json:"pythonFiles,omitempty"`
+	Totals      SummaryTotals    `json:"totals"`
 }
 
 // ManifestRef names the manifest a bundle was built from.
@@ -45,11 +50,26 @@ type FileInfo struct {
 	SHA256 string   `json:"sha256"`
 }
 
+// PythonFileInfo is one Python package file in a Summary.
+type PythonFileInfo struct {
+	Project  string `json:"project"`
+	Version  string `json:"version"`
+	Filename string `json:"filename"`
+	Size     int64  `json:"size"`
+	SHA256   string `json:"sha256"`
+	// Targets are the python targets whose installs need the file.
+	Targets []string `json:"targets"`
+}
+
 // SummaryTotals sums a Summary up.
 type SummaryTotals struct {
 	Images int `json:"images"`
 	Files  int `json:"files"`
-	Blobs  int `json:"blobs"`
+	// PythonFiles and PythonProjects count the Python package files and
+	// the projects they belong to.
+	PythonFiles    int `json:"pythonFiles"`
+	PythonProjects int `json:"pythonProjects"`
+	Blobs          int `json:"blobs"`
 	// BundleBytes is the size of the bundle file(s).
 	BundleBytes int64 `json:"bundleBytes"`
 	// SharedBytes is what sharing blobs between images saved.
@@ -76,7 +96,26 @@ func (b *Bundle) Summary() Summary {
 	for _, f := range l.Files {
 		s.Files = append(s.Files, FileInfo{Name: f.Name, URL: f.URL, Paths: f.Paths, Size: f.Size, SHA256: f.SHA256})
 	}
+	projects := map[string]bool{}
+	if l.Python != nil {
+		targets := map[string][]string{} // filename → targets needing it
+		for _, r := range l.Python.Resolutions {
+			for _, g := range r.Groups {
+				for _, p := range g.Packages {
+					if !slices.Contains(targets[p.Filename], r.Target) {
+						targets[p.Filename] = append(targets[p.Filename], r.Target)
+					}
+				}
+			}
+		}
+		for _, f := range l.Python.Files {
+			projects[f.Project] = true
+			s.PythonFiles = append(s.PythonFiles, PythonFileInfo{Project: f.Project, Version: f.Version, Filename: f.Filename,
+				Size: f.Size, SHA256: f.SHA256, Targets: append([]string{}, targets[f.Filename]...)})
+		}
+	}
 	s.Totals = SummaryTotals{Images: len(l.Images), Files: len(l.Files), Blobs: len(b.blobs),
+		PythonFiles: len(s.PythonFiles), PythonProjects: len(projects),
 		BundleBytes: b.Size, SharedBytes: sharedBytes(l)}
 	return s
 }

@@ -46,6 +46,9 @@ type Lock struct {
 	Images []Image `json:"images"`
 	// Files are the files, in manifest order.
 	Files []File `json:"files"`
+	// Python is the Python packages, when the manifest's python section
+	// was built; nil otherwise.
+	Python *Python `json:"python,omitempty"`
 }
 
 // ManifestInfo records the manifest a bundle was built from.
@@ -126,6 +129,100 @@ type File struct {
 
 // Digest returns the file's blob digest, "sha256:<hex>".
 func (f File) Digest() string { return "sha256:" + f.SHA256 }
+
+// Python is the Python packages of a bundle: every file the manifest's
+// pip installs need on any target, each stored as the blob of its sha256,
+// and what each install chose for each target. Its JSON names follow
+// PyPI's (snake_case).
+type Python struct {
+	// Index is the PyPI JSON API base resolved against ("" when only a
+	// simple API was), as the manifest names it (before --mirror).
+	Index string `json:"index,omitempty"`
+	// Simple is the simple API root, when the manifest gives one.
+	Simple string `json:"simple,omitempty"`
+	// Targets are the Pythons resolved for, in manifest order.
+	Targets []PythonTarget `json:"targets"`
+	// Files are the distribution files, each once, in the order first
+	// needed.
+	Files []PythonFile `json:"files"`
+	// Resolutions say, per target, what each install chose.
+	Resolutions []PythonResolution `json:"resolutions"`
+}
+
+// PythonTarget is one Python the packages were resolved for.
+type PythonTarget struct {
+	Name       string `json:"name"`
+	Python     string `json:"python"`
+	PythonFull string `json:"python_full,omitempty"`
+	Platform   string `json:"platform"`
+	Glibc      string `json:"glibc,omitempty"`
+}
+
+// PythonFile is one wheel or sdist of a bundle, stored as the blob of its
+// sha256.
+type PythonFile struct {
+	// Project is the normalised project name ("ruamel-yaml").
+	Project string `json:"project"`
+	// Version is the release version.
+	Version string `json:"version"`
+	// Filename is the file's name ("ruamel.yaml-0.15.96.tar.gz").
+	Filename string `json:"filename"`
+	// URL is where the index said the file is.
+	URL string `json:"url"`
+	// Source is the URL the bytes were actually downloaded from (a mirror
+	// or URL).
+	Source string `json:"source"`
+	// SHA256 is the lowercase hex digest the index gave, which the content
+	// matches.
+	SHA256 string `json:"sha256"`
+	// Size is the content length in bytes.
+	Size int64 `json:"size"`
+	// RequiresPython is the file's Requires-Python, "" for none.
+	RequiresPython string `json:"requires_python,omitempty"`
+}
+
+// Digest returns the file's blob digest, "sha256:<hex>".
+func (f PythonFile) Digest() string { return "sha256:" + f.SHA256 }
+
+// PythonResolution is what the installs chose for one target.
+type PythonResolution struct {
+	// Target is the target's name.
+	Target string `json:"target"`
+	// Groups are the installs in order, each followed by the isolated
+	// build environments its sdists need.
+	Groups []PythonGroup `json:"groups"`
+}
+
+// PythonGroup is one install (or build environment) of a resolution.
+type PythonGroup struct {
+	// Name is the install's name from the manifest.
+	Name string `json:"name"`
+	// Requirements are its requirements in normal form.
+	Requirements []string `json:"requirements"`
+	// BuildFor names the sdists ("pyyaml 5.4.1") this build environment
+	// is for; empty for an install of the manifest.
+	BuildFor []string `json:"build_for,omitempty"`
+	// Packages are the projects it installs, in the order first required.
+	Packages []PythonPackage `json:"packages"`
+}
+
+// PythonPackage is one project an install installs.
+type PythonPackage struct {
+	Project  string `json:"project"`
+	Version  string `json:"version"`
+	Filename string `json:"filename"`
+	// Installed is true when an earlier install already put this version
+	// in place and pip keeps it.
+	Installed bool `json:"installed,omitempty"`
+}
+
+// PythonFiles returns the lock's python files, or none.
+func (l *Lock) PythonFiles() []PythonFile {
+	if l.Python == nil {
+		return nil
+	}
+	return l.Python.Files
+}
 
 func parseLock(data []byte) (*Lock, error) {
 	var l Lock

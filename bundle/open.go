@@ -149,6 +149,11 @@ func (b *Bundle) checkLock() error {
 			return err
 		}
 	}
+	for _, f := range b.Lock.PythonFiles() {
+		if err := want("python file "+f.Filename, f.Digest(), f.Size); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

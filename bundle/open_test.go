@@ -82,6 +82,8 @@ func TestOpenRejectsDamage(t *testing.T) {
 		{"newer format", tarOf(t, [3]string{"oci-layout", "0", "{}"}, [3]string{"index.json", "0", "{}"}, [3]string{"paimirror.json", "0", `{"formatVersion":99}`}), "use a newer paimirror"},
 		{"lock names a missing blob", tarOf(t, [3]string{"oci-layout", "0", "{}"}, [3]string{"index.json", "0", "{}"},
 			[3]string{"paimirror.json", "0", `{"formatVersion":1,"files":[{"url":"http://x/y","sha256":"` + strings.Repeat("b", 64) + `","size":3}]}`}), "lock disagrees with the tar"},
+		{"lock names a missing python file", tarOf(t, [3]string{"oci-layout", "0", "{}"}, [3]string{"index.json", "0", "{}"},
+			[3]string{"paimirror.json", "0", `{"formatVersion":1,"python":{"files":[{"filename":"a-1.0-py3-none-any.whl","sha256":"` + strings.Repeat("c", 64) + `","size":3}]}}`}), "python file a-1.0-py3-none-any.whl: blob sha256:ccc"},
 		{"duplicate lock", tarOf(t, [3]string{"paimirror.json", "0", lock}, [3]string{"paimirror.json", "0", lock}), "appears twice"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

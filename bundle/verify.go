@@ -181,6 +181,9 @@ func (b *Bundle) blobUsers() map[string][]string {
 	for _, f := range b.Lock.Files {
 		users[f.Digest()] = append(users[f.Digest()], "file "+f.URL)
 	}
+	for _, f := range b.Lock.PythonFiles() {
+		users[f.Digest()] = append(users[f.Digest()], "python file "+f.Filename)
+	}
 	return users
 }
 

@@ -31,12 +31,16 @@ type partialWriter struct {
 }
 
 // journalRecord is one line of <out>.partial.journal: an image or unpinned
-// file whose every blob is already in the partial tar, so a resumed build
-// need not ask the network about it again.
+// file whose every blob is already in the partial tar, a python file stored
+// with the URL it came from, or a python section's resolution (kept
+// whether or not its files are stored yet), so a resumed build need not ask
+// the network about them again.
 type journalRecord struct {
-	Key   string `json:"key"`
-	Image *Image `json:"image,omitempty"`
-	File  *File  `json:"file,omitempty"`
+	Key        string      `json:"key"`
+	Image      *Image      `json:"image,omitempty"`
+	File       *File       `json:"file,omitempty"`
+	Python     *Python     `json:"python,omitempty"`
+	PythonFile *PythonFile `json:"pythonFile,omitempty"`
 }
 
 type resumeInfo struct {
@@ -177,6 +181,12 @@ func (w *partialWriter) recordComplete(rec journalRecord) bool {
 	case rec.File != nil:
 		_, ok := w.have[rec.File.Digest()]
 		return ok
+	case rec.PythonFile != nil:
+		_, ok := w.have[rec.PythonFile.Digest()]
+		return ok
+	case rec.Python != nil:
+		// A resolution names its files; those not stored yet are fetched.
+		return true
 	}
 	return false
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"path"
 	"strconv"
 	"strings"
@@ -55,8 +56,18 @@ func (s *Server) snippets(hostport, scheme string) []snippet {
 			Text: dockerCacheYAML(hostport),
 		})
 	}
+	out = append(out, snippet{ID: "daemon-json", Where: "/etc/docker/daemon.json", Note: daemonNote, Text: daemonJSON(hostport, scheme)})
+	if len(s.b.Lock.PythonFiles()) > 0 {
+		out = append(out, snippet{
+			ID:    "pip-conf",
+			Where: "/etc/pip.conf",
+			Note: fmt.Sprintf("On the dev box: write this file (as root: environment.sh runs pip with sudo, which reads /etc/pip.conf). "+
+				"pip then installs the dev box's Python packages (%d of them) from this mirror instead of PyPI. "+
+				"trusted-host lets pip use it without a certificate it can check.", s.projects),
+			Text: pipConf(hostport, scheme),
+		})
+	}
 	return append(out,
-		snippet{ID: "daemon-json", Where: "/etc/docker/daemon.json", Note: daemonNote, Text: daemonJSON(hostport, scheme)},
 		snippet{
 			ID:    "device-plugin",
 			Where: "src/device-plugin/deploy/start.sh.template",
@@ -97,6 +108,21 @@ func daemonJSON(hostport, scheme string) string {
 	}
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// pipIndexURL is pip's --index-url for the mirror's package index.
+func pipIndexURL(hostport, scheme string) string {
+	return scheme + "://" + hostport + PathPyPI + "/simple/"
+}
+
+// pipConf is the pip configuration that sends every pip install to the
+// mirror's package index.
+func pipConf(hostport, scheme string) string {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	return fmt.Sprintf("[global]\nindex-url = %s\ntrusted-host = %s\n", pipIndexURL(hostport, scheme), host)
 }
 
 // devicePluginLines are the `curl` lines that replace start.sh.template's

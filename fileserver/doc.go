@@ -17,6 +17,17 @@
 //	                  "/<host>/<url path>" and extra paths such as
 //	                  "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
 //	<CA path>         the generated CA certificate, with WithCA
+//	/pypi/...         the bundle's Python packages as a PEP 503 simple index
+//	                  (bundle/pypi's SimpleIndex): /pypi/simple/,
+//	                  /pypi/simple/<project>/, /pypi/packages/<sha256>/<file>;
+//	                  pip's index URL is http://HOST:PORT/pypi/simple/
+//
+// Every path at or under /pypi belongs to the package index and never falls
+// through to the files; a bundle without Python packages answers 404 there,
+// and its pages offer no pip config. With Python packages, the index page
+// counts them and lists their files, and the snippets (on the page and in
+// /config.txt) include /etc/pip.conf for the dev box (index-url and
+// trusted-host).
 //
 // Only GET and HEAD are answered (405 otherwise). The address in the
 // snippets is WithAdvertise's, else the request's Host; the scheme is
@@ -46,8 +57,8 @@
 //
 // # Metrics
 //
-// A Server counts every request it answers by Kind (KindFile, KindPage) in
-// its Metrics. The registry's requests are counted in the same Metrics
+// A Server counts every request it answers by Kind (KindFile, KindPage,
+// KindPyPI) in its Metrics. The registry's requests are counted in the same Metrics
 // (KindBlob, KindManifest, KindAPI) when the registry handler is wrapped with
 // Metrics.Instrument, which Server.Handler does while routing one listener:
 //

@@ -15,8 +15,8 @@ import (
 // and error counters of Metrics.
 type Kind string
 
-// The kinds paimirror serve counts. The file server answers KindFile and
-// KindPage; RegistryKind sorts the registry's requests into KindBlob,
+// The kinds paimirror serve counts. The file server answers KindFile,
+// KindPage and KindPyPI; RegistryKind sorts the registry's requests into KindBlob,
 // KindManifest and KindAPI.
 const (
 	// KindFile is a file at one of its mirror paths, and any path the file
@@ -32,10 +32,13 @@ const (
 	// KindPage is one of the file server's own pages: the index, the config
 	// snippets, the lock, /healthz, /metrics, the CA certificate.
 	KindPage Kind = "page"
+	// KindPyPI is a request under /pypi: the Python package index's pages
+	// and files.
+	KindPyPI Kind = "pypi"
 )
 
 // kinds are the kinds always present in the output, at zero until counted.
-var kinds = []Kind{KindFile, KindBlob, KindManifest, KindAPI, KindPage}
+var kinds = []Kind{KindFile, KindBlob, KindManifest, KindAPI, KindPage, KindPyPI}
 
 // Reasons a request counts as an error (the "reason" label of
 // paimirror_http_errors_total).

@@ -22,6 +22,23 @@ type fileRow struct {
 	Paths                             []string
 }
 
+type pythonRow struct {
+	Project, Version, Filename, SHA256, Short, Size, Path string
+}
+
+// pythonRows prepares the bundle's python files for the index page, once,
+// and counts their projects.
+func pythonRows(b *bundle.Bundle) ([]pythonRow, int) {
+	var out []pythonRow
+	projects := map[string]bool{}
+	for _, f := range b.Lock.PythonFiles() {
+		projects[f.Project] = true
+		out = append(out, pythonRow{Project: f.Project, Version: f.Version, Filename: f.Filename, SHA256: f.SHA256,
+			Short: shortDigest(f.SHA256), Size: humanBytes(f.Size), Path: PathPyPI + "/simple/" + f.Project + "/"})
+	}
+	return out, len(projects)
+}
+
 // rows prepares the bundle's content for the index page, once.
 func rows(b *bundle.Bundle) ([]imageRow, []fileRow) {
 	sum := b.Summary()
@@ -48,6 +65,9 @@ type pageData struct {
 	BundleSize  string
 	Images      []imageRow
 	Files       []fileRow
+	Python      []pythonRow
+	Projects    int
+	PipIndex    string
 	Snippets    []snippet
 	CAPath      string
 	CALines     string
@@ -64,8 +84,12 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		Created:    l.Created.UTC().Format("2006-01-02 15:04 UTC"),
 		BundleSize: humanBytes(s.b.Size),
 		Images:     s.images, Files: s.fileRows,
+		Python: s.pythonRows, Projects: s.projects,
 		Snippets: s.snippets(hostport, scheme),
 		CAPath:   s.caPath,
+	}
+	if len(s.pythonRows) > 0 {
+		d.PipIndex = pipIndexURL(hostport, scheme)
 	}
 	if s.caPath != "" {
 		d.CALines = caLines(hostport, s.caPath)
@@ -184,6 +208,9 @@ footer { margin:40px 0 30px; color:var(--muted); font-size:13px; }
 <div class="stats">
   <div class="stat"><b>{{len .Images}}</b><span>images</span></div>
   <div class="stat"><b>{{len .Files}}</b><span>files</span></div>
+{{- if .Python}}
+  <div class="stat"><b>{{.Projects}}</b><span>Python packages ({{len .Python}} files)</span></div>
+{{- end}}
   <div class="stat"><b>{{.BundleSize}}</b><span>bundle size</span></div>
   <div class="stat"><b>{{.Created}}</b><span>built</span></div>
 </div>
@@ -238,8 +265,22 @@ Images of other registries live under their registry's host{{if .Example}}: <cod
 </tbody>
 </table>
 
+{{- if .Python}}
+
+<h2 id="python">Python packages <span class="muted">({{.Projects}} packages, {{len .Python}} files)</span></h2>
+<p>pip installs them from the index at <a href="/pypi/simple/"><code>{{.PipIndex}}</code></a> (see <a href="#pip-conf">the pip config</a> above).</p>
+<table>
+<thead><tr><th>Package</th><th>Version</th><th>File</th><th>Size</th><th>SHA-256</th></tr></thead>
+<tbody>
+{{- range .Python}}
+<tr><td><a href="{{.Path}}"><code>{{.Project}}</code></a></td><td>{{.Version}}</td><td><code>{{.Filename}}</code></td><td class="num">{{.Size}}</td><td><code class="digest" title="{{.SHA256}}">{{.Short}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- end}}
+
 <footer>
-The lock: <a href="/paimirror.json">/paimirror.json</a> · health: <a href="/healthz">/healthz</a> · metrics: <a href="/metrics">/metrics</a> · the registry API is at <code>/v2/</code>.
+The lock: <a href="/paimirror.json">/paimirror.json</a> · health: <a href="/healthz">/healthz</a> · metrics: <a href="/metrics">/metrics</a> · the registry API is at <code>/v2/</code>{{if .Python}}, the Python package index at <a href="/pypi/simple/"><code>/pypi/simple/</code></a>{{end}}.
 </footer>
 </main>
 </body>

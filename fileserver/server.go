@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/pypi"
 )
 
 // The file server's own pages. A lock path equal to one of them is shadowed
@@ -35,6 +37,10 @@ const (
 	PathHealth = "/healthz"
 	// PathMetrics serves Metrics in the Prometheus text format.
 	PathMetrics = "/metrics"
+	// PathPyPI is the prefix of the Python package index: pip's index URL
+	// is PathPyPI+"/simple/". Every path at or under it belongs to the
+	// index, never to a file.
+	PathPyPI = "/pypi"
 )
 
 // Server is the file server of paimirror serve: an http.Handler for every
@@ -56,6 +62,13 @@ type Server struct {
 	modified time.Time
 	images   []imageRow
 	fileRows []fileRow
+
+	// pypi serves the bundle's python files under PathPyPI; nil when it
+	// has none, or when they cannot be served (pypiErr says why).
+	pypi       http.Handler
+	pypiErr    error
+	pythonRows []pythonRow
+	projects   int
 }
 
 // page is one of the server's own routes.
@@ -129,8 +142,44 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 			delete(s.files, p)
 		}
 	}
+	for p, f := range s.files {
+		if isPyPIPath(p) {
+			s.log.Warn("a file's mirror path is under the Python package index's prefix; the index wins", "path", p, "file", f.Name)
+			delete(s.files, p)
+		}
+	}
 	s.images, s.fileRows = rows(b)
+	s.pythonRows, s.projects = pythonRows(b)
+	if len(b.Lock.PythonFiles()) > 0 {
+		s.pypi, s.pypiErr = newPyPI(b, s.log)
+		if s.pypiErr != nil {
+			s.log.Error("the bundle's Python packages cannot be served", "err", s.pypiErr)
+		}
+	}
 	return s
+}
+
+// newPyPI returns the simple index of the bundle's python files, served
+// from their blobs in place.
+func newPyPI(b *bundle.Bundle, log *slog.Logger) (http.Handler, error) {
+	var files []pypi.File
+	for _, f := range b.Lock.PythonFiles() {
+		files = append(files, pypi.File{Project: f.Project, Version: f.Version, Filename: f.Filename, URL: f.URL,
+			SHA256: f.SHA256, Size: f.Size, RequiresPython: f.RequiresPython})
+	}
+	open := func(sum string) (io.ReadSeeker, int64, error) {
+		sr, err := b.Blob("sha256:" + sum)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
+		}
+		return sr, sr.Size(), nil
+	}
+	return pypi.NewSimpleIndex(files, open, pypi.WithPrefix(PathPyPI), pypi.WithLogger(log))
+}
+
+// isPyPIPath reports whether a request path belongs to the package index.
+func isPyPIPath(p string) bool {
+	return p == PathPyPI || strings.HasPrefix(p, PathPyPI+"/")
 }
 
 // Metrics returns the counters the server counts its requests into and
@@ -157,6 +206,12 @@ func (s *Server) Handler(registry http.Handler) http.Handler {
 // ServeHTTP answers GET and HEAD for the pages and for every file at each of
 // its mirror paths; every other path is 404, every other method 405.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// The package index owns its prefix whatever the rest of the path
+	// holds: nothing there falls through to the files.
+	if isPyPIPath(r.URL.Path) {
+		s.metrics.serve(KindPyPI, w, r, s.servePyPI)
+		return
+	}
 	p, ok := requestPath(r.URL)
 	if pg, isPage := s.pages[p]; ok && isPage {
 		s.metrics.serve(KindPage, w, r, func(w http.ResponseWriter, r *http.Request) {
@@ -177,6 +232,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveFile(w, r, f)
 		}
 	})
+}
+
+// servePyPI answers a request under PathPyPI from the package index, when
+// the bundle has one.
+func (s *Server) servePyPI(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case s.pypiErr != nil:
+		http.Error(w, "500 the bundle's Python packages cannot be served; see the server's log", http.StatusInternalServerError)
+	case s.pypi == nil:
+		http.Error(w, "404 not found: this bundle holds no Python packages", http.StatusNotFound)
+	case allowed(w, r):
+		s.pypi.ServeHTTP(w, r)
+	}
 }
 
 // allowed answers 405 for methods other than GET and HEAD.
@@ -310,6 +378,8 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	pw.sample("paimirror_bundle_images", float64(len(l.Images)))
 	pw.family("paimirror_bundle_files", "gauge", "Files in the bundle.")
 	pw.sample("paimirror_bundle_files", float64(len(l.Files)))
+	pw.family("paimirror_bundle_python_files", "gauge", "Python package files (wheels and sdists) in the bundle.")
+	pw.sample("paimirror_bundle_python_files", float64(len(l.PythonFiles())))
 	pw.family("paimirror_bundle_created_timestamp_seconds", "gauge", "When the bundle was built, in Unix seconds.")
 	pw.sample("paimirror_bundle_created_timestamp_seconds", float64(l.Created.Unix()))
 	pw.done()

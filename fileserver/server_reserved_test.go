@@ -16,3 +16,11 @@ func TestPagesAreReserved(t *testing.T) {
 		}
 	}
 }
+
+// TestPyPIPrefixIsReserved keeps the package index's prefix out of reach of
+// a manifest's file paths.
+func TestPyPIPrefixIsReserved(t *testing.T) {
+	if manifests.PythonPrefix != PathPyPI {
+		t.Errorf("manifests reserves %s, the package index is at %s", manifests.PythonPrefix, PathPyPI)
+	}
+}

@@ -4,8 +4,8 @@
 //
 // # The manifest format
 //
-// A manifest is one YAML document listing the container images and plain
-// files a bundle must hold:
+// A manifest is one YAML document listing the container images, plain
+// files and Python packages a bundle must hold:
 //
 //	name: my-lab                        # required; letters, digits, . _ -
 //	description: free text
@@ -27,6 +27,19 @@
 //	    sha256: <64 lowercase hex>                # or no_checksum: <reason>
 //	    paths: [/k8s-share/kubeadm]               # extra mirror paths
 //	    groups: [extras]
+//	python:                                       # optional: pip packages
+//	  index: https://pypi.org                     # a PyPI JSON API (the default)
+//	  simple: https://mirror.example/simple       # or a simple API root
+//	  groups: [core]
+//	  targets:                                    # the Pythons pip runs on
+//	    - name: ubuntu-18.04
+//	      python: "3.6"                           # major.minor
+//	      python_full: "3.6.9"                    # optional, default 3.6.0
+//	      platform: manylinux_x86_64              # Linux with glibc
+//	      glibc: "2.27"                           # optional, default 2.17
+//	  installs:                                   # pip install commands, in order
+//	    - name: openpai
+//	      requirements: [kubernetes==12.0.0, jinja2==2.11.2]
 //
 // Parsing is strict: unknown keys, repeated keys, values of the wrong kind
 // and more than one YAML document are errors. Anchors and aliases are
@@ -49,13 +62,24 @@
 //     digits and is required unless no_checksum gives the reason upstream
 //     publishes none; setting both is an error. Paths are absolute and clean
 //     (path.Clean(p) == p), hold no "..", and do not start with /v2, which
-//     belongs to the registry. No mirror path, the upstream-shaped one
+//     belongs to the registry, or with /pypi (PythonPrefix), which belongs
+//     to the Python package index. No mirror path, the upstream-shaped one
 //     included, belongs to two files.
+//   - The python section, when present, has at least one target and one
+//     install. index and simple are http or https URLs without
+//     credentials; with neither, index is DefaultPythonIndex; with both,
+//     simple is tried after index. Target names are unique labels; python
+//     is "major.minor", python_full (optional) a release of it, platform
+//     "manylinux_<arch>", glibc (optional) "2.N". Install names are
+//     unique; each requirement starts with a project name. Requirements
+//     are otherwise kept as written: build parses them (PEP 508) and
+//     resolves every dependency for every target.
 //
 // # Selection
 //
 // Groups let one manifest serve several installs. Manifest.Select keeps an
-// item when every one of its groups is enabled; the enabled groups are those
+// item (an image, a file, the python section) when every one of its groups
+// is enabled; the enabled groups are those
 // on by default, plus the included ones, minus the excluded ones.
 //
 // # Mirror naming

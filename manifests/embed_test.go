@@ -131,6 +131,26 @@ var (
 	}
 )
 
+// The dev box's pip installs (docs/openpai-v1.8.0.md, "Every internet
+// access", item 1) and the Ubuntu releases pai v1.8.0 supports as a dev box,
+// each with its python3 and glibc. bundle's tests check that these agree
+// with pypi.OpenPAIGroups and pypi.OpenPAITargets.
+var (
+	devboxInstalls = []PythonInstall{
+		{Name: "pip", Requirements: []string{"pip==20.3.4"}},
+		{Name: "paramiko", Requirements: []string{"paramiko"}},
+		{Name: "openpai", Requirements: []string{"kubernetes==12.0.0", "schema==0.7.2", "jinja2==2.11.2"}},
+		{Name: "kubespray requirements.txt", Requirements: []string{"ansible==2.7.12", "jinja2==2.10.1", "netaddr==0.7.19",
+			"pbr==5.2.0", "hvac==0.8.2", "jmespath==0.9.4", "ruamel.yaml==0.15.96"}},
+		{Name: "ansible", Requirements: []string{"ansible==2.9.7"}},
+	}
+	devboxTargets = []PythonTarget{
+		{Name: "ubuntu-16.04", Python: "3.5", PythonFull: "3.5.2", Platform: "manylinux_x86_64", Glibc: "2.23"},
+		{Name: "ubuntu-18.04", Python: "3.6", PythonFull: "3.6.9", Platform: "manylinux_x86_64", Glibc: "2.27"},
+		{Name: "ubuntu-20.04", Python: "3.8", PythonFull: "3.8.10", Platform: "manylinux_x86_64", Glibc: "2.31"},
+	}
+)
+
 func mirrorNames(m *Manifest) []string {
 	var names []string
 	for _, img := range m.Images {
@@ -242,6 +262,38 @@ func TestDefaultManifest(t *testing.T) {
 		}
 	})
 
+	t.Run("python", func(t *testing.T) {
+		py := selected.Python
+		if py == nil {
+			t.Fatal("a default build has no python section")
+		}
+		if py.Index != "https://pypi.org" || py.Simple != "" {
+			t.Errorf("index %q, simple %q; want PyPI's JSON API", py.Index, py.Simple)
+		}
+		if !slices.Equal(py.Groups, []string{"devbox-python"}) {
+			t.Errorf("groups %q, want [devbox-python]", py.Groups)
+		}
+		if !slices.EqualFunc(py.Targets, devboxTargets, func(a, b PythonTarget) bool { a.Line = 0; return a == b }) {
+			t.Errorf("targets %+v\nwant %+v", py.Targets, devboxTargets)
+		}
+		if len(py.Installs) != len(devboxInstalls) {
+			t.Fatalf("%d installs, want %d", len(py.Installs), len(devboxInstalls))
+		}
+		for i, want := range devboxInstalls {
+			got := py.Installs[i]
+			if got.Name != want.Name || !slices.Equal(got.Requirements, want.Requirements) {
+				t.Errorf("install %d = %s %q, want %s %q", i, got.Name, got.Requirements, want.Name, want.Requirements)
+			}
+		}
+		without, err := m.Select(nil, []string{"devbox-python"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if without.Python != nil || len(without.Images) != len(selected.Images) || len(without.Files) != len(selected.Files) {
+			t.Errorf("--exclude devbox-python keeps python %v, %d images, %d files", without.Python != nil, len(without.Images), len(without.Files))
+		}
+	})
+
 	t.Run("every file has a k8s-share path", func(t *testing.T) {
 		for _, f := range m.Files {
 			if slices.Contains(f.Groups, "devbox-sources") {
@@ -281,6 +333,11 @@ func TestDefaultManifest(t *testing.T) {
 		}
 		for _, f := range m.Files {
 			for _, g := range f.Groups {
+				used[g] = true
+			}
+		}
+		if m.Python != nil {
+			for _, g := range m.Python.Groups {
 				used[g] = true
 			}
 		}

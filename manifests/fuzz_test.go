@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(doc("name: x", "images: [{ref: a:1, aliases: [b:1]}]"))
 	f.Add(doc("name: x", "groups: [{name: g, default: false}]", "files:", "  - url: https://h/f", "    no_checksum: none", "    paths: [/k/f]", "    groups: [g]"))
+	f.Add(doc("name: x", "python:", "  simple: https://h/simple", "  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64, glibc: \"2.27\"}]", "  installs: [{name: a, requirements: ['b[c]>=1; python_version < \"3.7\"']}]"))
 	f.Add(doc("name: x", "images:", "  - ref: &r 127.0.0.1:5000/a:1", "  - ref: *r"))
 	f.Add([]byte("name: [\n"))
 	f.Add([]byte(""))
@@ -94,6 +95,28 @@ func FuzzParse(f *testing.F) {
 		for i := range m.Files {
 			if !slices.Equal(m.Files[i].MirrorPaths(), m2.Files[i].MirrorPaths()) || m.Files[i].SHA256 != m2.Files[i].SHA256 {
 				t.Fatalf("round trip changed file %d", i)
+			}
+		}
+
+		if (m.Python == nil) != (m2.Python == nil) {
+			t.Fatalf("round trip changed the python section")
+		}
+		if m.Python != nil {
+			a, b := *m.Python, *m2.Python
+			if a.Index != b.Index || a.Simple != b.Simple || len(a.Targets) != len(b.Targets) || len(a.Installs) != len(b.Installs) {
+				t.Fatalf("round trip changed the python section: %+v to %+v", a, b)
+			}
+			for i := range a.Targets {
+				x, y := a.Targets[i], b.Targets[i]
+				x.Line, y.Line = 0, 0
+				if x != y {
+					t.Fatalf("round trip changed target %+v to %+v", x, y)
+				}
+			}
+			for i := range a.Installs {
+				if !slices.Equal(a.Installs[i].Requirements, b.Installs[i].Requirements) {
+					t.Fatalf("round trip changed install %d", i)
+				}
 			}
 		}
 

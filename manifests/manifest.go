@@ -14,6 +14,8 @@ type Manifest struct {
 	Images []Image `yaml:"images,omitempty" json:"images,omitempty"`
 	// Files lists the plain files to mirror.
 	Files []File `yaml:"files,omitempty" json:"files,omitempty"`
+	// Python lists the Python packages to mirror, or is nil.
+	Python *Python `yaml:"python,omitempty" json:"python,omitempty"`
 
 	// Source is where the manifest was read from (a file name or
 	// "embedded:NAME"); set by Parse, used in error messages.
@@ -80,6 +82,73 @@ type File struct {
 	Paths []string `yaml:"paths,omitempty" json:"paths,omitempty"`
 	// Groups the file belongs to; it is built only when all are selected.
 	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+
+	// Line is the line of the entry in the manifest source (0 if unknown).
+	Line int `yaml:"-" json:"-"`
+}
+
+// DefaultPythonIndex is the package index a python section resolves
+// against when it names none: PyPI's JSON API.
+const DefaultPythonIndex = "https://pypi.org"
+
+// Python is the optional python section: the pip installs of a machine
+// (the dev box), which build resolves against a package index for each
+// target and stores with every dependency, and serve publishes as a simple
+// index. Requirements are kept as written; build parses them (PEP 508).
+type Python struct {
+	// Index is the base URL of a PyPI-style JSON API (GET
+	// {index}/pypi/{project}/json), e.g. "https://pypi.org". Default:
+	// DefaultPythonIndex, unless Simple is set.
+	Index string `yaml:"index,omitempty" json:"index,omitempty"`
+	// Simple is the root of a PEP 503 simple API as pip's --index-url
+	// takes it, e.g. "https://pypi.tuna.tsinghua.edu.cn/simple". It is
+	// used when Index is not set, and tried after Index when both are.
+	Simple string `yaml:"simple,omitempty" json:"simple,omitempty"`
+	// Targets are the Pythons the installs run on; each is resolved on
+	// its own, and the bundle holds the files of all.
+	Targets []PythonTarget `yaml:"targets" json:"targets"`
+	// Installs are the pip install commands, in the order they run; each
+	// is resolved given what the earlier ones installed.
+	Installs []PythonInstall `yaml:"installs" json:"installs"`
+	// Groups the section belongs to; it is built only when all are
+	// selected.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+
+	// Line is the line of the section in the manifest source (0 if
+	// unknown).
+	Line int `yaml:"-" json:"-"`
+}
+
+// PythonTarget is one Python the installs run on: CPython on Linux with
+// glibc.
+type PythonTarget struct {
+	// Name labels the target in the bundle and in errors, e.g.
+	// "ubuntu-18.04".
+	Name string `yaml:"name" json:"name"`
+	// Python is the interpreter's major.minor version, e.g. "3.6".
+	Python string `yaml:"python" json:"python"`
+	// PythonFull is its full version for python_full_version markers,
+	// e.g. "3.6.9"; default Python+".0".
+	PythonFull string `yaml:"python_full,omitempty" json:"python_full,omitempty"`
+	// Platform is "manylinux_<arch>", e.g. "manylinux_x86_64".
+	Platform string `yaml:"platform" json:"platform"`
+	// Glibc is the system's glibc version, e.g. "2.27": the newest
+	// manylinux wheels it accepts. Default "2.17".
+	Glibc string `yaml:"glibc,omitempty" json:"glibc,omitempty"`
+
+	// Line is the line of the entry in the manifest source (0 if unknown).
+	Line int `yaml:"-" json:"-"`
+}
+
+// PythonInstall is one pip install command: requirements installed
+// together.
+type PythonInstall struct {
+	// Name labels the install in the bundle and in errors, e.g.
+	// "kubespray requirements.txt".
+	Name string `yaml:"name" json:"name"`
+	// Requirements are PEP 508 requirement strings, e.g.
+	// "jinja2==2.11.2" or "ruamel.yaml==0.15.96".
+	Requirements []string `yaml:"requirements" json:"requirements"`
 
 	// Line is the line of the entry in the manifest source (0 if unknown).
 	Line int `yaml:"-" json:"-"`

@@ -272,10 +272,13 @@ func (p *parser) fields(n *yaml.Node, field string, known []string, set func(key
 
 // The known keys of each mapping, in the order they are documented.
 var (
-	manifestKeys = []string{"name", "description", "groups", "images", "files"}
+	manifestKeys = []string{"name", "description", "groups", "images", "files", "python"}
 	groupKeys    = []string{"name", "description", "default"}
 	imageKeys    = []string{"ref", "digest", "platforms", "aliases", "groups"}
 	fileKeys     = []string{"name", "url", "alternates", "sha256", "no_checksum", "paths", "groups"}
+	pythonKeys   = []string{"index", "simple", "targets", "installs", "groups"}
+	targetKeys   = []string{"name", "python", "python_full", "platform", "glibc"}
+	installKeys  = []string{"name", "requirements"}
 )
 
 // str reads a scalar as a string; null reads as "".
@@ -416,6 +419,55 @@ func (p *parser) manifest(n *yaml.Node, m *Manifest) {
 				})
 				m.Files = append(m.Files, f)
 			})
+		case "python":
+			m.Python = p.python(v, field)
 		}
 	})
+}
+
+func (p *parser) python(n *yaml.Node, field string) *Python {
+	py := &Python{Line: p.lines[field]}
+	p.fields(n, field, pythonKeys, func(key string, v *yaml.Node, field string) {
+		switch key {
+		case "index":
+			py.Index = p.str(v, field)
+		case "simple":
+			py.Simple = p.str(v, field)
+		case "groups":
+			py.Groups = p.strs(v, field)
+		case "targets":
+			p.items(v, field, func(_ int, item *yaml.Node, field string) {
+				t := PythonTarget{Line: p.lines[field]}
+				p.fields(item, field, targetKeys, func(key string, v *yaml.Node, field string) {
+					switch key {
+					case "name":
+						t.Name = p.str(v, field)
+					case "python":
+						t.Python = p.str(v, field)
+					case "python_full":
+						t.PythonFull = p.str(v, field)
+					case "platform":
+						t.Platform = p.str(v, field)
+					case "glibc":
+						t.Glibc = p.str(v, field)
+					}
+				})
+				py.Targets = append(py.Targets, t)
+			})
+		case "installs":
+			p.items(v, field, func(_ int, item *yaml.Node, field string) {
+				in := PythonInstall{Line: p.lines[field]}
+				p.fields(item, field, installKeys, func(key string, v *yaml.Node, field string) {
+					switch key {
+					case "name":
+						in.Name = p.str(v, field)
+					case "requirements":
+						in.Requirements = p.strs(v, field)
+					}
+				})
+				py.Installs = append(py.Installs, in)
+			})
+		}
+	})
+	return py
 }

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -68,6 +69,63 @@ func TestParseValid(t *testing.T) {
 	if f.Name != "yml" || f.NoChecksum != "upstream publishes none" || f.SHA256 != "" {
 		t.Errorf("file = %+v", f)
 	}
+}
+
+func TestParsePython(t *testing.T) {
+	data := doc(
+		"name: lab", // 1
+		"groups:",
+		"  - name: py",
+		"python:",
+		"  index: https://pypi.example.cn", // 5
+		"  groups: [py]",
+		"  targets:",
+		"    - name: ubuntu-18.04",
+		"      python: 3.6",
+		"      python_full: \"3.6.9\"", // 10
+		"      platform: manylinux_x86_64",
+		"      glibc: 2.27",
+		"    - {name: el8, python: \"3.10\", platform: manylinux_aarch64}",
+		"  installs:",
+		"    - name: pip", // 15
+		"      requirements: [pip==20.3.4]",
+		"    - name: kubespray requirements.txt",
+		"      requirements:",
+		"        - ansible==2.7.12",
+		"        - ruamel.yaml==0.15.96", // 20
+		"        - 'cryptography>=2.5; python_version >= \"3\"'",
+	)
+	m, err := Parse("lab.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	py := m.Python
+	if py == nil {
+		t.Fatal("no python section")
+	}
+	if py.Index != "https://pypi.example.cn" || py.Simple != "" || !slices.Equal(py.Groups, []string{"py"}) || py.Line != 5 {
+		t.Errorf("python = %+v", py)
+	}
+	want := []PythonTarget{
+		{Name: "ubuntu-18.04", Python: "3.6", PythonFull: "3.6.9", Platform: "manylinux_x86_64", Glibc: "2.27", Line: 8},
+		{Name: "el8", Python: "3.10", Platform: "manylinux_aarch64", Line: 13},
+	}
+	if !slices.Equal(py.Targets, want) {
+		t.Errorf("targets = %+v\nwant %+v", py.Targets, want)
+	}
+	if len(py.Installs) != 2 || py.Installs[1].Name != "kubespray requirements.txt" || py.Installs[1].Line != 17 ||
+		!slices.Equal(py.Installs[1].Requirements, []string{"ansible==2.7.12", "ruamel.yaml==0.15.96", `cryptography>=2.5; python_version >= "3"`}) {
+		t.Errorf("installs = %+v", py.Installs)
+	}
+	// A manifest without the section has none.
+	m, err = Parse("x.yaml", doc("name: x"))
+	if err != nil || m.Python != nil {
+		t.Errorf("Parse without python: %+v, %v", m.Python, err)
+	}
+}
+
+func pyDoc(lines ...string) []byte {
+	return doc(append([]string{"name: x", "python:"}, lines...)...)
 }
 
 func TestParseErrors(t *testing.T) {
@@ -153,6 +211,29 @@ func TestParseErrors(t *testing.T) {
 		{"path collides with an upstream path", doc("name: x", "files:", "  - url: https://h/f", "    sha256: "+hexA, "  - url: https://g/f", "    sha256: "+hexB, "    paths: [/h/f]"), 7, "files[1].paths[0]", "already served for files[0].url (line 3)"},
 		{"same url twice", doc("name: x", "files:", "  - url: https://h/f", "    sha256: "+hexA, "  - url: https://H/f?v=2", "    sha256: "+hexB), 5, "files[1].url", "already served for files[0].url"},
 		{"file group undeclared", doc("name: x", "files:", "  - url: https://h/f", "    sha256: "+hexA, "    groups: [g]"), 5, "files[0].groups[0]", "not declared"},
+		{"path under /pypi/", doc("name: x", "files:", "  - url: https://h/f", "    sha256: "+hexA, "    paths: [/pypi/simple/f]"), 5, "files[0].paths[0]", "Python package index"},
+		{"url on the pypi host", doc("name: x", "files:", "  - url: https://pypi/f", "    sha256: "+hexA), 3, "files[0].url", "/pypi"},
+		{"python not a mapping", doc("name: x", "python: [a]"), 2, "python", "must be a mapping"},
+		{"python unknown key", pyDoc("  index_url: https://h", "  targets: []"), 3, "python.index_url", "unknown field (known fields: index, simple, targets, installs, groups)"},
+		{"python without targets", pyDoc("  installs: [{name: a, requirements: [a]}]"), 3, "python.targets", "at least one target"},
+		{"python without installs", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]"), 3, "python.installs", "at least one install"},
+		{"python index ftp", pyDoc("  index: ftp://h", "  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs: [{name: a, requirements: [a]}]"), 3, "python.index", "http or https"},
+		{"python simple with credentials", pyDoc("  simple: https://u:p@h/simple", "  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs: [{name: a, requirements: [a]}]"), 3, "python.simple", "credentials"},
+		{"python group undeclared", pyDoc("  groups: [g]", "  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs: [{name: a, requirements: [a]}]"), 3, "python.groups[0]", "not declared"},
+		{"target unknown key", pyDoc("  targets:", "    - name: a", "      python: \"3.6\"", "      arch: x86_64", "      platform: manylinux_x86_64", "  installs: [{name: a, requirements: [a]}]"), 6, "python.targets[0].arch", "unknown field (known fields: name, python, python_full, platform, glibc)"},
+		{"target name missing", pyDoc("  targets:", "    - python: \"3.6\"", "      platform: manylinux_x86_64", "  installs: [{name: a, requirements: [a]}]"), 4, "python.targets[0].name", "required"},
+		{"target name repeated", pyDoc("  targets:", "    - {name: a, python: \"3.6\", platform: manylinux_x86_64}", "    - {name: a, python: \"3.8\", platform: manylinux_x86_64}", "  installs: [{name: a, requirements: [a]}]"), 5, "python.targets[1].name", "already listed as python.targets[0].name (line 4)"},
+		{"target python missing", pyDoc("  targets:", "    - name: a", "      platform: manylinux_x86_64", "  installs: [{name: a, requirements: [a]}]"), 4, "python.targets[0].python", "required"},
+		{"target python full version", pyDoc("  targets:", "    - name: a", "      python: 3.6.9", "      platform: manylinux_x86_64", "  installs: [{name: a, requirements: [a]}]"), 5, "python.targets[0].python", "major.minor"},
+		{"target python_full other minor", pyDoc("  targets:", "    - name: a", "      python: \"3.6\"", "      python_full: 3.8.10", "      platform: manylinux_x86_64", "  installs: [{name: a, requirements: [a]}]"), 6, "python.targets[0].python_full", "not a release of python 3.6"},
+		{"target platform windows", pyDoc("  targets:", "    - name: a", "      python: \"3.6\"", "      platform: win_amd64", "  installs: [{name: a, requirements: [a]}]"), 6, "python.targets[0].platform", "manylinux_<arch>"},
+		{"target glibc", pyDoc("  targets:", "    - name: a", "      python: \"3.6\"", "      platform: manylinux_x86_64", "      glibc: \"2\"", "  installs: [{name: a, requirements: [a]}]"), 7, "python.targets[0].glibc", "2.N"},
+		{"install name missing", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - requirements: [a]"), 5, "python.installs[0].name", "required"},
+		{"install name repeated", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - {name: a, requirements: [a]}", "    - {name: a, requirements: [b]}"), 6, "python.installs[1].name", "already listed as python.installs[0].name (line 5)"},
+		{"install without requirements", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - name: a", "      requirements: []"), 6, "python.installs[0].requirements", "at least one requirement"},
+		{"requirement without a name", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - name: a", "      requirements:", "        - jinja2", "        - \">=2.0\""), 8, "python.installs[0].requirements[1]", "must start with a project name"},
+		{"requirement blank", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - name: a", "      requirements: [\" \"]"), 6, "python.installs[0].requirements[0]", "must start with a project name"},
+		{"requirements not a list", pyDoc("  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]", "  installs:", "    - name: a", "      requirements: jinja2"), 6, "python.installs[0].requirements", "must be a list of strings"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

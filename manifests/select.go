@@ -73,6 +73,9 @@ func (m *Manifest) Select(include, exclude []string) (*Manifest, error) {
 			out.Files = append(out.Files, f.clone())
 		}
 	}
+	if m.Python != nil && kept(m.Python.Groups) {
+		out.Python = m.Python.clone()
+	}
 	return out, nil
 }
 
@@ -90,4 +93,16 @@ func (f File) clone() File {
 	f.Paths = slices.Clone(f.Paths)
 	f.Groups = slices.Clone(f.Groups)
 	return f
+}
+
+// clone returns a deep copy of p.
+func (p *Python) clone() *Python {
+	out := *p
+	out.Targets = slices.Clone(p.Targets)
+	out.Installs = slices.Clone(p.Installs)
+	for i := range out.Installs {
+		out.Installs[i].Requirements = slices.Clone(out.Installs[i].Requirements)
+	}
+	out.Groups = slices.Clone(p.Groups)
+	return &out
 }

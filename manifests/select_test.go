@@ -118,3 +118,49 @@ func TestSelectCopies(t *testing.T) {
 		t.Error("Select's result shares memory with the original")
 	}
 }
+
+func TestSelectPython(t *testing.T) {
+	for _, tt := range []struct {
+		name             string
+		groups           string
+		include, exclude []string
+		kept             bool
+	}{
+		{"no groups: always", "", nil, []string{"core"}, true},
+		{"default group", "  groups: [core]", nil, nil, true},
+		{"excluded", "  groups: [core]", nil, []string{"core"}, false},
+		{"off by default", "  groups: [extra]", nil, nil, false},
+		{"included", "  groups: [extra]", []string{"extra"}, nil, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := []string{
+				"name: sel", "groups:", "  - name: core", "  - name: extra", "    default: false",
+				"python:",
+				"  targets: [{name: a, python: \"3.6\", platform: manylinux_x86_64}]",
+				"  installs: [{name: a, requirements: [jinja2, pbr==5.2.0]}]",
+			}
+			if tt.groups != "" {
+				lines = append(lines, tt.groups)
+			}
+			m, err := Parse("sel.yaml", doc(lines...))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := m.Select(tt.include, tt.exclude)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (got.Python != nil) != tt.kept {
+				t.Fatalf("python kept = %v, want %v", got.Python != nil, tt.kept)
+			}
+			if got.Python == nil {
+				return
+			}
+			got.Python.Installs[0].Requirements[0] = "changed"
+			got.Python.Targets[0].Name = "changed"
+			if m.Python.Installs[0].Requirements[0] != "jinja2" || m.Python.Targets[0].Name != "a" {
+				t.Error("Select's python section shares memory with the original")
+			}
+		})
+	}
+}

@@ -22,6 +22,18 @@ var (
 	sha256Pattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	// platformPattern is "os/arch[/variant]".
 	platformPattern = regexp.MustCompile(`^[a-z0-9]+/[a-z0-9_]+(?:/[a-z0-9_.]+)?$`)
+	// targetName keeps a python target's name usable as a label.
+	targetName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	// pythonMinor is "major.minor"; pythonFull "major.minor.micro".
+	pythonMinor = regexp.MustCompile(`^[0-9]+\.[0-9]+$`)
+	pythonFull  = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	// wheelPlatform is the platform a python target accepts wheels for.
+	wheelPlatform = regexp.MustCompile(`^manylinux_[a-z0-9_]+$`)
+	// glibcVersion is "2.N".
+	glibcVersion = regexp.MustCompile(`^2\.[0-9]+$`)
+	// projectPrefix is the project name a PEP 508 requirement starts
+	// with; the rest is parsed at build time.
+	projectPrefix = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?`)
 )
 
 // Validate checks m against every rule Parse applies (see the package
@@ -223,7 +235,95 @@ func (m *Manifest) validate() []FieldError {
 			claim(p, pf)
 		}
 	}
+
+	if m.Python != nil {
+		c.python(m.Python, declared)
+	}
 	return c.errs
+}
+
+// python checks the python section. Requirement strings are only checked
+// to start with a project name: build parses them in full (PEP 508).
+func (c *checker) python(py *Python, declared map[string]string) {
+	const field = "python"
+	line := c.line(field, py.Line)
+	c.groups(py.Groups, field+".groups", line, declared)
+	for _, u := range []struct{ key, url string }{{"index", py.Index}, {"simple", py.Simple}} {
+		if u.url == "" {
+			continue
+		}
+		if err := checkURL(u.url, false); err != nil {
+			c.errorf(line, field+"."+u.key, "%v", err)
+		}
+	}
+
+	if len(py.Targets) == 0 {
+		c.errorf(line, field+".targets", "required: at least one target (name, python, platform)")
+	}
+	names := map[string]string{}
+	for i, t := range py.Targets {
+		tf := fmt.Sprintf("%s.targets[%d]", field, i)
+		tl := c.line(tf, t.Line)
+		switch {
+		case t.Name == "":
+			c.errorf(tl, tf+".name", "required")
+		case !targetName.MatchString(t.Name):
+			c.errorf(tl, tf+".name", "%q must be letters, digits, '.', '_' and '-', starting with a letter or digit", t.Name)
+		case names[t.Name] != "":
+			c.errorf(tl, tf+".name", "target %q is already listed as %s", t.Name, where(names[t.Name], c.line(names[t.Name], 0)))
+		default:
+			names[t.Name] = tf + ".name"
+		}
+		switch {
+		case t.Python == "":
+			c.errorf(tl, tf+".python", "required, e.g. \"3.6\"")
+		case !pythonMinor.MatchString(t.Python):
+			c.errorf(tl, tf+".python", "%q must be major.minor, e.g. \"3.6\"", t.Python)
+		}
+		if t.PythonFull != "" {
+			switch {
+			case !pythonFull.MatchString(t.PythonFull):
+				c.errorf(tl, tf+".python_full", "%q must be major.minor.micro, e.g. \"3.6.9\"", t.PythonFull)
+			case pythonMinor.MatchString(t.Python) && !strings.HasPrefix(t.PythonFull, t.Python+"."):
+				c.errorf(tl, tf+".python_full", "%q is not a release of python %s", t.PythonFull, t.Python)
+			}
+		}
+		switch {
+		case t.Platform == "":
+			c.errorf(tl, tf+".platform", "required, e.g. \"manylinux_x86_64\"")
+		case !wheelPlatform.MatchString(t.Platform):
+			c.errorf(tl, tf+".platform", "%q must be manylinux_<arch>, e.g. \"manylinux_x86_64\" (Linux with glibc)", t.Platform)
+		}
+		if t.Glibc != "" && !glibcVersion.MatchString(t.Glibc) {
+			c.errorf(tl, tf+".glibc", "%q must be a glibc version 2.N, e.g. \"2.27\"", t.Glibc)
+		}
+	}
+
+	if len(py.Installs) == 0 {
+		c.errorf(line, field+".installs", "required: at least one install (name, requirements)")
+	}
+	installs := map[string]string{}
+	for i, in := range py.Installs {
+		inf := fmt.Sprintf("%s.installs[%d]", field, i)
+		il := c.line(inf, in.Line)
+		switch {
+		case strings.TrimSpace(in.Name) == "":
+			c.errorf(il, inf+".name", "required")
+		case installs[in.Name] != "":
+			c.errorf(il, inf+".name", "install %q is already listed as %s", in.Name, where(installs[in.Name], c.line(installs[in.Name], 0)))
+		default:
+			installs[in.Name] = inf + ".name"
+		}
+		if len(in.Requirements) == 0 {
+			c.errorf(il, inf+".requirements", "required: at least one requirement, e.g. \"jinja2==2.11.2\"")
+		}
+		for j, r := range in.Requirements {
+			rf := fmt.Sprintf("%s.requirements[%d]", inf, j)
+			if !projectPrefix.MatchString(strings.TrimSpace(r)) {
+				c.errorf(il, rf, "%q must start with a project name (PEP 508), e.g. \"jinja2==2.11.2\"", r)
+			}
+		}
+	}
 }
 
 // groups checks an item's group list.
@@ -270,11 +370,16 @@ func checkURL(raw string, primary bool) error {
 	return nil
 }
 
-// checkPath checks a mirror path; the error completes a sentence about it.
 // ReservedPaths are the paths of paimirror serve's own pages; no file may
 // be served at them.
 var ReservedPaths = []string{"/paimirror.json", "/config.txt", "/config.yaml", "/daemon.json", "/healthz", "/metrics", "/paimirror-ca.crt"}
 
+// PythonPrefix is where paimirror serve publishes the python packages
+// (PythonPrefix+"/simple/" is pip's index URL); no file may be served at or
+// under it.
+const PythonPrefix = "/pypi"
+
+// checkPath checks a mirror path; the error completes a sentence about it.
 func checkPath(p string) error {
 	switch {
 	case !strings.HasPrefix(p, "/"):
@@ -287,6 +392,8 @@ func checkPath(p string) error {
 		return fmt.Errorf("must not contain \"..\"")
 	case p == "/v2" || strings.HasPrefix(p, "/v2/"):
 		return fmt.Errorf("must not start with /v2: that prefix belongs to the registry")
+	case p == PythonPrefix || strings.HasPrefix(p, PythonPrefix+"/"):
+		return fmt.Errorf("must not start with %s: that prefix belongs to the Python package index", PythonPrefix)
 	case slices.Contains(ReservedPaths, p):
 		return fmt.Errorf("is one of paimirror serve's own pages (%s)", strings.Join(ReservedPaths, ", "))
 	case strings.ContainsAny(p, "?#\\"):

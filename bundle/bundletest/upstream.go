@@ -1,14 +1,29 @@
 // Package bundletest stands in for the internet in tests and demos: a local
 // registry (go-containerregistry's in-memory registry) holding random images
-// under a manifest's real names, and a local file server holding generated
-// files, reachable through build's --mirror redirections.
+// under a manifest's real names, a local file server holding generated
+// files, and, for a manifest with a python section, a small package index
+// (pypitest's: PyPI's JSON API, the simple API and the files), all
+// reachable through build's --mirror redirections.
 //
-// It replaces only the upstream registries and download sites; everything of
-// paimirror's own runs for real against it.
+// The package index holds one tiny pure-Python wheel (py2.py3-none-any,
+// no dependencies) for every requirement of the section's installs: the
+// pinned version for "name==X", else the lowest version the requirement
+// allows among its own clauses' versions and "1.0". That is exactly enough
+// for the section to resolve, for every target, against the fake index; it
+// says nothing about the real packages' dependencies. Options.PythonDists
+// replaces the generated wheels of the projects it names, for tests that
+// need dependencies, sdists or markers. The index answers at the
+// section's index and simple URLs (mirrored to "<file server>/<host>"), and
+// its files are at https://files.pythonhosted.org (PythonFileHost), as
+// PyPI's JSON API gives them.
+//
+// It replaces only the upstream registries, download sites and package
+// index; everything of paimirror's own runs for real against it.
 package bundletest
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -34,6 +49,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/pypi"
+	"github.com/paimirror/paimirror/bundle/pypi/pypitest"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -53,7 +70,13 @@ type Options struct {
 	// Tamper, when set, decides per request whether the response body is
 	// corrupted (one byte flipped) on its way out.
 	Tamper func(r *http.Request) bool
+	// PythonDists are files the package index holds instead of the
+	// wheels it would generate for the projects they belong to.
+	PythonDists []*pypitest.Dist
 }
+
+// PythonFileHost is where the fake package index says its files are.
+const PythonFileHost = "https://files.pythonhosted.org"
 
 // Upstream is a running fake internet.
 type Upstream struct {
@@ -68,6 +91,9 @@ type Upstream struct {
 	Images map[string]v1.Image
 	// FileData maps each file URL to its content.
 	FileData map[string][]byte
+	// PyPI is the package index serving the manifest's python section,
+	// or nil when it has none.
+	PyPI *pypitest.Index
 
 	mu       sync.Mutex
 	requests map[string]int
@@ -149,6 +175,11 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		}
 		out.Files = append(out.Files, f)
 	}
+	if m.Python != nil {
+		if err := u.startPyPI(files, m.Python, opts.PythonDists); err != nil {
+			return nil, err
+		}
+	}
 	u.mu.Lock()
 	u.Manifest = &out
 	clear(u.requests) // seeding is not what tests count
@@ -169,15 +200,117 @@ func (u *Upstream) Mirrors() []bundle.Mirror {
 			out = append(out, bundle.Mirror{From: registry, To: "http://" + regHost + "/" + registry})
 		}
 	}
+	var urls []string
 	for _, f := range u.Manifest.Files {
-		for _, src := range f.Sources() {
-			pu, _ := url.Parse(src)
-			origin := pu.Scheme + "://" + pu.Host
-			if !seen[origin] {
-				seen[origin] = true
-				out = append(out, bundle.Mirror{From: origin, To: u.Files.URL + "/" + pu.Host})
-			}
+		urls = append(urls, f.Sources()...)
+	}
+	if u.PyPI != nil {
+		urls = append(urls, pythonURLs(u.Manifest.Python)...)
+	}
+	for _, src := range urls {
+		pu, _ := url.Parse(src)
+		origin := pu.Scheme + "://" + pu.Host
+		if !seen[origin] {
+			seen[origin] = true
+			out = append(out, bundle.Mirror{From: origin, To: u.Files.URL + "/" + pu.Host})
 		}
+	}
+	return out
+}
+
+// pythonURLs are the URLs the python section reaches: its index, or
+// PyPI's by default, its simple API root, and the file host.
+func pythonURLs(py *manifests.Python) []string {
+	var out []string
+	if py.Index != "" || py.Simple == "" {
+		out = append(out, cmp.Or(py.Index, manifests.DefaultPythonIndex))
+	}
+	if py.Simple != "" {
+		out = append(out, py.Simple)
+	}
+	return append(out, PythonFileHost)
+}
+
+// startPyPI serves a package index satisfying py on the file server, under
+// "/<host><path>" of each of py's index URLs and of PythonFileHost.
+func (u *Upstream) startPyPI(mux *http.ServeMux, py *manifests.Python, extra []*pypitest.Dist) error {
+	dists, err := pythonDists(py, extra)
+	if err != nil {
+		return err
+	}
+	u.PyPI = pypitest.NewIndex(dists)
+	u.PyPI.FileBase = PythonFileHost
+	mounted := map[string]bool{}
+	for _, raw := range pythonURLs(py) {
+		pu, err := url.Parse(strings.TrimRight(raw, "/"))
+		if err != nil {
+			return fmt.Errorf("python index %q: %w", raw, err)
+		}
+		// The index answers /pypi/... and /simple/... under its root.
+		prefix := "/" + pu.Host + strings.TrimSuffix(pu.Path, "/simple")
+		if !mounted[prefix] {
+			mounted[prefix] = true
+			mux.Handle(prefix+"/", http.StripPrefix(prefix, u.PyPI))
+		}
+	}
+	return nil
+}
+
+// pythonDists returns extra, and a generated wheel for each requirement of
+// py on a project extra does not name (see the package documentation).
+func pythonDists(py *manifests.Python, extra []*pypitest.Dist) ([]*pypitest.Dist, error) {
+	given := map[string]bool{}
+	for _, d := range extra {
+		given[d.Project] = true
+	}
+	out := append([]*pypitest.Dist{}, extra...)
+	made := map[string]bool{}
+	for _, in := range py.Installs {
+		for _, s := range in.Requirements {
+			r, err := pypi.ParseRequirement(s)
+			if err != nil || given[r.Project()] {
+				continue // build reports a bad requirement
+			}
+			v := fittingVersion(r.Specifier)
+			if made[r.Project()+" "+v] {
+				continue
+			}
+			made[r.Project()+" "+v] = true
+			d, err := pypitest.Wheel(pypitest.Package{Name: r.Name, Version: v}, "py2.py3-none-any")
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// fittingVersion returns a version ss allows: the lowest of its clauses'
+// own versions and "1.0" that it contains, else "1.0".
+func fittingVersion(ss pypi.SpecifierSet) string {
+	var cands []pypi.Version
+	for _, c := range append([]string{"1.0"}, clauseVersions(ss)...) {
+		if v, err := pypi.ParseVersion(c); err == nil && ss.Contains(v, true) {
+			cands = append(cands, v)
+		}
+	}
+	if len(cands) == 0 {
+		return "1.0"
+	}
+	low := cands[0]
+	for _, v := range cands[1:] {
+		if v.Compare(low) < 0 {
+			low = v
+		}
+	}
+	return low.Raw()
+}
+
+func clauseVersions(ss pypi.SpecifierSet) []string {
+	var out []string
+	for _, c := range ss {
+		out = append(out, strings.TrimSuffix(c.Version, ".*"))
 	}
 	return out
 }

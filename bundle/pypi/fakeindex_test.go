@@ -1,265 +1,35 @@
 package pypi_test
 
 import (
-	"archive/tar"
-	"archive/zip"
-	"bytes"
-	"compress/gzip"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"html"
 	"net/http"
 	"net/http/httptest"
-	"regexp"
-	"sort"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
-	"github.com/paimirror/paimirror/bundle/pypi"
+	"github.com/paimirror/paimirror/bundle/pypi/pypitest"
 )
 
 // dist is one distribution file the fake index holds.
-type dist struct {
-	project        string // normalised
-	version        string
-	filename       string
-	data           []byte
-	requiresPython string
-	yanked         bool
-	pep658         bool   // serve {file}.metadata and advertise it
-	metadata       []byte // the METADATA for PEP 658
-}
+type dist = pypitest.Dist
 
-func (d *dist) sha() string {
-	s := sha256.Sum256(d.data)
-	return hex.EncodeToString(s[:])
-}
-
-// fakeIndex stands in for PyPI on loopback: the JSON API
-// (/pypi/{p}/json, /pypi/{p}/{v}/json), the simple API (/simple/{p}/ as
-// PEP 503 HTML, or PEP 691 JSON when json691 is set and asked for),
-// files under /packages/ and PEP 658 metadata beside them.
+// fakeIndex stands in for PyPI on loopback: pypitest's index behind an
+// httptest server.
 type fakeIndex struct {
-	t       *testing.T
-	dists   []*dist
-	json691 bool
-	// fileHost, when set, replaces the server's own address in file URLs
-	// ("https://files.pythonhosted.org"), as PyPI's JSON API does.
-	fileHost string
-	// relative makes simple pages link files with relative URLs.
-	relative bool
-
-	mu     sync.Mutex
-	tamper map[string]bool // filename → serve altered bytes
-	hits   map[string]int  // path → requests
-
+	*pypitest.Index
 	srv *httptest.Server
 }
 
 func newFakeIndex(t *testing.T, dists []*dist) *fakeIndex {
 	t.Helper()
-	fi := &fakeIndex{t: t, dists: dists, tamper: map[string]bool{}, hits: map[string]int{}}
-	fi.srv = httptest.NewServer(http.HandlerFunc(fi.serve))
+	fi := &fakeIndex{Index: pypitest.NewIndex(dists)}
+	fi.srv = httptest.NewServer(fi.Index)
 	t.Cleanup(fi.srv.Close)
 	return fi
 }
 
 func (fi *fakeIndex) URL() string { return fi.srv.URL }
-
-func (fi *fakeIndex) setTamper(filename string) {
-	fi.mu.Lock()
-	defer fi.mu.Unlock()
-	fi.tamper[filename] = true
-}
-
-func (fi *fakeIndex) hitCount(prefix string) int {
-	fi.mu.Lock()
-	defer fi.mu.Unlock()
-	n := 0
-	for p, c := range fi.hits {
-		if strings.HasPrefix(p, prefix) {
-			n += c
-		}
-	}
-	return n
-}
-
-func (fi *fakeIndex) fileURL(d *dist) string {
-	host := fi.srv.URL
-	if fi.fileHost != "" {
-		host = fi.fileHost
-	}
-	return host + "/packages/" + d.filename
-}
-
-func (fi *fakeIndex) project(name string) []*dist {
-	var out []*dist
-	for _, d := range fi.dists {
-		if d.project == pypi.NormalizeName(name) {
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-var jsonRelease = regexp.MustCompile(`^/pypi/([^/]+)/(?:([^/]+)/)?json$`)
-
-func (fi *fakeIndex) serve(w http.ResponseWriter, r *http.Request) {
-	fi.mu.Lock()
-	fi.hits[r.URL.Path]++
-	fi.mu.Unlock()
-	p := r.URL.Path
-	switch {
-	case jsonRelease.MatchString(p):
-		m := jsonRelease.FindStringSubmatch(p)
-		fi.serveJSON(w, r, m[1], m[2])
-	case strings.HasPrefix(p, "/simple/"):
-		name := strings.Trim(strings.TrimPrefix(p, "/simple/"), "/")
-		if name != pypi.NormalizeName(name) {
-			http.Redirect(w, r, "/simple/"+pypi.NormalizeName(name)+"/", http.StatusMovedPermanently)
-			return
-		}
-		fi.serveSimple(w, r, name)
-	case strings.HasPrefix(p, "/packages/"):
-		fn := strings.TrimPrefix(p, "/packages/")
-		for _, d := range fi.dists {
-			switch {
-			case d.filename == fn:
-				data := d.data
-				fi.mu.Lock()
-				if fi.tamper[fn] {
-					data = append(bytes.Clone(data), "tampered"...)
-				}
-				fi.mu.Unlock()
-				w.Write(data)
-				return
-			case d.pep658 && d.filename+".metadata" == fn:
-				w.Write(d.metadata)
-				return
-			}
-		}
-		http.NotFound(w, r)
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// serveJSON answers like PyPI: a release's info.requires_dist is that of
-// its first file when that is a wheel with dependencies, else null.
-func (fi *fakeIndex) serveJSON(w http.ResponseWriter, r *http.Request, name, version string) {
-	ds := fi.project(name)
-	if len(ds) == 0 || name != pypi.NormalizeName(name) {
-		http.NotFound(w, r)
-		return
-	}
-	type file struct {
-		Filename       string            `json:"filename"`
-		URL            string            `json:"url"`
-		Digests        map[string]string `json:"digests"`
-		Size           int               `json:"size"`
-		RequiresPython *string           `json:"requires_python"`
-		Yanked         bool              `json:"yanked"`
-		PackageType    string            `json:"packagetype"`
-	}
-	releases := map[string][]file{}
-	var requiresDist []string
-	first := map[string]bool{}
-	for _, d := range ds {
-		var rp *string
-		if d.requiresPython != "" {
-			rp = &d.requiresPython
-		}
-		typ := "sdist"
-		if strings.HasSuffix(d.filename, ".whl") {
-			typ = "bdist_wheel"
-		}
-		releases[d.version] = append(releases[d.version], file{
-			Filename: d.filename, URL: fi.fileURL(d), Digests: map[string]string{"sha256": d.sha(), "md5": "x"},
-			Size: len(d.data), RequiresPython: rp, Yanked: d.yanked, PackageType: typ,
-		})
-		if d.version == version && !first[version] {
-			first[version] = true
-			if typ == "bdist_wheel" {
-				m, err := pypi.WheelMetadata(bytes.NewReader(d.data), int64(len(d.data)), d.filename)
-				if err != nil {
-					fi.t.Errorf("fake index: %v", err)
-				}
-				for _, r := range m.RequiresDist {
-					requiresDist = append(requiresDist, r.String())
-				}
-			}
-		}
-	}
-	if version != "" && releases[version] == nil {
-		http.NotFound(w, r)
-		return
-	}
-	doc := map[string]any{
-		"info":     map[string]any{"name": name, "version": version, "requires_dist": requiresDist},
-		"releases": releases,
-	}
-	if version != "" {
-		doc["urls"] = releases[version]
-	}
-	w.Header().Set("Content-Type", "application/json")
-	json.NewEncoder(w).Encode(doc)
-}
-
-func (fi *fakeIndex) serveSimple(w http.ResponseWriter, r *http.Request, name string) {
-	ds := fi.project(name)
-	if len(ds) == 0 {
-		http.NotFound(w, r)
-		return
-	}
-	if fi.json691 && strings.Contains(r.Header.Get("Accept"), "application/vnd.pypi.simple.v1+json") {
-		var files []map[string]any
-		for _, d := range ds {
-			f := map[string]any{
-				"filename": d.filename, "url": fi.fileURL(d), "hashes": map[string]string{"sha256": d.sha()},
-				"requires-python": d.requiresPython, "size": len(d.data),
-			}
-			if d.yanked {
-				f["yanked"] = "broken"
-			}
-			if d.pep658 {
-				f["core-metadata"] = map[string]string{"sha256": sha(d.metadata)}
-			}
-			files = append(files, f)
-		}
-		w.Header().Set("Content-Type", "application/vnd.pypi.simple.v1+json")
-		json.NewEncoder(w).Encode(map[string]any{"meta": map[string]string{"api-version": "1.0"}, "name": name, "files": files})
-		return
-	}
-	var b strings.Builder
-	b.WriteString("<!DOCTYPE html>\n<html><head><title>Links for " + name + "</title></head><body>\n")
-	for _, d := range ds {
-		href := fi.fileURL(d)
-		if fi.relative {
-			href = "../../packages/" + d.filename
-		}
-		href += "#sha256=" + d.sha()
-		attrs := ""
-		if d.requiresPython != "" {
-			attrs += ` data-requires-python="` + html.EscapeString(d.requiresPython) + `"`
-		}
-		if d.yanked {
-			attrs += ` data-yanked=""`
-		}
-		if d.pep658 {
-			attrs += ` data-core-metadata="sha256=` + sha(d.metadata) + `" data-dist-info-metadata="sha256=` + sha(d.metadata) + `"`
-		}
-		fmt.Fprintf(&b, "<a href=\"%s\"%s>%s</a><br />\n", html.EscapeString(href), attrs, d.filename)
-	}
-	b.WriteString("</body></html>\n")
-	w.Header().Set("Content-Type", "text/html")
-	w.Write([]byte(b.String()))
-}
 
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
@@ -274,141 +44,40 @@ type pkg struct {
 	requiresPython string
 }
 
-func (p pkg) metadata() []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, "Metadata-Version: 2.1\nName: %s\nVersion: %s\n", p.name, p.version)
-	if p.requiresPython != "" {
-		fmt.Fprintf(&b, "Requires-Python: %s\n", p.requiresPython)
-	}
-	for _, r := range p.requires {
-		fmt.Fprintf(&b, "Requires-Dist: %s\n", r)
-	}
-	b.WriteString("\nThe long description,\nwhich the parser ignores: Not-A: header\n")
-	return []byte(b.String())
+func (p pkg) pypitest() pypitest.Package {
+	return pypitest.Package{Name: p.name, Version: p.version, Requires: p.requires, RequiresPython: p.requiresPython}
 }
 
-var nonIdent = regexp.MustCompile(`[^A-Za-z0-9.]+`)
+func (p pkg) metadata() []byte { return p.pypitest().Metadata() }
 
-// wheelFile writes a wheel as bdist_wheel would: the module, and the
-// .dist-info METADATA, WHEEL and RECORD (with sha256 of each file).
+// wheelFile writes a wheel as bdist_wheel would (see pypitest.Wheel).
 func wheelFile(t testing.TB, p pkg, tag string) *dist {
 	t.Helper()
-	distName := nonIdent.ReplaceAllString(p.name, "_")
-	modName := strings.ToLower(strings.ReplaceAll(distName, ".", "_"))
-	info := distName + "-" + p.version + ".dist-info/"
-	var wheelTags strings.Builder
-	parts := strings.Split(tag, "-")
-	for _, py := range strings.Split(parts[0], ".") {
-		for _, abi := range strings.Split(parts[1], ".") {
-			for _, plat := range strings.Split(parts[2], ".") {
-				fmt.Fprintf(&wheelTags, "Tag: %s-%s-%s\n", py, abi, plat)
-			}
-		}
-	}
-	files := []struct{ name, body string }{
-		{modName + "/__init__.py", fmt.Sprintf("VERSION = %q\nTAG = %q\n", p.version, tag)},
-		{info + "METADATA", string(p.metadata())},
-		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: paimirror-test\nRoot-Is-Purelib: " + fmt.Sprint(parts[2] == "any") + "\n" + wheelTags.String()},
-		{info + "top_level.txt", modName + "\n"},
-	}
-	var buf bytes.Buffer
-	zw := zip.NewWriter(&buf)
-	var record strings.Builder
-	stamp := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, f := range files {
-		w, err := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Deflate, Modified: stamp})
-		if err != nil {
-			t.Fatal(err)
-		}
-		w.Write([]byte(f.body))
-		s := sha256.Sum256([]byte(f.body))
-		fmt.Fprintf(&record, "%s,sha256=%s,%d\n", f.name, base64.RawURLEncoding.EncodeToString(s[:]), len(f.body))
-	}
-	record.WriteString(info + "RECORD,,\n")
-	w, _ := zw.CreateHeader(&zip.FileHeader{Name: info + "RECORD", Method: zip.Deflate, Modified: stamp})
-	w.Write([]byte(record.String()))
-	if err := zw.Close(); err != nil {
+	d, err := pypitest.Wheel(p.pypitest(), tag)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return &dist{
-		project: pypi.NormalizeName(p.name), version: p.version, data: buf.Bytes(),
-		filename: distName + "-" + p.version + "-" + tag + ".whl", requiresPython: p.requiresPython,
-	}
+	return d
 }
 
-// sdistFile writes an sdist as setuptools' sdist command lays it out:
-// PKG-INFO without Requires-Dist, and the egg-info requires.txt with
-// marker and extra sections; pyproject, when set, adds a pyproject.toml.
+// sdistFile writes an sdist as setuptools' sdist command lays it out (see
+// pypitest.Sdist).
 func sdistFile(t testing.TB, p pkg, pyproject string) *dist {
 	t.Helper()
-	root := p.name + "-" + p.version + "/"
-	egg := root + strings.ReplaceAll(p.name, "-", "_") + ".egg-info/"
-	var reqs strings.Builder
-	sections := map[string][]string{}
-	var order []string
-	for _, r := range p.requires {
-		req, m, _ := strings.Cut(r, ";")
-		sec := ""
-		if m = strings.TrimSpace(m); m != "" {
-			if e, ok := strings.CutPrefix(m, `extra == "`); ok {
-				sec = strings.TrimSuffix(e, `"`)
-			} else {
-				sec = ":" + m
-			}
-		}
-		if _, ok := sections[sec]; !ok {
-			order = append(order, sec)
-		}
-		sections[sec] = append(sections[sec], strings.TrimSpace(req))
-	}
-	sort.SliceStable(order, func(i, j int) bool { return order[i] == "" && order[j] != "" })
-	for _, sec := range order {
-		if sec != "" {
-			fmt.Fprintf(&reqs, "\n[%s]\n", sec)
-		}
-		for _, r := range sections[sec] {
-			reqs.WriteString(r + "\n")
-		}
-	}
-	pkgInfo := pkg{name: p.name, version: p.version, requiresPython: p.requiresPython}.metadata()
-	files := []struct{ name, body string }{
-		{root + "PKG-INFO", string(pkgInfo)},
-		{root + "setup.py", fmt.Sprintf("from setuptools import setup\nsetup(name=%q, version=%q, py_modules=[])\n", p.name, p.version)},
-		{egg + "PKG-INFO", string(pkgInfo)},
-	}
-	if len(p.requires) > 0 {
-		files = append(files, struct{ name, body string }{egg + "requires.txt", reqs.String()})
-	}
-	if pyproject != "" {
-		files = append(files, struct{ name, body string }{root + "pyproject.toml", pyproject})
-	}
-	var buf bytes.Buffer
-	gz := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(gz)
-	stamp := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, f := range files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), ModTime: stamp, Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write([]byte(f.body))
-	}
-	if err := tw.Close(); err != nil {
+	d, err := pypitest.Sdist(p.pypitest(), pyproject)
+	if err != nil {
 		t.Fatal(err)
 	}
-	gz.Close()
-	return &dist{
-		project: pypi.NormalizeName(p.name), version: p.version, data: buf.Bytes(),
-		filename: p.name + "-" + p.version + ".tar.gz", requiresPython: p.requiresPython,
-	}
+	return d
 }
 
 func with658(t testing.TB, d *dist, p pkg) *dist {
-	d.pep658, d.metadata = true, p.metadata()
+	d.PEP658, d.Metadata = true, p.metadata()
 	return d
 }
 
 func yank(d *dist) *dist {
-	d.yanked = true
+	d.Yanked = true
 	return d
 }
 

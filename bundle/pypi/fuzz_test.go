@@ -124,8 +124,8 @@ func FuzzMetadataFiles(f *testing.F) {
 	f.Add([]byte("Metadata-Version: 2.1\nName: x\nRequires-Dist: y (>=1); extra == 'z'\n\nbody"))
 	f.Add([]byte("a\n[:python_version < \"3\"]\nb\n[x:os_name == 'nt']\nc\n"))
 	f.Add([]byte("[build-system]\nrequires = [\n 'setuptools', # c\n \"wheel\"]\n"))
-	f.Add(wheelFile(f, pkg{name: "x", version: "1.0", requires: []string{"y"}}, "py3-none-any").data)
-	f.Add(sdistFile(f, pkg{name: "x", version: "1.0", requires: []string{"y; os_name == 'nt'"}}, "[build-system]\nrequires=[]\n").data)
+	f.Add(wheelFile(f, pkg{name: "x", version: "1.0", requires: []string{"y"}}, "py3-none-any").Data)
+	f.Add(sdistFile(f, pkg{name: "x", version: "1.0", requires: []string{"y; os_name == 'nt'"}}, "[build-system]\nrequires=[]\n").Data)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		pypi.ParseMetadata(data)
 		pypi.ParseRequiresTxt(data)

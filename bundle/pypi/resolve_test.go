@@ -249,13 +249,13 @@ func TestResolveDetails(t *testing.T) {
 	}
 	for _, f := range files {
 		var d *dist
-		for _, x := range fi.dists {
-			if x.filename == f.Filename {
+		for _, x := range fi.Dists() {
+			if x.Filename == f.Filename {
 				d = x
 			}
 		}
-		if f.SHA256 != d.sha() || f.URL != fi.URL()+"/packages/"+f.Filename || f.Project != d.project || f.Version != d.version {
-			t.Errorf("file %+v does not describe %s", f, d.filename)
+		if f.SHA256 != d.SHA256() || f.URL != fi.URL()+"/packages/"+f.Filename || f.Project != d.Project || f.Version != d.Version {
+			t.Errorf("file %+v does not describe %s", f, d.Filename)
 		}
 	}
 	// Several targets: each file once.
@@ -353,7 +353,7 @@ func TestResolveDigestMismatch(t *testing.T) {
 	// bytes stop the resolution, naming the file, the source and both
 	// digests.
 	fi := newFakeIndex(t, testDists(t))
-	fi.setTamper("gamma-1.0.tar.gz")
+	fi.Tamper("gamma-1.0.tar.gz")
 	idx := pypi.NewJSONAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient()})
 	_, err := pypi.Resolve(context.Background(), idx, groups(t, []string{"alpha"}), py36, pypi.ResolveOptions{})
 	var de *pypi.DigestError
@@ -369,7 +369,7 @@ func TestResolveThroughMirror(t *testing.T) {
 	// The JSON API names files on files.pythonhosted.org, which cannot be
 	// reached; a rewrite sends them to the mirror.
 	fi := newFakeIndex(t, testDists(t))
-	fi.fileHost = "https://files.pythonhosted.org"
+	fi.FileBase = "https://files.pythonhosted.org"
 	urls := pypi.Rewriter(pypi.Rewrite{From: "https://files.pythonhosted.org", To: fi.URL()})
 	idx := pypi.NewJSONAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient(), URLs: urls})
 	res, err := pypi.Resolve(context.Background(), idx, groups(t, []string{"alpha"}), py36, pypi.ResolveOptions{})
@@ -404,7 +404,7 @@ func TestSimpleAPIVariants(t *testing.T) {
 	}{{"pep 691 json", true, false}, {"relative html links", false, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			fi := newFakeIndex(t, testDists(t))
-			fi.json691, fi.relative = tc.json691, tc.relative
+			fi.JSON691, fi.Relative = tc.json691, tc.relative
 			idx := pypi.NewSimpleAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient()})
 			res, err := pypi.Resolve(context.Background(), idx, groups(t, []string{"alpha"}), py36, pypi.ResolveOptions{})
 			if err != nil {
@@ -430,10 +430,10 @@ func TestIndexCaches(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := fi.hitCount("/pypi/alpha/json"); n != 1 {
+	if n := fi.Hits("/pypi/alpha/json"); n != 1 {
 		t.Errorf("alpha's project JSON fetched %d times, want 1", n)
 	}
-	if n := fi.hitCount("/packages/gamma-1.0.tar.gz"); n != 1 {
+	if n := fi.Hits("/packages/gamma-1.0.tar.gz"); n != 1 {
 		t.Errorf("gamma's sdist fetched %d times for its metadata, want 1", n)
 	}
 }
@@ -466,7 +466,7 @@ func TestFetch(t *testing.T) {
 	})
 	t.Run("altered bytes are rejected and not kept", func(t *testing.T) {
 		fi := newFakeIndex(t, testDists(t))
-		fi.setTamper("beta-1.0.tar.gz")
+		fi.Tamper("beta-1.0.tar.gz")
 		bad := f
 		bad.URL = fi.URL() + "/packages/beta-1.0.tar.gz"
 		dir := t.TempDir()

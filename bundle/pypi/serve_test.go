@@ -405,7 +405,7 @@ setup(
 	}
 
 	// Resolved from an index holding it: the markers decide per target.
-	real := &dist{project: "realpkg", version: "1.2.3", filename: "realpkg-1.2.3.tar.gz", data: data, requiresPython: ">=3.5"}
+	real := &dist{Project: "realpkg", Version: "1.2.3", Filename: "realpkg-1.2.3.tar.gz", Data: data, RequiresPython: ">=3.5"}
 	fi := newFakeIndex(t, append(testDists(t), real))
 	idx := pypi.NewSimpleAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient()})
 	for _, tc := range []struct {

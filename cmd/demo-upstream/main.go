@@ -1,6 +1,8 @@
 // Command demo-upstream stands in for the internet in `make demo`: a local
 // registry holding random images under the embedded default manifest's real
-// names, and a file server holding generated files. It writes, into -dir,
+// names, a file server holding generated files, and a package index holding
+// a tiny stand-in wheel for each requirement of the manifest's python
+// section (see bundletest). It writes, into -dir,
 // the manifest to build (the default one, its files' sha256 replaced with
 // those of the generated content), a --mirrors-file that sends every source
 // to it, and "ready" once it serves; then it runs until SIGINT or SIGTERM.
@@ -60,7 +62,12 @@ func run(dir string, layer int64) error {
 	if err := os.WriteFile(filepath.Join(dir, "ready"), nil, 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "demo-upstream: %d images at %s, %d files at %s\n", len(u.Images), u.Registry.URL, len(u.Manifest.Files), u.Files.URL)
+	python := 0
+	if u.PyPI != nil {
+		python = len(u.PyPI.Dists())
+	}
+	fmt.Fprintf(os.Stderr, "demo-upstream: %d images at %s, %d files and %d Python package files at %s\n",
+		len(u.Images), u.Registry.URL, len(u.Manifest.Files), python, u.Files.URL)
 	<-ctx.Done()
 	return nil
 }

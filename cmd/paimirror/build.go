@@ -33,14 +33,17 @@ func newBuildCmd(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "build [-f MANIFEST] [-o BUNDLE]",
 		Short: "Pull every image and file of a manifest into one bundle",
-		Long: `Build pulls every image and downloads every file a manifest lists, verifies
-each byte against its digest or sha256, and writes one bundle file.
+		Long: `Build pulls every image and downloads every file a manifest lists, resolves
+its Python packages (the python section) for every target and downloads
+them, verifies each byte against its digest or sha256, and writes one bundle
+file.
 
 Without -f it builds the embedded manifest "` + manifests.DefaultName + `".
 An interrupted build resumes: rerun the same command.`,
 		Example: `  paimirror build
   paimirror build --mirror docker.io=docker.m.daocloud.io --mirror gcr.io=gcr.m.daocloud.io
-  paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --include smoke-test`,
+  paimirror build --mirror https://pypi.org=https://mirrors.example.cn/pypi --mirror https://files.pythonhosted.org=https://mirrors.example.cn/pypi-files
+  paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --exclude devbox-python --include smoke-test`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBuild(cmd.Context(), o) },
 	}
@@ -95,8 +98,8 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
-		res.Path, len(res.Lock.Images), len(res.Lock.Files), humanBytes(res.Size),
+	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
+		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), humanBytes(res.Size),
 		humanBytes(res.Fetched), humanBytes(res.Resumed), humanBytes(res.Shared), res.Duration.Round(time.Millisecond))
 	return nil
 }

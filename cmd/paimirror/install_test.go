@@ -57,6 +57,9 @@ func TestInstallFlow(t *testing.T) {
 		files = append(files, f)
 	}
 	m.Files = files
+	py := *def.Python
+	py.Groups = nil
+	m.Python = &py
 	u, err := bundletest.Start(&m, bundletest.Options{})
 	if err != nil {
 		t.Fatal(err)

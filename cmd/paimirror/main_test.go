@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -24,11 +25,14 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI golden scripts in testdata/script. Each script
 // gets a local upstream holding the default manifest's images (random
-// content under the real names) and generated files, and:
+// content under the real names), generated files, and a package index with
+// a tiny wheel for each requirement of its python section (see
+// bundletest), and:
 //
-//	$WORK/openpai.yaml   the default manifest with the generated files' sha256
-//	$WORK/small.yaml     a four-image, two-file manifest
-//	$WORK/mirrors.txt    --mirrors-file lines sending every source upstream
+//	$WORK/openpai.yaml          the default manifest with the generated files' sha256
+//	$WORK/small.yaml            a four-image, two-file manifest
+//	$WORK/mirrors.txt           --mirrors-file lines sending every source upstream
+//	$WORK/mirrors-nopypi.txt    the same but for pypi.org and files.pythonhosted.org
 //
 // HTTP(S)_PROXY point at a closed loopback port, so anything not mirrored
 // fails at once instead of reaching out.
@@ -93,11 +97,17 @@ func setupScript(env *testscript.Env) error {
 	if err := write("small.yaml", small); err != nil {
 		return err
 	}
-	var lines bytes.Buffer
+	var lines, noPyPI bytes.Buffer
 	for _, m := range u.MirrorFlags() {
 		fmt.Fprintln(&lines, m)
+		if !strings.HasPrefix(m, manifests.DefaultPythonIndex+"=") && !strings.HasPrefix(m, bundletest.PythonFileHost+"=") {
+			fmt.Fprintln(&noPyPI, m)
+		}
 	}
 	if err := os.WriteFile(filepath.Join(env.WorkDir, "mirrors.txt"), lines.Bytes(), 0o644); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(env.WorkDir, "mirrors-nopypi.txt"), noPyPI.Bytes(), 0o644); err != nil {
 		return err
 	}
 	closed, err := bundletest.ClosedAddr()

@@ -38,8 +38,9 @@ func newServeCmd(g *globalOptions) *cobra.Command {
 		Short: "Serve a bundle as a registry and a file server on one port",
 		Long: `Serve opens the bundle in place (no extraction, no copy) and serves it on one
 port: /v2/ is an OCI registry (distribution v3, embedded) holding every image
-under each of its mirror names; everything else is the file server, with a
-page at / that shows what the bundle holds and the exact config to paste.
+under each of its mirror names; /pypi/simple/ is a pip index of the bundle's
+Python packages; everything else is the file server, with a page at / that
+shows what the bundle holds and the exact config to paste.
 
 Read-only unless --writable DIR is given: pushes then go to DIR, layered over
 the bundle, which is never modified.`,
@@ -129,9 +130,12 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		shown = displayAddr(ln.Addr())
 	}
 	if !o.quiet {
-		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %s) on %s://%s, ready in %s\n",
-			paths[0], len(b.Lock.Images), len(b.Lock.Files), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %d python files, %s) on %s://%s, ready in %s\n",
+			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", scheme, shown)
+		if len(b.Lock.PythonFiles()) > 0 {
+			fmt.Fprintf(o.stderr, "pip index: %s://%s%s/simple/\n", scheme, shown, fileserver.PathPyPI)
+		}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

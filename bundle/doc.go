@@ -1,0 +1,53 @@
+// Package bundle is paimirror's bundle format: building one from a manifest
+// (Build), opening one in place (Open), checking it (Verify) and describing
+// it (Summary).
+//
+// # Format
+//
+// A bundle is one uncompressed POSIX tar (image layers are compressed
+// already) that `tar -x` turns into a valid OCI image layout:
+//
+//	blobs/               directory entries
+//	blobs/sha256/<hex>   every image manifest, config and layer, every file,
+//	                     every Python package, and each image's layout index
+//	oci-layout           {"imageLayoutVersion":"1.0.0"}
+//	index.json           one descriptor per image (see below)
+//	paimirror.json       the lock (Lock)
+//
+// Blob members are named by the sha256 of their content and appear once:
+// content shared by several images, or by an image and a file, is stored
+// once. Image manifests are stored byte for byte as the registry served them,
+// with their media types, so digests never change. For a multi-platform
+// image only the chosen platform's manifest is stored; the index digest is
+// recorded in the lock.
+//
+// Each index.json descriptor points at the image's layout index: a
+// single-entry OCI image index, made by Build, listing the image manifest
+// with its own media type and platform, so that tools that follow only OCI
+// media types in a layout (skopeo) find Docker schema 2 images too. The
+// descriptors carry the annotations AnnotationRefName (the primary mirror
+// name), AnnotationNames and AnnotationUpstream.
+//
+// The metadata members come last. Build appends each verified blob as one
+// whole member to <output>.partial as it completes, and writes the metadata
+// and the end-of-archive marker only when everything is stored, then syncs
+// and renames: a killed build leaves a partial file whose every member but a
+// torn last one is whole, which the next Build resumes from (hashing what
+// it keeps), with <output>.partial.journal recording which images and files
+// are complete so that they are not asked for again.
+//
+// # Reading in place
+//
+// Open reads the tar headers only, never blob data, and serves blobs as
+// sections of the file (io.SectionReader over an io.ReaderAt), so its time
+// and memory do not grow with the bundle's size. A bundle split into parts
+// is read as their concatenation. Open checks structure (a whole tar, only
+// the names above, no links, every blob the lock names present with its
+// size); Verify hashes every blob and checks every reference.
+//
+// # Concurrency
+//
+// A *Bundle is safe for concurrent use and never writes. Build runs its
+// downloads concurrently (BuildOptions.Jobs) and downloads a blob that
+// several images share once, even when they are pulled at the same time.
+package bundle

@@ -1,0 +1,410 @@
+package bundle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/paimirror/paimirror/bundle/pypi"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// pythonKey identifies a python section's resolution in the journal: a
+// resumed build of the same section reuses it instead of asking the index
+// again.
+func pythonKey(py *manifests.Python) string {
+	data, _ := json.Marshal(py)
+	return "python " + sha256hex(data)
+}
+
+func pythonFileKey(sha string) string { return "python file " + sha }
+
+// where names a place in the manifest: "FILE:LINE", FILE, "line LINE" or
+// "the manifest", as much as is known.
+func where(m *manifests.Manifest, line int) string {
+	switch {
+	case line > 0 && m.Source != "":
+		return m.Source + ":" + strconv.Itoa(line)
+	case line > 0:
+		return "line " + strconv.Itoa(line)
+	case m.Source != "":
+		return m.Source
+	}
+	return "the manifest"
+}
+
+// resolvePython resolves the manifest's python section (its parsed
+// installs and targets) for every target
+// (concurrently, sharing one index and its cache) and returns the lock's
+// python record, its files not yet fetched. A resumed build takes the
+// resolution from the journal.
+func (b *builder) resolvePython(ctx context.Context, m *manifests.Manifest, groups []pypi.Group, targets []pypi.Target) (*Python, error) {
+	py := m.Python
+	key := pythonKey(py)
+	if rec, ok := b.records[key]; ok {
+		lp := *rec.Python
+		lp.Files = append([]PythonFile(nil), rec.Python.Files...)
+		b.log.Info("python packages: resolution kept from the interrupted build", "files", len(lp.Files))
+		return &lp, nil
+	}
+
+	tmp := filepath.Join(b.w.tmpDir, "pypi")
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return nil, err
+	}
+	b.pyCache = &fileCache{rt: b.opts.Transport, dir: tmp}
+	idx, origin := b.pythonIndex(py, pypi.IndexOptions{
+		Client:  &http.Client{Transport: b.pyCache},
+		URLs:    func(u string) []string { return fileSources(b.opts.Mirrors, []string{u}) },
+		TempDir: tmp,
+		Logger:  b.log,
+	})
+	b.log.Info("resolving python packages", "index", origin, "targets", len(targets), "installs", len(groups))
+
+	res := make([]*pypi.Resolution, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Go(func() {
+			r, err := pypi.Resolve(ctx, idx, groups, t, pypi.ResolveOptions{Logger: b.log})
+			if err != nil {
+				item := fmt.Sprintf("python target %s (%s)", t.Name, where(m, py.Targets[i].Line))
+				errs[i] = &ItemError{Item: item, Err: b.pythonError(origin, err)}
+				return
+			}
+			res[i] = r
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	lp := &Python{Index: py.Index, Simple: py.Simple, Targets: []PythonTarget{}, Files: []PythonFile{}, Resolutions: []PythonResolution{}}
+	if lp.Index == "" && lp.Simple == "" {
+		lp.Index = manifests.DefaultPythonIndex
+	}
+	for _, t := range py.Targets {
+		lp.Targets = append(lp.Targets, PythonTarget{Name: t.Name, Python: t.Python, PythonFull: t.PythonFull, Platform: t.Platform, Glibc: t.Glibc})
+	}
+	for _, f := range pypi.MergeFiles(res...) {
+		if !hexSHA256.MatchString(f.SHA256) || !plainFilename(f.Filename) {
+			return nil, &ItemError{Item: "python file " + strconv.Quote(f.Filename), Err: fmt.Errorf("the index gives an unusable name or sha256 (%q) for %s %s", f.SHA256, f.Project, f.Version)}
+		}
+		lp.Files = append(lp.Files, PythonFile{Project: f.Project, Version: f.Version, Filename: f.Filename, URL: f.URL,
+			SHA256: f.SHA256, Size: f.Size, RequiresPython: f.RequiresPython})
+	}
+	for _, r := range res {
+		pr := PythonResolution{Target: r.Target.String(), Groups: []PythonGroup{}}
+		for _, g := range r.Groups {
+			pg := PythonGroup{Name: g.Name, Requirements: append([]string{}, g.Requirements...), BuildFor: g.BuildFor, Packages: []PythonPackage{}}
+			for _, p := range g.Packages {
+				pg.Packages = append(pg.Packages, PythonPackage{Project: p.Project, Version: p.Version, Filename: p.File.Filename, Installed: p.Installed})
+			}
+			pr.Groups = append(pr.Groups, pg)
+		}
+		lp.Resolutions = append(lp.Resolutions, pr)
+	}
+	if err := b.w.record(journalRecord{Key: key, Python: lp}); err != nil {
+		return nil, err
+	}
+	return lp, nil
+}
+
+var hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+// plainFilename reports whether name can be served as one path segment.
+func plainFilename(name string) bool {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, `/\`) {
+		return false
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// pythonInputs parses the section's requirements (PEP 508) and targets,
+// naming the manifest entry of each problem.
+func pythonInputs(m *manifests.Manifest) ([]pypi.Group, []pypi.Target, error) {
+	py := m.Python
+	var errs []error
+	var groups []pypi.Group
+	for i, in := range py.Installs {
+		g := pypi.Group{Name: in.Name}
+		for j, s := range in.Requirements {
+			r, err := pypi.ParseRequirement(s)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: python.installs[%d].requirements[%d] (install %q): %w", where(m, in.Line), i, j, in.Name, err))
+				continue
+			}
+			g.Requirements = append(g.Requirements, r)
+		}
+		groups = append(groups, g)
+	}
+	var targets []pypi.Target
+	for i, t := range py.Targets {
+		pt := pypi.Target{Name: t.Name, Python: t.Python, PythonFull: t.PythonFull, Platform: t.Platform, Glibc: t.Glibc}
+		if err := pt.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: python.targets[%d]: %w", where(m, t.Line), i, err))
+			continue
+		}
+		targets = append(targets, pt)
+	}
+	return groups, targets, errors.Join(errs...)
+}
+
+// pythonIndex returns the index the section names, reached through the
+// build's mirrors: each mirror of its JSON API base, then the base itself,
+// then (when the section names one) each mirror of its simple API root and
+// the root. It also returns the origin to name in hints.
+func (b *builder) pythonIndex(py *manifests.Python, opts pypi.IndexOptions) (pypi.Index, string) {
+	index := py.Index
+	if index == "" && py.Simple == "" {
+		index = manifests.DefaultPythonIndex
+	}
+	var chain indexChain
+	origin := py.Simple
+	if index != "" {
+		origin = index
+		for _, u := range fileSources(b.opts.Mirrors, []string{strings.TrimRight(index, "/")}) {
+			chain = append(chain, pypi.NewJSONAPI(u, opts))
+		}
+	}
+	if py.Simple != "" {
+		for _, u := range fileSources(b.opts.Mirrors, []string{strings.TrimRight(py.Simple, "/")}) {
+			chain = append(chain, pypi.NewSimpleAPI(u, opts))
+		}
+	}
+	if len(chain) == 1 {
+		return chain[0], origin
+	}
+	return chain, origin
+}
+
+// indexChain is one index reached several ways (mirrors, then the
+// origin): each is asked in turn until one answers.
+type indexChain []pypi.Index
+
+// Files implements pypi.Index.
+func (c indexChain) Files(ctx context.Context, project string) ([]pypi.File, error) {
+	var errs []error
+	for _, idx := range c {
+		files, err := idx.Files(ctx, project)
+		if err == nil {
+			return files, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// Metadata implements pypi.Index.
+func (c indexChain) Metadata(ctx context.Context, f pypi.File) (*pypi.Metadata, error) {
+	var errs []error
+	for _, idx := range c {
+		m, err := idx.Metadata(ctx, f)
+		if err == nil {
+			return m, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return nil, errors.Join(errs...)
+}
+
+// pythonError adds the --mirror hint to a resolution error when a host
+// could not be reached: the host of the first unreachable URL that is not
+// a mirror's, else the index's origin.
+func (b *builder) pythonError(origin string, err error) error {
+	if !unreachable(err) {
+		return err
+	}
+	if o := b.unreachableOrigin(err); o != "" {
+		origin = o
+	}
+	return sourcesError(strings.TrimRight(origin, "/"), []error{err})
+}
+
+func (b *builder) unreachableOrigin(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) && unreachable(ue.Err) && !b.mirrored(ue.URL) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host
+		}
+	}
+	var children []error
+	switch e := err.(type) {
+	case interface{ Unwrap() []error }:
+		children = e.Unwrap()
+	case interface{ Unwrap() error }:
+		children = []error{e.Unwrap()}
+	}
+	for _, c := range children {
+		if c == nil {
+			continue
+		}
+		if o := b.unreachableOrigin(c); o != "" {
+			return o
+		}
+	}
+	return ""
+}
+
+// mirrored reports whether u is under one of the build's URL mirrors.
+func (b *builder) mirrored(u string) bool {
+	for _, m := range b.opts.Mirrors {
+		if m.isURL() && strings.HasPrefix(u, m.To) {
+			return true
+		}
+	}
+	return false
+}
+
+// pullPython stores every file of lp, each verified against the sha256 the
+// index gave, and fills in where each came from and its size.
+func (b *builder) pullPython(ctx context.Context, lp *Python) error {
+	errs := make([]error, len(lp.Files))
+	var wg sync.WaitGroup
+	for i := range lp.Files {
+		f := &lp.Files[i]
+		if rec, ok := b.records[pythonFileKey(f.SHA256)]; ok {
+			f.Source, f.Size = rec.PythonFile.Source, rec.PythonFile.Size
+			continue
+		}
+		wg.Go(func() {
+			var srcs []blobSource
+			for _, u := range fileSources(b.opts.Mirrors, []string{f.URL}) {
+				// A copy the resolver downloaded from u comes first.
+				if p, ok := b.pyCache.lookup(u); ok {
+					srcs = append([]blobSource{{name: u, open: func(context.Context) (io.ReadCloser, error) { return os.Open(p) }}}, srcs...)
+				}
+				srcs = append(srcs, blobSource{name: u, open: func(ctx context.Context) (io.ReadCloser, error) {
+					return httpGet(ctx, b.client, u, u)
+				}})
+			}
+			size := f.Size
+			if size <= 0 {
+				size = -1 // the index did not say
+			}
+			item := "python file " + f.Filename
+			st, err := b.fetchBlob(ctx, item, f.Digest(), size, srcs)
+			if err != nil {
+				errs[i] = &ItemError{Item: item, Err: sourcesError(hostOf(f.URL), []error{err})}
+				return
+			}
+			f.Size, f.Source = st.size, st.source
+			if f.Source == "" {
+				// Already stored, by another item or an earlier run that
+				// stopped before journaling it: the URL stands for it.
+				f.Source = f.URL
+			}
+			rec := *f
+			errs[i] = b.w.record(journalRecord{Key: pythonFileKey(f.SHA256), PythonFile: &rec})
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// fileCache is the resolver's HTTP transport: it keeps a copy of every
+// distribution file downloaded whole (to read its metadata) in dir, by URL,
+// so that storing the file does not download it again. A copy is only a
+// first source: fetchBlob checks its digest like any other. A nil
+// *fileCache has nothing.
+type fileCache struct {
+	rt  http.RoundTripper
+	dir string
+}
+
+// distSuffixes are the endings of the files worth keeping.
+var distSuffixes = []string{".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar"}
+
+// RoundTrip implements http.RoundTripper.
+func (c *fileCache) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := c.rt.RoundTrip(req)
+	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK ||
+		!slices.ContainsFunc(distSuffixes, func(s string) bool { return strings.HasSuffix(req.URL.Path, s) }) {
+		return resp, err
+	}
+	f, ferr := os.CreateTemp(c.dir, "dist-")
+	if ferr != nil {
+		return resp, nil // no copy then
+	}
+	resp.Body = &teeBody{ReadCloser: resp.Body, f: f, want: resp.ContentLength, final: c.path(req.URL.String())}
+	return resp, nil
+}
+
+func (c *fileCache) path(u string) string { return filepath.Join(c.dir, "cache-"+sha256hex([]byte(u))) }
+
+// lookup returns the copy of the file at u, if there is one.
+func (c *fileCache) lookup(u string) (string, bool) {
+	if c == nil {
+		return "", false
+	}
+	p := c.path(u)
+	_, err := os.Stat(p)
+	return p, err == nil
+}
+
+// teeBody copies a response body into f as it is read, and keeps the copy
+// (renamed to final) only when the body was read to its end, whole.
+type teeBody struct {
+	io.ReadCloser
+	f     *os.File
+	n     int64
+	want  int64
+	final string
+	done  bool
+}
+
+func (t *teeBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if n > 0 && !t.done {
+		if _, werr := t.f.Write(p[:n]); werr != nil {
+			t.discard()
+		}
+		t.n += int64(n)
+	}
+	if err == io.EOF && !t.done {
+		t.done = true
+		name := t.f.Name()
+		if cerr := t.f.Close(); cerr != nil || (t.want >= 0 && t.n != t.want) || os.Rename(name, t.final) != nil {
+			os.Remove(name)
+		}
+	}
+	return n, err
+}
+
+func (t *teeBody) Close() error {
+	t.discard()
+	return t.ReadCloser.Close()
+}
+
+// discard drops an unfinished copy.
+func (t *teeBody) discard() {
+	if t.done {
+		return
+	}
+	t.done = true
+	t.f.Close()
+	os.Remove(t.f.Name())
+}
