@@ -5,7 +5,10 @@
 #   2. paimirror build pulls everything through --mirror into one bundle;
 #   3. paimirror verify checks it offline;
 #   4. paimirror serve serves it; crane pulls every image back under every
-#      mirror name and checks its digest; curl fetches every file path;
+#      mirror name and checks its digest; curl fetches every file path; pip
+#      downloads every Python package file from /pypi/simple/ (the
+#      upstream's package index holds tiny stand-in wheels for the default
+#      manifest's pinned requirements);
 #   5. the index page's address is printed.
 # DEMO_KEEP=1 keeps serve running at the end until Ctrl-C.
 set -euo pipefail
@@ -78,6 +81,29 @@ while read -r path sum; do
 	files=$((files + 1))
 done < "$work/paths.txt"
 echo "fetched $files file paths"
+
+echo "== download every Python package back with pip"
+python3 - "$work/inspect.json" > "$work/python.txt" <<'PY'
+import json, sys
+s = json.load(open(sys.argv[1]))
+for f in s.get("pythonFiles", []):
+    print(f["project"], f["version"], f["filename"], f["sha256"])
+PY
+if ! python3 -m pip --version >/dev/null 2>&1; then
+	echo "demo: python3 has no pip (apt-get install python3-pip)" >&2; exit 1
+fi
+pyfiles=0
+while read -r project version filename sum; do
+	rm -rf "$work/pip"
+	env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy \
+		PIP_CONFIG_FILE=/dev/null PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 \
+		python3 -m pip download -q --no-deps --index-url "http://127.0.0.1:$port/pypi/simple/" \
+		--dest "$work/pip" "$project==$version"
+	got=$(sha256sum "$work/pip/$filename" | cut -d' ' -f1)
+	[ "$got" = "$sum" ] || { echo "demo: pip got $filename as $got, want $sum" >&2; exit 1; }
+	pyfiles=$((pyfiles + 1))
+done < "$work/python.txt"
+echo "downloaded $pyfiles Python package files with pip"
 
 echo
 echo "demo ok: index page at http://127.0.0.1:$port/"
