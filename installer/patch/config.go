@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"github.com/paimirror/paimirror/manifests"
 	"gopkg.in/yaml.v3"
 )
@@ -67,7 +69,7 @@ func (p *configPatcher) formatWarnings() []string {
 // mirror, editing only the lines it must. It returns the new text (equal
 // to data when nothing changes) and warnings, each starting "NAME:LINE: ".
 func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []string, error) {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, nil, yamlErrorf(name, err)
 	}
@@ -372,7 +374,7 @@ func commentedExampleEnd(lines []string) int {
 // line, the docker_image_tag entry, containing "docker_image_tag", whose
 // value quick-start-service.sh's grep reads as YAML does.
 func checkConfig(name string, data []byte, want map[string]string) error {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
 	}

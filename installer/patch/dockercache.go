@@ -3,6 +3,8 @@ package patch
 import (
 	"fmt"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -15,7 +17,7 @@ const dockerCacheKey = "docker_cache_host"
 // docker-cache-config-distribute.yml at mirror, keeping the rest of the
 // file as it is.
 func patchDockerCache(name string, data []byte, mirror string) ([]byte, error) {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, yamlErrorf(name, err)
 	}
@@ -64,7 +66,7 @@ func patchDockerCache(name string, data []byte, mirror string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if _, err := decodeOne(out); err != nil {
+	if _, err := yamltext.DecodeOne(out); err != nil {
 		return nil, fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
 	}
 	return out, nil

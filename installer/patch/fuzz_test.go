@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/rogpeppe/go-internal/txtar"
 	"gopkg.in/yaml.v3"
@@ -72,7 +74,7 @@ func FuzzPatchConfig(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := decodeOne(data); err != nil {
+		if _, err := yamltext.DecodeOne(data); err != nil {
 			t.Fatalf("patched input that does not parse: %v", err)
 		}
 		var in, res any

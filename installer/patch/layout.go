@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -130,7 +132,7 @@ type machine struct {
 }
 
 func (v *layoutValidator) validate(data []byte) {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		line, msg := yamlError(err)
 		v.add(line, "", "%s", msg)

@@ -2,14 +2,14 @@ package patch
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/paimirror/paimirror/installer/yamltext"
 
 	"gopkg.in/yaml.v3"
 )
@@ -135,47 +135,6 @@ func entryEnd(lines []string, keyIdx, indent int, seqValue bool) int {
 	return end
 }
 
-// scalarEnd returns the byte offset just past the flow scalar starting at
-// off in line (a line without its ending), or -1 when the scalar does not
-// end on this line. A plain scalar ends before a " #" comment, with
-// trailing blanks left out.
-func scalarEnd(line string, off int) int {
-	if off < 0 || off >= len(line) {
-		return -1
-	}
-	switch line[off] {
-	case '"':
-		for i := off + 1; i < len(line); i++ {
-			switch line[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return -1
-	case '\'':
-		for i := off + 1; i < len(line); i++ {
-			if line[i] == '\'' {
-				if i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					continue
-				}
-				return i + 1
-			}
-		}
-		return -1
-	}
-	end := len(line)
-	for i := off + 1; i < len(line); i++ {
-		if line[i] == '#' && (line[i-1] == ' ' || line[i-1] == '\t') {
-			end = i
-			break
-		}
-	}
-	return off + len(strings.TrimRight(line[off:end], " \t"))
-}
-
 // tokenIs reports whether the source text of a scalar token means value.
 func tokenIs(token, value string) bool {
 	if token == value && !strings.ContainsAny(token[:min(1, len(token))], `"'`) {
@@ -207,7 +166,7 @@ func setValue(lines []string, k, v *yaml.Node, text string) (edit, error) {
 		v.Style&(yaml.TaggedStyle|yaml.LiteralStyle|yaml.FoldedStyle) == 0 &&
 		!(v.Tag == "!!null" && v.Value == "") {
 		if off := byteOffset(body, v.Column); off > koff {
-			if e := scalarEnd(body, off); e > off && tokenIs(body[off:e], v.Value) {
+			if e := yamltext.ScalarEnd(body, off, false); e > off && tokenIs(body[off:e], v.Value) {
 				return edit{ki, ki + 1, []string{body[:off] + text + body[e:] + eol}}, nil
 			}
 		}
@@ -216,34 +175,6 @@ func setValue(lines []string, k, v *yaml.Node, text string) (edit, error) {
 		eol = eolOf(lines)
 	}
 	return edit{ki, end + 1, []string{body[:koff] + k.Value + ": " + text + eol}}, nil
-}
-
-// decodeOne parses data as at most one YAML document and returns its
-// document node (nil for an empty stream). yaml.v3 has panicked on
-// malformed input; a parser of the user's files must not.
-func decodeOne(data []byte) (doc *yaml.Node, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			doc, err = nil, fmt.Errorf("yaml: %v", r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var d yaml.Node
-	if err := dec.Decode(&d); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, fmt.Errorf("yaml: line %d: a second YAML document; this file holds one", max(extra.Line, 1))
-	}
-	return &d, nil
 }
 
 // docRoot returns a document's content node, or nil when it has none.

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"gopkg.in/yaml.v3"
 
 	"github.com/paimirror/paimirror/installer/patch"
@@ -60,7 +62,7 @@ func parseMachines(data []byte, source string) ([]Machine, error) {
 // indentation (or at the end of a flow mapping); a pai-storage with
 // another value is set to "true".
 func markStorage(data []byte, hostname string) ([]byte, bool, error) {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, false, err
 	}

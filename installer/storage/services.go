@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/yamltext"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -37,7 +39,7 @@ var commentedHeader = regexp.MustCompile(`^#( *)storage-manager:[ \t]*(#.*)?$`)
 //     defaults storage-manager has anyway) stay comments;
 //   - otherwise the section is added at the end.
 func enableStorageManager(data []byte, localpath string) ([]byte, bool, error) {
-	doc, err := decodeOne(data)
+	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, false, err
 	}

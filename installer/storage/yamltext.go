@@ -1,12 +1,11 @@
 package storage
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/paimirror/paimirror/installer/yamltext"
 
 	"gopkg.in/yaml.v3"
 )
@@ -117,51 +116,6 @@ func byteOffset(line string, column int) int {
 	return off
 }
 
-// scalarEnd returns the byte offset just past the scalar token starting at
-// off in line (a line without its ending), or -1 when it does not end on
-// this line. A plain scalar ends before a " #" comment and, in flow
-// context, before ",", "}" or "]"; trailing blanks are left out.
-func scalarEnd(line string, off int, flow bool) int {
-	if off < 0 || off >= len(line) {
-		return -1
-	}
-	switch line[off] {
-	case '"':
-		for i := off + 1; i < len(line); i++ {
-			switch line[i] {
-			case '\\':
-				i++
-			case '"':
-				return i + 1
-			}
-		}
-		return -1
-	case '\'':
-		for i := off + 1; i < len(line); i++ {
-			if line[i] == '\'' {
-				if i+1 < len(line) && line[i+1] == '\'' {
-					i++
-					continue
-				}
-				return i + 1
-			}
-		}
-		return -1
-	}
-	end := len(line)
-	for i := off + 1; i < len(line); i++ {
-		if line[i] == '#' && (line[i-1] == ' ' || line[i-1] == '\t') {
-			end = i
-			break
-		}
-		if flow && (line[i] == ',' || line[i] == '}' || line[i] == ']') {
-			end = i
-			break
-		}
-	}
-	return off + len(strings.TrimRight(line[off:end], " \t"))
-}
-
 // tokenMeans reports whether the source text of a scalar token parses as
 // the scalar n.
 func tokenMeans(token string, n *yaml.Node) bool {
@@ -181,7 +135,7 @@ func (t *text) replaceScalar(n *yaml.Node, flow bool, repl string) error {
 	}
 	body, _ := t.line(n.Line)
 	off := byteOffset(body, n.Column)
-	end := scalarEnd(body, off, flow)
+	end := yamltext.ScalarEnd(body, off, flow)
 	if end <= off || !tokenMeans(body[off:end], n) {
 		return fmt.Errorf("%w: line %d: the value does not fit on its line", ErrEdit, n.Line)
 	}
@@ -259,34 +213,6 @@ func (t *text) addToFlowMapping(m *yaml.Node, entry string) error {
 	data = data[:last] + ins + data[last:]
 	*t = *newText([]byte(data))
 	return nil
-}
-
-// decodeOne parses data as at most one YAML document and returns its
-// document node (nil for an empty file). yaml.v3 has panicked on
-// malformed input; a reader of users' files must not.
-func decodeOne(data []byte) (doc *yaml.Node, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			doc, err = nil, fmt.Errorf("yaml: %v", r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var d yaml.Node
-	if err := dec.Decode(&d); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
-	case err != nil:
-		return nil, err
-	default:
-		return nil, fmt.Errorf("yaml: line %d: a second YAML document; this file holds one", max(extra.Line, 1))
-	}
-	return &d, nil
 }
 
 // decodeAny parses data into plain values for comparing files.
