@@ -181,6 +181,27 @@ func (b *Bundle) Blob(digest string) (*io.SectionReader, error) {
 	return io.NewSectionReader(b.r, e.DataOff, e.Size), nil
 }
 
+// BlobRegion returns where a blob's bytes lie when they lie in one part
+// file: its path and the offset there. Servers use it to hand the bytes to
+// the kernel (sendfile) instead of copying them. ok is false when the blob
+// is unknown or crosses a part boundary.
+func (b *Bundle) BlobRegion(digest string) (path string, offset int64, ok bool) {
+	e, found := b.blobs[digest]
+	if !found {
+		return "", 0, false
+	}
+	for i, start := range b.r.offs {
+		end := b.r.size
+		if i+1 < len(b.r.offs) {
+			end = b.r.offs[i+1]
+		}
+		if e.DataOff >= start && e.DataOff+e.Size <= end {
+			return b.r.names[i], e.DataOff - start, true
+		}
+	}
+	return "", 0, false
+}
+
 // BlobSize returns the size of the blob with the given digest.
 func (b *Bundle) BlobSize(digest string) (int64, bool) {
 	e, ok := b.blobs[digest]

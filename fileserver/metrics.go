@@ -300,6 +300,22 @@ func (r *recorder) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// ReadFrom counts what it copies like Write, and lets a file's bytes go out
+// through the kernel (sendRegion).
+func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := sendRegion(r.ResponseWriter, src)
+	if !r.head {
+		r.bytes += n
+	}
+	if err != nil {
+		r.aborted = true
+	}
+	return n, err
+}
+
 // Flush lets handlers that stream (the registry) flush through the recorder.
 func (r *recorder) Flush() {
 	if f, ok := r.ResponseWriter.(http.Flusher); ok {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -281,7 +282,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 		// RFC 9530: lets a client check what it got without knowing the lock.
 		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
 	}
-	rs := &readLogger{r: sr, onErr: func(err error) {
+	path, base, _ := s.b.BlobRegion(f.Digest())
+	rs := &readLogger{r: sr, path: path, base: base, onErr: func(err error) {
 		if rec, ok := w.(*recorder); ok {
 			rec.aborted = true
 		}
@@ -292,11 +294,54 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 }
 
 // readLogger passes reads and seeks through and reports the first read
-// error other than io.EOF (ServeContent drops them silently).
+// error other than io.EOF (ServeContent drops them silently). When path is
+// set, the content is also the region of that file starting at base, which
+// lets the response be sent by the kernel (see sendRegion).
 type readLogger struct {
 	r      io.ReadSeeker
+	path   string
+	base   int64
 	onErr  func(error)
 	failed bool
+}
+
+// sendRegion copies src to dst, letting the kernel move the bytes
+// (sendfile) when src is ServeContent's limited view of a readLogger with a
+// file region and dst can take a file (net/http's response can): the region
+// is opened as its own *os.File, so concurrent requests never share an
+// offset. Otherwise it copies as io.Copy does.
+func sendRegion(dst io.Writer, src io.Reader) (int64, error) {
+	lr, ok := src.(*io.LimitedReader)
+	var rl *readLogger
+	if ok {
+		rl, _ = lr.R.(*readLogger)
+	}
+	rf, canTake := dst.(io.ReaderFrom)
+	if rl == nil || rl.path == "" || !canTake {
+		return io.Copy(struct{ io.Writer }{dst}, src)
+	}
+	pos, err := rl.r.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Open(rl.path)
+	if err != nil {
+		return io.Copy(struct{ io.Writer }{dst}, src)
+	}
+	defer f.Close()
+	if _, err := f.Seek(rl.base+pos, io.SeekStart); err != nil {
+		return 0, err
+	}
+	n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: lr.N})
+	lr.N -= n
+	if _, serr := rl.r.Seek(n, io.SeekCurrent); err == nil {
+		err = serr
+	}
+	if err != nil && !rl.failed {
+		rl.failed = true
+		rl.onErr(err)
+	}
+	return n, err
 }
 
 func (l *readLogger) Read(p []byte) (int, error) {
