@@ -1,0 +1,70 @@
+// Package apt carries Debian and Ubuntu packages across the air gap: it
+// verifies a repository's signed metadata against a pinned key, resolves
+// the dependency closure of the packages wanted from its Packages
+// indexes, downloads the chosen .deb files with their sha256 checked, and
+// serves stored files back to apt in the repository's own layout.
+//
+// # Formats read
+//
+// Control files are deb822 (deb822(5)): paragraphs separated by blank
+// lines, "Name: value" fields, continuation lines starting with a space or
+// tab, "#" comments (ParseControl, ControlReader). Versions are
+// [epoch:]upstream[-revision] compared as dpkg does, "~" before
+// everything, letters before other characters, digit runs numerically
+// (ParseVersion, CompareVersions). Relationship fields are or-groups
+// ("a (>= 1) | b:any [amd64]", ParseDependencies); build profiles are
+// dropped.
+//
+// A repository is read as apt reads it:
+//
+//	{url}/dists/{suite}/InRelease           Release, clearsigned
+//	{url}/dists/{suite}/Release             the same text, unsigned...
+//	{url}/dists/{suite}/Release.gpg         ...and its detached signature
+//	{url}/dists/{suite}/{comp}/binary-{arch}/Packages.gz (or Packages)
+//	{url}/{Filename}                        each .deb, Filename from Packages
+//
+// The Release's SHA256 list gives the size and sha256 of every index; the
+// Packages index gives the size and sha256 of every .deb. FetchMetadata
+// verifies InRelease (or Release with Release.gpg) against a pinned Key
+// (NewKey: an armored or binary public key and the primary key's
+// fingerprint), then each index against the Release. Only gzip and
+// uncompressed indexes are read; .xz is ErrUnsupported.
+//
+// # Resolution
+//
+// Resolve computes the closure of Pre-Depends and Depends (Recommends on
+// request) over several indexes, with alternatives, version constraints
+// and virtual packages through (versioned) Provides; see Resolve for the
+// rules. What the target already has can be given by name, by a dpkg
+// status file (ParseStatus) or by assuming Essential and required
+// packages. Failures are a *MissingError naming the package and the chain
+// that needed it, or a *ConflictError.
+//
+// # The repository served
+//
+// Repository serves stored files under their upstream paths (dists/...
+// byte for byte as signed upstream, pool/...), plus apt's
+// {dir}/by-hash/SHA256/{sha256} names for metadata; paths are looked up
+// exactly in the list given, bytes come from an OpenFunc by sha256. A node
+// uses it with its own keyring:
+//
+//	deb http://HOST:PORT{prefix} {suite} {components}
+//
+// # Errors
+//
+// Sentinels are in errors.go; *SignatureError names the repository, the
+// fingerprint wanted and the issuers found; *ChecksumError gives both
+// digests (bytes that fail are never kept).
+//
+// # Concurrency
+//
+// Parsed values (Paragraph, Version, Relation, Release, Package, Index,
+// Key) are not changed after parsing and are safe to share for reading.
+// Resolve works sequentially and does not change its indexes, so several
+// Resolve calls may share them. Fetch and FetchMetadata are safe to call
+// concurrently (for different destination files). Repository is safe for
+// concurrent use once built; OpenFunc may be called concurrently.
+//
+// Libraries here never print: they return data and log through an
+// optional *slog.Logger.
+package apt

@@ -1,0 +1,209 @@
+package apt
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// Package is one entry of a Packages index (or of a dpkg status file).
+type Package struct {
+	Name, Version, Architecture string
+	// Filename is the .deb's path from the repository root
+	// ("pool/main/a/apt/apt_2.6.1_amd64.deb"); "" in a status file.
+	Filename string
+	Size     int64
+	// SHA256 is lowercase hex; "" in a status file.
+	SHA256 string
+	// Depends, PreDepends and Recommends are the relationship fields.
+	Depends, PreDepends, Recommends []Dependency
+	// Provides lists the virtual packages it provides, each with "=" and a
+	// version for a versioned provide.
+	Provides []Relation
+	// Essential is "Essential: yes"; Priority the Priority field.
+	Essential bool
+	Priority  string
+	// Status is a status file's Status field ("install ok installed").
+	Status string
+	// Repository names the repository the index came from (Index.Repository).
+	Repository string
+	// Fields are all the fields as read.
+	Fields Paragraph
+}
+
+// String returns "name version arch".
+func (p *Package) String() string {
+	return p.Name + " " + p.Version + " " + p.Architecture
+}
+
+// Index is the packages of one Packages file (one suite, component and
+// architecture of one repository), looked up by name and by what they
+// provide.
+type Index struct {
+	// Repository names the repository, for errors and Package.Repository.
+	Repository string
+	// Path is the index's path in dists/{suite}/, if it came from one.
+	Path string
+	// Packages are in file order.
+	Packages []*Package
+
+	byName    map[string][]*Package
+	providers map[string][]*Package
+}
+
+// ParsePackages reads an uncompressed Packages index (or a dpkg status
+// file). repo is copied into each Package.Repository.
+func ParsePackages(r io.Reader, repo string) (*Index, error) {
+	idx := &Index{Repository: repo}
+	c := NewControlReader(r)
+	c.what = "packages index"
+	for {
+		p, err := c.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		pkg, err := packageFrom(p)
+		if err != nil {
+			return nil, err
+		}
+		pkg.Repository = repo
+		idx.Packages = append(idx.Packages, pkg)
+	}
+	idx.build()
+	return idx, nil
+}
+
+func packageFrom(p Paragraph) (*Package, error) {
+	pkg := &Package{
+		Name: strings.ToLower(p.Get("Package")), Version: p.Get("Version"),
+		Architecture: p.Get("Architecture"), Filename: p.Get("Filename"),
+		SHA256:    strings.ToLower(p.Get("SHA256")),
+		Essential: strings.EqualFold(p.Get("Essential"), "yes"),
+		Priority:  p.Get("Priority"), Status: p.Get("Status"), Fields: p,
+	}
+	if pkg.Name == "" || pkg.Version == "" {
+		return nil, syntaxError("packages index", p.Get("Package"), "entry without Package or Version")
+	}
+	if _, err := ParseVersion(pkg.Version); err != nil {
+		return nil, fmt.Errorf("package %s: %w", pkg.Name, err)
+	}
+	if s := p.Get("Size"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			return nil, syntaxError("packages index", s, "package "+pkg.Name+": bad Size")
+		}
+		pkg.Size = n
+	}
+	var err error
+	for _, f := range []struct {
+		name string
+		dst  *[]Dependency
+	}{{"Depends", &pkg.Depends}, {"Pre-Depends", &pkg.PreDepends}, {"Recommends", &pkg.Recommends}} {
+		if *f.dst, err = ParseDependencies(p.Get(f.name)); err != nil {
+			return nil, fmt.Errorf("package %s %s: %s: %w", pkg.Name, pkg.Version, f.name, err)
+		}
+	}
+	prov, err := ParseDependencies(p.Get("Provides"))
+	if err != nil {
+		return nil, fmt.Errorf("package %s %s: Provides: %w", pkg.Name, pkg.Version, err)
+	}
+	for _, d := range prov {
+		if len(d) != 1 || (d[0].Op != "" && d[0].Op != "=") {
+			return nil, syntaxError("packages index", d.String(), "package "+pkg.Name+": Provides allows only name or name (= version)")
+		}
+		pkg.Provides = append(pkg.Provides, d[0])
+	}
+	return pkg, nil
+}
+
+func (idx *Index) build() {
+	idx.byName = map[string][]*Package{}
+	idx.providers = map[string][]*Package{}
+	for _, p := range idx.Packages {
+		idx.byName[p.Name] = append(idx.byName[p.Name], p)
+		for _, pr := range p.Provides {
+			if !slices.Contains(idx.providers[pr.Name], p) {
+				idx.providers[pr.Name] = append(idx.providers[pr.Name], p)
+			}
+		}
+	}
+}
+
+// Lookup returns the packages of that name, in file order.
+func (idx *Index) Lookup(name string) []*Package { return idx.byName[name] }
+
+// Providers returns the packages that provide name, in file order.
+func (idx *Index) Providers(name string) []*Package { return idx.providers[name] }
+
+// OpenIndex checks data, the bytes of the index at path in the Release
+// (relative to dists/{suite}/, such as "main/binary-amd64/Packages.gz"),
+// against the size and sha256 the Release lists for it, decompresses it
+// by its extension (".gz", or none) and parses it. An ".xz" or ".bz2"
+// path is ErrUnsupported. A mismatch is a *ChecksumError.
+func OpenIndex(rel *Release, path string, data []byte, repo string) (*Index, error) {
+	if err := rel.Check(path, data); err != nil {
+		return nil, err
+	}
+	var r io.Reader = bytes.NewReader(data)
+	switch {
+	case strings.HasSuffix(path, ".gz"):
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", repo, path, err)
+		}
+		defer z.Close()
+		r = z
+	case strings.HasSuffix(path, ".xz"), strings.HasSuffix(path, ".bz2"), strings.HasSuffix(path, ".lzma"), strings.HasSuffix(path, ".zst"):
+		return nil, fmt.Errorf("%s: %s: %w: compression", repo, path, ErrUnsupported)
+	}
+	idx, err := ParsePackages(r, repo)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", repo, path, err)
+	}
+	idx.Path = path
+	return idx, nil
+}
+
+// Check verifies data against the size and sha256 the Release lists for
+// path. An unlisted path wraps ErrNotListed; a mismatch is a
+// *ChecksumError.
+func (rel *Release) Check(path string, data []byte) error {
+	want, ok := rel.SHA256[path]
+	if !ok {
+		return fmt.Errorf("%s: %w", path, ErrNotListed)
+	}
+	sum := sha256.Sum256(data)
+	got := hex.EncodeToString(sum[:])
+	if int64(len(data)) != want.Size || got != want.SHA256 {
+		return &ChecksumError{Path: path, WantSHA256: want.SHA256, GotSHA256: got, WantSize: want.Size, GotSize: int64(len(data))}
+	}
+	return nil
+}
+
+// ParseStatus reads a dpkg status file (/var/lib/dpkg/status of a target
+// system) and returns the packages it records as installed ("Status:
+// install ok installed", or any want with "ok installed"), for
+// ResolveOptions.Status.
+func ParseStatus(r io.Reader) (*Index, error) {
+	all, err := ParsePackages(r, "status")
+	if err != nil {
+		return nil, fmt.Errorf("dpkg status: %w", err)
+	}
+	idx := &Index{Repository: "status"}
+	for _, p := range all.Packages {
+		if f := strings.Fields(p.Status); len(f) == 3 && f[1] == "ok" && f[2] == "installed" {
+			idx.Packages = append(idx.Packages, p)
+		}
+	}
+	idx.build()
+	return idx, nil
+}
