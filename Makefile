@@ -32,7 +32,18 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./installer/kube
 	$(GO) test -run XXX -fuzz FuzzMarkStorage -fuzztime 30s ./installer/storage
 	$(GO) test -run XXX -fuzz FuzzEnableStorageManager -fuzztime 30s ./installer/storage
-	$(GO) test -run XXX -fuzz FuzzParse -fuzztime 30s ./manifests
+	$(GO) test -run XXX -fuzz '^FuzzParse$$' -fuzztime 30s ./manifests
+	$(GO) test -run XXX -fuzz '^FuzzParseVersion$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseSpecifierSet$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseMarker$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseRequirement$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseWheelName$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseAnchors$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzMetadataFiles$$' -fuzztime 30s ./bundle/pypi
+	$(GO) test -run XXX -fuzz '^FuzzParseVersion$$' -fuzztime 30s ./bundle/apt
+	$(GO) test -run XXX -fuzz '^FuzzParseDependencies$$' -fuzztime 30s ./bundle/apt
+	$(GO) test -run XXX -fuzz '^FuzzParsePackages$$' -fuzztime 30s ./bundle/apt
+	$(GO) test -run XXX -fuzz '^FuzzParseRelease$$' -fuzztime 30s ./bundle/apt
 
 ## bench: benchmarks side by side with their baselines, and the ratios (see README)
 bench:
