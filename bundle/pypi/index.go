@@ -83,21 +83,50 @@ const maxIndexPage = 256 << 20
 type client struct {
 	opts  IndexOptions
 	log   *slog.Logger
+	files onceCache[[]File]
+	meta  onceCache[*Metadata]
+}
+
+// onceCache runs a load once per key, however many callers ask at once,
+// and keeps the result; a load cut short by its context is not kept.
+type onceCache[T any] struct {
 	mu    sync.Mutex
-	files map[string]*filesCall
-	meta  map[string]*metaCall
+	calls map[string]*onceCall[T]
 }
 
-type filesCall struct {
-	done  chan struct{}
-	files []File
-	err   error
-}
-
-type metaCall struct {
+type onceCall[T any] struct {
 	done chan struct{}
-	m    *Metadata
+	v    T
 	err  error
+}
+
+func (c *onceCache[T]) get(ctx context.Context, key string, load func(context.Context) (T, error)) (T, error) {
+	c.mu.Lock()
+	if c.calls == nil {
+		c.calls = map[string]*onceCall[T]{}
+	}
+	call, ok := c.calls[key]
+	if !ok {
+		call = &onceCall[T]{done: make(chan struct{})}
+		c.calls[key] = call
+		c.mu.Unlock()
+		call.v, call.err = load(ctx)
+		if call.err != nil && ctx.Err() != nil {
+			c.mu.Lock()
+			delete(c.calls, key) // do not cache a cancellation
+			c.mu.Unlock()
+		}
+		close(call.done)
+	} else {
+		c.mu.Unlock()
+	}
+	select {
+	case <-call.done:
+		return call.v, call.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
 }
 
 func newClient(opts IndexOptions) *client {
@@ -111,59 +140,16 @@ func newClient(opts IndexOptions) *client {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &client{opts: opts, log: log, files: map[string]*filesCall{}, meta: map[string]*metaCall{}}
+	return &client{opts: opts, log: log}
 }
 
 // cachedFiles runs load once per project, however many callers ask.
 func (c *client) cachedFiles(ctx context.Context, project string, load func(context.Context) ([]File, error)) ([]File, error) {
-	c.mu.Lock()
-	call, ok := c.files[project]
-	if !ok {
-		call = &filesCall{done: make(chan struct{})}
-		c.files[project] = call
-		c.mu.Unlock()
-		call.files, call.err = load(ctx)
-		if call.err != nil && ctx.Err() != nil {
-			c.mu.Lock()
-			delete(c.files, project) // do not cache a cancellation
-			c.mu.Unlock()
-		}
-		close(call.done)
-	} else {
-		c.mu.Unlock()
-	}
-	select {
-	case <-call.done:
-		return call.files, call.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return c.files.get(ctx, project, load)
 }
 
 func (c *client) cachedMeta(ctx context.Context, f File, load func(context.Context) (*Metadata, error)) (*Metadata, error) {
-	key := f.SHA256 + " " + f.Filename
-	c.mu.Lock()
-	call, ok := c.meta[key]
-	if !ok {
-		call = &metaCall{done: make(chan struct{})}
-		c.meta[key] = call
-		c.mu.Unlock()
-		call.m, call.err = load(ctx)
-		if call.err != nil && ctx.Err() != nil {
-			c.mu.Lock()
-			delete(c.meta, key)
-			c.mu.Unlock()
-		}
-		close(call.done)
-	} else {
-		c.mu.Unlock()
-	}
-	select {
-	case <-call.done:
-		return call.m, call.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
+	return c.meta.get(ctx, f.SHA256+" "+f.Filename, load)
 }
 
 // get fetches u, at most max bytes. A 404 wraps ErrNotFound.
