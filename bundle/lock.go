@@ -3,6 +3,8 @@ package bundle
 import (
 	"encoding/json"
 	"fmt"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -49,6 +51,9 @@ type Lock struct {
 	// Python is the Python packages, when the manifest's python section
 	// was built; nil otherwise.
 	Python *Python `json:"python,omitempty"`
+	// Apt is the apt repositories, when the manifest has apt entries
+	// selected; nil otherwise.
+	Apt *Apt `json:"apt,omitempty"`
 }
 
 // ManifestInfo records the manifest a bundle was built from.
@@ -222,6 +227,152 @@ func (l *Lock) PythonFiles() []PythonFile {
 		return nil
 	}
 	return l.Python.Files
+}
+
+// Apt is the apt repositories of a bundle: each suite's signed metadata
+// byte for byte as upstream served it, the .deb files of the packages
+// wanted with every dependency, and the keys that sign them. Every file is
+// stored as the blob of its sha256.
+type Apt struct {
+	// Repositories are the manifest's apt entries, in manifest order.
+	Repositories []AptRepository `json:"repositories"`
+	// Keys are the signing keys, one per key URL, as downloaded.
+	Keys []AptKey `json:"keys"`
+	// Resolutions say, per target and architecture, which packages were
+	// wanted and which were chosen.
+	Resolutions []AptResolution `json:"resolutions"`
+}
+
+// AptRepository is one apt entry of the manifest and the files stored for
+// it.
+type AptRepository struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	// URL is the repository root from the manifest (before --mirror).
+	URL           string   `json:"url"`
+	Suites        []string `json:"suites"`
+	Components    []string `json:"components"`
+	Architectures []string `json:"architectures"`
+	// KeyURL and Fingerprint pin the signing key (see Apt.Keys).
+	KeyURL      string `json:"keyUrl"`
+	Fingerprint string `json:"fingerprint"`
+	// Sources reports whether install adds the repository to the nodes'
+	// apt sources.
+	Sources bool `json:"sources"`
+	// Prefix is the mirror path the repository is served under
+	// ("/archive.ubuntu.com/ubuntu"): a node's sources line is
+	// "deb http://MIRROR{Prefix} SUITE COMPONENTS".
+	Prefix string `json:"prefix"`
+	// Files are the metadata files (dists/...) and the .deb files
+	// (pool/...), each once.
+	Files []AptFile `json:"files"`
+}
+
+// AptFile is one file of an apt repository.
+type AptFile struct {
+	// Path is relative to the repository root
+	// ("dists/bionic/InRelease", "pool/main/c/curl/curl_7.58.0-2ubuntu3_amd64.deb").
+	Path string `json:"path"`
+	// Source is the URL the bytes were downloaded from (a mirror or the
+	// origin).
+	Source string `json:"source"`
+	// SHA256 is the lowercase hex digest the signed metadata gives (the
+	// Release for indexes, the index for .debs) or, for the Release files
+	// themselves, of the bytes whose signature was verified.
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+	// Package is "name=version" for a .deb, "" for metadata.
+	Package string `json:"package,omitempty"`
+}
+
+// Digest returns the file's blob digest, "sha256:<hex>".
+func (f AptFile) Digest() string { return "sha256:" + f.SHA256 }
+
+// AptKey is a signing key as downloaded from its URL.
+type AptKey struct {
+	URL string `json:"url"`
+	// Source is the URL the key was downloaded from.
+	Source string `json:"source"`
+	// Fingerprints are the pinned fingerprints the key was checked to hold.
+	Fingerprints []string `json:"fingerprints"`
+	SHA256       string   `json:"sha256"`
+	Size         int64    `json:"size"`
+	// Path is the mirror path the key is served at.
+	Path string `json:"path"`
+}
+
+// Digest returns the key's blob digest, "sha256:<hex>".
+func (k AptKey) Digest() string { return "sha256:" + k.SHA256 }
+
+// AptResolution is what one target and architecture needs.
+type AptResolution struct {
+	Target       string `json:"target"`
+	Architecture string `json:"architecture"`
+	// Wanted are the packages the target's entries ask for, in manifest
+	// order.
+	Wanted []string `json:"wanted"`
+	// Packages are the packages chosen, sorted by name.
+	Packages []AptPackage `json:"packages"`
+}
+
+// AptPackage is one package a resolution chose.
+type AptPackage struct {
+	Name         string `json:"name"`
+	Version      string `json:"version"`
+	Architecture string `json:"architecture"`
+	// Repository is the name of the apt entry whose index listed it.
+	Repository string `json:"repository"`
+	// Filename is its path from the repository root.
+	Filename string `json:"filename"`
+	// RequiredBy is the chain of packages that led to it, outermost
+	// first; empty for a package wanted directly.
+	RequiredBy []string `json:"requiredBy,omitempty"`
+}
+
+// AptRepositories returns the lock's apt repositories, or none.
+func (l *Lock) AptRepositories() []AptRepository {
+	if l.Apt == nil {
+		return nil
+	}
+	return l.Apt.Repositories
+}
+
+// AptServed returns every apt file and key as the file server serves it:
+// a File at the repository's prefix plus its path and, for an index under
+// a Release that lists files by hash, also at
+// "{dir}/by-hash/SHA256/{sha256}" beside it, where apt asks for it when
+// the Release says "Acquire-By-Hash: yes".
+func (l *Lock) AptServed() []File {
+	if l.Apt == nil {
+		return nil
+	}
+	var out []File
+	for _, r := range l.Apt.Repositories {
+		base := strings.TrimRight(r.URL, "/")
+		for _, f := range r.Files {
+			paths := []string{r.Prefix + "/" + f.Path}
+			if strings.HasPrefix(f.Path, "dists/") && !isReleaseFile(f.Path) {
+				paths = append(paths, r.Prefix+"/"+path.Dir(f.Path)+"/by-hash/SHA256/"+f.SHA256)
+			}
+			out = append(out, File{Name: path.Base(f.Path), URL: base + "/" + f.Path, Source: f.Source,
+				SHA256: f.SHA256, Size: f.Size, Paths: paths})
+		}
+	}
+	for _, k := range l.Apt.Keys {
+		out = append(out, File{Name: path.Base(k.Path), URL: k.URL, Source: k.Source, SHA256: k.SHA256, Size: k.Size, Paths: []string{k.Path}})
+	}
+	return out
+}
+
+// isReleaseFile reports whether p is a suite's InRelease, Release or
+// Release.gpg, which apt never asks for by hash (no index stored has
+// those names).
+func isReleaseFile(p string) bool {
+	switch path.Base(p) {
+	case "InRelease", "Release", "Release.gpg":
+		return true
+	}
+	return false
 }
 
 func parseLock(data []byte) (*Lock, error) {

@@ -1,5 +1,7 @@
 package manifests
 
+import "strings"
+
 // Manifest is a parsed, validated paimirror manifest: the list of images and
 // files a bundle must hold.
 type Manifest struct {
@@ -16,6 +18,8 @@ type Manifest struct {
 	Files []File `yaml:"files,omitempty" json:"files,omitempty"`
 	// Python lists the Python packages to mirror, or is nil.
 	Python *Python `yaml:"python,omitempty" json:"python,omitempty"`
+	// Apt lists the apt repositories to mirror, with the packages wanted.
+	Apt []Apt `yaml:"apt,omitempty" json:"apt,omitempty"`
 
 	// Source is where the manifest was read from (a file name or
 	// "embedded:NAME"); set by Parse, used in error messages.
@@ -152,4 +156,87 @@ type PythonInstall struct {
 
 	// Line is the line of the entry in the manifest source (0 if unknown).
 	Line int `yaml:"-" json:"-"`
+}
+
+// Apt is one apt repository to mirror: its signed metadata, verified
+// against a pinned key, and the .deb files of the packages wanted with
+// every dependency. Entries with one Target are resolved together (a
+// package of one may depend on another's), each .deb stored from the
+// repository whose index listed it.
+type Apt struct {
+	// Name labels the repository in the bundle and in errors, e.g.
+	// "ubuntu-bionic".
+	Name string `yaml:"name" json:"name"`
+	// Target names the machines the packages are for as
+	// "{ID}-{VERSION_ID}" of their /etc/os-release, e.g. "ubuntu-18.04":
+	// install points a node's apt at the repositories of its own target.
+	Target string `yaml:"target" json:"target"`
+	// URL is the repository root, holding dists/ and pool/, e.g.
+	// "http://archive.ubuntu.com/ubuntu".
+	URL string `yaml:"url" json:"url"`
+	// Suites are the directories under dists/, e.g. ["bionic",
+	// "bionic-updates"].
+	Suites []string `yaml:"suites" json:"suites"`
+	// Components are the components to read, e.g. ["main", "universe"].
+	Components []string `yaml:"components" json:"components"`
+	// Architectures are the dpkg architectures; default ["amd64"].
+	Architectures []string `yaml:"architectures,omitempty" json:"architectures,omitempty"`
+	// Key is the key the repository's Release files are signed with.
+	Key AptKey `yaml:"key" json:"key"`
+	// Packages are the packages wanted: "name", "name=version" or
+	// "name (>= version)". They may be empty for a repository that only
+	// supplies dependencies.
+	Packages []string `yaml:"packages,omitempty" json:"packages,omitempty"`
+	// Sources reports whether install adds the repository to the nodes'
+	// apt sources. Absent in YAML means true; false for a repository
+	// the install adds itself (kubespray adds Docker's).
+	Sources bool `yaml:"sources" json:"sources"`
+	// Groups the entry belongs to; it is built only when all are selected.
+	Groups []string `yaml:"groups,omitempty" json:"groups,omitempty"`
+
+	// Line is the line of the entry in the manifest source (0 if unknown).
+	Line int `yaml:"-" json:"-"`
+}
+
+// AptKey pins a repository's signing key.
+type AptKey struct {
+	// URL is where the public key (armored or binary, one key or a
+	// keyring) is downloaded from; the mirror serves it at its
+	// upstream-shaped path too.
+	URL string `yaml:"url" json:"url"`
+	// Fingerprint is the signing key's primary fingerprint (40 hex digits,
+	// spaces allowed); the key downloaded must hold it.
+	Fingerprint string `yaml:"fingerprint" json:"fingerprint"`
+}
+
+// DefaultAptArchitectures is what an apt entry without architectures
+// mirrors.
+var DefaultAptArchitectures = []string{"amd64"}
+
+// ArchitectureList returns Architectures, or DefaultAptArchitectures.
+func (a Apt) ArchitectureList() []string {
+	if len(a.Architectures) == 0 {
+		return DefaultAptArchitectures
+	}
+	return a.Architectures
+}
+
+// MirrorPrefix returns the path the mirror serves the repository under:
+// "/{host}{path}" of URL, e.g. "/archive.ubuntu.com/ubuntu", so a node's
+// sources line is "deb http://MIRROR{prefix} SUITE COMPONENTS".
+func (a Apt) MirrorPrefix() string {
+	p, err := upstreamPath(strings.TrimRight(a.URL, "/"))
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+// KeyPath returns the path the mirror serves the key at.
+func (k AptKey) KeyPath() string {
+	p, err := upstreamPath(k.URL)
+	if err != nil {
+		return ""
+	}
+	return p
 }

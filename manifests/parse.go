@@ -272,13 +272,15 @@ func (p *parser) fields(n *yaml.Node, field string, known []string, set func(key
 
 // The known keys of each mapping, in the order they are documented.
 var (
-	manifestKeys = []string{"name", "description", "groups", "images", "files", "python"}
+	manifestKeys = []string{"name", "description", "groups", "images", "files", "python", "apt"}
 	groupKeys    = []string{"name", "description", "default"}
 	imageKeys    = []string{"ref", "digest", "platforms", "aliases", "groups"}
 	fileKeys     = []string{"name", "url", "alternates", "sha256", "no_checksum", "paths", "groups"}
 	pythonKeys   = []string{"index", "simple", "targets", "installs", "groups"}
 	targetKeys   = []string{"name", "python", "python_full", "platform", "glibc"}
 	installKeys  = []string{"name", "requirements"}
+	aptKeys      = []string{"name", "target", "url", "suites", "components", "architectures", "key", "packages", "sources", "groups"}
+	aptKeyKeys   = []string{"url", "fingerprint"}
 )
 
 // str reads a scalar as a string; null reads as "".
@@ -421,8 +423,48 @@ func (p *parser) manifest(n *yaml.Node, m *Manifest) {
 			})
 		case "python":
 			m.Python = p.python(v, field)
+		case "apt":
+			p.items(v, field, func(_ int, item *yaml.Node, field string) {
+				m.Apt = append(m.Apt, p.apt(item, field))
+			})
 		}
 	})
+}
+
+func (p *parser) apt(n *yaml.Node, field string) Apt {
+	a := Apt{Line: p.lines[field], Sources: true}
+	p.fields(n, field, aptKeys, func(key string, v *yaml.Node, field string) {
+		switch key {
+		case "name":
+			a.Name = p.str(v, field)
+		case "target":
+			a.Target = p.str(v, field)
+		case "url":
+			a.URL = p.str(v, field)
+		case "suites":
+			a.Suites = p.strs(v, field)
+		case "components":
+			a.Components = p.strs(v, field)
+		case "architectures":
+			a.Architectures = p.strs(v, field)
+		case "packages":
+			a.Packages = p.strs(v, field)
+		case "sources":
+			a.Sources = p.boolean(v, field)
+		case "groups":
+			a.Groups = p.strs(v, field)
+		case "key":
+			p.fields(v, field, aptKeyKeys, func(key string, v *yaml.Node, field string) {
+				switch key {
+				case "url":
+					a.Key.URL = p.str(v, field)
+				case "fingerprint":
+					a.Key.Fingerprint = p.str(v, field)
+				}
+			})
+		}
+	})
+	return a
 }
 
 func (p *parser) python(n *yaml.Node, field string) *Python {

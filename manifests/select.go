@@ -76,6 +76,11 @@ func (m *Manifest) Select(include, exclude []string) (*Manifest, error) {
 	if m.Python != nil && kept(m.Python.Groups) {
 		out.Python = m.Python.clone()
 	}
+	for _, a := range m.Apt {
+		if kept(a.Groups) {
+			out.Apt = append(out.Apt, a.clone())
+		}
+	}
 	return out, nil
 }
 
@@ -105,4 +110,14 @@ func (p *Python) clone() *Python {
 	}
 	out.Groups = slices.Clone(p.Groups)
 	return &out
+}
+
+// clone returns a deep copy of a.
+func (a Apt) clone() Apt {
+	a.Suites = slices.Clone(a.Suites)
+	a.Components = slices.Clone(a.Components)
+	a.Architectures = slices.Clone(a.Architectures)
+	a.Packages = slices.Clone(a.Packages)
+	a.Groups = slices.Clone(a.Groups)
+	return a
 }

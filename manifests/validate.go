@@ -78,6 +78,12 @@ func where(field string, line int) string {
 	return field
 }
 
+// seenAt is where a name or path was first taken.
+type seenAt struct {
+	field string
+	line  int
+}
+
 func (m *Manifest) validate() []FieldError {
 	c := &checker{m: m}
 	top := c.line("", 0)
@@ -103,10 +109,6 @@ func (m *Manifest) validate() []FieldError {
 		}
 	}
 
-	type seenAt struct {
-		field string
-		line  int
-	}
 	refs := map[string]seenAt{}  // canonical upstream reference -> where
 	names := map[string]seenAt{} // mirror name -> where
 	for i, img := range m.Images {
@@ -239,7 +241,135 @@ func (m *Manifest) validate() []FieldError {
 	if m.Python != nil {
 		c.python(m.Python, declared)
 	}
+	c.apt(m.Apt, declared, paths)
 	return c.errs
+}
+
+var (
+	// aptTarget is "{ID}-{VERSION_ID}" of os-release, lowercase.
+	aptTarget = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*$`)
+	// aptWord is a suite, component or architecture: a clean relative
+	// path of simple words (a suite may be "stable/updates").
+	aptWord = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*(?:/[A-Za-z0-9][A-Za-z0-9._+~-]*)*$`)
+	// aptArch is a dpkg architecture name.
+	aptArch = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	// aptPackage is the package name an apt package entry starts with.
+	aptPackage = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]+`)
+	// fingerprint is 40 or 64 hex digits once spaces are removed.
+	fingerprintPattern = regexp.MustCompile(`^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
+)
+
+// apt checks the apt entries; paths holds the files' mirror paths, which
+// a repository's tree and keys must not take.
+func (c *checker) apt(entries []Apt, declared map[string]string, paths map[string]seenAt) {
+	names := map[string]string{}
+	suites := map[string]string{} // prefix + "/dists/" + suite -> field
+	keys := map[string]string{}   // key path -> key URL
+	for i, a := range entries {
+		field := fmt.Sprintf("apt[%d]", i)
+		line := c.line(field, a.Line)
+		c.groups(a.Groups, field+".groups", line, declared)
+		switch {
+		case a.Name == "":
+			c.errorf(line, field+".name", "required, e.g. \"ubuntu-bionic\"")
+		case !targetName.MatchString(a.Name):
+			c.errorf(line, field+".name", "%q may hold only letters, digits, '.', '_' and '-'", a.Name)
+		case names[a.Name] != "":
+			c.errorf(line, field+".name", "repository %q is already listed as %s", a.Name, where(names[a.Name], c.line(names[a.Name], 0)))
+		default:
+			names[a.Name] = field + ".name"
+		}
+		switch {
+		case a.Target == "":
+			c.errorf(line, field+".target", "required: the machines' {ID}-{VERSION_ID} from /etc/os-release, e.g. \"ubuntu-18.04\"")
+		case !aptTarget.MatchString(a.Target):
+			c.errorf(line, field+".target", "%q must be lowercase {ID}-{VERSION_ID}, e.g. \"ubuntu-18.04\"", a.Target)
+		}
+		prefix := ""
+		if a.URL == "" {
+			c.errorf(line, field+".url", "required: the repository root holding dists/ and pool/")
+		} else if err := checkURL(a.URL, false); err != nil {
+			c.errorf(line, field+".url", "%v", err)
+		} else if u, _ := url.Parse(a.URL); u.RawQuery != "" || u.Fragment != "" {
+			c.errorf(line, field+".url", "%q must not have a query or fragment", a.URL)
+		} else {
+			prefix = a.MirrorPrefix()
+			if prefix == "" {
+				c.errorf(line, field+".url", "%q needs a host", a.URL)
+				prefix = ""
+			} else if err := checkPath(prefix + "/dists"); err != nil {
+				c.errorf(line, field+".url", "gives the mirror path %q, which %v", prefix, err)
+				prefix = ""
+			}
+		}
+		if len(a.Suites) == 0 {
+			c.errorf(line, field+".suites", "required: at least one suite, e.g. \"bionic\"")
+		}
+		for j, s := range a.Suites {
+			sf := fmt.Sprintf("%s.suites[%d]", field, j)
+			if !aptWord.MatchString(s) || slices.Contains(strings.Split(s, "/"), "..") {
+				c.errorf(line, sf, "%q is not a suite name, e.g. \"bionic-updates\"", s)
+				continue
+			}
+			if prefix == "" {
+				continue
+			}
+			k := prefix + "/dists/" + s
+			if prev, ok := suites[k]; ok {
+				c.errorf(line, sf, "suite %q of %s is already mirrored by %s", s, a.URL, where(prev, c.line(prev, 0)))
+				continue
+			}
+			suites[k] = sf
+		}
+		if len(a.Components) == 0 {
+			c.errorf(line, field+".components", "required: at least one component, e.g. \"main\"")
+		}
+		for j, s := range a.Components {
+			if !aptWord.MatchString(s) || slices.Contains(strings.Split(s, "/"), "..") {
+				c.errorf(line, fmt.Sprintf("%s.components[%d]", field, j), "%q is not a component name, e.g. \"main\"", s)
+			}
+		}
+		for j, s := range a.Architectures {
+			if !aptArch.MatchString(s) || s == "all" {
+				c.errorf(line, fmt.Sprintf("%s.architectures[%d]", field, j), "%q is not a dpkg architecture, e.g. \"amd64\"", s)
+			}
+		}
+		for j, s := range a.Packages {
+			if !aptPackage.MatchString(strings.TrimSpace(s)) {
+				c.errorf(line, fmt.Sprintf("%s.packages[%d]", field, j), "%q must start with a package name, e.g. \"curl\" or \"docker-ce=5:18.09.7~3-0~ubuntu-bionic\"", s)
+			}
+		}
+		fpr := strings.ReplaceAll(a.Key.Fingerprint, " ", "")
+		if a.Key.Fingerprint == "" {
+			c.errorf(line, field+".key.fingerprint", "required: the signing key's fingerprint, 40 hex digits")
+		} else if !fingerprintPattern.MatchString(fpr) {
+			c.errorf(line, field+".key.fingerprint", "%q must be 40 hex digits (spaces allowed)", a.Key.Fingerprint)
+		}
+		kf := field + ".key.url"
+		if a.Key.URL == "" {
+			c.errorf(line, kf, "required: where the signing key is published")
+		} else if err := checkURL(a.Key.URL, true); err != nil {
+			c.errorf(line, kf, "%v", err)
+		} else {
+			kp := a.Key.KeyPath()
+			if err := checkPath(kp); err != nil {
+				c.errorf(line, kf, "gives the mirror path %q, which %v", kp, err)
+			} else if prev, ok := paths[kp]; ok {
+				c.errorf(line, kf, "mirror path %q is already served for %s", kp, where(prev.field, prev.line))
+			} else if prevURL, ok := keys[kp]; ok && prevURL != a.Key.URL {
+				c.errorf(line, kf, "gives the mirror path %q, which %s also gives", kp, prevURL)
+			} else {
+				keys[kp] = a.Key.URL
+			}
+		}
+		if prefix != "" {
+			for p, at := range paths {
+				if strings.HasPrefix(p, prefix+"/dists/") || strings.HasPrefix(p, prefix+"/pool/") {
+					c.errorf(line, field+".url", "the repository's tree under %s takes the path %q of %s", prefix, p, where(at.field, at.line))
+				}
+			}
+		}
+	}
 }
 
 // python checks the python section. Requirement strings are only checked
