@@ -213,13 +213,19 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	// Resolve images (small manifests) and python packages first, so the
 	// total size is known.
 	plans := make([]*imagePlan, len(sel.Images))
-	// One error per image and file, then the python section's.
-	errs := make([]error, len(sel.Images)+len(sel.Files)+1)
-	pyErr := &errs[len(errs)-1]
+	// One error per image and file, then the python section's and the
+	// apt entries'.
+	errs := make([]error, len(sel.Images)+len(sel.Files)+2)
+	pyErr := &errs[len(errs)-2]
+	aptErr := &errs[len(errs)-1]
 	var py *Python
+	var la *Apt
 	var wg sync.WaitGroup
 	if sel.Python != nil {
 		wg.Go(func() { py, *pyErr = b.resolvePython(ctx, sel, pyGroups, pyTargets) })
+	}
+	if len(sel.Apt) > 0 {
+		wg.Go(func() { la, *aptErr = b.resolveApt(ctx, sel) })
 	}
 	for i, img := range sel.Images {
 		wg.Go(func() {
@@ -260,6 +266,19 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 			}
 		}
 	}
+	if la != nil {
+		for _, r := range la.Repositories {
+			for _, f := range r.Files {
+				if f.Package != "" {
+					items++
+				}
+				if !seen[f.Digest()] && f.Size > 0 {
+					seen[f.Digest()] = true
+					total += f.Size
+				}
+			}
+		}
+	}
 	b.emit(Event{Kind: EventPlanned, Total: total, Items: items})
 
 	for i, p := range plans {
@@ -288,6 +307,13 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		wg.Go(func() {
 			if *pyErr = b.pullPython(ctx, py); *pyErr == nil {
 				lock.Python = py
+			}
+		})
+	}
+	if la != nil {
+		wg.Go(func() {
+			if *aptErr = b.pullApt(ctx, la); *aptErr == nil {
+				lock.Apt = la
 			}
 		})
 	}

@@ -16,7 +16,30 @@ type Summary struct {
 	Files         []FileInfo  `json:"files"`
 	// PythonFiles are the Python packages' files, when the bundle has any.
 	PythonFiles []PythonFileInfo `json:"pythonFiles,omitempty"`
-	Totals      SummaryTotals    `json:"totals"`
+	// Apt are the apt repositories, when the bundle has any.
+	Apt    []AptInfo     `json:"apt,omitempty"`
+	Totals SummaryTotals `json:"totals"`
+}
+
+// AptInfo is one apt repository in a Summary.
+type AptInfo struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	URL    string `json:"url"`
+	// Prefix is the mirror path it is served under.
+	Prefix     string   `json:"prefix"`
+	Suites     []string `json:"suites"`
+	Components []string `json:"components"`
+	// Architectures are the dpkg architectures mirrored.
+	Architectures []string `json:"architectures"`
+	// Sources reports whether install adds it to the nodes' apt sources.
+	Sources bool `json:"sources"`
+	// KeyPath is the mirror path of its signing key.
+	KeyPath string `json:"keyPath"`
+	// Packages are the .deb files ("name=version"), sorted.
+	Packages []string `json:"packages"`
+	// Size is its metadata and .deb files together, in bytes.
+	Size int64 `json:"size"`
 }
 
 // ManifestRef names the manifest a bundle was built from.
@@ -69,7 +92,11 @@ type SummaryTotals struct {
 	// the projects they belong to.
 	PythonFiles    int `json:"pythonFiles"`
 	PythonProjects int `json:"pythonProjects"`
-	Blobs          int `json:"blobs"`
+	// AptRepositories and AptPackages count the apt repositories and
+	// their .deb files.
+	AptRepositories int `json:"aptRepositories"`
+	AptPackages     int `json:"aptPackages"`
+	Blobs           int `json:"blobs"`
 	// BundleBytes is the size of the bundle file(s).
 	BundleBytes int64 `json:"bundleBytes"`
 	// SharedBytes is what sharing blobs between images saved.
@@ -114,8 +141,28 @@ func (b *Bundle) Summary() Summary {
 				Size: f.Size, SHA256: f.SHA256, Targets: append([]string{}, targets[f.Filename]...)})
 		}
 	}
+	debs := 0
+	for _, r := range l.AptRepositories() {
+		ai := AptInfo{Name: r.Name, Target: r.Target, URL: r.URL, Prefix: r.Prefix, Suites: r.Suites, Components: r.Components,
+			Architectures: r.Architectures, Sources: r.Sources, Packages: []string{}}
+		for _, k := range l.Apt.Keys {
+			if k.URL == r.KeyURL {
+				ai.KeyPath = k.Path
+			}
+		}
+		for _, f := range r.Files {
+			ai.Size += f.Size
+			if f.Package != "" {
+				ai.Packages = append(ai.Packages, f.Package)
+			}
+		}
+		slices.Sort(ai.Packages)
+		debs += len(ai.Packages)
+		s.Apt = append(s.Apt, ai)
+	}
 	s.Totals = SummaryTotals{Images: len(l.Images), Files: len(l.Files), Blobs: len(b.blobs),
 		PythonFiles: len(s.PythonFiles), PythonProjects: len(projects),
+		AptRepositories: len(s.Apt), AptPackages: debs,
 		BundleBytes: b.Size, SharedBytes: sharedBytes(l)}
 	return s
 }

@@ -154,6 +154,11 @@ func (b *Bundle) checkLock() error {
 			return err
 		}
 	}
+	for _, f := range b.Lock.AptServed() {
+		if err := want(f.URL, f.Digest(), f.Size); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

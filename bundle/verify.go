@@ -184,6 +184,9 @@ func (b *Bundle) blobUsers() map[string][]string {
 	for _, f := range b.Lock.PythonFiles() {
 		users[f.Digest()] = append(users[f.Digest()], "python file "+f.Filename)
 	}
+	for _, f := range b.Lock.AptServed() {
+		users[f.Digest()] = append(users[f.Digest()], "apt file "+f.URL)
+	}
 	return users
 }
 

@@ -41,6 +41,8 @@ type journalRecord struct {
 	File       *File       `json:"file,omitempty"`
 	Python     *Python     `json:"python,omitempty"`
 	PythonFile *PythonFile `json:"pythonFile,omitempty"`
+	Apt        *Apt        `json:"apt,omitempty"`
+	AptFile    *AptFile    `json:"aptFile,omitempty"`
 }
 
 type resumeInfo struct {
@@ -186,6 +188,25 @@ func (w *partialWriter) recordComplete(rec journalRecord) bool {
 		return ok
 	case rec.Python != nil:
 		// A resolution names its files; those not stored yet are fetched.
+		return true
+	case rec.AptFile != nil:
+		_, ok := w.have[rec.AptFile.Digest()]
+		return ok
+	case rec.Apt != nil:
+		// The metadata and keys are read back for a resumed build; the
+		// .deb files not stored yet are fetched.
+		for _, k := range rec.Apt.Keys {
+			if _, ok := w.have[k.Digest()]; !ok {
+				return false
+			}
+		}
+		for _, r := range rec.Apt.Repositories {
+			for _, f := range r.Files {
+				if _, ok := w.have[f.Digest()]; !ok && f.Package == "" {
+					return false
+				}
+			}
+		}
 		return true
 	}
 	return false

@@ -39,6 +39,31 @@ func pythonRows(b *bundle.Bundle) ([]pythonRow, int) {
 	return out, len(projects)
 }
 
+type aptRow struct {
+	Name, Target, Size, KeyPath string
+	Debs                        int
+	Sources                     bool
+	// Lines are the apt sources lines without the mirror address, one per
+	// suite: "[arch=amd64] PREFIX SUITE COMPONENTS".
+	Lines []aptLine
+}
+
+type aptLine struct{ Options, Prefix, Rest string }
+
+// aptRows prepares the bundle's apt repositories for the index page, once.
+func aptRows(b *bundle.Bundle) []aptRow {
+	var out []aptRow
+	for _, r := range b.Summary().Apt {
+		row := aptRow{Name: r.Name, Target: r.Target, Size: humanBytes(r.Size), KeyPath: r.KeyPath, Debs: len(r.Packages), Sources: r.Sources}
+		for _, suite := range r.Suites {
+			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix,
+				Rest: suite + " " + strings.Join(r.Components, " ")})
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
 // rows prepares the bundle's content for the index page, once.
 func rows(b *bundle.Bundle) ([]imageRow, []fileRow) {
 	sum := b.Summary()
@@ -67,6 +92,7 @@ type pageData struct {
 	Files       []fileRow
 	Python      []pythonRow
 	Projects    int
+	Apt         []aptRow
 	PipIndex    string
 	Snippets    []snippet
 	CAPath      string
@@ -85,6 +111,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		BundleSize: humanBytes(s.b.Size),
 		Images:     s.images, Files: s.fileRows,
 		Python: s.pythonRows, Projects: s.projects,
+		Apt:      s.aptRows,
 		Snippets: s.snippets(hostport, scheme),
 		CAPath:   s.caPath,
 	}
@@ -211,6 +238,9 @@ footer { margin:40px 0 30px; color:var(--muted); font-size:13px; }
 {{- if .Python}}
   <div class="stat"><b>{{.Projects}}</b><span>Python packages ({{len .Python}} files)</span></div>
 {{- end}}
+{{- if .Apt}}
+  <div class="stat"><b>{{len .Apt}}</b><span>apt repositories</span></div>
+{{- end}}
   <div class="stat"><b>{{.BundleSize}}</b><span>bundle size</span></div>
   <div class="stat"><b>{{.Created}}</b><span>built</span></div>
 </div>
@@ -274,6 +304,23 @@ Images of other registries live under their registry's host{{if .Example}}: <cod
 <tbody>
 {{- range .Python}}
 <tr><td><a href="{{.Path}}"><code>{{.Project}}</code></a></td><td>{{.Version}}</td><td><code>{{.Filename}}</code></td><td class="num">{{.Size}}</td><td><code class="digest" title="{{.SHA256}}">{{.Short}}</code></td></tr>
+{{- end}}
+</tbody>
+</table>
+{{- end}}
+
+{{- if .Apt}}
+
+<h2 id="apt">Apt repositories <span class="muted">({{len .Apt}})</span></h2>
+<p>Each is served byte for byte as its publisher signed it, so apt verifies it with the keys a node already trusts.
+<code>paimirror install</code> points the nodes' apt at those marked <i>sources</i>; kubespray adds the others itself.
+By hand, on a node of the repository's target:</p>
+<table>
+<thead><tr><th>Repository</th><th>Target</th><th>.debs</th><th>Size</th><th>apt sources lines</th></tr></thead>
+<tbody>
+{{- range .Apt}}
+<tr><td><b>{{.Name}}</b>{{if .Sources}}<span class="tag">sources</span>{{end}}<br><span class="muted">key: <a href="{{.KeyPath}}"><code>{{range segments .KeyPath}}{{.}}<wbr>{{end}}</code></a></span></td><td>{{.Target}}</td><td class="num">{{.Debs}}</td><td class="num">{{.Size}}</td>
+<td class="paths">{{range .Lines}}<code>deb {{.Options}} {{$.Scheme}}://{{$.Mirror}}{{.Prefix}} {{.Rest}}</code>{{end}}</td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -69,6 +70,7 @@ type Server struct {
 	pypi       http.Handler
 	pypiErr    error
 	pythonRows []pythonRow
+	aptRows    []aptRow
 	projects   int
 }
 
@@ -116,7 +118,7 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 		b:        b,
 		log:      slog.New(slog.DiscardHandler),
 		metrics:  NewMetrics(),
-		files:    newPathIndex(b.Lock.Files),
+		files:    newPathIndex(append(slices.Clone(b.Lock.Files), b.Lock.AptServed()...)),
 		modified: b.Lock.Created.UTC().Truncate(time.Second),
 	}
 	for _, o := range opts {
@@ -151,6 +153,7 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 	}
 	s.images, s.fileRows = rows(b)
 	s.pythonRows, s.projects = pythonRows(b)
+	s.aptRows = aptRows(b)
 	if len(b.Lock.PythonFiles()) > 0 {
 		s.pypi, s.pypiErr = newPyPI(b, s.log)
 		if s.pypiErr != nil {

@@ -48,9 +48,9 @@ func renderSummary(o *inspectOptions, s bundle.Summary) error {
 	w := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "manifest:\t%s (%s)\n", s.Manifest.Name, s.Manifest.Source)
 	fmt.Fprintf(w, "built:\t%s by paimirror %s\n", s.Created.Format(time.RFC3339), s.ToolVersion)
-	fmt.Fprintf(w, "size:\t%s, %d images, %d files, %d python files (%d packages), %d blobs, %s saved by shared blobs\n\n",
+	fmt.Fprintf(w, "size:\t%s, %d images, %d files, %d python files (%d packages), %d apt repositories (%d .debs), %d blobs, %s saved by shared blobs\n\n",
 		humanBytes(s.Totals.BundleBytes), s.Totals.Images, s.Totals.Files, s.Totals.PythonFiles, s.Totals.PythonProjects,
-		s.Totals.Blobs, humanBytes(s.Totals.SharedBytes))
+		s.Totals.AptRepositories, s.Totals.AptPackages, s.Totals.Blobs, humanBytes(s.Totals.SharedBytes))
 	fmt.Fprintln(w, "IMAGE\tSIZE\tDIGEST\tMIRROR NAMES")
 	for _, img := range s.Images {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", img.Ref, humanBytes(img.Size), img.Digest, strings.Join(img.Names, ", "))
@@ -63,6 +63,13 @@ func renderSummary(o *inspectOptions, s bundle.Summary) error {
 		fmt.Fprintln(w, "\nPYTHON FILE\tSIZE\tSHA256\tTARGETS")
 		for _, f := range s.PythonFiles {
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", f.Filename, humanBytes(f.Size), f.SHA256, strings.Join(f.Targets, ", "))
+		}
+	}
+	if len(s.Apt) > 0 {
+		fmt.Fprintln(w, "\nAPT REPOSITORY\tTARGET\tSIZE\t.DEBS\tSERVED AT\tSUITES")
+		for _, r := range s.Apt {
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s (%s)\n", r.Name, r.Target, humanBytes(r.Size), len(r.Packages), r.Prefix,
+				strings.Join(r.Suites, " "), strings.Join(r.Components, " "))
 		}
 	}
 	return w.Flush()

@@ -1,0 +1,363 @@
+package bundle
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/paimirror/paimirror/bundle/apt"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// maxKeySize bounds a signing key download; real keyrings are a few KiB.
+const maxKeySize = 1 << 20
+
+// aptKey identifies the apt entries' resolution in the journal: a resumed
+// build of the same entries reuses it (metadata included) instead of
+// asking the repositories again.
+func aptKey(entries []manifests.Apt) string {
+	data, _ := json.Marshal(entries)
+	return "apt " + sha256hex(data)
+}
+
+func aptFileKey(sha string) string { return "apt file " + sha }
+
+// resolveApt downloads the signing keys and every suite's signed metadata
+// of the selected apt entries (each verified against its pinned key, and
+// stored), resolves each target's wanted packages over its entries'
+// indexes, and returns the lock's apt record with the .deb files listed
+// but not yet fetched. A resumed build takes it from the journal.
+func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, error) {
+	entries := m.Apt
+	key := aptKey(entries)
+	if rec, ok := b.records[key]; ok {
+		la := cloneApt(rec.Apt)
+		b.log.Info("apt packages: resolution kept from the interrupted build", "repositories", len(la.Repositories))
+		return la, nil
+	}
+	la := &Apt{Repositories: []AptRepository{}, Keys: []AptKey{}, Resolutions: []AptResolution{}}
+
+	keys, err := b.aptKeys(ctx, m, la)
+	if err != nil {
+		return nil, err
+	}
+
+	// One metadata fetch per entry and suite, a few at a time.
+	type suiteMeta struct {
+		entry int
+		md    *apt.Metadata
+		base  string
+	}
+	var metas []*suiteMeta
+	for i, e := range entries {
+		for range e.Suites {
+			metas = append(metas, &suiteMeta{entry: i})
+		}
+		la.Repositories = append(la.Repositories, AptRepository{
+			Name: e.Name, Target: e.Target, URL: e.URL,
+			Suites: slices.Clone(e.Suites), Components: slices.Clone(e.Components), Architectures: slices.Clone(e.ArchitectureList()),
+			KeyURL: e.Key.URL, Fingerprint: keys[i].Fingerprint, Sources: e.Sources, Prefix: e.MirrorPrefix(),
+			Files: []AptFile{},
+		})
+	}
+	errs := make([]error, len(metas))
+	sem := make(chan struct{}, b.opts.Jobs)
+	var wg sync.WaitGroup
+	n := 0
+	for i, e := range entries {
+		for _, suite := range e.Suites {
+			sm := metas[n]
+			slot := n
+			n++
+			wg.Go(func() {
+				select {
+				case sem <- struct{}{}:
+				case <-ctx.Done():
+					errs[slot] = ctx.Err()
+					return
+				}
+				defer func() { <-sem }()
+				src := apt.Source{Suite: suite, Components: e.Components, Architectures: e.ArchitectureList(), Key: keys[i]}
+				md, base, err := b.aptMetadata(ctx, e, src)
+				if err != nil {
+					item := fmt.Sprintf("apt repository %s suite %s (%s)", e.Name, suite, where(m, e.Line))
+					errs[slot] = &ItemError{Item: item, Err: err}
+					return
+				}
+				sm.md, sm.base = md, base
+			})
+		}
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+
+	// Store the metadata verbatim; index each suite's indexes by the
+	// repository name the resolver gives its packages.
+	byRepo := map[string]int{} // apt.Source.Name() -> entry
+	for _, sm := range metas {
+		r := &la.Repositories[sm.entry]
+		for _, f := range sm.md.Files {
+			if err := b.w.add("sha256:"+f.SHA256, int64(len(f.Data)), bytes.NewReader(f.Data)); err != nil {
+				return nil, err
+			}
+			r.Files = append(r.Files, AptFile{Path: f.Path, Source: strings.TrimRight(sm.base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: int64(len(f.Data))})
+		}
+		byRepo[sm.md.Source.Name()] = sm.entry
+	}
+
+	// Resolve each target and architecture over its entries' indexes.
+	var targets []string
+	for _, e := range entries {
+		if !slices.Contains(targets, e.Target) {
+			targets = append(targets, e.Target)
+		}
+	}
+	for _, target := range targets {
+		var archs []string
+		for _, e := range entries {
+			if e.Target != target {
+				continue
+			}
+			for _, a := range e.ArchitectureList() {
+				if !slices.Contains(archs, a) {
+					archs = append(archs, a)
+				}
+			}
+		}
+		for _, arch := range archs {
+			var indexes []*apt.Index
+			wanted := []string{}
+			for i, e := range entries {
+				if e.Target != target || !slices.Contains(e.ArchitectureList(), arch) {
+					continue
+				}
+				wanted = append(wanted, e.Packages...)
+				for _, sm := range metas {
+					if sm.entry != i {
+						continue
+					}
+					for _, idx := range sm.md.Indexes {
+						if strings.Contains(idx.Path, "/binary-"+arch+"/") {
+							indexes = append(indexes, idx)
+						}
+					}
+				}
+			}
+			res, err := apt.Resolve(indexes, wanted, apt.ResolveOptions{Architecture: arch, AssumeEssential: true, Logger: b.log})
+			if err != nil {
+				return nil, &ItemError{Item: fmt.Sprintf("apt target %s (%s)", target, arch), Err: err}
+			}
+			ar := AptResolution{Target: target, Architecture: arch, Wanted: wanted, Packages: []AptPackage{}}
+			for _, p := range res.Packages {
+				ei, ok := byRepo[p.Repository]
+				if !ok {
+					return nil, fmt.Errorf("apt target %s: package %s came from an unknown repository %q", target, p, p.Repository)
+				}
+				if !hexSHA256.MatchString(p.SHA256) || !cleanAptPath(p.Filename) || !strings.HasSuffix(p.Filename, ".deb") {
+					return nil, &ItemError{Item: "apt package " + p.String(), Err: fmt.Errorf("the index of %s gives an unusable Filename (%q) or SHA256 (%q)", p.Repository, p.Filename, p.SHA256)}
+				}
+				r := &la.Repositories[ei]
+				ar.Packages = append(ar.Packages, AptPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
+					Repository: r.Name, Filename: p.Filename, RequiredBy: res.RequiredBy[p.Name]})
+				if !slices.ContainsFunc(r.Files, func(f AptFile) bool { return f.Path == p.Filename }) {
+					r.Files = append(r.Files, AptFile{Path: p.Filename, SHA256: p.SHA256, Size: p.Size, Package: p.Name + "=" + p.Version})
+				}
+			}
+			la.Resolutions = append(la.Resolutions, ar)
+			b.log.Info("apt packages resolved", "target", target, "arch", arch, "wanted", len(wanted), "packages", len(ar.Packages))
+		}
+	}
+	if err := b.w.record(journalRecord{Key: key, Apt: la}); err != nil {
+		return nil, err
+	}
+	return cloneApt(la), nil
+}
+
+// aptKeys downloads each distinct key URL once (through the mirrors),
+// stores it, and returns the key each entry pins, in entry order.
+func (b *builder) aptKeys(ctx context.Context, m *manifests.Manifest, la *Apt) ([]*apt.Key, error) {
+	keys := make([]*apt.Key, len(m.Apt))
+	byURL := map[string]int{} // key URL -> index in la.Keys
+	var data [][]byte
+	var errs []error
+	for i, e := range m.Apt {
+		k, seen := byURL[e.Key.URL]
+		if !seen {
+			body, source, err := b.getSmall(ctx, e.Key.URL, maxKeySize)
+			if err != nil {
+				errs = append(errs, &ItemError{Item: fmt.Sprintf("apt repository %s: signing key (%s)", e.Name, where(m, e.Line)), Err: err})
+				continue
+			}
+			sum := sha256hex(body)
+			if err := b.w.add("sha256:"+sum, int64(len(body)), bytes.NewReader(body)); err != nil {
+				return nil, err
+			}
+			k = len(la.Keys)
+			byURL[e.Key.URL] = k
+			data = append(data, body)
+			la.Keys = append(la.Keys, AptKey{URL: e.Key.URL, Source: source, Fingerprints: []string{}, SHA256: sum, Size: int64(len(body)), Path: e.Key.KeyPath()})
+		}
+		key, err := apt.NewKey(data[k], e.Key.Fingerprint)
+		if err != nil {
+			errs = append(errs, &ItemError{Item: fmt.Sprintf("apt repository %s: signing key %s (%s)", e.Name, e.Key.URL, where(m, e.Line)), Err: err})
+			continue
+		}
+		if !slices.Contains(la.Keys[k].Fingerprints, key.Fingerprint) {
+			la.Keys[k].Fingerprints = append(la.Keys[k].Fingerprints, key.Fingerprint)
+		}
+		keys[i] = key
+	}
+	return keys, errors.Join(errs...)
+}
+
+// getSmall downloads u (trying its mirrors first) whole, up to limit
+// bytes, and returns it with the URL that answered.
+func (b *builder) getSmall(ctx context.Context, u string, limit int64) ([]byte, string, error) {
+	var errs []error
+	for _, src := range fileSources(b.opts.Mirrors, []string{u}) {
+		for attempt := 0; attempt <= b.opts.Retries; attempt++ {
+			body, err := httpGet(ctx, b.client, src, src)
+			if err != nil {
+				errs = append(errs, err)
+				var se *SourceError
+				if ctx.Err() != nil || (errors.As(err, &se) && (se.Permanent || se.Status == 404)) {
+					break
+				}
+				continue
+			}
+			data, err := io.ReadAll(io.LimitReader(body, limit+1))
+			body.Close()
+			if err == nil && int64(len(data)) > limit {
+				return nil, "", fmt.Errorf("%s is larger than %d bytes: not a signing key", src, limit)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", src, err))
+				continue
+			}
+			return data, src, nil
+		}
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+	}
+	return nil, "", sourcesError(hostOf(u), errs)
+}
+
+// aptMetadata fetches one suite's metadata from the first of the entry's
+// mirrors, then its URL, that gives metadata signed by the pinned key.
+func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Source) (*apt.Metadata, string, error) {
+	var errs []error
+	for _, base := range fileSources(b.opts.Mirrors, []string{strings.TrimRight(e.URL, "/")}) {
+		src.URL = base
+		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client})
+		if err == nil {
+			return md, base, nil
+		}
+		errs = append(errs, err)
+		if ctx.Err() != nil {
+			return nil, "", ctx.Err()
+		}
+	}
+	return nil, "", sourcesError(hostOf(e.URL), errs)
+}
+
+// pullApt stores every .deb of la, each verified against the sha256 of
+// the index that listed it, and fills in where each came from.
+func (b *builder) pullApt(ctx context.Context, la *Apt) error {
+	var errs []error
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for ri := range la.Repositories {
+		r := &la.Repositories[ri]
+		for fi := range r.Files {
+			f := &r.Files[fi]
+			if f.Package == "" {
+				continue // metadata, stored by resolveApt
+			}
+			if rec, ok := b.records[aptFileKey(f.SHA256)]; ok {
+				f.Source = rec.AptFile.Source
+				continue
+			}
+			wg.Go(func() {
+				u := strings.TrimRight(r.URL, "/") + "/" + escapeAptPath(f.Path)
+				var srcs []blobSource
+				for _, s := range fileSources(b.opts.Mirrors, []string{u}) {
+					srcs = append(srcs, blobSource{name: s, open: func(ctx context.Context) (io.ReadCloser, error) {
+						return httpGet(ctx, b.client, s, s)
+					}})
+				}
+				size := f.Size
+				if size <= 0 {
+					size = -1
+				}
+				item := "apt package " + f.Package
+				st, err := b.fetchBlob(ctx, item, f.Digest(), size, srcs)
+				if err == nil {
+					f.Source = st.source
+					if f.Source == "" {
+						f.Source = u // already stored by another item or run
+					}
+					f.Size = st.size
+					rec := *f
+					err = b.w.record(journalRecord{Key: aptFileKey(f.SHA256), AptFile: &rec})
+				} else {
+					err = &ItemError{Item: item + " (" + r.Name + ")", Err: sourcesError(hostOf(u), []error{err})}
+				}
+				if err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			})
+		}
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// escapeAptPath escapes each element of a repository path for a URL: a
+// Filename such as "docker-ce_5%3a18.09.7~3-0~ubuntu-bionic_amd64.deb"
+// holds a literal '%'.
+func escapeAptPath(p string) string {
+	parts := strings.Split(p, "/")
+	for i, s := range parts {
+		parts[i] = url.PathEscape(s)
+	}
+	return strings.Join(parts, "/")
+}
+
+// cleanAptPath reports whether p is a clean relative slash path that can
+// be served under a repository's prefix.
+func cleanAptPath(p string) bool {
+	if p == "" || strings.HasPrefix(p, "/") || strings.ContainsAny(p, "\\?#") {
+		return false
+	}
+	for _, e := range strings.Split(p, "/") {
+		if e == "" || e == "." || e == ".." {
+			return false
+		}
+		for _, c := range e {
+			if c < 0x20 || c == 0x7f {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// cloneApt returns a deep copy of la.
+func cloneApt(la *Apt) *Apt {
+	data, _ := json.Marshal(la)
+	var out Apt
+	_ = json.Unmarshal(data, &out)
+	return &out
+}
