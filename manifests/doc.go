@@ -5,7 +5,7 @@
 // # The manifest format
 //
 // A manifest is one YAML document listing the container images, plain
-// files and Python packages a bundle must hold:
+// files, Python packages and apt packages a bundle must hold:
 //
 //	name: my-lab                        # required; letters, digits, . _ -
 //	description: free text
@@ -40,6 +40,19 @@
 //	  installs:                                   # pip install commands, in order
 //	    - name: openpai
 //	      requirements: [kubernetes==12.0.0, jinja2==2.11.2]
+//	apt:                                          # optional: apt repositories
+//	  - name: ubuntu-bionic                       # a label
+//	    target: ubuntu-18.04                      # the nodes' {ID}-{VERSION_ID}
+//	    url: http://archive.ubuntu.com/ubuntu     # holds dists/ and pool/
+//	    suites: [bionic, bionic-updates]
+//	    components: [main, universe]
+//	    architectures: [amd64]                    # default [amd64]
+//	    key:                                      # signs the Release files
+//	      url: http://archive.ubuntu.com/ubuntu/project/ubuntu-archive-keyring.gpg
+//	      fingerprint: 790B C727 7767 219C 42C8  6F93 3B4F E6AC C0B2 1F32
+//	    packages: [curl, "docker-ce=5:18.09.7~3-0~ubuntu-bionic"]
+//	    sources: true                             # install adds it to the nodes' apt sources
+//	    groups: [core]
 //
 // Parsing is strict: unknown keys, repeated keys, values of the wrong kind
 // and more than one YAML document are errors. Anchors and aliases are
@@ -74,11 +87,21 @@
 //     unique; each requirement starts with a project name. Requirements
 //     are otherwise kept as written: build parses them (PEP 508) and
 //     resolves every dependency for every target.
+//   - An apt entry has a unique name, a target ("{ID}-{VERSION_ID}" of
+//     /etc/os-release, lowercase), an http or https url without query,
+//     at least one suite and one component (simple words; a suite may
+//     hold '/'), dpkg architectures, and a key: a url naming a file and a
+//     40 (or 64) hex digit fingerprint, spaces allowed. No suite of one
+//     repository is listed twice, no key path belongs to two key URLs or
+//     to a file, and no file is served inside a repository's dists/ or
+//     pool/. Packages start with a package name; build parses them as
+//     "name", "name=version" or "name (op version)" and resolves them,
+//     with all entries of the same target, against the signed indexes.
 //
 // # Selection
 //
 // Groups let one manifest serve several installs. Manifest.Select keeps an
-// item (an image, a file, the python section) when every one of its groups
+// item (an image, a file, the python section, an apt entry) when every one of its groups
 // is enabled; the enabled groups are those
 // on by default, plus the included ones, minus the excluded ones.
 //
@@ -91,7 +114,9 @@
 // the registry host as the first path element ("quay.io/coreos/etcd:v3.3.10"
 // unchanged). A port's ':' becomes '_' there, since a repository name cannot
 // hold a ':'. Image.MirrorNames adds the aliases. A file is served at
-// "/<host>/<url path>" and at its paths (File.MirrorPaths).
+// "/<host>/<url path>" and at its paths (File.MirrorPaths). An apt
+// repository is served under "/<host>/<url path>" (Apt.MirrorPrefix), its
+// key at the same shape of its key URL (AptKey.KeyPath).
 //
 // # Built-in manifests
 //
