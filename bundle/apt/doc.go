@@ -20,15 +20,50 @@
 //	{url}/dists/{suite}/InRelease           Release, clearsigned
 //	{url}/dists/{suite}/Release             the same text, unsigned...
 //	{url}/dists/{suite}/Release.gpg         ...and its detached signature
-//	{url}/dists/{suite}/{comp}/binary-{arch}/Packages.gz (or Packages)
+//	{url}/dists/{suite}/{comp}/binary-{arch}/Packages.xz  (.gz, .bz2, ...)
+//	{url}/dists/{suite}/{comp}/i18n/Translation-en.xz     (.gz, .bz2, ...)
 //	{url}/{Filename}                        each .deb, Filename from Packages
 //
 // The Release's SHA256 list gives the size and sha256 of every index; the
 // Packages index gives the size and sha256 of every .deb. FetchMetadata
 // verifies InRelease (or Release with Release.gpg) against a pinned Key
-// (NewKey: an armored or binary public key and the primary key's
-// fingerprint), then each index against the Release. Only gzip and
-// uncompressed indexes are read; .xz is ErrUnsupported.
+// (NewKey: an armored or binary public key or keyring, such as
+// /usr/share/keyrings/debian-archive-keyring.gpg, and the primary key's
+// fingerprint; signatures by its subkeys count), then each index against
+// the Release before anything is decompressed.
+//
+// Indexes are read compressed with gzip, xz or bzip2, or uncompressed
+// (OpenIndex); a compressed index may not expand beyond
+// FetchOptions.MaxIndexSize (DefaultMaxIndexSize, 1 GiB: ErrTooLarge).
+// Repositories differ in what they publish: Debian lists Packages (which
+// it does not serve) and Packages.xz, Ubuntu Packages, .gz and .xz,
+// download.docker.com Packages, .gz and .bz2.
+//
+// # What FetchMetadata keeps
+//
+// A node's apt picks one of the compressions the Release lists, in its
+// own order of preference, and with "Acquire-By-Hash: yes" asks for it
+// as {dir}/by-hash/SHA256/{sha256}. So Metadata.Files holds, each byte
+// for byte as upstream serves it and each verified:
+//
+//   - InRelease, Release and Release.gpg, those that exist; Release and
+//     Release.gpg are left out when InRelease verifies and they do not,
+//     or list other files (upstream mirrors do serve stale pairs);
+//   - for each component and architecture, every compressed variant of
+//     Packages the Release lists, including those this package cannot
+//     decompress (.lzma, .zst, .lz4: keeping needs only the sha256), and
+//     the uncompressed Packages only when no variant it can read is
+//     listed;
+//   - for each component, Translation-en in the same way (never parsed;
+//     none listed, or a listed one upstream does not serve, is no error).
+//
+// Metadata.Indexes holds one parsed index per component and architecture,
+// read from the first of .gz, .xz, .bz2 and uncompressed that is kept.
+// Each MetaFile.Path is "dists/{suite}/" and the path the Release lists.
+// Contents, pdiffs (Packages.diff/) and other languages are not fetched:
+// apt asks for Contents only when configured to (apt-file), for pdiffs
+// only when it holds older lists, falling back to the whole index when
+// they are missing.
 //
 // # Resolution
 //
@@ -44,17 +79,18 @@
 //
 // Repository serves stored files under their upstream paths (dists/...
 // byte for byte as signed upstream, pool/...), plus apt's
-// {dir}/by-hash/SHA256/{sha256} names for metadata; paths are looked up
-// exactly in the list given, bytes come from an OpenFunc by sha256. A node
-// uses it with its own keyring:
+// {dir}/by-hash/SHA256/{sha256} names for every file under dists/; paths
+// are looked up exactly in the list given, bytes come from an OpenFunc by
+// sha256. A node uses it with its own keyring:
 //
 //	deb http://HOST:PORT{prefix} {suite} {components}
 //
 // # Errors
 //
 // Sentinels are in errors.go; *SignatureError names the repository, the
-// fingerprint wanted and the issuers found; *ChecksumError gives both
-// digests (bytes that fail are never kept).
+// fingerprint wanted and the issuers found; *ChecksumError gives the path
+// (relative to dists/{suite}/ for an index, to the root for a .deb), the
+// URL and both digests (bytes that fail are never kept).
 //
 // # Concurrency
 //

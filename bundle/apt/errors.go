@@ -30,8 +30,13 @@ var (
 	// version together. The error is a *ConflictError.
 	ErrConflict = errors.New("conflicting version constraints")
 	// ErrUnsupported means input uses something this package does not
-	// handle (an .xz or .bz2 index).
+	// handle: an index compressed with lzma, zstd or lz4 that has no
+	// variant in a compression it reads (gzip, xz, bzip2 or none).
 	ErrUnsupported = errors.New("not supported")
+	// ErrTooLarge means a compressed index decompresses to more bytes than
+	// the limit (FetchOptions.MaxIndexSize, DefaultMaxIndexSize), or a
+	// signed metadata file is larger than it.
+	ErrTooLarge = errors.New("too large")
 )
 
 // SyntaxError reports input that does not parse.
@@ -91,8 +96,9 @@ func (e *SignatureError) Unwrap() []error { return []error{ErrSignature, e.Err} 
 // ChecksumError reports bytes whose size or sha256 is not the one listed
 // for them.
 type ChecksumError struct {
-	// Path is the file's path in the repository
-	// ("main/binary-amd64/Packages.gz", "pool/main/a/apt/apt_2.6.1_amd64.deb").
+	// Path is the file's path as listed: relative to dists/{suite}/ for
+	// an index ("main/binary-amd64/Packages.xz"), to the repository root
+	// for a .deb ("pool/main/a/apt/apt_2.6.1_amd64.deb").
 	Path string
 	// Source is where the bytes came from (a URL), if known.
 	Source string

@@ -1,12 +1,15 @@
 package apt
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path"
@@ -19,6 +22,15 @@ type FetchOptions struct {
 	// Client makes the HTTP requests; default: a client over
 	// http.DefaultTransport.
 	Client *http.Client
+	// MaxIndexSize bounds, in bytes, what a compressed index may
+	// decompress to and how large InRelease, Release and Release.gpg
+	// (whose size nothing lists) may be; more is ErrTooLarge. Default:
+	// DefaultMaxIndexSize (1 GiB).
+	MaxIndexSize int64
+	// Logger is told about metadata FetchMetadata leaves out (a Release
+	// that does not match InRelease, a listed Translation-en upstream
+	// does not serve); default: discard.
+	Logger *slog.Logger
 }
 
 func (o FetchOptions) client() *http.Client {
@@ -26,6 +38,20 @@ func (o FetchOptions) client() *http.Client {
 		return o.Client
 	}
 	return &http.Client{}
+}
+
+func (o FetchOptions) maxIndexSize() int64 {
+	if o.MaxIndexSize > 0 {
+		return o.MaxIndexSize
+	}
+	return DefaultMaxIndexSize
+}
+
+func (o FetchOptions) logger() *slog.Logger {
+	if o.Logger != nil {
+		return o.Logger
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // Fetched is a .deb Fetch stored.
@@ -68,7 +94,7 @@ func Fetch(ctx context.Context, p *Package, baseURL, dir string, opts FetchOptio
 	if p.Size == 0 {
 		sum.Size = -1
 	}
-	if err := download(ctx, opts.client(), u, p.Filename, sum, tmp); err != nil {
+	if err := download(ctx, opts.client(), u, p.Filename, sum, 0, tmp); err != nil {
 		return nil, fmt.Errorf("fetching %s: %w", p, err)
 	}
 	if err := tmp.Chmod(0o644); err != nil {
@@ -104,9 +130,10 @@ func cleanRel(p string) bool {
 }
 
 // download copies u into w, checking it against want (Size -1: unknown;
-// SHA256 "": not checked, for signed metadata);
-// it stops reading once more bytes than want.Size came.
-func download(ctx context.Context, client *http.Client, u, name string, want FileSum, w io.Writer) error {
+// SHA256 "": not checked, for signed metadata); it stops reading once
+// more bytes than want.Size came, or, with the size unknown and limit > 0,
+// more than limit (ErrTooLarge).
+func download(ctx context.Context, client *http.Client, u, name string, want FileSum, limit int64, w io.Writer) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return err
@@ -120,13 +147,19 @@ func download(ctx context.Context, client *http.Client, u, name string, want Fil
 		return &HTTPError{URL: u, Status: resp.StatusCode}
 	}
 	var body io.Reader = resp.Body
-	if want.Size >= 0 {
+	switch {
+	case want.Size >= 0:
 		body = io.LimitReader(resp.Body, want.Size+1)
+	case limit > 0:
+		body = io.LimitReader(resp.Body, limit+1)
 	}
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), body)
 	if err != nil {
 		return fmt.Errorf("GET %s: %w", u, err)
+	}
+	if want.Size < 0 && limit > 0 && n > limit {
+		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", u, limit, ErrTooLarge)
 	}
 	if want.SHA256 == "" {
 		return nil // metadata: checked by signature or Release afterwards
@@ -161,7 +194,9 @@ func (s Source) Name() string { return strings.TrimRight(s.URL, "/") + " " + s.S
 
 // MetaFile is a metadata file stored verbatim.
 type MetaFile struct {
-	// Path is relative to the repository root ("dists/bookworm/InRelease").
+	// Path is relative to the repository root: "dists/{suite}/" and the
+	// path the Release lists ("dists/bookworm/InRelease",
+	// "dists/bookworm/main/binary-amd64/Packages.xz").
 	Path   string
 	Data   []byte
 	SHA256 string
@@ -171,8 +206,11 @@ type MetaFile struct {
 type Metadata struct {
 	Source  Source
 	Release *Release
-	// Files are InRelease and/or Release and Release.gpg, and each
-	// Packages.gz read, byte for byte as served.
+	// Files are what FetchMetadata keeps, byte for byte as served and
+	// each verified: InRelease, Release and Release.gpg (those that
+	// exist), then for each component its Packages variants per
+	// architecture and its Translation-en variants, in the order of
+	// Components and Architectures.
 	Files []MetaFile
 	// Indexes are the parsed Packages indexes, one per component and
 	// architecture.
@@ -180,32 +218,66 @@ type Metadata struct {
 }
 
 // FetchMetadata downloads a suite's signed metadata, verifies it against
-// src.Key and downloads each component's and architecture's Packages.gz
-// (falling back to the uncompressed Packages), each checked against the
-// Release. It takes InRelease when the repository has it and Release with
-// Release.gpg otherwise, keeping whichever of the three exist (each
-// verified) so the mirror can serve them all.
+// src.Key and downloads each component's indexes, each checked against
+// the size and sha256 the Release lists, so that a mirror holding
+// Metadata.Files answers whatever a node's apt asks of it.
+//
+// Signed metadata: it takes InRelease, verified, when the repository has
+// it, and Release with Release.gpg otherwise. When all three exist it
+// keeps all three, for apt falls back to Release and Release.gpg when
+// InRelease fails and older tools read only those; but only when Release
+// verifies and lists the same files as InRelease (a mirror caught
+// mid-update may differ; deb.debian.org has served a Release.gpg older
+// than its Release): otherwise Release and Release.gpg are left out and
+// opts.Logger says why.
+//
+// Indexes: for each component and architecture it keeps every compressed
+// variant of {comp}/binary-{arch}/Packages the Release lists (.gz, .xz,
+// .bz2, .lzma, .zst, .lz4: keeping needs only the sha256, not a
+// decoder), as apt picks one of those by its own preference, and the
+// uncompressed Packages only when the Release lists no compressed
+// variant or none that can be read here. It parses the first readable
+// variant of .gz, .xz, .bz2 and none; an index the Release does not list
+// wraps ErrNotListed, one listed only in compressions it cannot read
+// (and not uncompressed) wraps ErrUnsupported. For each component it keeps
+// {comp}/i18n/Translation-en the same way (not parsed), which a node with
+// the default Acquire::Languages fetches; a Release that lists none is
+// fine, and so is a listed one the repository does not have (apt does
+// without). With Acquire-By-Hash the same files serve the by-hash names
+// (Repository derives them).
+//
+// Bytes that do not match the Release fail with a *ChecksumError naming
+// the path relative to dists/{suite}/ and the URL; decompression beyond
+// opts.MaxIndexSize fails with ErrTooLarge.
 func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadata, error) {
 	if src.Key == nil {
 		return nil, fmt.Errorf("%s: %w: no signing key pinned", src.Name(), ErrKey)
 	}
-	client := opts.client()
+	if !cleanRel(src.Suite) {
+		return nil, fmt.Errorf("%s: suite %q is not a clean relative path", src.Name(), src.Suite)
+	}
+	client, limit, log := opts.client(), opts.maxIndexSize(), opts.logger()
 	base := strings.TrimRight(src.URL, "/") + "/dists/" + src.Suite + "/"
-	get := func(name string) ([]byte, error) {
-		var buf strings.Builder
-		err := download(ctx, client, base+name, name, FileSum{Size: -1}, &buf)
-		if err != nil {
+	// get downloads name (relative to dists/{suite}/), checked against
+	// want when it is listed.
+	get := func(name string, want FileSum) ([]byte, error) {
+		var buf bytes.Buffer
+		if want.Size > 0 && want.Size <= limit {
+			buf.Grow(int(want.Size))
+		}
+		if err := download(ctx, client, base+name, name, want, limit, &buf); err != nil {
 			return nil, err
 		}
-		return []byte(buf.String()), nil
+		return buf.Bytes(), nil
 	}
+	unlisted := FileSum{Size: -1}
 	md := &Metadata{Source: src}
 	dists := "dists/" + src.Suite + "/"
 	add := func(name string, data []byte) {
 		s := sha256.Sum256(data)
 		md.Files = append(md.Files, MetaFile{Path: dists + name, Data: data, SHA256: hex.EncodeToString(s[:])})
 	}
-	inRel, errIn := get("InRelease")
+	inRel, errIn := get("InRelease", unlisted)
 	if errIn == nil {
 		rel, err := VerifyInRelease(src.Name(), inRel, src.Key)
 		if err != nil {
@@ -216,22 +288,30 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	} else if !isNotFound(errIn) {
 		return nil, fmt.Errorf("%s: %w", src.Name(), errIn)
 	}
-	relData, errRel := get("Release")
-	sig, errSig := get("Release.gpg")
+	relData, errRel := get("Release", unlisted)
+	sig, errSig := get("Release.gpg", unlisted)
 	switch {
 	case errRel == nil && errSig == nil:
 		rel, err := VerifyRelease(src.Name(), relData, sig, src.Key)
-		if err != nil {
+		switch {
+		case err != nil && md.Release == nil:
 			return nil, err
+		case err != nil:
+			log.Warn("leaving out Release and Release.gpg: InRelease verifies, they do not", "repository", src.Name(), "err", err)
+		case md.Release != nil && !maps.Equal(rel.SHA256, md.Release.SHA256):
+			log.Warn("leaving out Release and Release.gpg: they list other files than InRelease", "repository", src.Name())
+		default:
+			if md.Release == nil {
+				md.Release = rel
+			}
+			add("Release", relData)
+			add("Release.gpg", sig)
 		}
-		if md.Release == nil {
-			md.Release = rel
-		}
-		add("Release", relData)
-		add("Release.gpg", sig)
-	case md.Release == nil && errRel == nil && isNotFound(errSig):
+	case md.Release != nil:
+		log.Debug("keeping InRelease alone", "repository", src.Name(), "release", errRel, "release.gpg", errSig)
+	case errRel == nil && isNotFound(errSig):
 		return nil, &SignatureError{Repository: src.Name(), File: "Release.gpg", Want: src.Key.Fingerprint, Err: errors.New("no InRelease and no Release.gpg")}
-	case md.Release == nil:
+	default:
 		return nil, fmt.Errorf("%s: no InRelease (%v) and no Release (%v)", src.Name(), errIn, errors.Join(errRel, errSig))
 	}
 	comps := src.Components
@@ -242,33 +322,79 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	if len(archs) == 0 {
 		archs = []string{"amd64"}
 	}
-	for _, c := range comps {
-		for _, a := range archs {
-			dir := c + "/binary-" + a + "/"
-			name := dir + "Packages.gz"
-			if _, ok := md.Release.SHA256[name]; !ok {
-				name = dir + "Packages"
+	// keep downloads and keeps names; the first one that can be read is
+	// returned with its bytes. optional ones that are not found are left
+	// out.
+	keep := func(names []string, optional bool) (string, []byte, error) {
+		var readName string
+		var readData []byte
+		for _, name := range names {
+			data, err := get(name, md.Release.SHA256[name])
+			if optional && isNotFound(err) {
+				log.Warn("leaving out an index the release file lists but the repository does not have", "repository", src.Name(), "path", name, "err", err)
+				continue
 			}
-			if _, ok := md.Release.SHA256[name]; !ok {
-				return nil, fmt.Errorf("%s: %s: %w", src.Name(), dir+"Packages(.gz)", ErrNotListed)
-			}
-			data, err := get(name)
 			if err != nil {
-				return nil, fmt.Errorf("%s: %w", src.Name(), err)
-			}
-			idx, err := OpenIndex(md.Release, name, data, src.Name())
-			if err != nil {
-				var ce *ChecksumError
-				if errors.As(err, &ce) {
-					ce.Source = base + name
-				}
-				return nil, err
+				return "", nil, fmt.Errorf("%s: %w", src.Name(), err)
 			}
 			add(name, data)
+			if readName == "" && canDecompress(name) {
+				readName, readData = name, data
+			}
+		}
+		return readName, readData, nil
+	}
+	for _, c := range comps {
+		if !cleanRel(c) {
+			return nil, fmt.Errorf("%s: component %q is not a clean relative path", src.Name(), c)
+		}
+		for _, a := range archs {
+			if a == "" || strings.ContainsAny(a, "/\\") || a == "." || a == ".." {
+				return nil, fmt.Errorf("%s: architecture %q is not a plain name", src.Name(), a)
+			}
+			packages := c + "/binary-" + a + "/Packages"
+			names := variants(md.Release, packages)
+			if len(names) == 0 {
+				return nil, fmt.Errorf("%s: %s: %w", src.Name(), packages, ErrNotListed)
+			}
+			name, data, err := keep(names, false)
+			if err != nil {
+				return nil, err
+			}
+			if name == "" {
+				return nil, fmt.Errorf("%s: %s: %w: listed only as %s", src.Name(), packages, ErrUnsupported, strings.Join(names, ", "))
+			}
+			idx, err := openIndex(md.Release, name, data, src.Name(), limit)
+			if err != nil {
+				return nil, err
+			}
 			md.Indexes = append(md.Indexes, idx)
+		}
+		if _, _, err := keep(variants(md.Release, c+"/i18n/Translation-en"), true); err != nil {
+			return nil, err
 		}
 	}
 	return md, nil
+}
+
+// variants returns the names of the variants of the index base (relative
+// to dists/{suite}/, without extension) FetchMetadata keeps: each
+// compressed one rel lists, in the order of compressions, with base
+// itself after them when none of them can be read here, or alone when
+// none is listed. It is empty when rel lists no variant.
+func variants(rel *Release, base string) []string {
+	var out []string
+	readable := false
+	for _, c := range compressions {
+		if _, ok := rel.SHA256[base+c]; ok {
+			out = append(out, base+c)
+			readable = readable || canDecompress(base+c)
+		}
+	}
+	if _, ok := rel.SHA256[base]; ok && !readable {
+		out = append(out, base)
+	}
+	return out
 }
 
 func isNotFound(err error) bool {

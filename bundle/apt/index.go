@@ -2,6 +2,7 @@ package apt
 
 import (
 	"bytes"
+	"compress/bzip2"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ulikunitz/xz"
 )
 
 // Package is one entry of a Packages index (or of a dpkg status file).
@@ -144,33 +147,126 @@ func (idx *Index) Lookup(name string) []*Package { return idx.byName[name] }
 // Providers returns the packages that provide name, in file order.
 func (idx *Index) Providers(name string) []*Package { return idx.providers[name] }
 
+// DefaultMaxIndexSize is the most bytes a compressed index may
+// decompress to, and the most a signed metadata file (InRelease, Release,
+// Release.gpg) may have, unless FetchOptions.MaxIndexSize says otherwise:
+// 1 GiB, some twenty times Debian main's largest Packages.
+const DefaultMaxIndexSize = 1 << 30
+
 // OpenIndex checks data, the bytes of the index at path in the Release
-// (relative to dists/{suite}/, such as "main/binary-amd64/Packages.gz"),
+// (relative to dists/{suite}/, such as "main/binary-amd64/Packages.xz"),
 // against the size and sha256 the Release lists for it, decompresses it
-// by its extension (".gz", or none) and parses it. An ".xz" or ".bz2"
-// path is ErrUnsupported. A mismatch is a *ChecksumError.
+// by its extension (".gz", ".xz", ".bz2" or none) and parses it. Other
+// compressions (".lzma", ".zst", ".lz4") are ErrUnsupported. A mismatch
+// is a *ChecksumError; an index that decompresses to more than
+// DefaultMaxIndexSize bytes is ErrTooLarge. Nothing is decompressed
+// before the sha256 matches.
 func OpenIndex(rel *Release, path string, data []byte, repo string) (*Index, error) {
+	return openIndex(rel, path, data, repo, DefaultMaxIndexSize)
+}
+
+func openIndex(rel *Release, path string, data []byte, repo string, limit int64) (*Index, error) {
 	if err := rel.Check(path, data); err != nil {
 		return nil, err
 	}
-	var r io.Reader = bytes.NewReader(data)
-	switch {
-	case strings.HasSuffix(path, ".gz"):
-		z, err := gzip.NewReader(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", repo, path, err)
-		}
-		defer z.Close()
-		r = z
-	case strings.HasSuffix(path, ".xz"), strings.HasSuffix(path, ".bz2"), strings.HasSuffix(path, ".lzma"), strings.HasSuffix(path, ".zst"):
-		return nil, fmt.Errorf("%s: %s: %w: compression", repo, path, ErrUnsupported)
+	r, err := decompress(path, bytes.NewReader(data), limit)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s: %w", repo, path, err)
 	}
 	idx, err := ParsePackages(r, repo)
+	if r.exceeded() {
+		// checked first: the parser may trip on the line cut short
+		err = r.tooLarge()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %s: %w", repo, path, err)
 	}
 	idx.Path = path
 	return idx, nil
+}
+
+// canDecompress reports whether decompress reads the file name.
+func canDecompress(name string) bool {
+	switch compression(name) {
+	case "", ".gz", ".xz", ".bz2":
+		return true
+	}
+	return false
+}
+
+// compression returns the extension of a compressed index name (".xz"),
+// or "" for an uncompressed one.
+func compression(name string) string {
+	for _, c := range compressions {
+		if strings.HasSuffix(name, c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// compressions are the compressed variants of an index a Release may
+// list, in the order FetchMetadata prefers them for reading (the first
+// three are the ones it can read).
+var compressions = []string{".gz", ".xz", ".bz2", ".lzma", ".zst", ".lz4"}
+
+// decompress returns a reader of the decompressed bytes of r, a file named
+// name, that fails with ErrTooLarge after limit bytes (an uncompressed
+// file is read whole: its size is what it is).
+func decompress(name string, r io.Reader, limit int64) (*limitReader, error) {
+	switch c := compression(name); c {
+	case "":
+		limit = -1
+	case ".gz":
+		z, err := gzip.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		r = z
+	case ".xz":
+		z, err := xz.NewReader(r)
+		if err != nil {
+			return nil, err
+		}
+		r = z
+	case ".bz2":
+		r = bzip2.NewReader(r)
+	default:
+		return nil, fmt.Errorf("%w: %s compression", ErrUnsupported, strings.TrimPrefix(c, "."))
+	}
+	return &limitReader{r: r, limit: limit}, nil
+}
+
+// limitReader reads at most limit bytes and fails once there are more;
+// a negative limit is none.
+type limitReader struct {
+	r     io.Reader
+	limit int64
+	n     int64
+}
+
+func (l *limitReader) Read(p []byte) (int, error) {
+	if l.limit < 0 {
+		return l.r.Read(p)
+	}
+	if l.exceeded() {
+		return 0, l.tooLarge()
+	}
+	if left := l.limit + 1 - l.n; int64(len(p)) > left {
+		p = p[:left]
+	}
+	n, err := l.r.Read(p)
+	l.n += int64(n)
+	if l.exceeded() {
+		return n, l.tooLarge()
+	}
+	return n, err
+}
+
+func (l *limitReader) exceeded() bool { return l.limit >= 0 && l.n > l.limit }
+
+func (l *limitReader) tooLarge() error {
+	return fmt.Errorf("decompresses to more than %d bytes (the limit): %w", l.limit, ErrTooLarge)
 }
 
 // Check verifies data against the size and sha256 the Release lists for

@@ -2,7 +2,6 @@ package apt_test
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -143,17 +143,34 @@ func buildRepo(t *testing.T, dpkgDeb, dir string) (*testRepo, error) {
 		fmt.Fprintf(&packages, "%sMaintainer: Test <test@example.invalid>\nFilename: %s\nSize: %d\nSHA256: %s\nDescription: test package %s\n\n", ctl, rel, len(data), sum(data), name)
 	}
 	os.RemoveAll(filepath.Join(dir, "build"))
-	var gz bytes.Buffer
-	zw := gzip.NewWriter(&gz)
-	zw.Write(packages.Bytes())
-	zw.Close()
+	// Packages as Debian lists it: uncompressed (listed, not served), gz
+	// and xz; Translation-en likewise in xz.
+	var translation bytes.Buffer
+	for _, ctl := range testPackages {
+		name, _, _ := strings.Cut(strings.TrimPrefix(ctl, "Package: "), "\n")
+		fmt.Fprintf(&translation, "Package: %s\nDescription-md5: %s\nDescription-en: test package %s\n a package for tests\n\n", name, sum([]byte(name))[:32], name)
+	}
+	indexes := map[string][]byte{
+		"main/binary-amd64/Packages":    packages.Bytes(),
+		"main/binary-amd64/Packages.gz": gzipped(t, packages.Bytes()),
+		"main/binary-amd64/Packages.xz": xzed(t, packages.Bytes()),
+		"main/i18n/Translation-en":      translation.Bytes(),
+		"main/i18n/Translation-en.xz":   xzed(t, translation.Bytes()),
+	}
 	dists := filepath.Join(dir, "dists", suite)
-	bin := filepath.Join(dists, "main", "binary-amd64")
-	os.MkdirAll(bin, 0o755)
-	os.WriteFile(filepath.Join(bin, "Packages"), packages.Bytes(), 0o644)
-	os.WriteFile(filepath.Join(bin, "Packages.gz"), gz.Bytes(), 0o644)
-	release := fmt.Sprintf("Origin: paimirror\nLabel: paimirror\nSuite: %s\nCodename: %s\nDate: Sat, 01 Jan 2022 00:00:00 UTC\nArchitectures: amd64\nComponents: main\nSHA256:\n %s %d main/binary-amd64/Packages\n %s %d main/binary-amd64/Packages.gz\n",
-		suite, suite, sum(packages.Bytes()), packages.Len(), sum(gz.Bytes()), gz.Len())
+	for p, b := range indexes {
+		if !strings.HasSuffix(p, ".gz") && !strings.HasSuffix(p, ".xz") {
+			continue
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(dists, p)), 0o755)
+		if err := os.WriteFile(filepath.Join(dists, p), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	release := fmt.Sprintf("Origin: paimirror\nLabel: paimirror\nSuite: %s\nCodename: %s\nDate: Sat, 01 Jan 2022 00:00:00 UTC\nAcquire-By-Hash: yes\nArchitectures: amd64\nComponents: main\nSHA256:\n", suite, suite)
+	for _, p := range slices.Sorted(maps.Keys(indexes)) {
+		release += fmt.Sprintf(" %s %d %s\n", sum(indexes[p]), len(indexes[p]), p)
+	}
 	os.WriteFile(filepath.Join(dists, "Release"), []byte(release), 0o644)
 	var sig bytes.Buffer
 	if err := openpgp.ArmoredDetachSign(&sig, signer, strings.NewReader(release), nil); err != nil {
@@ -216,8 +233,14 @@ func TestRepositoryResolve(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if md.Release.Suite != suite || len(md.Indexes) != 1 || len(md.Files) != 4 {
-		t.Fatalf("metadata: suite %q, %d indexes, %d files", md.Release.Suite, len(md.Indexes), len(md.Files))
+	var kept []string
+	for _, f := range md.Files {
+		kept = append(kept, f.Path)
+	}
+	wantKept := []string{"dists/test/InRelease", "dists/test/Release", "dists/test/Release.gpg",
+		"dists/test/main/binary-amd64/Packages.gz", "dists/test/main/binary-amd64/Packages.xz", "dists/test/main/i18n/Translation-en.xz"}
+	if md.Release.Suite != suite || len(md.Indexes) != 1 || !slices.Equal(kept, wantKept) {
+		t.Fatalf("metadata: suite %q, %d indexes, files %v, want %v", md.Release.Suite, len(md.Indexes), kept, wantKept)
 	}
 	tests := []struct {
 		name      string
@@ -438,7 +461,15 @@ func TestAptGet(t *testing.T) {
 		t.Fatal(err)
 	}
 	up.Close() // from here on, only the mirror
-	mirror := httptest.NewServer(h)
+	var mu sync.Mutex
+	var asked []string // "status path"
+	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, req)
+		mu.Lock()
+		asked = append(asked, fmt.Sprintf("%d %s", rec.status, req.URL.Path))
+		mu.Unlock()
+	}))
 	t.Cleanup(mirror.Close)
 
 	root := t.TempDir()
@@ -468,7 +499,7 @@ func TestAptGet(t *testing.T) {
 		"-o", "APT::Architecture=amd64",
 		"-o", "APT::Architectures=amd64",
 		"-o", "APT::Sandbox::User=root",
-		"-o", "Acquire::Languages=none",
+		"-o", "Acquire::Languages=en",
 		"-o", "Acquire::Check-Valid-Until=false",
 		"-o", "Acquire::AllowInsecureRepositories=false",
 		"-o", "APT::Get::AllowUnauthenticated=false",
@@ -487,6 +518,26 @@ func TestAptGet(t *testing.T) {
 	out := run("update")
 	if strings.Contains(out, "W: ") || strings.Contains(out, "NO_PUBKEY") || strings.Contains(out, "not signed") {
 		t.Fatalf("apt-get update warned:\n%s", out)
+	}
+	// apt took the xz indexes by hash, translations too, and asked for
+	// nothing the mirror lacks.
+	mu.Lock()
+	updateAsked := slices.Clone(asked)
+	mu.Unlock()
+	t.Logf("apt-get update asked:\n%s", strings.Join(updateAsked, "\n"))
+	for _, want := range []string{
+		"200 /debian/dists/test/InRelease",
+		"200 /debian/dists/test/main/binary-amd64/by-hash/SHA256/" + sum(mdFile(t, md, "dists/test/main/binary-amd64/Packages.xz")),
+		"200 /debian/dists/test/main/i18n/by-hash/SHA256/" + sum(mdFile(t, md, "dists/test/main/i18n/Translation-en.xz")),
+	} {
+		if !slices.Contains(updateAsked, want) {
+			t.Errorf("apt-get update did not ask for %s", want)
+		}
+	}
+	for _, a := range updateAsked {
+		if !strings.HasPrefix(a, "200 ") {
+			t.Errorf("apt-get update: %s", a)
+		}
 	}
 	out = run("-y", "--no-install-recommends", "install", "--download-only", "app")
 	t.Logf("apt-get install --download-only:\n%s", out)
@@ -507,4 +558,26 @@ func TestAptGet(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(root, "out/libfoo_1.5_amd64.deb")); err != nil {
 		t.Errorf("apt-get download libfoo: %v", err)
 	}
+}
+
+// mdFile returns the bytes FetchMetadata kept at path.
+func mdFile(t *testing.T, md *apt.Metadata, path string) []byte {
+	t.Helper()
+	for _, f := range md.Files {
+		if f.Path == path {
+			return f.Data
+		}
+	}
+	t.Fatalf("%s not kept", path)
+	return nil
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
 }

@@ -29,7 +29,8 @@ type File struct {
 // apt repository:
 //
 //	{prefix}/dists/{suite}/InRelease, Release, Release.gpg
-//	{prefix}/dists/{suite}/{component}/binary-{arch}/Packages.gz (or Packages)
+//	{prefix}/dists/{suite}/{component}/binary-{arch}/Packages.xz, .gz, ...
+//	{prefix}/dists/{suite}/{component}/i18n/Translation-en.xz, ...
 //	{prefix}/dists/{suite}/{dir}/by-hash/SHA256/{sha256}   any stored file of {dir}
 //	{prefix}/pool/...                                      the .deb files
 //
@@ -115,20 +116,24 @@ func (r *Repository) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		defer c.Close()
 	}
 	ct := "application/octet-stream"
-	cache := "public, max-age=31536000, immutable"
 	switch base := path.Base(p); {
 	case strings.HasSuffix(base, ".deb"):
 		ct = "application/vnd.debian.binary-package"
-	case strings.HasSuffix(base, ".gz"):
-		ct = "application/gzip" // as stored: no Content-Encoding
-	case base == "InRelease" || base == "Release" || base == "Packages":
-		ct = "text/plain; charset=utf-8"
-		cache = "max-age=300"
+	case strings.HasSuffix(base, ".gz"): // as stored: never Content-Encoding
+		ct = "application/gzip"
+	case strings.HasSuffix(base, ".xz"):
+		ct = "application/x-xz"
+	case strings.HasSuffix(base, ".bz2"):
+		ct = "application/x-bzip2"
 	case base == "Release.gpg":
 		ct = "application/pgp-signature"
-		cache = "max-age=300"
+	case base == "InRelease" || base == "Release" || base == "Packages" || strings.HasPrefix(base, "Translation-"):
+		ct = "text/plain; charset=utf-8"
 	}
-	if strings.HasSuffix(path.Base(p), ".gz") && strings.HasPrefix(p, "dists/") && !strings.Contains(p, "/by-hash/") {
+	// dists/ names other than by-hash ones change when the mirror is
+	// remade; by-hash and pool/ names never do.
+	cache := "public, max-age=31536000, immutable"
+	if strings.HasPrefix(p, "dists/") && !strings.Contains(p, "/by-hash/") {
 		cache = "max-age=300"
 	}
 	w.Header().Set("Content-Type", ct)

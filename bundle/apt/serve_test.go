@@ -57,3 +57,34 @@ func TestRepositoryPaths(t *testing.T) {
 		t.Error("NewRepository accepted ../etc/passwd")
 	}
 }
+
+func TestRepositoryHeaders(t *testing.T) {
+	st := &store{blobs: map[string][]byte{}}
+	xzSum := st.put([]byte("xz bytes"))
+	files := []apt.File{
+		{Path: "dists/x/InRelease", SHA256: st.put([]byte("signed"))},
+		{Path: "dists/x/main/binary-amd64/Packages.xz", SHA256: xzSum},
+		{Path: "dists/x/main/binary-amd64/Packages.bz2", SHA256: st.put([]byte("bz2 bytes"))},
+		{Path: "dists/x/main/i18n/Translation-en", SHA256: st.put([]byte("tr"))},
+		{Path: "pool/main/a/a/a_1_all.deb", SHA256: st.put([]byte("deb bytes"))},
+	}
+	h, err := apt.NewRepository(files, st.open)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const short, long = "max-age=300", "public, max-age=31536000, immutable"
+	for _, tc := range []struct{ path, ctype, cache string }{
+		{"/dists/x/InRelease", "text/plain; charset=utf-8", short},
+		{"/dists/x/main/binary-amd64/Packages.xz", "application/x-xz", short},
+		{"/dists/x/main/binary-amd64/Packages.bz2", "application/x-bzip2", short},
+		{"/dists/x/main/binary-amd64/by-hash/SHA256/" + xzSum, "application/octet-stream", long},
+		{"/dists/x/main/i18n/Translation-en", "text/plain; charset=utf-8", short},
+		{"/pool/main/a/a/a_1_all.deb", "application/vnd.debian.binary-package", long},
+	} {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		if rec.Code != 200 || rec.Header().Get("Content-Type") != tc.ctype || rec.Header().Get("Cache-Control") != tc.cache || rec.Header().Get("Content-Encoding") != "" {
+			t.Errorf("GET %s: %d, headers %v; want %s, %s", tc.path, rec.Code, rec.Header(), tc.ctype, tc.cache)
+		}
+	}
+}
