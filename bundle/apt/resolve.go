@@ -19,7 +19,11 @@ type ResolveOptions struct {
 	Recommends bool
 	// AssumeEssential treats every package that is "Essential: yes" or
 	// "Priority: required" in the indexes as already installed on the
-	// target, as on any Debian or Ubuntu system; default false.
+	// target, as on any Debian or Ubuntu system, at the lowest version the
+	// indexes hold (a system installed from the release has at least the
+	// release's version): a relation that version does not meet, such as
+	// a package of -updates wanting a newer libc6, brings the package in.
+	// Default false.
 	AssumeEssential bool
 	// Installed names packages already on the target, "name" (any version
 	// counts) or "name=version"; default none.
@@ -93,8 +97,8 @@ func Resolve(indexes []*Index, wanted []string, opts ResolveOptions) (*Resolutio
 		for _, idx := range indexes {
 			for _, p := range idx.Packages {
 				if (p.Essential || strings.EqualFold(p.Priority, "required")) && r.archOK(p, "") {
-					if _, ok := r.installed[p.Name]; !ok {
-						r.installed[p.Name] = ""
+					if v, ok := r.installed[p.Name]; !ok || (v != "" && CompareVersions(p.Version, v) < 0) {
+						r.installed[p.Name] = p.Version
 					}
 				}
 			}

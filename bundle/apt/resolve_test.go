@@ -1,0 +1,93 @@
+package apt_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/paimirror/paimirror/bundle/apt"
+)
+
+// index parses stanzas (without Filename, Size and SHA256, which Resolve
+// does not need) into an index named repo.
+func index(t *testing.T, repo string, stanzas ...string) *apt.Index {
+	t.Helper()
+	idx, err := apt.ParsePackages(strings.NewReader(strings.Join(stanzas, "\n")), repo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return idx
+}
+
+// TestResolveInMemory covers the resolver's rules on indexes of a
+// release pocket and an updates pocket, without a repository.
+func TestResolveInMemory(t *testing.T) {
+	release := index(t, "release",
+		"Package: libc6\nVersion: 2.27-3ubuntu1\nArchitecture: amd64\nPriority: required\n",
+		"Package: dpkg\nVersion: 1.19.0.5\nArchitecture: amd64\nEssential: yes\nDepends: libc6 (>= 2.14)\n",
+		"Package: curl\nVersion: 7.58.0-2\nArchitecture: amd64\nDepends: libc6 (>= 2.17), libcurl4 (= 7.58.0-2)\n",
+		"Package: libcurl4\nVersion: 7.58.0-2\nArchitecture: amd64\nDepends: libc6 (>= 2.17)\n",
+		"Package: editor-a\nVersion: 1\nArchitecture: amd64\nProvides: editor\n",
+		"Package: editor-b\nVersion: 1\nArchitecture: amd64\nProvides: editor\n",
+		"Package: uses-editor\nVersion: 1\nArchitecture: all\nDepends: editor\n",
+		"Package: alt-user\nVersion: 1\nArchitecture: amd64\nDepends: missing-lib | editor-b\n",
+		"Package: foreign\nVersion: 1\nArchitecture: arm64\n",
+		"Package: arch-limited\nVersion: 1\nArchitecture: amd64\nDepends: only-on-arm [arm64]\n",
+	)
+	updates := index(t, "updates",
+		"Package: libc6\nVersion: 2.27-3ubuntu1.6\nArchitecture: amd64\nPriority: required\n",
+		"Package: curl\nVersion: 7.58.0-2ubuntu3.24\nArchitecture: amd64\nDepends: libc6 (>= 2.27-3ubuntu1.6), libcurl4 (= 7.58.0-2ubuntu3.24)\n",
+		"Package: libcurl4\nVersion: 7.58.0-2ubuntu3.24\nArchitecture: amd64\nDepends: libc6 (>= 2.17)\n",
+	)
+	both := []*apt.Index{release, updates}
+	tests := []struct {
+		name    string
+		indexes []*apt.Index
+		wanted  []string
+		opts    apt.ResolveOptions
+		want    []string
+		missing string
+	}{
+		{name: "essential at the release version suffices", indexes: []*apt.Index{release}, wanted: []string{"curl"},
+			opts: apt.ResolveOptions{AssumeEssential: true}, want: []string{"curl=7.58.0-2", "libcurl4=7.58.0-2"}},
+		{name: "an update needing a newer essential brings it", indexes: both, wanted: []string{"curl"},
+			opts: apt.ResolveOptions{AssumeEssential: true},
+			want: []string{"curl=7.58.0-2ubuntu3.24", "libc6=2.27-3ubuntu1.6", "libcurl4=7.58.0-2ubuntu3.24"}},
+		{name: "installed without a version meets anything", indexes: both, wanted: []string{"curl"},
+			opts: apt.ResolveOptions{Installed: []string{"libc6"}}, want: []string{"curl=7.58.0-2ubuntu3.24", "libcurl4=7.58.0-2ubuntu3.24"}},
+		{name: "exact pin across pockets", indexes: both, wanted: []string{"curl=7.58.0-2"},
+			opts: apt.ResolveOptions{AssumeEssential: true}, want: []string{"curl=7.58.0-2", "libcurl4=7.58.0-2"}},
+		{name: "virtual package: first provider", indexes: both, wanted: []string{"uses-editor"},
+			want: []string{"editor-a=1", "uses-editor=1"}},
+		{name: "virtual package already provided", indexes: both, wanted: []string{"editor-b", "uses-editor"},
+			want: []string{"editor-b=1", "uses-editor=1"}},
+		{name: "alternative after a missing one", indexes: both, wanted: []string{"alt-user"},
+			want: []string{"alt-user=1", "editor-b=1"}},
+		{name: "relation for another architecture skipped", indexes: both, wanted: []string{"arch-limited"},
+			want: []string{"arch-limited=1"}},
+		{name: "package of another architecture is missing", indexes: both, wanted: []string{"foreign"}, missing: "foreign"},
+		{name: "version constraint nothing meets", indexes: both, wanted: []string{"curl (>> 8)"}, missing: "curl"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := apt.Resolve(tc.indexes, tc.wanted, tc.opts)
+			if tc.missing != "" {
+				var me *apt.MissingError
+				if !errors.As(err, &me) || me.Package != tc.missing {
+					t.Fatalf("err = %v, want a MissingError naming %s", err, tc.missing)
+				}
+				if !strings.Contains(err.Error(), tc.missing) {
+					t.Errorf("message %q does not name %s", err, tc.missing)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(res); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
