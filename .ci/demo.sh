@@ -8,9 +8,17 @@
 #      mirror name and checks its digest; curl fetches every file path; pip
 #      downloads every Python package file from /pypi/simple/ (the
 #      upstream's package index holds tiny stand-in wheels for the default
-#      manifest's pinned requirements);
+#      manifest's pinned requirements); for every apt target and
+#      architecture of the lock, the real apt-get, with its own state,
+#      cache, config and sources and each repository's key (fetched from
+#      serve) as signed-by, updates from every repository of the target and
+#      downloads the wanted packages: any warning, error, note or file it
+#      gives up on fails the demo, and it must fetch exactly the .debs the
+#      build resolved (the upstream's repositories hold small signed
+#      stand-ins);
 #   5. the index page's address is printed.
-# DEMO_KEEP=1 keeps serve running at the end until Ctrl-C.
+# DEMO_KEEP=1 keeps serve running at the end until Ctrl-C; DEMO_MANIFEST=FILE
+# builds FILE instead of the default manifest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$(go env GOPATH)/bin:$PATH"
@@ -34,7 +42,7 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 export HTTP_PROXY=http://127.0.0.1:9 HTTPS_PROXY=http://127.0.0.1:9 NO_PROXY=
 
 CGO_ENABLED=0 go build -o "$work/demo-upstream" ./cmd/demo-upstream
-"$work/demo-upstream" -dir "$work" & pids+=($!)
+"$work/demo-upstream" -dir "$work" ${DEMO_MANIFEST:+-manifest "$DEMO_MANIFEST"} & pids+=($!)
 for _ in $(seq 600); do [ -e "$work/ready" ] && break; sleep 0.1; done
 [ -e "$work/ready" ] || { echo "demo: upstream did not start" >&2; exit 1; }
 
@@ -104,6 +112,98 @@ while read -r project version filename sum; do
 	pyfiles=$((pyfiles + 1))
 done < "$work/python.txt"
 echo "downloaded $pyfiles Python package files with pip"
+
+echo "== download every apt target's packages back with apt-get"
+# One directory per target and architecture: its sources.list (every
+# repository of the target, those install leaves to kubespray included,
+# for the wanted packages may come from them), the keys as served, the
+# wanted packages and the .debs the build resolved.
+curl -fsS "http://127.0.0.1:$port/paimirror.json" > "$work/lock.json"
+python3 - "$work/lock.json" "http://127.0.0.1:$port" "$work/apt" > "$work/apt-targets.txt" <<'PY'
+import json, os, sys, urllib.request
+lock, base, root = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3]
+apt = lock.get("apt") or {}
+fetch = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+keys = {}
+for k in apt.get("keys", []):
+    data = fetch.open(base + k["path"]).read()
+    # apt takes an armored key from a .asc file, a binary one from .gpg.
+    ext = ".asc" if data.lstrip().startswith(b"-----BEGIN PGP") else ".gpg"
+    keys[k["url"]] = (data, ext)
+for res in apt.get("resolutions", []):
+    target, arch = res["target"], res["architecture"]
+    d = os.path.join(root, target + "-" + arch)
+    os.makedirs(os.path.join(d, "etc"))
+    lines = []
+    for i, r in enumerate(apt["repositories"]):
+        if r["target"] != target or arch not in r["architectures"]:
+            continue
+        data, ext = keys[r["keyUrl"]]
+        keyfile = os.path.join(d, "etc", "key%d%s" % (i, ext))
+        open(keyfile, "wb").write(data)
+        for suite in r["suites"]:
+            lines.append("deb [arch=%s signed-by=%s] %s%s %s %s" % (arch, keyfile, base, r["prefix"], suite, " ".join(r["components"])))
+    open(os.path.join(d, "etc", "sources.list"), "w").write("\n".join(lines) + "\n")
+    # apt-get install takes "name" or "name=version", not a relation.
+    open(os.path.join(d, "wanted"), "w").write(" ".join(w.split("(")[0].strip() for w in res["wanted"]) + "\n")
+    debs = sorted("%s_%s_%s.deb" % (p["name"], p["version"].replace(":", "%3a"), p["architecture"]) for p in res["packages"])
+    open(os.path.join(d, "expected"), "w").write("".join(x + "\n" for x in debs))
+    print(d, arch)
+PY
+targets=$(wc -l < "$work/apt-targets.txt")
+if [ "$targets" -gt 0 ]; then
+	for tool in apt-get gpgv; do
+		command -v "$tool" >/dev/null || { echo "demo: $tool is missing (apt-get install apt gpgv): the bundle has apt repositories to check" >&2; exit 1; }
+	done
+fi
+aptdebs=0
+while read -r dir arch; do
+	case "$dir" in "$work"/apt/?*) ;; *) echo "demo: unexpected apt directory '$dir'" >&2; exit 1 ;; esac
+	name=$(basename "$dir")
+	# Every file apt reads or writes is under $dir, never the host's:
+	# APT_CONFIG moves the main config, its parts, the state, the cache
+	# and the logs there.
+	mkdir -p "$dir"/{state/lists/partial,cache/archives/partial,etc/apt.conf.d,etc/sources.list.d,etc/trusted.gpg.d,etc/preferences.d,log}
+	: > "$dir/state/status"
+	{
+		echo "Dir::State \"$dir/state/\";"
+		echo "Dir::State::status \"$dir/state/status\";"
+		echo "Dir::Cache \"$dir/cache/\";"
+		echo "Dir::Etc \"$dir/etc/\";"
+		echo 'Dir::Etc::main "apt.conf";'
+		echo 'Dir::Etc::parts "apt.conf.d";'
+		echo "Dir::Log \"$dir/log/\";"
+		echo 'Debug::NoLocking "true";'
+		echo "APT::Architecture \"$arch\";"
+		echo "APT::Architectures { \"$arch\"; };"
+		echo 'APT::Install-Recommends "false";'
+		echo 'Acquire::http::Proxy "DIRECT";'
+		echo 'Acquire::Retries "0";'
+		[ "$(id -u)" -ne 0 ] || echo 'APT::Sandbox::User "root";'
+	} > "$dir/etc/apt.conf"
+	read -ra wanted < "$dir/wanted"
+	for step in update install; do
+		args=(update)
+		[ "$step" = update ] || args=(install -y --download-only "${wanted[@]}")
+		if ! out=$(env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy APT_CONFIG="$dir/etc/apt.conf" LC_ALL=C \
+			apt-get "${args[@]}" 2>&1); then
+			echo "$out" >&2
+			echo "demo: $name: apt-get ${args[*]} failed" >&2; exit 1
+		fi
+		if grep -qE '^(W:|E:|Err:|Ign:|N:)' <<<"$out"; then
+			echo "$out" >&2
+			echo "demo: $name: apt-get ${args[*]} complained" >&2; exit 1
+		fi
+	done
+	(cd "$dir/cache/archives" && find . -maxdepth 1 -name '*.deb' -printf '%f\n' | sort) > "$dir/downloaded"
+	if ! diff -u "$dir/expected" "$dir/downloaded" >&2; then
+		echo "demo: $name: apt-get downloaded other .debs than the build resolved (-resolved +downloaded)" >&2; exit 1
+	fi
+	n=$(wc -l < "$dir/downloaded")
+	echo "$name: apt-get updated from the mirror and downloaded the $n packages the build resolved"
+	aptdebs=$((aptdebs + n))
+done < "$work/apt-targets.txt"
+echo "downloaded $aptdebs .deb files with apt-get for $targets apt targets"
 
 echo
 echo "demo ok: index page at http://127.0.0.1:$port/"

@@ -151,6 +151,56 @@ var (
 	}
 )
 
+// The apt entries: what kubespray release-2.11 (commit 67167bd8),
+// pai v1.8.0's pre-installation.yml, environment.sh and requirement check,
+// and the seed guide install with apt, per Ubuntu release.
+var (
+	ubuntuKeyURL = "http://archive.ubuntu.com/ubuntu/project/ubuntu-archive-keyring.gpg"
+	// Ubuntu Archive Automatic Signing Key (2012).
+	ubuntuKey    = "790BC7277767219C42C86F933B4FE6ACC0B21F32"
+	dockerKeyURL = "https://download.docker.com/linux/ubuntu/gpg"
+	// kubespray's docker_repo_key_info.repo_keys.
+	dockerKey = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
+	// kubespray's required_pkgs less python-apt, python3-apt for its
+	// python3 interpreter, common_required_pkgs and ipvs's two; sshpass
+	// (pai); ntp, unzip, nfs-common (the guide); the dev box's list
+	// (environment.sh).
+	aptCommon = []string{"python3-apt", "aufs-tools", "apt-transport-https", "software-properties-common", "ebtables",
+		"openssl", "curl", "rsync", "socat", "unzip", "e2fsprogs", "xfsprogs", "ipvsadm", "ipset",
+		"sshpass", "ntp", "nfs-common", "python3", "python3-dev", "python3-pip"}
+	ubuntuSuites = func(codename string) []string {
+		return []string{codename, codename + "-updates", codename + "-security"}
+	}
+	aptEntries = []struct {
+		name, target, url   string
+		suites, components  []string
+		keyURL, fingerprint string
+		sources             bool
+		group               string
+		packages, absent    []string
+	}{
+		{"ubuntu-bionic", "ubuntu-18.04", "http://archive.ubuntu.com/ubuntu", ubuntuSuites("bionic"), []string{"main", "universe"},
+			ubuntuKeyURL, ubuntuKey, true, "ubuntu-18.04", append([]string{"python-minimal", "python-apt"}, aptCommon...), nil},
+		{"docker-bionic", "ubuntu-18.04", "https://download.docker.com/linux/ubuntu", []string{"bionic"}, []string{"stable"},
+			dockerKeyURL, dockerKey, false, "ubuntu-18.04",
+			[]string{"docker-ce=5:18.09.7~3-0~ubuntu-bionic", "docker-ce-cli", "containerd.io"}, nil},
+		{"ubuntu-xenial", "ubuntu-16.04", "http://archive.ubuntu.com/ubuntu", ubuntuSuites("xenial"), []string{"main", "universe"},
+			ubuntuKeyURL, ubuntuKey, true, "ubuntu-16.04", append([]string{"python-minimal", "python-apt"}, aptCommon...), nil},
+		{"docker-xenial", "ubuntu-16.04", "https://download.docker.com/linux/ubuntu", []string{"xenial"}, []string{"stable"},
+			dockerKeyURL, dockerKey, false, "ubuntu-16.04",
+			[]string{"docker-ce=5:18.09.7~3-0~ubuntu-xenial", "docker-ce-cli", "containerd.io"}, nil},
+		// 20.04 has no Python 2: pai installs "python", and python-apt is
+		// gone (python3-apt instead).
+		{"ubuntu-focal", "ubuntu-20.04", "http://archive.ubuntu.com/ubuntu", ubuntuSuites("focal"), []string{"main", "universe"},
+			ubuntuKeyURL, ubuntuKey, true, "ubuntu-20.04", append([]string{"python"}, aptCommon...),
+			[]string{"python-minimal", "python-apt"}},
+		// No docker-ce 18.09 exists for focal.
+		{"docker-focal", "ubuntu-20.04", "https://download.docker.com/linux/ubuntu", []string{"focal"}, []string{"stable"},
+			dockerKeyURL, dockerKey, false, "ubuntu-20.04",
+			[]string{"docker-ce=5:19.03.15~3-0~ubuntu-focal", "docker-ce-cli=5:19.03.15~3-0~ubuntu-focal", "containerd.io"}, nil},
+	}
+)
+
 func mirrorNames(m *Manifest) []string {
 	var names []string
 	for _, img := range m.Images {
@@ -221,8 +271,9 @@ func TestDefaultManifest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(all.Images) != len(m.Images) || len(all.Files) != len(m.Files) {
-			t.Errorf("including every group keeps %d/%d images, %d/%d files", len(all.Images), len(m.Images), len(all.Files), len(m.Files))
+		if len(all.Images) != len(m.Images) || len(all.Files) != len(m.Files) || len(all.Apt) != len(m.Apt) {
+			t.Errorf("including every group keeps %d/%d images, %d/%d files, %d/%d apt entries",
+				len(all.Images), len(m.Images), len(all.Files), len(m.Files), len(all.Apt), len(m.Apt))
 		}
 		names := mirrorNames(all)
 		for _, n := range onRequestNames {
@@ -294,6 +345,85 @@ func TestDefaultManifest(t *testing.T) {
 		}
 	})
 
+	t.Run("apt", func(t *testing.T) {
+		for _, g := range []struct {
+			name string
+			on   bool
+		}{{"ubuntu-18.04", true}, {"ubuntu-16.04", false}, {"ubuntu-20.04", false}} {
+			i := slices.IndexFunc(m.Groups, func(x Group) bool { return x.Name == g.name })
+			if i < 0 {
+				t.Errorf("group %s is not declared", g.name)
+			} else if m.Groups[i].Default != g.on {
+				t.Errorf("group %s: default %v, want %v", g.name, m.Groups[i].Default, g.on)
+			}
+		}
+		if len(m.Apt) != len(aptEntries) {
+			t.Errorf("%d apt entries, want %d", len(m.Apt), len(aptEntries))
+		}
+		for _, want := range aptEntries {
+			i := slices.IndexFunc(m.Apt, func(a Apt) bool { return a.Name == want.name })
+			if i < 0 {
+				t.Errorf("apt entry %s is missing", want.name)
+				continue
+			}
+			a := m.Apt[i]
+			if a.Target != want.target || a.URL != want.url || !slices.Equal(a.Suites, want.suites) ||
+				!slices.Equal(a.Components, want.components) || !slices.Equal(a.Groups, []string{want.group}) {
+				t.Errorf("%s: target %s, url %s, suites %q, components %q, groups %q; want %s, %s, %q, %q, [%s]",
+					a.Name, a.Target, a.URL, a.Suites, a.Components, a.Groups, want.target, want.url, want.suites, want.components, want.group)
+			}
+			if !slices.Equal(a.ArchitectureList(), []string{"amd64"}) || len(a.Architectures) != 0 {
+				t.Errorf("%s: architectures %q; leave them to the amd64 default", a.Name, a.Architectures)
+			}
+			if a.Key.URL != want.keyURL || strings.ReplaceAll(a.Key.Fingerprint, " ", "") != want.fingerprint {
+				t.Errorf("%s: key %s %q, want %s %s", a.Name, a.Key.URL, a.Key.Fingerprint, want.keyURL, want.fingerprint)
+			}
+			if a.Sources != want.sources {
+				t.Errorf("%s: sources %v, want %v", a.Name, a.Sources, want.sources)
+			}
+			for _, p := range want.packages {
+				if !slices.Contains(a.Packages, p) {
+					t.Errorf("%s: packages %q, missing %s", a.Name, a.Packages, p)
+				}
+			}
+			for _, p := range want.absent {
+				if slices.Contains(a.Packages, p) {
+					t.Errorf("%s: lists %s, which the release does not have", a.Name, p)
+				}
+			}
+		}
+
+		// The mirror serves the trees and keys at their upstream paths.
+		ubuntu, docker := m.Apt[0], m.Apt[1]
+		if ubuntu.MirrorPrefix() != "/archive.ubuntu.com/ubuntu" || ubuntu.Key.KeyPath() != "/archive.ubuntu.com/ubuntu/project/ubuntu-archive-keyring.gpg" {
+			t.Errorf("%s: served at %s, key at %s", ubuntu.Name, ubuntu.MirrorPrefix(), ubuntu.Key.KeyPath())
+		}
+		if docker.MirrorPrefix() != "/download.docker.com/linux/ubuntu" || docker.Key.KeyPath() != "/download.docker.com/linux/ubuntu/gpg" {
+			t.Errorf("%s: served at %s, key at %s", docker.Name, docker.MirrorPrefix(), docker.Key.KeyPath())
+		}
+
+		names := func(mm *Manifest) []string {
+			var out []string
+			for _, a := range mm.Apt {
+				out = append(out, a.Name)
+			}
+			return out
+		}
+		if got := names(selected); !slices.Equal(got, []string{"ubuntu-bionic", "docker-bionic"}) {
+			t.Errorf("a default build has apt entries %q, want only 18.04's", got)
+		}
+		xenial, err := m.Select([]string{"ubuntu-16.04"}, []string{"ubuntu-18.04"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(xenial); !slices.Equal(got, []string{"ubuntu-xenial", "docker-xenial"}) {
+			t.Errorf("--include ubuntu-16.04 --exclude ubuntu-18.04 gives apt entries %q", got)
+		}
+		if len(xenial.Images) != len(selected.Images) || len(xenial.Files) != len(selected.Files) || xenial.Python == nil {
+			t.Errorf("the ubuntu groups hold more than apt entries: %d images, %d files, python %v", len(xenial.Images), len(xenial.Files), xenial.Python != nil)
+		}
+	})
+
 	t.Run("every file has a k8s-share path", func(t *testing.T) {
 		for _, f := range m.Files {
 			if slices.Contains(f.Groups, "devbox-sources") {
@@ -338,6 +468,14 @@ func TestDefaultManifest(t *testing.T) {
 		}
 		if m.Python != nil {
 			for _, g := range m.Python.Groups {
+				used[g] = true
+			}
+		}
+		for _, a := range m.Apt {
+			if len(a.Groups) == 0 {
+				t.Errorf("apt entry %s has no group", a.Name)
+			}
+			for _, g := range a.Groups {
 				used[g] = true
 			}
 		}

@@ -1,9 +1,10 @@
 // Package bundletest stands in for the internet in tests and demos: a local
 // registry (go-containerregistry's in-memory registry) holding random images
 // under a manifest's real names, a local file server holding generated
-// files, and, for a manifest with a python section, a small package index
-// (pypitest's: PyPI's JSON API, the simple API and the files), all
-// reachable through build's --mirror redirections.
+// files, for a manifest with a python section a small package index
+// (pypitest's: PyPI's JSON API, the simple API and the files), and for
+// its apt entries signed apt repositories (apttest's), all reachable
+// through build's --mirror redirections.
 //
 // The package index holds one tiny pure-Python wheel (py2.py3-none-any,
 // no dependencies) for every requirement of the section's installs: the
@@ -17,8 +18,24 @@
 // its files are at https://files.pythonhosted.org (PythonFileHost), as
 // PyPI's JSON API gives them.
 //
-// It replaces only the upstream registries, download sites and package
-// index; everything of paimirror's own runs for real against it.
+// Every apt repository URL of the manifest gets one signed repository
+// (served under "<file server>/<host><path>"), holding for each suite of
+// the entries at that URL, in each entry's first component, one package
+// per entry package and architecture: the pinned version of
+// "name=version", else as for Python ("1.0", or the lowest a relation
+// allows). Each depends on AptLibrary (versioned), which depends on a
+// virtual package that one package provides, so resolution has real
+// work; those two have a version of their own per repository
+// ("1.0+r1", "1.0+r2", ...), so where several repositories serve one
+// target the highest is unambiguous. The other components are empty.
+// Pool file names keep epochs as "%3a", as Docker's repository does.
+// Each key URL serves a fresh ed25519 key and the key of every
+// repository an entry pinning it is signed with (a ".gpg" URL binary,
+// others armored); Upstream.Manifest carries the fake fingerprints.
+//
+// It replaces only the upstream registries, download sites, package
+// index and apt repositories; everything of paimirror's own runs for
+// real against it.
 package bundletest
 
 import (
@@ -34,6 +51,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -49,6 +67,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/bundle/pypi/pypitest"
 	"github.com/paimirror/paimirror/manifests"
@@ -94,15 +113,23 @@ type Upstream struct {
 	// PyPI is the package index serving the manifest's python section,
 	// or nil when it has none.
 	PyPI *pypitest.Index
+	// Apt maps each apt repository URL of the manifest (without a
+	// trailing "/") to the signed repository served for it under
+	// "/<host><path>".
+	Apt map[string]*apttest.Repo
+	// AptKeys maps each apt key URL to the keyring served there.
+	AptKeys map[string][]byte
 
 	mu       sync.Mutex
 	requests map[string]int
 }
 
 // Start fills a registry with a random image for every image of m and a file
-// server with random content for every file of m. Files of m are rewritten
-// (in Upstream.Manifest) to carry the sha256 of that content; a file whose
-// entry says no_checksum keeps saying so.
+// server with random content for every file of m, a package index for its
+// python section and apt repositories for its apt entries (see the package
+// documentation). Files of m are rewritten (in Upstream.Manifest) to carry
+// the sha256 of that content, a file whose entry says no_checksum keeps
+// saying so, and apt entries to pin the fingerprints of the fake keys.
 func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	if opts.LayerSize == 0 {
 		opts.LayerSize = 2048
@@ -110,7 +137,8 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	if opts.FileSize == 0 {
 		opts.FileSize = 4096
 	}
-	u := &Upstream{Images: map[string]v1.Image{}, FileData: map[string][]byte{}, requests: map[string]int{}}
+	u := &Upstream{Images: map[string]v1.Image{}, FileData: map[string][]byte{}, requests: map[string]int{},
+		Apt: map[string]*apttest.Repo{}, AptKeys: map[string][]byte{}}
 	quiet := log.New(io.Discard, "", 0)
 	u.Registry = httptest.NewServer(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts))
 	files := http.NewServeMux()
@@ -150,6 +178,7 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 
 	out := *m
 	out.Files = nil
+	served := map[string]bool{} // mux patterns
 	for _, f := range m.Files {
 		data := u.FileData[f.URL]
 		if data == nil {
@@ -164,6 +193,7 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 			if err != nil {
 				return nil, err
 			}
+			served["GET /"+pu.Host+pu.Path] = true
 			files.HandleFunc("GET /"+pu.Host+pu.Path, func(w http.ResponseWriter, r *http.Request) {
 				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 			})
@@ -180,6 +210,11 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 			return nil, err
 		}
 	}
+	if len(m.Apt) > 0 {
+		if out.Apt, err = u.startApt(files, m.Apt, served); err != nil {
+			return nil, err
+		}
+	}
 	u.mu.Lock()
 	u.Manifest = &out
 	clear(u.requests) // seeding is not what tests count
@@ -187,8 +222,32 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	return u, nil
 }
 
+// Pin returns a copy of m, a manifest whose items this upstream serves
+// (m itself or a part of what Start was given), pinned to what it
+// serves: each file with a sha256 gets the sha256 of the generated
+// content, each apt entry the fingerprint of its fake repository's key.
+// Items the upstream does not serve are left as they are.
+func (u *Upstream) Pin(m *manifests.Manifest) *manifests.Manifest {
+	out := *m
+	out.Files = slices.Clone(m.Files)
+	for i, f := range out.Files {
+		if data, ok := u.FileData[f.URL]; ok && f.SHA256 != "" {
+			sum := sha256.Sum256(data)
+			out.Files[i].SHA256 = hex.EncodeToString(sum[:])
+		}
+	}
+	out.Apt = slices.Clone(m.Apt)
+	for i, e := range out.Apt {
+		if repo, ok := u.Apt[strings.TrimRight(e.URL, "/")]; ok {
+			out.Apt[i].Key.Fingerprint = repo.Fingerprint()
+		}
+	}
+	return &out
+}
+
 // Mirrors returns the --mirror redirections that send every registry and
-// every file host of the manifest to this upstream.
+// every file, package index, apt repository and apt key host of the
+// manifest to this upstream.
 func (u *Upstream) Mirrors() []bundle.Mirror {
 	var out []bundle.Mirror
 	seen := map[string]bool{}
@@ -206,6 +265,9 @@ func (u *Upstream) Mirrors() []bundle.Mirror {
 	}
 	if u.PyPI != nil {
 		urls = append(urls, pythonURLs(u.Manifest.Python)...)
+	}
+	for _, a := range u.Manifest.Apt {
+		urls = append(urls, a.URL, a.Key.URL)
 	}
 	for _, src := range urls {
 		pu, _ := url.Parse(src)

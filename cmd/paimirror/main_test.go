@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 // a tiny wheel for each requirement of its python section (see
 // bundletest), and:
 //
-//	$WORK/openpai.yaml          the default manifest with the generated files' sha256
+//	$WORK/openpai.yaml          the default manifest with the generated files' sha256 and the upstream's apt keys
 //	$WORK/small.yaml            a four-image, two-file manifest
 //	$WORK/mirrors.txt           --mirrors-file lines sending every source upstream
 //	$WORK/mirrors-nopypi.txt    the same but for pypi.org and files.pythonhosted.org
@@ -67,25 +67,19 @@ func setupScript(env *testscript.Env) error {
 	for i := range both.Files {
 		both.Files[i].Groups = nil
 	}
+	both.Apt = append([]manifests.Apt{}, def.Apt...)
+	for i := range both.Apt {
+		both.Apt[i].Groups = nil
+	}
 	u, err := bundletest.Start(&both, bundletest.Options{})
 	if err != nil {
 		return err
 	}
 	env.Defer(u.Close)
-	// Rewrite each manifest's files with the sha256 of what upstream serves.
-	sums := map[string]string{}
-	for _, f := range u.Manifest.Files {
-		sums[f.URL] = f.SHA256
-	}
+	// Rewrite each manifest's files with the sha256 of what upstream
+	// serves, and its apt keys' fingerprints with the upstream's keys.
 	write := func(name string, m *manifests.Manifest) error {
-		out := *m
-		out.Files = append([]manifests.File{}, m.Files...)
-		for i := range out.Files {
-			if out.Files[i].SHA256 != "" {
-				out.Files[i].SHA256 = sums[out.Files[i].URL]
-			}
-		}
-		data, err := yaml.Marshal(&out)
+		data, err := yaml.Marshal(u.Pin(m))
 		if err != nil {
 			return err
 		}
