@@ -60,6 +60,13 @@ func TestInstallFlow(t *testing.T) {
 	py := *def.Python
 	py.Groups = nil
 	m.Python = &py
+	m.Apt = nil
+	for _, a := range def.Apt {
+		if a.Target == "ubuntu-18.04" {
+			a.Groups = nil
+			m.Apt = append(m.Apt, a)
+		}
+	}
 	u, err := bundletest.Start(&m, bundletest.Options{})
 	if err != nil {
 		t.Fatal(err)
