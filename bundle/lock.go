@@ -337,6 +337,19 @@ func (l *Lock) AptRepositories() []AptRepository {
 	return l.Apt.Repositories
 }
 
+// AptDebs counts the .deb files of the lock's apt repositories.
+func (l *Lock) AptDebs() int {
+	n := 0
+	for _, r := range l.AptRepositories() {
+		for _, f := range r.Files {
+			if f.Package != "" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // AptServed returns every apt file and key as the file server serves it:
 // a File at the repository's prefix plus its path and, for an index under
 // a Release that lists files by hash, also at

@@ -98,8 +98,8 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
-		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), humanBytes(res.Size),
+	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %d .debs, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
+		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), res.Lock.AptDebs(), humanBytes(res.Size),
 		humanBytes(res.Fetched), humanBytes(res.Resumed), humanBytes(res.Shared), res.Duration.Round(time.Millisecond))
 	return nil
 }

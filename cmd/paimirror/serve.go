@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -130,11 +131,14 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		shown = displayAddr(ln.Addr())
 	}
 	if !o.quiet {
-		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %d python files, %s) on %s://%s, ready in %s\n",
-			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %d python files, %d .debs, %s) on %s://%s, ready in %s\n",
+			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), b.Lock.AptDebs(), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", scheme, shown)
 		if len(b.Lock.PythonFiles()) > 0 {
 			fmt.Fprintf(o.stderr, "pip index: %s://%s%s/simple/\n", scheme, shown, fileserver.PathPyPI)
+		}
+		for _, r := range b.Lock.AptRepositories() {
+			fmt.Fprintf(o.stderr, "apt repository %s: %s://%s%s %s\n", r.Name, scheme, shown, r.Prefix, strings.Join(r.Suites, " "))
 		}
 	}
 	errc := make(chan error, 1)
