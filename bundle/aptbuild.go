@@ -229,7 +229,7 @@ func (b *builder) getSmall(ctx context.Context, u string, limit int64) ([]byte, 
 			if err != nil {
 				errs = append(errs, err)
 				var se *SourceError
-				if ctx.Err() != nil || (errors.As(err, &se) && (se.Permanent || se.Status == 404)) {
+				if ctx.Err() != nil || unreachable(err) || (errors.As(err, &se) && (se.Permanent || se.Status == 404)) {
 					break
 				}
 				continue

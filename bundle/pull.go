@@ -386,12 +386,14 @@ func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error)
 	return lf, nil
 }
 
+// hostOf returns "scheme://host" of a URL, for --mirror hints.
 func hostOf(u string) string {
+	scheme := "https"
 	if i := strings.Index(u, "://"); i >= 0 {
-		u = u[i+3:]
+		scheme, u = u[:i], u[i+3:]
 	}
 	host, _, _ := strings.Cut(u, "/")
-	return "https://" + host
+	return scheme + "://" + host
 }
 
 // layoutIndex returns the single-entry OCI index index.json points at for
