@@ -28,7 +28,9 @@ fuzz:
 	$(GO) test -run XXX -fuzz FuzzLookup -fuzztime 30s ./fileserver
 	$(GO) test -run XXX -fuzz FuzzValidateLayout -fuzztime 30s ./installer/patch
 	$(GO) test -run XXX -fuzz FuzzPatchConfig -fuzztime 30s ./installer/patch
+	$(GO) test -run XXX -fuzz FuzzPatchRequirement -fuzztime 30s ./installer/patch
 	$(GO) test -run XXX -fuzz FuzzMergeDaemonJSON -fuzztime 30s ./installer/nodes
+	$(GO) test -run XXX -fuzz FuzzAptMessages -fuzztime 30s ./installer/nodes
 	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./installer/kube
 	$(GO) test -run XXX -fuzz FuzzMarkStorage -fuzztime 30s ./installer/storage
 	$(GO) test -run XXX -fuzz FuzzEnableStorageManager -fuzztime 30s ./installer/storage

@@ -2,10 +2,15 @@
 // checkout and a running mirror and carries out the seed guide's install
 // with no internet, as resumable steps:
 //
-//	patch      point config.yaml, the docker-cache playbook and the device
-//	           plugin script at the mirror (package patch)
-//	preflight  check every machine of layout.yaml over SSH (package nodes)
-//	prepare    add the mirror to every node's and the dev box's docker
+//	patch      point config.yaml (and, when the bundle carries Docker's
+//	           apt repository, kubespray's docker_ubuntu_repo_*), the
+//	           docker-cache playbook, the device plugin script and pai's
+//	           requirement checks at the mirror (package patch)
+//	preflight  check every machine of layout.yaml over SSH (package nodes),
+//	           with the apt check when the bundle carries apt repositories
+//	prepare    add the mirror to every node's and the dev box's docker and,
+//	           when the bundle carries apt repositories, point their apt at
+//	           the mirror's repositories for their release
 //	kubespray  run quick-start-kubespray.sh, prompts answered (package quickstart)
 //	services   run quick-start-service.sh
 //	verify     every node Ready and the OpenPAI pods running (package kube)
@@ -15,6 +20,9 @@
 // The installer talks to the mirror over HTTP like any client (it reads the
 // bundle's lock from /paimirror.json), so serve and install may run on
 // different machines.
+//
+// RestoreApt undoes prepare's apt changes after the install (paimirror
+// install --restore-apt).
 //
 // Install never prints: it reports through Options.Report with plain values,
 // and never passes config.yaml's password anywhere but to sshd and sudo.

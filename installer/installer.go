@@ -75,8 +75,9 @@ type Options struct {
 	// ContinueOnRequirementFailure answers "continue" when pai's own
 	// requirement check fails; default: stop there, as the guide's ENTER.
 	ContinueOnRequirementFailure bool
-	// DevBox is the address the dev box's own docker is prepared through
-	// (over SSH like the nodes); default "127.0.0.1". "-" skips it.
+	// DevBox is the address the dev box's own docker and apt are prepared
+	// (and apt restored) through, over SSH like the nodes; default
+	// "127.0.0.1". "-" skips it.
 	DevBox string
 	// AcceptNewHostKey names nodes (layout.yaml hostnames, or "dev-box")
 	// whose recorded SSH host key is forgotten, so that a key that changed
@@ -134,6 +135,11 @@ func Install(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
+	// The steps' fingerprints depend on the bundle's apt record. A mirror
+	// that does not answer now fails the first step that needs it.
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	_, _ = in.lock(pctx)
+	cancel()
 	if opts.DryRun {
 		return in.dryRun(ctx)
 	}
@@ -171,6 +177,8 @@ type install struct {
 	// bundledPai: the pai tree is the mirror's source archive, unpacked
 	// into the state directory.
 	bundledPai bool
+	// cachedLock is the bundle's lock once read from the mirror.
+	cachedLock *bundle.Lock
 }
 
 func newInstall(opts Options) (*install, error) {
@@ -240,10 +248,18 @@ func (in *install) report(r Report) {
 }
 
 func (in *install) steps() []quickstart.Step {
+	patchParts := []string{in.mirror.Addr, in.scheme, in.configPath}
+	preflightParts := []string{in.mirror.Addr, fileSum(in.layoutPath)}
+	prepareParts := []string{in.mirror.Addr, in.scheme, fileSum(in.layoutPath)}
+	if apt := aptFingerprint(in.cachedLock); apt != "" {
+		patchParts = append(patchParts, apt)
+		preflightParts = append(preflightParts, apt)
+		prepareParts = append(prepareParts, apt)
+	}
 	steps := []quickstart.Step{
-		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, in.configPath), Run: in.patch},
-		{Name: StepPreflight, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, fileSum(in.layoutPath)), Run: in.preflight},
-		{Name: StepPrepare, Fingerprint: quickstart.Fingerprint(in.mirror.Addr, in.scheme, fileSum(in.layoutPath)), Run: in.prepare},
+		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(patchParts...), Run: in.patch},
+		{Name: StepPreflight, Fingerprint: quickstart.Fingerprint(preflightParts...), Run: in.preflight},
+		{Name: StepPrepare, Fingerprint: quickstart.Fingerprint(prepareParts...), Run: in.prepare},
 		{Name: StepKubespray, Run: in.kubespray},
 		{Name: StepServices, Run: in.services},
 		{Name: StepVerify, Run: in.verify},
@@ -298,8 +314,11 @@ func fileSum(path string) string {
 }
 
 // lock reads the bundle's lock from the mirror, proving it is reachable
-// from the dev box.
+// from the dev box; once read, it is kept for the run.
 func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
+	if in.cachedLock != nil {
+		return in.cachedLock, nil
+	}
 	u := in.scheme + "://" + in.mirror.Addr + "/" + bundle.LockName
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -317,6 +336,7 @@ func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&l); err != nil {
 		return nil, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
 	}
+	in.cachedLock = &l
 	return &l, nil
 }
 
@@ -334,8 +354,10 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 	res, err := patch.Plan(in.opts.PaiDir, patch.Options{
 		Mirror: in.mirror.Addr, Scheme: in.scheme,
 		ConfigPath: in.configPath, LayoutPath: in.layoutPath,
-		HasPath:  func(p string) bool { return paths[p] },
-		PipIndex: in.pipIndex(ctx),
+		HasPath:     func(p string) bool { return paths[p] },
+		PipIndex:    in.pipIndex(ctx),
+		DockerApt:   dockerAptOf(lock),
+		AptPackages: aptPackages(lock),
 	})
 	return res, lock, err
 }
@@ -493,12 +515,15 @@ func (in *install) preflight(ctx context.Context) error {
 		}
 	}
 	table, err := nodes.Preflight(ctx, ns, auth, keys, nodes.PreflightOptions{
-		Mirror: in.mirror, MirrorFile: file, Logger: in.log,
+		Mirror: in.mirror, MirrorFile: file, Apt: aptOf(lock), Logger: in.log,
 	})
 	if err != nil {
 		return err
 	}
-	in.report(Report{Step: StepPreflight, Kind: ReportText, Text: table.String()})
+	var b strings.Builder
+	b.WriteString(table.String())
+	writeAptPreflight(&b, table)
+	in.report(Report{Step: StepPreflight, Kind: ReportText, Text: b.String()})
 	return table.Err()
 }
 
@@ -510,19 +535,29 @@ func (in *install) prepare(ctx context.Context) error {
 	if in.opts.DevBox != "-" {
 		ns = append(ns, in.devBox())
 	}
-	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Logger: in.log})
+	lock, err := in.lock(ctx)
+	if err != nil {
+		return err
+	}
+	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Apt: aptOf(lock), Logger: in.log})
 	var b strings.Builder
 	var errs []error
 	for _, r := range results {
 		switch {
+		case r.Err != nil && r.Apt != nil:
+			fmt.Fprintf(&b, "%-20s docker uses the mirror; apt FAILED: %v\n", r.Node, r.Err)
+			errs = append(errs, r.Err)
+			continue
 		case r.Err != nil:
 			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
 			errs = append(errs, r.Err) // names its node
+			continue
 		case r.Changed:
 			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)
 		default:
 			fmt.Fprintf(&b, "%-20s already uses the mirror\n", r.Node)
 		}
+		writeAptPrepared(&b, r)
 	}
 	in.report(Report{Step: StepPrepare, Kind: ReportText, Text: b.String()})
 	if err != nil {

@@ -16,10 +16,11 @@ import (
 
 type installOptions struct {
 	*globalOptions
-	opts     installer.Options
-	mirrorCA string
-	yes      bool
-	storage  storage.Options
+	opts       installer.Options
+	mirrorCA   string
+	yes        bool
+	restoreApt bool
+	storage    storage.Options
 }
 
 // adminPasswordEnv holds the OpenPAI admin's password for the storage step;
@@ -44,13 +45,20 @@ config.yaml and layout.yaml default to the ones in the pai tree
 log in to every node over SSH (host keys are trusted on first use and
 recorded); the password is never logged or stored.
 
-Offline, pai's own requirement check always fails its DNS lookups of
-docker.io, gcr.io and quay.io, and stops at a prompt; paimirror's preflight
-checks what matters instead. --yes answers that prompt "continue".`,
+When the bundle carries apt repositories, prepare points every machine's
+apt at the mirror's repositories for its release (the original sources are
+kept in /etc/apt/paimirror-backup/) and runs apt-get update; after the
+install, --restore-apt puts the original sources back.
+
+pai's own requirement check looks docker.io, gcr.io and quay.io up in DNS,
+which fails offline; the patch makes it ask the mirror instead. When it
+still fails (NTP, resources), it stops at a prompt; --yes answers
+"continue".`,
 		Example: `  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --dry-run
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --yes
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --only preflight
-  paimirror install --pai ~/pai --mirror https://10.0.0.10:5000 --mirror-ca /srv/paimirror-tls/ca.crt --from kubespray --yes`,
+  paimirror install --pai ~/pai --mirror https://10.0.0.10:5000 --mirror-ca /srv/paimirror-tls/ca.crt --from kubespray --yes
+  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --restore-apt`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd.Context(), o) },
 	}
@@ -65,8 +73,9 @@ checks what matters instead. --yes answers that prompt "continue".`,
 	f.StringArrayVar(&o.opts.Only, "only", nil, "run only this step (repeatable): "+strings.Join(installer.Steps, ", "))
 	f.StringVar(&o.opts.From, "from", "", "run this step and every one after it")
 	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff and the steps that would run; change nothing")
-	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails (offline it always fails its DNS lookups)")
-	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker through, over SSH (default 127.0.0.1; - to skip)")
+	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails")
+	f.BoolVar(&o.restoreApt, "restore-apt", false, "put back every machine's and the dev box's original apt sources, which prepare kept, and remove paimirror's; run no step")
+	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker and apt through, over SSH (default 127.0.0.1; - to skip)")
 	f.StringArrayVar(&o.opts.AcceptNewHostKey, "accept-new-host-key", nil, "trust NODE's new SSH host key, replacing the recorded one (repeatable)")
 	f.StringVar(&o.opts.Kubeconfig, "kubeconfig", "", "kubeconfig for verify (default: ~/pai-deploy/kube/config)")
 
@@ -81,6 +90,9 @@ checks what matters instead. --yes answers that prompt "continue".`,
 	f.StringVar(&o.storage.RestServer, "rest-server", "", "storage: the rest-server URL (default http://<master>/rest-server)")
 	f.StringVar(&o.storage.AdminUser, "admin-user", "admin", "storage: the OpenPAI admin to grant as; the password comes from $"+adminPasswordEnv+" or a prompt")
 	cmd.MarkFlagsMutuallyExclusive("read-write", "read-only")
+	for _, f := range []string{"only", "from", "dry-run", "storage-node"} {
+		cmd.MarkFlagsMutuallyExclusive("restore-apt", f)
+	}
 	cmd.MarkFlagRequired("mirror")
 	cmd.RegisterFlagCompletionFunc("only", stepCompletion)
 	cmd.RegisterFlagCompletionFunc("from", stepCompletion)
@@ -100,6 +112,12 @@ func runInstall(ctx context.Context, o *installOptions) error {
 		o.opts.MirrorCA = pem
 	}
 	o.opts.ContinueOnRequirementFailure = o.yes
+	if o.restoreApt {
+		o.opts.Logger = o.logger()
+		r := &installReporter{g: o.globalOptions, tty: isTerminal(o.stderr)}
+		o.opts.Report = r.report
+		return installer.RestoreApt(ctx, o.opts)
+	}
 	if o.storage.Node != "" {
 		pw, err := adminPassword(o.stderr)
 		if err != nil {

@@ -39,9 +39,45 @@
 // reported. The dev box is prepared over SSH like any node (Role DevBox,
 // Addr "127.0.0.1"), so it needs an sshd.
 //
+// # Apt
+//
+// With PrepareOptions.Apt, Prepare then points the machine's apt at the
+// mirror, in one root shell script:
+//
+//   - the first time, /etc/apt/sources.list and the *.list and *.sources
+//     of /etc/apt/sources.list.d are copied to AptBackupDir
+//     (/etc/apt/paimirror-backup/, made whole or not at all); later runs
+//     never replace a file kept there;
+//   - those files are moved away (into the backup when it lacks them),
+//     except files that name the mirror (kubespray's Docker list) and,
+//     when the backup holds a different file of the same name, the file
+//     itself (reported as Kept); /etc/apt/sources.list becomes a comment
+//     saying where things are;
+//   - AptSourcesPath (sources.list.d/paimirror.list) gets one line per
+//     suite of every repository of the machine's release that the bundle
+//     adds to sources: "deb [arch=ARCHS] http://MIRROR{prefix} SUITE
+//     COMPONENTS" (https with a TLS mirror);
+//   - AptConfPath (apt.conf.d/99paimirror) sets Acquire::Languages "none",
+//     turns the DEP-11, CNF and Contents index targets off
+//     (Acquire::IndexTargets::deb::<target>::DefaultEnabled "false": the
+//     mirror carries only Packages indexes, and apt-get update fails on
+//     an index a Release lists that cannot be fetched), sends the mirror's
+//     host past any proxy and, with a CA, verifies the mirror with
+//     AptCAPath (Acquire::https::HOST::CaInfo).
+//
+// Files are written through a temporary file and mv, and only when their
+// content differs, so a rerun changes nothing. Then `apt-get update` runs;
+// its failure is an *AptUpdateError naming the repositories apt
+// complained about and apt's own messages. A machine whose release has no
+// repository in the bundle is left alone (AptResult.Skipped).
+//
+// RestoreApt moves the kept files back, removes paimirror's files, the
+// placeholder sources.list and the backup directory; a machine without a
+// backup is reported as NoBackup.
+//
 // # Concurrency
 //
-// Preflight and Prepare work on all nodes in parallel, one goroutine and
+// Preflight, Prepare and RestoreApt work on all nodes in parallel, one goroutine and
 // one SSH connection per node, and return when every node is done. A
 // Client and a HostKeys are safe for concurrent use. Nothing in the package
 // prints; progress goes to the *slog.Logger in the options.

@@ -178,9 +178,12 @@ type nodeSpec struct {
 	ntp           string   // NTPSynchronized; default "yes"
 	ntpStyle      string   // "" timedatectl show (systemd >= 239); "status18", "status16": only timedatectl status, in Ubuntu 18.04's or 16.04's words; "ntpq": no timedatectl double, an ntpq one
 	hide          []string // programs hidden on the node (/dev/null bound over them)
-	packages      []string
-	daemonJSON    *string // nil: no /etc/docker/daemon.json
-	noSSHD        bool
+	packages      []string // "name" or "name=version" (default version 1.0)
+	daemonJSON    *string  // nil: no /etc/docker/daemon.json
+	// apt are files of the node's own /etc/apt (over the host's), by
+	// path inside it: "sources.list", "trusted.gpg.d/k.gpg".
+	apt    map[string]string
+	noSSHD bool
 }
 
 // testNode is one machine of the test bed.
@@ -387,13 +390,27 @@ echo "==========================================================================
 echo "*10.0.0.123      .GPS.            1 u   33   64  377    0.210    0.012   0.004"
 `, 0o755)
 	}
+	// dpkg-query -W with -f FORMAT (${Package}, ${binary:Package},
+	// ${Version}, ${Status}); the packages file has "name" or
+	// "name=version" lines.
 	n.write(filepath.Join(n.bin, "dpkg-query"), `#!/bin/sh
 S=`+st+`
+fmt='${binary:Package}\t${Version}\n'
 rc=0
-for a in "$@"; do
-  case "$a" in -*) continue ;; esac
-  if grep -qx "$a" "$S/packages"; then echo "$a install ok installed"
-  else echo "dpkg-query: no packages found matching $a" >&2; rc=1; fi
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -f|--showformat) fmt=$2; shift 2; continue ;;
+    -f=*|--showformat=*) fmt=${1#*=}; shift; continue ;;
+    -*) shift; continue ;;
+  esac
+  line=$(grep -E "^$1(=|\$)" "$S/packages" | head -n 1)
+  if [ -n "$line" ]; then
+    name=${line%%=*}; ver=${line#*=}; [ "$ver" != "$line" ] || ver=1.0
+    printf "$(printf '%s' "$fmt" | sed -e "s|[$]{Package}|$name|g" -e "s|[$]{binary:Package}|$name|g" -e "s|[$]{Version}|$ver|g" -e "s|[$]{Status}|install ok installed|g")"
+  else
+    echo "dpkg-query: no packages found matching $1" >&2; rc=1
+  fi
+  shift
 done
 exit $rc
 `, 0o755)
@@ -411,6 +428,9 @@ echo "/dev/sda1        500000000 100000000 %d      20%% /"
 		"Defaults:%[1]s secure_path=\"%[2]s\"\nDefaults:%[1]s lecture=never\n%[1]s ALL=(ALL:ALL) ALL\n", testUser, path), 0o440)
 	if s.daemonJSON != nil {
 		n.write(n.daemonJSONPath(), *s.daemonJSON, 0o644)
+	}
+	for name, content := range s.apt {
+		n.write(filepath.Join(n.upper, "apt", filepath.FromSlash(name)), content, 0o644)
 	}
 	meminfo, err := os.ReadFile("/proc/meminfo")
 	if err != nil {
@@ -479,6 +499,9 @@ mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd
 mount -t overlay overlay -o lowerdir=/etc,upperdir=%[1]s,workdir=%[2]s /etc
 mount --bind %[3]s /proc/meminfo
+mount -t tmpfs -o mode=0755 tmpfs /var/lib/apt
+mount -t tmpfs -o mode=0755 tmpfs /var/cache
+mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives/partial
 hostname %[4]s
 for p in %[8]s; do if [ -e "$p" ]; then mount --bind /dev/null "$p"; fi; done
 id %[5]s >/dev/null 2>&1 || useradd -M -d %[6]s -s /bin/sh %[5]s
@@ -605,10 +628,18 @@ const mirrorFile = "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd
 // testMirror is a stand-in for paimirror serve on the host side of the
 // bridge; it records which addresses asked for what.
 type testMirror struct {
-	srv  *httptest.Server
-	addr string
-	mu   sync.Mutex
-	hits map[string][]string // remote IP -> "METHOD path"
+	srv   *httptest.Server
+	addr  string
+	mu    sync.Mutex
+	hits  map[string][]string // remote IP -> "METHOD path"
+	files map[string][]byte   // more paths it serves (serve adds them)
+}
+
+// serve makes the mirror serve data at path.
+func (m *testMirror) serve(path string, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.files[path] = data
 }
 
 func newMirror(t *testing.T) *testMirror {
@@ -618,12 +649,20 @@ func newMirror(t *testing.T) *testMirror {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &testMirror{hits: map[string][]string{}}
+	m := &testMirror{hits: map[string][]string{}, files: map[string][]byte{}}
 	m.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ip, _, _ := net.SplitHostPort(r.RemoteAddr)
 		m.mu.Lock()
 		m.hits[ip] = append(m.hits[ip], r.Method+" "+r.URL.Path)
+		data, ok := m.files[r.URL.Path]
 		m.mu.Unlock()
+		if ok {
+			w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+			if r.Method != http.MethodHead {
+				w.Write(data)
+			}
+			return
+		}
 		switch r.URL.Path {
 		case "/v2/":
 			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")

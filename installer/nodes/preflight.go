@@ -30,6 +30,8 @@ const (
 	CheckAddress    = "address"
 	CheckDaemonJSON = "daemon.json"
 	CheckMirror     = "mirror"
+	// CheckApt runs only with PreflightOptions.Apt.
+	CheckApt = "apt"
 )
 
 // Check is one requirement the preflight verifies.
@@ -74,10 +76,18 @@ var checks = []Check{
 		Why: "docker and pai's docker cache step both stop on an invalid file, and prepare must not guess", applies: anyNode},
 	{ID: CheckMirror, Title: "the mirror answers from the node (its /v2/ and one file)", Blocking: true,
 		Why: "every image and file of the install comes from it", applies: anyNode},
+	{ID: CheckApt, Title: "which of the packages the bundle carries for the machine's release are installed, and whether the mirror's apt repositories for it answer (InRelease of each suite)", Blocking: true,
+		Why: "kubespray and the dev box install the missing packages with apt, offline only from the mirror; a machine that has them all needs no repository, so then it only warns", applies: anyNode},
 }
 
 // Checks returns the preflight checks in table order.
 func Checks() []Check { return slices.Clone(checks) }
+
+// checksFor returns the checks Preflight runs with opts: the apt check
+// only with PreflightOptions.Apt.
+func checksFor(opts PreflightOptions) []Check {
+	return slices.DeleteFunc(Checks(), func(c Check) bool { return c.ID == CheckApt && opts.Apt == nil })
+}
 
 // Mirror is the paimirror mirror as the nodes reach it.
 type Mirror struct {
@@ -119,6 +129,11 @@ type PreflightOptions struct {
 	// MinFreeDisk is the least free space on the filesystem holding /mnt, in
 	// bytes; default 40e9.
 	MinFreeDisk int64
+	// Apt, when set, adds the apt check: per machine, which of the
+	// packages wanted for its target are installed, and whether the
+	// mirror's repositories for it answer. Default nil: no apt check (the
+	// bundle carries no apt repository).
+	Apt *Apt
 	// CheckTimeout bounds each check's commands on a node; default 1m.
 	CheckTimeout time.Duration
 	// Dial configures the SSH connections; its Logger defaults to Logger.
@@ -168,16 +183,17 @@ func Preflight(ctx context.Context, nodes []Node, auth Auth, keys *HostKeys, opt
 	if err := checkMirrorAddr(opts.Mirror.Addr); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
+	list := checksFor(opts)
 	rows := make([][]CheckResult, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Go(func() { rows[i] = preflightNode(ctx, n, auth, keys, opts) })
+		wg.Go(func() { rows[i] = preflightNode(ctx, n, auth, keys, list, opts) })
 	}
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
 	}
-	t := &Table{Nodes: slices.Clone(nodes), Checks: Checks()}
+	t := &Table{Nodes: slices.Clone(nodes), Checks: list}
 	for _, r := range rows {
 		t.Results = append(t.Results, r...)
 	}
@@ -234,7 +250,7 @@ func (p *probe) user(ctx context.Context, cmd string) (string, string, error) {
 	return string(out), string(errb), err
 }
 
-func preflightNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts PreflightOptions) []CheckResult {
+func preflightNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, checks []Check, opts PreflightOptions) []CheckResult {
 	log := opts.Logger.With("node", n.Name)
 	var results []CheckResult
 	add := func(c Check, o outcome) {
@@ -327,6 +343,8 @@ func runCheck(ctx context.Context, id string, p *probe) outcome {
 		return checkDaemonJSON(ctx, p)
 	case CheckMirror:
 		return checkMirror(ctx, p)
+	case CheckApt:
+		return checkApt(ctx, p)
 	}
 	return problem("unknown check "+id, "")
 }

@@ -34,6 +34,13 @@ type PrepareOptions struct {
 	// DockerWait bounds the wait for docker to answer `docker info` after a
 	// restart; default 2m.
 	DockerWait time.Duration
+	// Apt, when set, is what the mirror serves to apt: every machine's apt
+	// is pointed at the mirror's repositories for its target and
+	// apt-get update is run (see the package documentation). Default nil:
+	// apt is left alone.
+	Apt *Apt
+	// AptWait bounds apt-get update on each machine; default 10m.
+	AptWait time.Duration
 	// Dial configures the SSH connections; its Logger defaults to Logger.
 	Dial DialOptions
 	// Logger receives an info record per node and debug records of the
@@ -44,6 +51,9 @@ type PrepareOptions struct {
 func (o PrepareOptions) withDefaults() PrepareOptions {
 	if o.DockerWait <= 0 {
 		o.DockerWait = 2 * time.Minute
+	}
+	if o.AptWait <= 0 {
+		o.AptWait = 10 * time.Minute
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -73,6 +83,9 @@ type PrepareResult struct {
 	// Restarted reports that docker was restarted (only when daemon.json
 	// changed) and answered again.
 	Restarted bool
+	// Apt is what was done to the machine's apt, with PrepareOptions.Apt
+	// and once docker is prepared; nil otherwise.
+	Apt *AptResult
 	// Err is why the node could not be prepared; nil on success.
 	Err error
 }
@@ -91,6 +104,11 @@ type PrepareResult struct {
 // The dev box is prepared like any node, over SSH (Role DevBox, Addr
 // "127.0.0.1" when paimirror runs there).
 //
+// With PrepareOptions.Apt, once docker is prepared, the machine's apt is
+// pointed at the mirror's repositories for its release and apt-get update
+// is run (see "Apt" in the package documentation); a failing update is an
+// *AptUpdateError.
+//
 // Results come in nodes' order, one per node; the error joins the nodes'
 // errors (each naming its node) and is nil when every node was prepared.
 // A second run with the same mirror changes and restarts nothing.
@@ -107,22 +125,23 @@ func Prepare(ctx context.Context, nodes []Node, auth Auth, keys *HostKeys, opts 
 			return nil, errors.New("prepare: the mirror's CA is not a PEM certificate")
 		}
 	}
-	results := make([]PrepareResult, len(nodes))
+	return eachNode(nodes, func(n Node) (PrepareResult, error) {
+		r := prepareNode(ctx, n, auth, keys, opts)
+		r.Node = n.Name
+		return r, r.Err
+	})
+}
+
+// eachNode runs fn on every node at once and returns the results in node
+// order, with the errors joined.
+func eachNode[R any](nodes []Node, fn func(Node) (R, error)) ([]R, error) {
+	results := make([]R, len(nodes))
+	errs := make([]error, len(nodes))
 	var wg sync.WaitGroup
 	for i, n := range nodes {
-		wg.Go(func() {
-			r := prepareNode(ctx, n, auth, keys, opts)
-			r.Node = n.Name
-			results[i] = r
-		})
+		wg.Go(func() { results[i], errs[i] = fn(n) })
 	}
 	wg.Wait()
-	var errs []error
-	for _, r := range results {
-		if r.Err != nil {
-			errs = append(errs, r.Err)
-		}
-	}
 	return results, errors.Join(errs...)
 }
 
@@ -141,6 +160,19 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 		return r
 	}
 	defer c.Close()
+	r = prepareDocker(ctx, c, opts)
+	if r.Err == nil && opts.Apt != nil {
+		r.Apt, r.Err = prepareApt(ctx, c, opts.Apt, opts)
+		if a := r.Apt; a != nil {
+			log.Info("prepare apt", "target", a.Target, "skipped", a.Skipped, "changed", a.Changed(), "updated", a.Updated)
+		}
+	}
+	return r
+}
+
+// prepareDocker merges the mirror into the node's daemon.json.
+func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions) (r PrepareResult) {
+	n := c.node
 	sudo := RunOptions{Sudo: true}
 
 	old, errb, err := c.Run(ctx, readFileCmd(DaemonJSONPath), sudo)

@@ -98,8 +98,6 @@ func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []stri
 			if err := p.set(k, v, "top-level "+key); err != nil {
 				return nil, nil, err
 			}
-		case key == "gcr_image_repo":
-			p.warnf(k.Line, "%s does nothing in kubespray 2.11 (left as is), but the requirement check runs nslookup on it", key)
 		case slices.Contains(noopVars, key):
 			p.warnf(k.Line, "%s does nothing in kubespray 2.11 (left as is)", key)
 		case dockerFlagVars[key]:

@@ -11,9 +11,13 @@
 //     pod_infra_image_repo, dnsautoscaler_image_repo, etcd_image_repo and
 //     the kubeadm, hyperkube, CNI and calicoctl download URLs) pointed at
 //     the mirror, as double-quoted strings that keep kubespray's
-//     "{{ ... }}" placeholders. The file is edited as text, line by line,
-//     at the positions yaml.v3 reports: the user's other keys, comments,
-//     blank lines and order stay byte for byte. A wanted variable already
+//     "{{ ... }}" placeholders, and, with Options.DockerApt (the bundle
+//     carries Docker's apt repository), DockerAptVars:
+//     docker_ubuntu_repo_base_url and docker_ubuntu_repo_gpgkey, so that
+//     kubespray's docker role adds the mirror's copy of
+//     download.docker.com and its key. The file is edited as text, line
+//     by line, at the positions yaml.v3 reports: the user's other keys,
+//     comments, blank lines and order stay byte for byte. A wanted variable already
 //     set to something else, in the block or at top level (pai copies both
 //     into kubespray's openpai.yml), is replaced with a warning. Variables
 //     kubespray 2.11 ignores (gcr_image_repo, quay_image_repo,
@@ -33,6 +37,14 @@
 //     server are pointed at this one. A file the mirror does not serve
 //     (Options.HasPath) stays as it was, with a warning naming the device
 //     type and the file.
+//   - contrib/kubespray/roles/requirement/{devbox,infra,worker}/tasks/ubuntu.yml
+//     (RequirementFiles): each `raw: nslookup HOST` (docker.io, gcr.io,
+//     quay.io, which fail offline and stop quick-start-kubespray.sh at its
+//     prompt) becomes a fetch of the mirror's /v2/ with curl, else wget.
+//     The checks then fail only when the machine cannot reach the mirror.
+//     pai v1.8.0 has no variable to skip them (requirement.sh passes
+//     config.yaml as extra vars, but quay.io is written in the tasks, and
+//     nslookup needs a DNS server that knows the name).
 //
 // layout.yaml is validated first (ValidateLayout); an invalid one stops
 // Plan with a *LayoutError.
@@ -53,7 +65,10 @@
 // Scan lists the internet hosts that the files the install runs still
 // name (contrib/kubespray and src/*/deploy), one Finding per file and
 // host with what it means offline; Plan fills Result.Findings with the
-// scan of the tree as it will be after Apply.
+// scan of the tree as it will be after Apply. With ScanOptions.AptPackages
+// (Options.AptPackages for Plan: the bundle's apt repositories, which
+// prepare points the machines at), apt updates and installs of only those
+// packages are not findings.
 //
 // # Concurrency
 //

@@ -57,6 +57,43 @@ type Options struct {
 	// "/pypi/simple/", when the mirror serves one: environment.sh's pip
 	// installs then use it. Default "": pip is left alone.
 	PipIndex string
+	// DockerApt is where the mirror serves Docker's apt repository for
+	// Ubuntu, when the bundle carries it: kubespray's
+	// docker_ubuntu_repo_base_url and docker_ubuntu_repo_gpgkey then point
+	// there. Default nil: kubespray adds download.docker.com.
+	DockerApt *DockerApt
+	// AptPackages are the names of the packages the mirror's apt
+	// repositories carry for the install's machines, whose apt the
+	// prepare step points at the mirror: Scan then does not report apt
+	// updates, or apt installs of only these packages. Default nil: apt
+	// is not mirrored.
+	AptPackages []string
+}
+
+// DockerApt is the mirror's copy of Docker's apt repository for Ubuntu
+// (https://download.docker.com/linux/ubuntu).
+type DockerApt struct {
+	// Path is the repository's mirror path,
+	// "/download.docker.com/linux/ubuntu" (dists/ and pool/ below it).
+	Path string
+	// KeyPath is the mirror path of its signing key,
+	// "/download.docker.com/linux/ubuntu/gpg".
+	KeyPath string
+}
+
+// DockerAptVars returns the kubespray 2.11 variables that make its docker
+// role add the mirror's copy of Docker's apt repository, and its key, in
+// place of download.docker.com. mirror is HOST:PORT; scheme "http" (the
+// default when empty) or "https".
+func DockerAptVars(mirror, scheme string, d DockerApt) []manifests.Var {
+	if scheme == "" {
+		scheme = "http"
+	}
+	base := scheme + "://" + mirror
+	return []manifests.Var{
+		{Name: "docker_ubuntu_repo_base_url", Value: base + d.Path},
+		{Name: "docker_ubuntu_repo_gpgkey", Value: base + d.KeyPath},
+	}
 }
 
 // Change is one file Plan would rewrite.
@@ -77,7 +114,7 @@ type Result struct {
 	PaiDir string
 	// Changes are the files to rewrite, in a fixed order: config.yaml,
 	// docker-cache-config-distribute.yml, the device plugin start script,
-	// service-boot.sh, environment.sh.
+	// service-boot.sh, environment.sh, the RequirementFiles.
 	// Files that need no change are left out.
 	Changes []Change
 	// Warnings are things the patch replaced or could not do, each
@@ -92,9 +129,10 @@ type Result struct {
 // Plan works out how to point the pai checkout at paiDir at the mirror,
 // writing nothing. It first validates layout.yaml with pai's own rules (a
 // failure is a *LayoutError); then it computes the new config.yaml
-// (openpai_kubespray_extra_var with manifests.KubesprayVars), the new
-// docker_cache_host and the device plugin start script fetching from the
-// mirror, and scans the tree as it would be afterwards. Running Plan again
+// (openpai_kubespray_extra_var with manifests.KubesprayVars, and
+// DockerAptVars with Options.DockerApt), the new docker_cache_host, the
+// device plugin start script fetching from the mirror and the requirement
+// checks asking the mirror, and scans the tree as it would be afterwards. Running Plan again
 // after Apply gives no changes.
 func Plan(paiDir string, opts Options) (*Result, error) {
 	if err := checkMirror(opts.Mirror); err != nil {
@@ -134,6 +172,12 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 
 	r := &Result{PaiDir: paiDir}
 	vars := manifests.KubesprayVars(opts.Mirror, scheme)
+	if d := opts.DockerApt; d != nil {
+		if d.Path == "" || d.KeyPath == "" || !strings.HasPrefix(d.Path, "/") || !strings.HasPrefix(d.KeyPath, "/") {
+			return nil, fmt.Errorf("%w: DockerApt needs the repository's and the key's mirror paths, got %q and %q", ErrInvalidOptions, d.Path, d.KeyPath)
+		}
+		vars = append(vars, DockerAptVars(opts.Mirror, scheme, *d)...)
+	}
 
 	// config.yaml
 	old, err := os.ReadFile(configPath)
@@ -145,7 +189,11 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		return nil, err
 	}
 	r.Warnings = append(r.Warnings, warnings...)
-	r.add(configPath, old, out, "kubespray pulls its non-Docker Hub images and downloads its files from the mirror (openpai_kubespray_extra_var)")
+	why := "kubespray pulls its non-Docker Hub images and downloads its files from the mirror (openpai_kubespray_extra_var)"
+	if opts.DockerApt != nil {
+		why = "kubespray pulls its non-Docker Hub images, downloads its files and installs docker-ce from the mirror (openpai_kubespray_extra_var)"
+	}
+	r.add(configPath, old, out, why)
 
 	// docker-cache-config-distribute.yml
 	path := filepath.Join(paiDir, filepath.FromSlash(DockerCacheFile))
@@ -209,6 +257,18 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	r.Warnings = append(r.Warnings, warnings...)
 	r.add(path, old, out, "the dev box takes kubespray's tree and its Python packages from the mirror")
 
+	// pai's requirement check: nslookup of internet registries
+	for _, rf := range RequirementFiles {
+		path = filepath.Join(paiDir, filepath.FromSlash(rf))
+		if old, err = os.ReadFile(path); errors.Is(err, fs.ErrNotExist) {
+			continue // a tree without this check has nothing to patch
+		} else if err != nil {
+			return nil, fmt.Errorf("reading a requirement check: %w", err)
+		}
+		out, _ = patchRequirement(old, scheme+"://"+opts.Mirror)
+		r.add(path, old, out, "pai's requirement check asks the mirror instead of looking up docker.io, gcr.io and quay.io in DNS, which fails offline")
+	}
+
 	// The files kubespray will download must be on the mirror.
 	if opts.HasPath != nil {
 		for _, v := range vars {
@@ -231,7 +291,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 			overlay[rel] = c.New
 		}
 	}
-	if r.Findings, err = scanTree(paiDir, overlay, opts.Mirror); err != nil {
+	if r.Findings, err = scanTree(paiDir, overlay, ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages}); err != nil {
 		return nil, err
 	}
 	return r, nil

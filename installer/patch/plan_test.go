@@ -43,7 +43,7 @@ func TestPlanGolden(t *testing.T) {
 			t.Errorf("Plan wrote %s%s", rel, OrigSuffix)
 		}
 	}
-	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile, EnvironmentFile}
+	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile, EnvironmentFile, RequirementFiles[2]}
 	if !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
 	}
@@ -103,10 +103,11 @@ func TestApplyKeepsFirstOriginal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// config.yaml, the docker cache playbook, the device plugin script and
-	// environment.sh name the mirror; service-boot.sh does not.
-	if len(r.Changes) != 4 {
-		t.Fatalf("got %d changes for a new mirror, want 4:\n%s", len(r.Changes), r.Diff())
+	// config.yaml, the docker cache playbook, the device plugin script,
+	// environment.sh and the requirement check name the mirror;
+	// service-boot.sh does not.
+	if len(r.Changes) != 5 {
+		t.Fatalf("got %d changes for a new mirror, want 5:\n%s", len(r.Changes), r.Diff())
 	}
 	if err := Apply(r); err != nil {
 		t.Fatal(err)
@@ -366,6 +367,10 @@ func TestPlanErrors(t *testing.T) {
 		},
 		{
 			name: "no config", opts: Options{Mirror: testMirror, ConfigPath: "/nonexistent/config.yaml"}, is: os.ErrNotExist,
+		},
+		{
+			name: "docker apt without a key", opts: Options{Mirror: testMirror, DockerApt: &DockerApt{Path: "/download.docker.com/linux/ubuntu"}},
+			is: ErrInvalidOptions, errHas: "mirror paths",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

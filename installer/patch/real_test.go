@@ -12,6 +12,27 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// testDockerApt is where paimirror serve publishes Docker's apt
+// repository and key (bundle.AptRepository.Prefix and AptKey.Path).
+var testDockerApt = DockerApt{Path: "/download.docker.com/linux/ubuntu", KeyPath: "/download.docker.com/linux/ubuntu/gpg"}
+
+// realAptPackages stand for the packages a default bundle carries: what
+// the quick-start path installs with apt (environment.sh on the dev box,
+// pre-installation on the nodes) and some of their dependencies.
+var realAptPackages = []string{"software-properties-common", "python3", "python3-dev", "python3-pip", "sshpass", "python",
+	"nfs-common", "unzip", "ntp", "libc6", "python2.7"}
+
+// nslookups counts the `raw: nslookup HOST` tasks in a file.
+func nslookups(s string) int {
+	n := 0
+	for _, l := range splitLines([]byte(s)) {
+		if nslookupRaw.MatchString(strings.TrimRight(l, "\n")) {
+			n++
+		}
+	}
+	return n
+}
+
 // realPai is a bare clone of microsoft/pai; TestRealTree extracts tag
 // v1.8.0 from it into a temporary directory and skips when it is absent.
 const realPai = "/work/.mirror/microsoft+pai/repo"
@@ -36,12 +57,13 @@ func TestRealTree(t *testing.T) {
 		t.Skipf("extracting pai v1.8.0: %v: %s", err, out)
 	}
 
-	r, err := Plan(dir, Options{Mirror: testMirror})
+	opts := Options{Mirror: testMirror, DockerApt: &testDockerApt, AptPackages: realAptPackages}
+	r, err := Plan(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Changes) != 5 {
-		t.Fatalf("%d changes, want 5:\n%s", len(r.Changes), r.Diff())
+	if len(r.Changes) != 8 {
+		t.Fatalf("%d changes, want 8:\n%s", len(r.Changes), r.Diff())
 	}
 	if len(r.Warnings) != 0 {
 		t.Errorf("warnings:\n%s", warningsText(r.Warnings))
@@ -71,7 +93,7 @@ func TestRealTree(t *testing.T) {
 	if err := yaml.Unmarshal([]byte(openpaiYML.String()), &rendered); err != nil {
 		t.Fatalf("openpai.yml as pai renders it does not parse: %v", err)
 	}
-	for _, v := range manifests.KubesprayVars(testMirror, "http") {
+	for _, v := range append(manifests.KubesprayVars(testMirror, "http"), DockerAptVars(testMirror, "http", testDockerApt)...) {
 		got, _ := rendered[v.Name].(string)
 		if got != v.Value {
 			t.Errorf("%s = %q, want %q", v.Name, got, v.Value)
@@ -87,6 +109,8 @@ func TestRealTree(t *testing.T) {
 	for _, want := range []string{
 		"http://" + testMirror + "/storage.googleapis.com/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm",
 		testMirror + "/quay.io/coreos/etcd",
+		"http://" + testMirror + "/download.docker.com/linux/ubuntu",
+		"http://" + testMirror + "/download.docker.com/linux/ubuntu/gpg",
 	} {
 		found := false
 		for _, v := range rendered {
@@ -109,22 +133,39 @@ func TestRealTree(t *testing.T) {
 		t.Errorf("start.sh.template:\n%s", script)
 	}
 
-	again, err := Plan(dir, Options{Mirror: testMirror})
+	// pai's requirement checks ask the mirror, and nothing else changed in
+	// them.
+	for _, rf := range RequirementFiles {
+		got := string(readFile(t, filepath.Join(dir, filepath.FromSlash(rf))))
+		orig := string(readFile(t, filepath.Join(dir, filepath.FromSlash(rf))+OrigSuffix))
+		if nslookups(got) != 0 || !strings.Contains(got, `raw: "`+mirrorCheck("http://"+testMirror)+`"`) {
+			t.Errorf("%s still looks hosts up, or does not ask the mirror", rf)
+		}
+		if n := nslookups(orig); n == 0 || strings.Count(got, "/v2/ || wget") != n || len(splitLines([]byte(got))) != len(splitLines([]byte(orig))) {
+			t.Errorf("%s: %d nslookup checks became %d mirror checks", rf, n, strings.Count(got, "/v2/ || wget"))
+		}
+	}
+
+	again, err := Plan(dir, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(again.Changes) != 0 {
 		t.Errorf("second Plan has changes:\n%s", again.Diff())
 	}
-	fs, err := Scan(dir, ScanOptions{Mirror: testMirror})
+	fs, err := Scan(dir, ScanOptions{Mirror: testMirror, AptPackages: realAptPackages})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range fs {
 		t.Log(f)
 		switch {
-		case f.Path == DevicePluginFile, f.Path == ConfigFile, f.Path == DockerCacheFile:
+		case f.Path == DevicePluginFile, f.Path == ConfigFile, f.Path == DockerCacheFile, slices.Contains(RequirementFiles, f.Path):
 			t.Errorf("a patched file still names %s: %v", f.Host, f)
+		case strings.Contains(f.What, "requirement check"):
+			t.Errorf("a requirement check is still a finding: %v", f)
+		case quickStart(f.Path) && f.Host == "archive.ubuntu.com":
+			t.Errorf("an apt access on the quick-start path the mirror serves is still a finding: %v", f)
 		case slices.Contains([]string{"storage.googleapis.com", "gcr.io", "k8s.gcr.io", "raw.githubusercontent.com"}, f.Host) && !strings.Contains(f.Path, "/roles/requirement/"):
 			t.Errorf("unexpected finding: %v", f)
 		}

@@ -40,6 +40,14 @@ type ScanOptions struct {
 	// Mirror is HOST:PORT of the mirror; URLs to its host are not
 	// findings. Default: none.
 	Mirror string
+	// AptPackages are the names of the packages the mirror's apt
+	// repositories carry, when the machines' apt uses the mirror (the
+	// prepare step): apt updates, and apt installs naming only these
+	// packages (a version pin "name=1.0" counts as its name), are then
+	// not findings. An install naming another package, a templated name
+	// or a .deb URL still is. Default nil: apt is not mirrored, every apt
+	// access is a finding.
+	AptPackages []string
 }
 
 // Scan lists the internet hosts still named by the files an OpenPAI
@@ -58,7 +66,7 @@ func Scan(paiDir string, opts ScanOptions) ([]Finding, error) {
 	if err := checkPaiDir(paiDir); err != nil {
 		return nil, err
 	}
-	return scanTree(paiDir, nil, opts.Mirror)
+	return scanTree(paiDir, nil, opts)
 }
 
 // maxScanSize is the largest file Scan reads; the pai tree's text files
@@ -67,7 +75,7 @@ const maxScanSize = 1 << 20
 
 // scanTree scans paiDir, reading a file's content from overlay (by slash
 // path relative to paiDir) when it is there.
-func scanTree(paiDir string, overlay map[string][]byte, mirror string) ([]Finding, error) {
+func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Finding, error) {
 	roots := []string{"contrib/kubespray"}
 	deploys, err := filepath.Glob(filepath.Join(paiDir, "src", "*", "deploy"))
 	if err != nil {
@@ -78,7 +86,13 @@ func scanTree(paiDir string, overlay map[string][]byte, mirror string) ([]Findin
 			roots = append(roots, rel)
 		}
 	}
-	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(mirror), defaults: map[string]map[string]string{}}
+	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}}
+	if len(opts.AptPackages) > 0 {
+		s.aptPackages = map[string]bool{}
+		for _, p := range opts.AptPackages {
+			s.aptPackages[p] = true
+		}
+	}
 	for _, root := range roots {
 		err := filepath.WalkDir(filepath.Join(paiDir, filepath.FromSlash(root)), func(p string, d fs.DirEntry, err error) error {
 			if err != nil {
@@ -124,6 +138,9 @@ type hit struct {
 	host   string
 	kind   string // see explain
 	detail string // packages, the URL, the role variable
+	// aptOnly marks an apt module hit that only updates the index or
+	// installs the packages in detail (no upgrade).
+	aptOnly bool
 }
 
 type scanner struct {
@@ -131,7 +148,25 @@ type scanner struct {
 	overlay    map[string][]byte
 	mirrorHost string
 	defaults   map[string]map[string]string // role dir -> defaults/main.yml
-	hits       []hit
+	// aptPackages are the packages the mirror carries; nil when apt is
+	// not mirrored.
+	aptPackages map[string]bool
+	hits        []hit
+}
+
+// aptCovered reports whether an apt update or install of the packages
+// named in detail (none for an update) is served by the mirror.
+func (s *scanner) aptCovered(detail string) bool {
+	if s.aptPackages == nil {
+		return false
+	}
+	for _, p := range strings.Fields(detail) {
+		name, _, _ := strings.Cut(p, "=")
+		if strings.ContainsAny(name, "{}$`*?[]()") || !s.aptPackages[name] {
+			return false
+		}
+	}
+	return true
 }
 
 // syntax is how a file marks comments.
@@ -200,7 +235,10 @@ func (s *scanner) file(rel string, data []byte) {
 			add("pypi.org", "pip", pipDetail(m[1]))
 		}
 		if m := aptRe.FindStringSubmatch(c); m != nil {
-			add("archive.ubuntu.com", "apt", aptDetail(m[1], m[2]))
+			detail := aptDetail(m[1], m[2])
+			if !((m[1] == "install" || m[1] == "update") && s.aptCovered(detail)) {
+				add("archive.ubuntu.com", "apt", detail)
+			}
 		}
 		if m := addAptRepoRe.FindStringSubmatch(c); m != nil {
 			add(repoHost(m[1]), "apt-repo", m[1])
@@ -211,6 +249,9 @@ func (s *scanner) file(rel string, data []byte) {
 		if isYAML {
 			if m := moduleRe.FindStringSubmatch(c); m != nil {
 				for _, h := range moduleHits(code, i, m) {
+					if h.aptOnly && s.aptCovered(h.detail) {
+						continue
+					}
 					add(h.host, h.kind, h.detail)
 				}
 			}
@@ -333,8 +374,9 @@ func moduleHits(code []string, i int, m []string) []hit {
 		if deb := params["deb"]; strings.Contains(deb, "://") {
 			hs = append(hs, hit{host: urlHost(deb), kind: "download", detail: deb})
 		}
-		if yes("update_cache") || (len(names) > 0 && !absent) || (params["upgrade"] != "" && params["upgrade"] != "no") {
-			hs = append(hs, hit{host: "archive.ubuntu.com", kind: "apt", detail: detail})
+		upgrade := params["upgrade"] != "" && params["upgrade"] != "no"
+		if yes("update_cache") || (len(names) > 0 && !absent) || upgrade {
+			hs = append(hs, hit{host: "archive.ubuntu.com", kind: "apt", detail: detail, aptOnly: !upgrade && !absent})
 		}
 		return hs
 	case "apt_key":

@@ -162,3 +162,62 @@ func TestScanRoleDefaults(t *testing.T) {
 		t.Errorf("the worker checks name %v, want registry.lab.cn (the role default) and quay.io", hosts)
 	}
 }
+
+// TestScanAptMirrored: with the packages the mirror carries, apt updates
+// and installs of only those packages are not findings; other installs,
+// templated names, upgrades, .deb downloads, keys and repositories still
+// are.
+func TestScanAptMirrored(t *testing.T) {
+	pkgs := map[string]bool{"sshpass": true, "nfs-common": true, "python3": true, "python3-pip": true}
+	for _, tc := range []struct {
+		name, file, content string
+		want                []string // "LINE HOST KIND"
+	}{
+		{name: "shell update and installs", file: "contrib/kubespray/script/x.sh",
+			content: "sudo apt-get -y update\nsudo apt-get -y install python3 python3-pip\napt-get install -y sshpass=1.06-1\napt install -y curl\n",
+			want:    []string{"4 archive.ubuntu.com apt"}},
+		{name: "shell upgrade", file: "contrib/kubespray/script/x.sh", content: "apt-get -y dist-upgrade\n",
+			want: []string{"1 archive.ubuntu.com apt"}},
+		{name: "module install and update", file: "contrib/kubespray/x.yml",
+			content: "- apt:\n    name:\n      - sshpass\n      - nfs-common\n    update_cache: yes\n- apt: name=sshpass state=present\n- apt:\n    update_cache: yes\n"},
+		{name: "module other package", file: "contrib/kubespray/x.yml", content: "- apt:\n    name: nvidia-container-runtime\n",
+			want: []string{"1 archive.ubuntu.com apt"}},
+		{name: "module templated name", file: "contrib/kubespray/x.yml", content: "- apt:\n    name: \"nvidia-driver-{{ v }}\"\n",
+			want: []string{"1 archive.ubuntu.com apt"}},
+		{name: "module upgrade", file: "contrib/kubespray/x.yml", content: "- apt:\n    upgrade: dist\n",
+			want: []string{"1 archive.ubuntu.com apt"}},
+		{name: "module deb url", file: "contrib/kubespray/x.yml", content: "- apt:\n    deb: https://example.io/x.deb\n",
+			want: []string{"1 example.io download"}},
+		{name: "keys and repositories", file: "contrib/kubespray/x.yml",
+			content: "- apt_key:\n    url: https://download.docker.com/linux/ubuntu/gpg\n- apt_repository:\n    repo: ppa:graphics-drivers/ppa\n- apt_key:\n    url: \"{{ docker_ubuntu_repo_gpgkey }}\"\n",
+			want:    []string{"1 download.docker.com apt-key", "3 ppa.launchpad.net apt-repo"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &scanner{root: t.TempDir(), mirrorHost: "10.0.0.9", defaults: map[string]map[string]string{}, aptPackages: pkgs}
+			s.file(tc.file, []byte(tc.content))
+			var got []string
+			seen := map[string]bool{}
+			for _, h := range s.hits {
+				if !seen[h.host] { // one finding per host, as Scan reports
+					seen[h.host] = true
+					got = append(got, strings.Join([]string{strconv.Itoa(h.line), h.host, h.kind}, " "))
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+
+	// Through Scan: the fixture's apt accesses go with the packages given.
+	dir := fixture(t)
+	fs, err := Scan(dir, ScanOptions{AptPackages: []string{"sshpass", "python3", "python3-pip"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fs {
+		if f.Host == "archive.ubuntu.com" {
+			t.Errorf("apt is still a finding: %v", f)
+		}
+	}
+}

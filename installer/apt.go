@@ -1,0 +1,196 @@
+package installer
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/installer/nodes"
+	"github.com/paimirror/paimirror/installer/patch"
+)
+
+// dockerAptURL is Docker's apt repository for Ubuntu, which kubespray 2.11
+// adds itself (docker_ubuntu_repo_base_url).
+const dockerAptURL = "https://download.docker.com/linux/ubuntu"
+
+// aptOf returns what the bundle serves to apt, or nil when it carries no
+// apt repository.
+func aptOf(l *bundle.Lock) *nodes.Apt {
+	if l == nil || l.Apt == nil || len(l.Apt.Repositories) == 0 {
+		return nil
+	}
+	a := &nodes.Apt{Wanted: map[string][]string{}}
+	for _, r := range l.Apt.Repositories {
+		a.Repositories = append(a.Repositories, nodes.AptRepository{
+			Name: r.Name, Target: r.Target, Prefix: r.Prefix,
+			Suites: r.Suites, Components: r.Components, Architectures: r.Architectures,
+			Sources: r.Sources,
+		})
+	}
+	for _, res := range l.Apt.Resolutions {
+		for _, w := range res.Wanted {
+			if !slices.Contains(a.Wanted[res.Target], w) {
+				a.Wanted[res.Target] = append(a.Wanted[res.Target], w)
+			}
+		}
+	}
+	return a
+}
+
+// dockerAptOf returns where the mirror serves Docker's apt repository for
+// Ubuntu and its key, or nil when the bundle does not carry it.
+func dockerAptOf(l *bundle.Lock) *patch.DockerApt {
+	if l == nil || l.Apt == nil {
+		return nil
+	}
+	for _, r := range l.Apt.Repositories {
+		if strings.TrimRight(r.URL, "/") != dockerAptURL || r.Prefix == "" {
+			continue
+		}
+		for _, k := range l.Apt.Keys {
+			if k.URL == r.KeyURL && k.Path != "" {
+				return &patch.DockerApt{Path: r.Prefix, KeyPath: k.Path}
+			}
+		}
+	}
+	return nil
+}
+
+// aptPackages returns the names of every package the bundle's apt
+// repositories carry for the install: what each resolution chose and
+// what it was asked for.
+func aptPackages(l *bundle.Lock) []string {
+	if l == nil || l.Apt == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(name string) {
+		if name != "" && !seen[name] {
+			seen[name] = true
+			out = append(out, name)
+		}
+	}
+	for _, res := range l.Apt.Resolutions {
+		for _, w := range res.Wanted {
+			name := strings.TrimSpace(w)
+			if i := strings.IndexAny(name, "=( \t:"); i >= 0 {
+				name = name[:i]
+			}
+			add(name)
+		}
+		for _, p := range res.Packages {
+			add(p.Name)
+		}
+	}
+	return out
+}
+
+// aptFingerprint is the part of the bundle's apt record that patch and
+// prepare depend on; "" without apt, so that fingerprints recorded before
+// bundles had apt stay valid.
+func aptFingerprint(l *bundle.Lock) string {
+	a := aptOf(l)
+	if a == nil {
+		return ""
+	}
+	var b strings.Builder
+	for _, r := range a.Repositories {
+		fmt.Fprintf(&b, "%s|%s|%s|%v|%v|%v|%v\n", r.Name, r.Target, r.Prefix, r.Suites, r.Components, r.Architectures, r.Sources)
+	}
+	if d := dockerAptOf(l); d != nil {
+		fmt.Fprintf(&b, "docker|%s|%s\n", d.Path, d.KeyPath)
+	}
+	return b.String()
+}
+
+// writeAptPrepared renders what prepare did to one machine's apt.
+func writeAptPrepared(b *strings.Builder, r nodes.PrepareResult) {
+	a := r.Apt
+	if a == nil {
+		return
+	}
+	name := r.Node
+	switch {
+	case a.Skipped != "":
+		fmt.Fprintf(b, "%-20s warning: apt: %s\n", name, a.Skipped)
+		return
+	case a.Changed():
+		fmt.Fprintf(b, "%-20s apt (%s) uses the mirror (%s; the original sources are kept in %s)", name, a.Target, nodes.AptSourcesPath, nodes.AptBackupDir)
+	default:
+		fmt.Fprintf(b, "%-20s apt (%s) already uses the mirror", name, a.Target)
+	}
+	if a.Updated {
+		b.WriteString("; apt-get update ok\n")
+	} else {
+		b.WriteString("\n")
+	}
+	for _, k := range a.Kept {
+		fmt.Fprintf(b, "%-20s warning: apt: %s was left in place (a different file of that name is kept in %s already)\n", name, k, nodes.AptBackupDir)
+	}
+	for _, w := range a.Warnings {
+		fmt.Fprintf(b, "%-20s apt-get update: %s\n", name, w)
+	}
+}
+
+// writeAptPreflight lists every machine's apt check, whatever its status:
+// the packages installed are worth seeing even when all is well.
+func writeAptPreflight(b *strings.Builder, t *nodes.Table) {
+	for _, n := range t.Nodes {
+		if r, ok := t.Result(n.Name, nodes.CheckApt); ok && r.Status != nodes.Skip {
+			fmt.Fprintf(b, "apt %-20s %s: %s\n", n.Name, r.Status, r.Detail)
+		}
+	}
+}
+
+// RestoreApt undoes what prepare did to apt on every machine of
+// layout.yaml and on the dev box (unless Options.DevBox is "-"): the
+// original sources come back from their backup and paimirror's files go
+// (see nodes.RestoreApt). It needs the same Options as the install
+// (config.yaml, layout.yaml, the state directory's known_hosts), but not
+// the mirror to be running. A machine with nothing to restore is
+// reported, not an error; a second run changes nothing.
+func RestoreApt(ctx context.Context, opts Options) error {
+	in, err := newInstall(opts)
+	if err != nil {
+		return err
+	}
+	if in.bundledPai {
+		if err := in.ensurePaiTree(ctx, in.opts.PaiDir); err != nil {
+			return err
+		}
+	}
+	ns, auth, keys, err := in.cluster()
+	if err != nil {
+		return err
+	}
+	if in.opts.DevBox != "-" {
+		ns = append(ns, in.devBox())
+	}
+	const step = "restore-apt"
+	in.report(Report{Step: step, Kind: ReportStepStart, Text: "restoring apt's original sources"})
+	results, err := nodes.RestoreApt(ctx, ns, auth, keys, nodes.RestoreAptOptions{Logger: in.log})
+	var b strings.Builder
+	for _, r := range results {
+		switch {
+		case r.Err != nil:
+			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
+		case r.NoBackup:
+			fmt.Fprintf(&b, "%-20s nothing to restore (no %s: prepare did not change its apt, or it was restored already)\n", r.Node, nodes.AptBackupDir)
+		default:
+			fmt.Fprintf(&b, "%-20s restored %d file(s), removed paimirror's %d; run apt-get update once the original sources are reachable\n", r.Node, len(r.Restored), len(r.Removed))
+			for _, l := range r.Left {
+				fmt.Fprintf(&b, "%-20s warning: %s is still in the backup directory\n", r.Node, l)
+			}
+		}
+	}
+	in.report(Report{Step: step, Kind: ReportText, Text: b.String()})
+	if err != nil {
+		in.report(Report{Step: step, Kind: ReportStepFail, Err: err})
+		return err
+	}
+	in.report(Report{Step: step, Kind: ReportStepDone, Text: "apt's original sources are back"})
+	return nil
+}

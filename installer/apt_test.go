@@ -1,0 +1,175 @@
+package installer
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/installer/nodes"
+	"github.com/paimirror/paimirror/installer/patch"
+)
+
+// testLock is a lock as a bundle with the default manifest's apt entries
+// records them: Ubuntu 18.04's archive (in the sources) and Docker's
+// repository (kubespray adds it).
+func testLock() *bundle.Lock {
+	return &bundle.Lock{
+		FormatVersion: bundle.FormatVersion,
+		Apt: &bundle.Apt{
+			Repositories: []bundle.AptRepository{
+				{Name: "ubuntu-bionic", Target: "ubuntu-18.04", URL: "http://archive.ubuntu.com/ubuntu", Suites: []string{"bionic", "bionic-updates", "bionic-security"},
+					Components: []string{"main", "universe"}, Architectures: []string{"amd64"}, KeyURL: "https://keyserver.example/ubuntu.gpg",
+					Sources: true, Prefix: "/archive.ubuntu.com/ubuntu"},
+				{Name: "docker-bionic", Target: "ubuntu-18.04", URL: "https://download.docker.com/linux/ubuntu/", Suites: []string{"bionic"},
+					Components: []string{"stable"}, Architectures: []string{"amd64"}, KeyURL: "https://download.docker.com/linux/ubuntu/gpg",
+					Prefix: "/download.docker.com/linux/ubuntu"},
+			},
+			Keys: []bundle.AptKey{
+				{URL: "https://keyserver.example/ubuntu.gpg", Path: "/keyserver.example/ubuntu.gpg"},
+				{URL: "https://download.docker.com/linux/ubuntu/gpg", Path: "/download.docker.com/linux/ubuntu/gpg"},
+			},
+			Resolutions: []bundle.AptResolution{{
+				Target: "ubuntu-18.04", Architecture: "amd64",
+				Wanted: []string{"sshpass", "python3", "python3-pip", "nfs-common", "docker-ce=5:18.09.7~3-0~ubuntu-bionic"},
+				Packages: []bundle.AptPackage{{Name: "sshpass"}, {Name: "python3"}, {Name: "python3-pip"}, {Name: "python3.6"},
+					{Name: "nfs-common"}, {Name: "docker-ce"}, {Name: "containerd.io"}},
+			}},
+		},
+	}
+}
+
+func TestAptOfLock(t *testing.T) {
+	l := testLock()
+	a := aptOf(l)
+	if a == nil || len(a.Repositories) != 2 || !a.Repositories[0].Sources || a.Repositories[1].Sources ||
+		a.Repositories[0].Prefix != "/archive.ubuntu.com/ubuntu" || !slices.Equal(a.Wanted["ubuntu-18.04"], l.Apt.Resolutions[0].Wanted) {
+		t.Errorf("aptOf: %+v", a)
+	}
+	if d := dockerAptOf(l); d == nil || *d != (patch.DockerApt{Path: "/download.docker.com/linux/ubuntu", KeyPath: "/download.docker.com/linux/ubuntu/gpg"}) {
+		t.Errorf("dockerAptOf: %+v", d)
+	}
+	if got := aptPackages(l); !slices.Contains(got, "docker-ce") || !slices.Contains(got, "python3.6") || slices.ContainsFunc(got, func(s string) bool { return strings.Contains(s, "=") }) {
+		t.Errorf("aptPackages: %v", got)
+	}
+	if aptFingerprint(l) == "" {
+		t.Error("no fingerprint for a lock with apt")
+	}
+	for _, none := range []*bundle.Lock{nil, {}, {Apt: &bundle.Apt{}}} {
+		if aptOf(none) != nil || dockerAptOf(none) != nil || aptPackages(none) != nil || aptFingerprint(none) != "" {
+			t.Errorf("a lock without apt: %+v", none)
+		}
+	}
+	// Docker's repository without its key: not pointed at.
+	l.Apt.Keys = l.Apt.Keys[:1]
+	if d := dockerAptOf(l); d != nil {
+		t.Errorf("dockerAptOf without the key: %+v", d)
+	}
+}
+
+func TestWriteAptPrepared(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		r    nodes.PrepareResult
+		want []string
+	}{
+		{"changed", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-18.04", BackedUp: true, Updated: true,
+			Kept: []string{"/etc/apt/sources.list"}, Warnings: []string{"W: something"}}},
+			[]string{"n1", "apt (ubuntu-18.04) uses the mirror", nodes.AptBackupDir, "apt-get update ok", "/etc/apt/sources.list was left in place", "W: something"}},
+		{"unchanged", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-18.04", Updated: true}},
+			[]string{"already uses the mirror; apt-get update ok"}},
+		{"skipped", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-20.04", Skipped: "the bundle has no apt repository for ubuntu-20.04"}},
+			[]string{"warning: apt: the bundle has no apt repository for ubuntu-20.04"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b strings.Builder
+			writeAptPrepared(&b, tc.r)
+			for _, w := range tc.want {
+				if !strings.Contains(b.String(), w) {
+					t.Errorf("%q lacks %q", b.String(), w)
+				}
+			}
+		})
+	}
+}
+
+// TestPatchWithApt: against a mirror whose lock carries apt repositories,
+// the patch step points kubespray's Docker repository at the mirror and
+// the scan no longer counts the apt accesses the bundle covers; a second
+// run changes nothing.
+func TestPatchWithApt(t *testing.T) {
+	lock, err := json.Marshal(testLock())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/"+bundle.LockName {
+			w.Write(lock)
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	pai := filepath.Join(t.TempDir(), "pai")
+	copyDir(t, filepath.Join("patch", "testdata", "pai"), pai)
+
+	var texts []string
+	opts := Options{PaiDir: pai, Mirror: addr, StateDir: t.TempDir(), Only: []string{StepPatch},
+		Report: func(r Report) {
+			if r.Kind == ReportText {
+				texts = append(texts, r.Text)
+			}
+		}}
+	if err := Install(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	config, _ := os.ReadFile(filepath.Join(pai, patch.ConfigFile))
+	for _, want := range []string{
+		`docker_ubuntu_repo_base_url: "http://` + addr + `/download.docker.com/linux/ubuntu"`,
+		`docker_ubuntu_repo_gpgkey: "http://` + addr + `/download.docker.com/linux/ubuntu/gpg"`,
+	} {
+		if !strings.Contains(string(config), want) {
+			t.Errorf("config.yaml lacks %s", want)
+		}
+	}
+	out := strings.Join(texts, "")
+	if strings.Contains(out, "archive.ubuntu.com") || strings.Contains(out, "requirement check") {
+		t.Errorf("the scan still reports apt or the requirement check:\n%s", out)
+	}
+	texts = nil
+	if err := Install(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if out := strings.Join(texts, ""); !strings.Contains(out, "nothing to change") {
+		t.Errorf("second patch:\n%s", out)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
