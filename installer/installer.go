@@ -358,6 +358,8 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 		PipIndex:    in.pipIndex(ctx),
 		DockerApt:   dockerAptOf(lock),
 		AptPackages: aptPackages(lock),
+		// prepare gives the dev box's docker the mirror, unless told not to.
+		DevBoxDocker: in.opts.DevBox != "-",
 	})
 	return res, lock, err
 }
@@ -412,13 +414,27 @@ func writeFindings(b *strings.Builder, res *patch.Result) {
 	for _, w := range res.Warnings {
 		fmt.Fprintf(b, "warning: %s\n", w)
 	}
-	if len(res.Findings) == 0 {
-		b.WriteString("internet accesses left on the install path: none\n")
-		return
-	}
-	fmt.Fprintf(b, "internet accesses still on the install path (%d):\n", len(res.Findings))
+	var on, off []patch.Finding
 	for _, f := range res.Findings {
-		fmt.Fprintf(b, "  %s\n", f)
+		if f.OffPath == "" {
+			on = append(on, f)
+		} else {
+			off = append(off, f)
+		}
+	}
+	if len(on) == 0 {
+		b.WriteString("internet accesses left on the install path: none\n")
+	} else {
+		fmt.Fprintf(b, "internet accesses still on the install path (%d):\n", len(on))
+		for _, f := range on {
+			fmt.Fprintf(b, "  %s\n", f)
+		}
+	}
+	if len(off) > 0 {
+		fmt.Fprintf(b, "off the default install path, for what you run by hand or enable (%d):\n", len(off))
+		for _, f := range off {
+			fmt.Fprintf(b, "  %s\n", f)
+		}
 	}
 }
 

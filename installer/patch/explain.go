@@ -100,13 +100,24 @@ func explain(h hit, details []string) string {
 	case hostNotes[h.host] != "":
 		s = hostNotes[h.host] + ": " + s
 	}
-	switch {
-	case strings.HasPrefix(h.path, "src/dshuttle"):
-		s += "; dshuttle runs only when enabled in services-configuration.yaml"
-	case strings.HasPrefix(h.path, "contrib/kubespray/") && !quickStart(h.path):
-		s += "; not run by the quick-start scripts, only by hand"
+	if off := offPath(h); off != "" && h.host != "login.microsoftonline.com" {
+		s += "; " + off
 	}
 	return s
+}
+
+// offPath says why a default install does not run the access of h, or ""
+// when it does.
+func offPath(h hit) string {
+	switch {
+	case h.host == "login.microsoftonline.com":
+		return "only with OIDC sign-in"
+	case strings.HasPrefix(h.path, "src/dshuttle"):
+		return "dshuttle runs only when enabled in services-configuration.yaml"
+	case strings.HasPrefix(h.path, "contrib/kubespray/") && !quickStart(h.path):
+		return "not run by the quick-start scripts, only by hand"
+	}
+	return ""
 }
 
 func quickStart(p string) bool {

@@ -68,6 +68,10 @@ type Options struct {
 	// updates, or apt installs of only these packages. Default nil: apt
 	// is not mirrored.
 	AptPackages []string
+	// DevBoxDocker reports that the prepare step gives the dev box's
+	// docker the mirror in registry-mirrors (see ScanOptions). Default
+	// false.
+	DevBoxDocker bool
 }
 
 // DockerApt is the mirror's copy of Docker's apt repository for Ubuntu
@@ -291,7 +295,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 			overlay[rel] = c.New
 		}
 	}
-	if r.Findings, err = scanTree(paiDir, overlay, ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages}); err != nil {
+	if r.Findings, err = scanTree(paiDir, overlay, ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker}); err != nil {
 		return nil, err
 	}
 	return r, nil

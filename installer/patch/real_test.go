@@ -57,7 +57,7 @@ func TestRealTree(t *testing.T) {
 		t.Skipf("extracting pai v1.8.0: %v: %s", err, out)
 	}
 
-	opts := Options{Mirror: testMirror, DockerApt: &testDockerApt, AptPackages: realAptPackages}
+	opts := Options{Mirror: testMirror, DockerApt: &testDockerApt, AptPackages: realAptPackages, PipIndex: "/pypi/simple/", DevBoxDocker: true}
 	r, err := Plan(dir, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -153,13 +153,18 @@ func TestRealTree(t *testing.T) {
 	if len(again.Changes) != 0 {
 		t.Errorf("second Plan has changes:\n%s", again.Diff())
 	}
-	fs, err := Scan(dir, ScanOptions{Mirror: testMirror, AptPackages: realAptPackages})
+	fs, err := Scan(dir, ScanOptions{Mirror: testMirror, AptPackages: realAptPackages, DevBoxDocker: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range fs {
 		t.Log(f)
 		switch {
+		case f.OffPath == "":
+			// With the bundle's images, files, Python and apt packages
+			// and the prepared machines, nothing on the default install
+			// path reaches out.
+			t.Errorf("a default install still reaches out: %v", f)
 		case f.Path == DevicePluginFile, f.Path == ConfigFile, f.Path == DockerCacheFile, slices.Contains(RequirementFiles, f.Path):
 			t.Errorf("a patched file still names %s: %v", f.Host, f)
 		case strings.Contains(f.What, "requirement check"):

@@ -28,6 +28,9 @@ type Finding struct {
 	// What says what the access is and what it means for an offline
 	// install.
 	What string
+	// OffPath says why a default install does not run the access ("run
+	// only by hand", "dshuttle is off by default", ...); "" when it does.
+	OffPath string
 }
 
 // String formats the finding as "PATH:LINE: HOST: WHAT".
@@ -48,6 +51,10 @@ type ScanOptions struct {
 	// or a .deb URL still is. Default nil: apt is not mirrored, every apt
 	// access is a finding.
 	AptPackages []string
+	// DevBoxDocker reports that the dev box's docker has the mirror in its
+	// registry-mirrors (the prepare step): its pulls of Docker Hub images
+	// are then not findings. Default false.
+	DevBoxDocker bool
 }
 
 // Scan lists the internet hosts still named by the files an OpenPAI
@@ -86,7 +93,7 @@ func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Fin
 			roots = append(roots, rel)
 		}
 	}
-	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}}
+	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker}
 	if len(opts.AptPackages) > 0 {
 		s.aptPackages = map[string]bool{}
 		for _, p := range opts.AptPackages {
@@ -151,7 +158,9 @@ type scanner struct {
 	// aptPackages are the packages the mirror carries; nil when apt is
 	// not mirrored.
 	aptPackages map[string]bool
-	hits        []hit
+	// devBoxDocker: the dev box pulls Docker Hub images through the mirror.
+	devBoxDocker bool
+	hits         []hit
 }
 
 // aptCovered reports whether an apt update or install of the packages
@@ -274,7 +283,7 @@ func (s *scanner) file(rel string, data []byte) {
 			if img := dockerImageArg(m[1]); img != "" {
 				if h := registryHost(img); h != "" {
 					add(h, "image", img)
-				} else if whereRuns(rel) == "the dev box" {
+				} else if whereRuns(rel) == "the dev box" && !s.devBoxDocker {
 					add("docker.io", "hub-image", img)
 				}
 			}
@@ -707,7 +716,7 @@ func (s *scanner) findings() []Finding {
 	out := make([]Finding, 0, len(order))
 	for _, k := range order {
 		h := first[k]
-		out = append(out, Finding{Path: h.path, Line: h.line, Host: h.host, What: explain(h, details[k])})
+		out = append(out, Finding{Path: h.path, Line: h.line, Host: h.host, What: explain(h, details[k]), OffPath: offPath(h)})
 	}
 	slices.SortFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Host, b.Host))

@@ -221,3 +221,31 @@ func TestScanAptMirrored(t *testing.T) {
 		}
 	}
 }
+
+// TestScanDevBoxAndOffPath: a Docker Hub pull on the dev box is a finding
+// until the dev box's docker uses the mirror; findings off the default
+// install path say why.
+func TestScanDevBoxAndOffPath(t *testing.T) {
+	const boot = "contrib/kubespray/script/service-boot.sh"
+	content := []byte("sudo docker run -itd --name=dev-box openpai/dev-box:v1.8.0\n")
+	for _, mirrored := range []bool{false, true} {
+		s := &scanner{root: t.TempDir(), mirrorHost: "10.0.0.9", defaults: map[string]map[string]string{}, devBoxDocker: mirrored}
+		s.file(boot, content)
+		if got := len(s.findings()); got != map[bool]int{false: 1, true: 0}[mirrored] {
+			t.Errorf("dev box docker mirrored %v: %d findings %v", mirrored, got, s.findings())
+		}
+	}
+	s := &scanner{root: t.TempDir(), defaults: map[string]map[string]string{}}
+	s.file("contrib/kubespray/set-kubectl.yml", []byte("- get_url:\n    url: https://packages.cloud.google.com/apt/doc/apt-key.gpg\n"))
+	s.file("src/dshuttle-master/deploy/x.yaml.template", []byte("image: dshuttle.azurecr.io/dshuttle/dshuttle:1\n"))
+	s.file("contrib/kubespray/script/environment.sh", []byte("git clone https://github.com/kubernetes-sigs/kubespray.git\n"))
+	if n := len(s.findings()); n != 3 {
+		t.Fatalf("%d findings, want 3: %v", n, s.findings())
+	}
+	for _, f := range s.findings() {
+		onPath := f.Path == "contrib/kubespray/script/environment.sh"
+		if (f.OffPath == "") != onPath {
+			t.Errorf("%s: OffPath %q", f.Path, f.OffPath)
+		}
+	}
+}
