@@ -23,11 +23,22 @@ func aptOf(l *bundle.Lock) *nodes.Apt {
 	}
 	a := &nodes.Apt{Wanted: map[string][]string{}}
 	for _, r := range l.Apt.Repositories {
-		a.Repositories = append(a.Repositories, nodes.AptRepository{
+		nr := nodes.AptRepository{
 			Name: r.Name, Target: r.Target, Prefix: r.Prefix,
 			Suites: r.Suites, Components: r.Components, Architectures: r.Architectures,
 			Sources: r.Sources,
-		})
+		}
+		for _, f := range r.Files {
+			if f.Package != "" {
+				nr.Packages = append(nr.Packages, f.Package)
+			}
+		}
+		for _, k := range l.Apt.Keys {
+			if k.URL == r.KeyURL {
+				nr.KeyPath = k.Path
+			}
+		}
+		a.Repositories = append(a.Repositories, nr)
 	}
 	for _, res := range l.Apt.Resolutions {
 		for _, w := range res.Wanted {

@@ -559,14 +559,16 @@ func (in *install) prepare(ctx context.Context) error {
 	var b strings.Builder
 	var errs []error
 	for _, r := range results {
+		if len(r.DockerInstalled) > 0 {
+			fmt.Fprintf(&b, "%-20s had no docker: installed %s from the mirror\n", r.Node, strings.Join(r.DockerInstalled, " "))
+		}
 		switch {
-		case r.Err != nil && r.Apt != nil:
-			fmt.Fprintf(&b, "%-20s docker uses the mirror; apt FAILED: %v\n", r.Node, r.Err)
-			errs = append(errs, r.Err)
-			continue
 		case r.Err != nil:
 			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
 			errs = append(errs, r.Err) // names its node
+			if r.Apt != nil {
+				writeAptPrepared(&b, r)
+			}
 			continue
 		case r.Changed:
 			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)

@@ -57,6 +57,10 @@ type AptRepository struct {
 	// repository the install adds itself (kubespray adds Docker's) has
 	// false; preflight still checks that it answers.
 	Sources bool
+	// Packages are the packages the bundle holds from it, "name=version".
+	Packages []string
+	// KeyPath is the mirror path of its signing key ("" if unknown).
+	KeyPath string
 }
 
 // Apt is what the mirror serves to apt, from the bundle's lock.

@@ -41,8 +41,9 @@
 //
 // # Apt
 //
-// With PrepareOptions.Apt, Prepare then points the machine's apt at the
-// mirror, in one root shell script:
+// With PrepareOptions.Apt, Prepare first points the machine's apt at the
+// mirror (then installs docker if it is missing, then prepares docker),
+// in one root shell script:
 //
 //   - the first time, /etc/apt/sources.list and the *.list and *.sources
 //     of /etc/apt/sources.list.d are copied to AptBackupDir
@@ -63,13 +64,27 @@
 //     mirror carries only Packages indexes, and apt-get update fails on
 //     an index a Release lists that cannot be fetched), sends the mirror's
 //     host past any proxy and, with a CA, verifies the mirror with
-//     AptCAPath (Acquire::https::HOST::CaInfo).
+//     AptCAPath (Acquire::https::HOST::CaInfo); and APT::Install-Recommends
+//     "false", since the bundle resolves Depends and Pre-Depends only.
 //
 // Files are written through a temporary file and mv, and only when their
 // content differs, so a rerun changes nothing. Then `apt-get update` runs;
 // its failure is an *AptUpdateError naming the repositories apt
 // complained about and apt's own messages. A machine whose release has no
 // repository in the bundle is left alone (AptResult.Skipped).
+//
+// A machine with no docker, whose release has a repository in the bundle
+// holding docker-ce (Docker's own, which kubespray adds itself and so is
+// not in the sources), gets every package the bundle holds from that
+// repository, at the versions it holds (docker-ce 18.09.7 as kubespray
+// pins it, and its docker-ce-cli and containerd.io), from the mirror: the
+// seed guide's step 4, which an air-gapped lab cannot do otherwise.
+// apt-get runs with its own source list (that repository, signed-by its
+// key as the mirror serves it, plus paimirror's list) and its own lists
+// directory, so the machine's apt state never learns of Docker's
+// repository before kubespray adds it. A failure is a
+// *DockerInstallError; PrepareResult.DockerInstalled lists what came.
+// Preflight reports such a machine's missing docker as a warning.
 //
 // RestoreApt moves the kept files back, removes paimirror's files, the
 // placeholder sources.list and the backup directory; a machine without a

@@ -468,6 +468,14 @@ func checkDisk(ctx context.Context, p *probe) outcome {
 
 func checkDocker(ctx context.Context, p *probe) outcome {
 	if _, _, err := p.user(ctx, "command -v docker"); err != nil {
+		if p.opts.Apt != nil {
+			if target, terr := aptTarget(ctx, p.c); terr == nil {
+				if r := p.opts.Apt.dockerRepository(target); r != nil {
+					return outcome{soft: true, detail: "docker is not installed; the prepare step installs " + strings.Join(r.Packages, " ") + " from the mirror",
+						fix: "nothing to do, or install docker by hand (the seed guide's step 4)"}
+				}
+			}
+		}
 		return problem("docker is not installed", "install docker-ce on "+p.n.Name+" (the seed guide's step 4; offline: its .deb files or a local apt mirror)")
 	}
 	out, errb, err := p.run(ctx, "docker version --format '{{.Server.Version}}'")

@@ -39,8 +39,14 @@ type PrepareOptions struct {
 	// apt-get update is run (see the package documentation). Default nil:
 	// apt is left alone.
 	Apt *Apt
-	// AptWait bounds apt-get update on each machine; default 10m.
+	// AptWait bounds apt-get update on each machine, and the install of
+	// docker from the mirror on a machine without it; default 10m.
 	AptWait time.Duration
+
+	// dockerInstallArgs are more apt-get install options for that
+	// install (tests: --download-only, as a test node's root is the
+	// host's).
+	dockerInstallArgs []string
 	// Dial configures the SSH connections; its Logger defaults to Logger.
 	Dial DialOptions
 	// Logger receives an info record per node and debug records of the
@@ -84,8 +90,11 @@ type PrepareResult struct {
 	// changed) and answered again.
 	Restarted bool
 	// Apt is what was done to the machine's apt, with PrepareOptions.Apt
-	// and once docker is prepared; nil otherwise.
+	// (before docker is prepared); nil otherwise.
 	Apt *AptResult
+	// DockerInstalled are the packages ("name=version") installed from
+	// the mirror because the machine had no docker; none otherwise.
+	DockerInstalled []string
 	// Err is why the node could not be prepared; nil on success.
 	Err error
 }
@@ -160,13 +169,26 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 		return r
 	}
 	defer c.Close()
-	r = prepareDocker(ctx, c, opts)
-	if r.Err == nil && opts.Apt != nil {
-		r.Apt, r.Err = prepareApt(ctx, c, opts.Apt, opts)
-		if a := r.Apt; a != nil {
-			log.Info("prepare apt", "target", a.Target, "skipped", a.Skipped, "changed", a.Changed(), "updated", a.Updated)
+	// apt first: a machine without docker gets it from the mirror.
+	var apt *AptResult
+	var installed []string
+	if opts.Apt != nil {
+		apt, err = prepareApt(ctx, c, opts.Apt, opts)
+		if apt != nil {
+			log.Info("prepare apt", "target", apt.Target, "skipped", apt.Skipped, "changed", apt.Changed(), "updated", apt.Updated)
+		}
+		if err == nil && apt != nil && apt.Skipped == "" {
+			installed, err = ensureDocker(ctx, c, opts.Apt, apt.Target, opts)
+			if len(installed) > 0 {
+				log.Info("prepare installed docker from the mirror", "packages", installed)
+			}
+		}
+		if err != nil {
+			return PrepareResult{Apt: apt, Err: err}
 		}
 	}
+	r = prepareDocker(ctx, c, opts)
+	r.Apt, r.DockerInstalled = apt, installed
 	return r
 }
 
