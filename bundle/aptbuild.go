@@ -2,6 +2,7 @@ package bundle
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -29,6 +30,14 @@ func aptKey(entries []manifests.Apt) string {
 
 func aptFileKey(sha string) string { return "apt file " + sha }
 
+// suiteMeta is one suite's verified metadata and the base URL it came
+// from.
+type suiteMeta struct {
+	entry int
+	md    *apt.Metadata
+	base  string
+}
+
 // resolveApt downloads the signing keys and every suite's signed metadata
 // of the selected apt entries (each verified against its pinned key, and
 // stored), resolves each target's wanted packages over its entries'
@@ -50,11 +59,6 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	}
 
 	// One metadata fetch per entry and suite, a few at a time.
-	type suiteMeta struct {
-		entry int
-		md    *apt.Metadata
-		base  string
-	}
 	var metas []*suiteMeta
 	for i, e := range entries {
 		for range e.Suites {
@@ -115,6 +119,10 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	}
 
 	// Resolve each target and architecture over its entries' indexes.
+	suiteIndexes := make([]entryIndexes, len(metas))
+	for i, sm := range metas {
+		suiteIndexes[i] = entryIndexes{entry: sm.entry, indexes: sm.md.Indexes}
+	}
 	var targets []string
 	for _, e := range entries {
 		if !slices.Contains(targets, e.Target) {
@@ -134,52 +142,89 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 			}
 		}
 		for _, arch := range archs {
-			var indexes []*apt.Index
-			wanted := []string{}
-			for i, e := range entries {
-				if e.Target != target || !slices.Contains(e.ArchitectureList(), arch) {
-					continue
-				}
-				wanted = append(wanted, e.Packages...)
-				for _, sm := range metas {
-					if sm.entry != i {
-						continue
-					}
-					for _, idx := range sm.md.Indexes {
-						if strings.Contains(idx.Path, "/binary-"+arch+"/") {
-							indexes = append(indexes, idx)
-						}
-					}
-				}
-			}
-			res, err := apt.Resolve(indexes, wanted, apt.ResolveOptions{Architecture: arch, AssumeEssential: true, Logger: b.log})
+			ar, err := b.resolveAptTarget(la, entries, suiteIndexes, byRepo, target, arch)
 			if err != nil {
-				return nil, &ItemError{Item: fmt.Sprintf("apt target %s (%s)", target, arch), Err: err}
+				return nil, err
 			}
-			ar := AptResolution{Target: target, Architecture: arch, Wanted: wanted, Packages: []AptPackage{}}
-			for _, p := range res.Packages {
-				ei, ok := byRepo[p.Repository]
-				if !ok {
-					return nil, fmt.Errorf("apt target %s: package %s came from an unknown repository %q", target, p, p.Repository)
-				}
-				if !hexSHA256.MatchString(p.SHA256) || !cleanAptPath(p.Filename) || !strings.HasSuffix(p.Filename, ".deb") {
-					return nil, &ItemError{Item: "apt package " + p.String(), Err: fmt.Errorf("the index of %s gives an unusable Filename (%q) or SHA256 (%q)", p.Repository, p.Filename, p.SHA256)}
-				}
-				r := &la.Repositories[ei]
-				ar.Packages = append(ar.Packages, AptPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
-					Repository: r.Name, Filename: p.Filename, RequiredBy: res.RequiredBy[p.Name]})
-				if !slices.ContainsFunc(r.Files, func(f AptFile) bool { return f.Path == p.Filename }) {
-					r.Files = append(r.Files, AptFile{Path: p.Filename, SHA256: p.SHA256, Size: p.Size, Package: p.Name + "=" + p.Version})
-				}
-			}
-			la.Resolutions = append(la.Resolutions, ar)
-			b.log.Info("apt packages resolved", "target", target, "arch", arch, "wanted", len(wanted), "packages", len(ar.Packages))
+			la.Resolutions = append(la.Resolutions, *ar)
+			b.log.Info("apt packages resolved", "target", target, "arch", arch, "wanted", len(ar.Wanted), "packages", len(ar.Packages))
 		}
 	}
 	if err := b.w.record(journalRecord{Key: key, Apt: la}); err != nil {
 		return nil, err
 	}
 	return cloneApt(la), nil
+}
+
+// entryIndexes is one entry's Packages indexes (all its suites).
+type entryIndexes struct {
+	entry   int
+	indexes []*apt.Index
+}
+
+// resolveAptTarget resolves the wanted packages of target's entries for
+// arch, the way the machines' apt meets them: the packages of entries in
+// the sources (installed before kubespray adds its own repository) over
+// the indexes of those entries only, and the packages of the others
+// (Docker's) over every entry of the target. It adds each chosen .deb to
+// its repository's files in la and returns the resolution, whose packages
+// are the union of both.
+func (b *builder) resolveAptTarget(la *Apt, entries []manifests.Apt, metas []entryIndexes, byRepo map[string]int, target, arch string) (*AptResolution, error) {
+	ar := &AptResolution{Target: target, Architecture: arch, Wanted: []string{}, Packages: []AptPackage{}}
+	for _, pass := range []struct{ wantSources, overAll bool }{{true, false}, {false, true}} {
+		var indexes []*apt.Index
+		var wanted []string
+		for i, e := range entries {
+			if e.Target != target || !slices.Contains(e.ArchitectureList(), arch) {
+				continue
+			}
+			if e.Sources == pass.wantSources {
+				wanted = append(wanted, e.Packages...)
+			}
+			if !e.Sources && !pass.overAll {
+				continue
+			}
+			for _, m := range metas {
+				if m.entry != i {
+					continue
+				}
+				for _, idx := range m.indexes {
+					if strings.Contains(idx.Path, "/binary-"+arch+"/") {
+						indexes = append(indexes, idx)
+					}
+				}
+			}
+		}
+		if len(wanted) == 0 {
+			continue
+		}
+		ar.Wanted = append(ar.Wanted, wanted...)
+		res, err := apt.Resolve(indexes, wanted, apt.ResolveOptions{Architecture: arch, AssumeEssential: true, Logger: b.log})
+		if err != nil {
+			return nil, &ItemError{Item: fmt.Sprintf("apt target %s (%s)", target, arch), Err: err}
+		}
+		for _, p := range res.Packages {
+			ei, ok := byRepo[p.Repository]
+			if !ok {
+				return nil, fmt.Errorf("apt target %s: package %s came from an unknown repository %q", target, p, p.Repository)
+			}
+			if !hexSHA256.MatchString(p.SHA256) || !cleanAptPath(p.Filename) || !strings.HasSuffix(p.Filename, ".deb") {
+				return nil, &ItemError{Item: "apt package " + p.String(), Err: fmt.Errorf("the index of %s gives an unusable Filename (%q) or SHA256 (%q)", p.Repository, p.Filename, p.SHA256)}
+			}
+			r := &la.Repositories[ei]
+			if !slices.ContainsFunc(ar.Packages, func(q AptPackage) bool { return q.Name == p.Name && q.Version == p.Version && q.Repository == r.Name }) {
+				ar.Packages = append(ar.Packages, AptPackage{Name: p.Name, Version: p.Version, Architecture: p.Architecture,
+					Repository: r.Name, Filename: p.Filename, RequiredBy: res.RequiredBy[p.Name]})
+			}
+			if !slices.ContainsFunc(r.Files, func(f AptFile) bool { return f.Path == p.Filename }) {
+				r.Files = append(r.Files, AptFile{Path: p.Filename, SHA256: p.SHA256, Size: p.Size, Package: p.Name + "=" + p.Version})
+			}
+		}
+	}
+	slices.SortStableFunc(ar.Packages, func(a, b AptPackage) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), apt.CompareVersions(a.Version, b.Version))
+	})
+	return ar, nil
 }
 
 // aptKeys downloads each distinct key URL once (through the mirrors),

@@ -92,6 +92,9 @@ type Options struct {
 	// PythonDists are files the package index holds instead of the
 	// wheels it would generate for the projects they belong to.
 	PythonDists []*pypitest.Dist
+	// FileContent gives, by URL, what a file of the manifest holds instead
+	// of random bytes (a source archive a test unpacks, say).
+	FileContent map[string][]byte
 }
 
 // PythonFileHost is where the fake package index says its files are.
@@ -181,6 +184,9 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 	served := map[string]bool{} // mux patterns
 	for _, f := range m.Files {
 		data := u.FileData[f.URL]
+		if data == nil {
+			data = opts.FileContent[f.URL]
+		}
 		if data == nil {
 			data = make([]byte, opts.FileSize)
 			rand.Read(data)

@@ -67,18 +67,8 @@ func TestInstallFlow(t *testing.T) {
 			m.Apt = append(m.Apt, a)
 		}
 	}
-	u, err := bundletest.Start(&m, bundletest.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	dir := t.TempDir()
-	mf := filepath.Join(dir, "m.yaml")
-	os.WriteFile(mf, []byte(manifestYAML(t, u.Manifest)), 0o644)
-	bundlePath := filepath.Join(dir, "b.tar")
-	if msg, err := paimirror(t, append([]string{"build", "-q", "-f", mf, "-o", bundlePath}, mirrorArgs(u)...)...).CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, msg)
-	}
+	bundlePath, _ := buildFrom(t, &m, bundletest.Options{})
+	dir := filepath.Dir(bundlePath)
 	addr := freeAddr(t)
 	startServe(t, bundlePath, "--addr", addr)
 

@@ -119,18 +119,8 @@ func TestSkopeoReadsExtractedBundle(t *testing.T) {
 	tarBin := bundletest.Tool(t, "tar")
 	small := smallFor(t)
 	// etcd is OCI-typed upstream; the others are Docker schema 2.
-	u, err := bundletest.Start(small, bundletest.Options{OCI: map[string]bool{"quay.io/coreos/etcd:v3.3.10": true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	dir := t.TempDir()
-	mf := filepath.Join(dir, "m.yaml")
-	os.WriteFile(mf, []byte(manifestYAML(t, u.Manifest)), 0o644)
-	out := filepath.Join(dir, "b.tar")
-	if msg, err := paimirror(t, append([]string{"build", "-q", "-f", mf, "-o", out}, mirrorArgs(u)...)...).CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, msg)
-	}
+	out, u := buildFrom(t, small, bundletest.Options{OCI: map[string]bool{"quay.io/coreos/etcd:v3.3.10": true}})
+	dir := filepath.Dir(out)
 	layout := filepath.Join(dir, "layout")
 	os.Mkdir(layout, 0o755)
 	if msg, err := exec.Command(tarBin, "-xf", out, "-C", layout).CombinedOutput(); err != nil {

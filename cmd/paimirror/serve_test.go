@@ -19,13 +19,22 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests"
 )
 
 // buildSmall builds the small manifest with a real paimirror process and
 // returns the bundle path and the upstream.
 func buildSmall(t *testing.T, opts bundletest.Options) (string, *bundletest.Upstream) {
 	t.Helper()
-	u, err := bundletest.Start(smallFor(t), opts)
+	return buildFrom(t, smallFor(t), opts)
+}
+
+// buildFrom builds m from a local upstream made with opts, with a real
+// paimirror process, and returns the bundle path (in a directory of its
+// own, for the test to use) and the upstream.
+func buildFrom(t *testing.T, m *manifests.Manifest, opts bundletest.Options) (string, *bundletest.Upstream) {
+	t.Helper()
+	u, err := bundletest.Start(m, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

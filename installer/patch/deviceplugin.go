@@ -40,6 +40,10 @@ type devicePlugin struct {
 	hasPath  func(string) bool
 	manifest *manifests.Manifest
 	used     map[string]bool // device types layout.yaml's workers use
+	// unused maps each line (1-based) of a block that renders only for a
+	// device type layout.yaml's workers do not use to that type; set by
+	// patch.
+	unused   map[int]string
 	warnings []string
 }
 
@@ -49,11 +53,15 @@ func (d *devicePlugin) patch(data []byte) []byte {
 	lines := splitLines(data)
 	device := ""
 	var out strings.Builder
+	d.unused = map[int]string{}
 	for i, line := range lines {
 		if m := deviceIf.FindStringSubmatch(line); m != nil {
 			device = m[1]
 		} else if strings.Contains(line, "endif") {
 			device = ""
+		}
+		if device != "" && !d.used[device] {
+			d.unused[i+1] = device
 		}
 		line = svnCat.ReplaceAllStringFunc(line, func(cmd string) string {
 			return d.rewrite(i+1, device, cmd)

@@ -295,7 +295,15 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 			overlay[rel] = c.New
 		}
 	}
-	if r.Findings, err = scanTree(paiDir, overlay, ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker}); err != nil {
+	// A device plugin block for a device type the cluster does not have
+	// never renders.
+	off := map[int]string{}
+	for line, dev := range dp.unused {
+		off[line] = "renders only when layout.yaml's workers have " + dev
+	}
+	sopts := ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker,
+		offLines: map[string]map[int]string{DevicePluginFile: off}}
+	if r.Findings, err = scanTree(paiDir, overlay, sopts); err != nil {
 		return nil, err
 	}
 	return r, nil

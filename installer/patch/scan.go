@@ -55,6 +55,10 @@ type ScanOptions struct {
 	// registry-mirrors (the prepare step): its pulls of Docker Hub images
 	// are then not findings. Default false.
 	DevBoxDocker bool
+
+	// offLines says, per file and line, why a default install does not
+	// run it (set by Plan from layout.yaml).
+	offLines map[string]map[int]string
 }
 
 // Scan lists the internet hosts still named by the files an OpenPAI
@@ -93,7 +97,7 @@ func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Fin
 			roots = append(roots, rel)
 		}
 	}
-	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker}
+	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker, offLines: opts.offLines}
 	if len(opts.AptPackages) > 0 {
 		s.aptPackages = map[string]bool{}
 		for _, p := range opts.AptPackages {
@@ -160,7 +164,9 @@ type scanner struct {
 	aptPackages map[string]bool
 	// devBoxDocker: the dev box pulls Docker Hub images through the mirror.
 	devBoxDocker bool
-	hits         []hit
+	// offLines: ScanOptions.offLines.
+	offLines map[string]map[int]string
+	hits     []hit
 }
 
 // aptCovered reports whether an apt update or install of the packages
@@ -697,12 +703,16 @@ func aptDetail(verb, args string) string {
 // findings turns the hits into one Finding per (path, host) at its first
 // line, sorted by path and line.
 func (s *scanner) findings() []Finding {
-	type key struct{ path, host string }
+	type key struct{ path, host, off string }
 	first := map[key]hit{}
 	details := map[key][]string{}
 	var order []key
 	for _, h := range s.hits {
-		k := key{h.path, h.host}
+		off := offPath(h)
+		if o := s.offLines[h.path][h.line]; off == "" && o != "" {
+			off = o
+		}
+		k := key{h.path, h.host, off}
 		f, ok := first[k]
 		if !ok {
 			first[k] = h
@@ -716,7 +726,11 @@ func (s *scanner) findings() []Finding {
 	out := make([]Finding, 0, len(order))
 	for _, k := range order {
 		h := first[k]
-		out = append(out, Finding{Path: h.path, Line: h.line, Host: h.host, What: explain(h, details[k]), OffPath: offPath(h)})
+		what := explain(h, details[k])
+		if k.off != offPath(h) {
+			what += "; " + k.off
+		}
+		out = append(out, Finding{Path: h.path, Line: h.line, Host: h.host, What: what, OffPath: k.off})
 	}
 	slices.SortFunc(out, func(a, b Finding) int {
 		return cmp.Or(cmp.Compare(a.Path, b.Path), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Host, b.Host))
