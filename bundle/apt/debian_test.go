@@ -100,12 +100,14 @@ func TestDebianArchive(t *testing.T) {
 	// is smallest.
 	var outside []string
 	for _, p := range idx.Packages {
-		for _, deps := range [][]apt.Dependency{p.PreDepends, p.Depends} {
-			for _, d := range deps {
-				for _, r := range d {
-					if len(idx.Lookup(r.Name)) == 0 && len(idx.Providers(r.Name)) == 0 && !slices.Contains(outside, r.Name) {
-						outside = append(outside, r.Name)
-					}
+		deps, err := p.Dependencies(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range deps {
+			for _, r := range d {
+				if len(idx.Lookup(r.Name)) == 0 && len(idx.Providers(r.Name)) == 0 && !slices.Contains(outside, r.Name) {
+					outside = append(outside, r.Name)
 				}
 			}
 		}

@@ -24,8 +24,11 @@ type Package struct {
 	Size     int64
 	// SHA256 is lowercase hex; "" in a status file.
 	SHA256 string
-	// Depends, PreDepends and Recommends are the relationship fields.
-	Depends, PreDepends, Recommends []Dependency
+	// DependsField, PreDependsField and RecommendsField are the
+	// relationship fields as the index gives them; Dependencies parses
+	// them. (Parsing only the packages a resolution visits keeps a large
+	// index small in memory, and a malformed entry nobody needs harmless.)
+	DependsField, PreDependsField, RecommendsField string
 	// Provides lists the virtual packages it provides, each with "=" and a
 	// version for a versioned provide.
 	Provides []Relation
@@ -36,8 +39,24 @@ type Package struct {
 	Status string
 	// Repository names the repository the index came from (Index.Repository).
 	Repository string
-	// Fields are all the fields as read.
-	Fields Paragraph
+}
+
+// Dependencies parses the package's Pre-Depends and Depends and, with
+// recommends, its Recommends, in that order.
+func (p *Package) Dependencies(recommends bool) ([]Dependency, error) {
+	fields := []struct{ name, value string }{{"Pre-Depends", p.PreDependsField}, {"Depends", p.DependsField}}
+	if recommends {
+		fields = append(fields, struct{ name, value string }{"Recommends", p.RecommendsField})
+	}
+	var out []Dependency
+	for _, f := range fields {
+		deps, err := ParseDependencies(f.value)
+		if err != nil {
+			return nil, fmt.Errorf("package %s %s: %s: %w", p.Name, p.Version, f.name, err)
+		}
+		out = append(out, deps...)
+	}
+	return out, nil
 }
 
 // String returns "name version arch".
@@ -91,7 +110,7 @@ func packageFrom(p Paragraph) (*Package, error) {
 		Architecture: p.Get("Architecture"), Filename: p.Get("Filename"),
 		SHA256:    strings.ToLower(p.Get("SHA256")),
 		Essential: strings.EqualFold(p.Get("Essential"), "yes"),
-		Priority:  p.Get("Priority"), Status: p.Get("Status"), Fields: p,
+		Priority:  p.Get("Priority"), Status: p.Get("Status"),
 	}
 	if pkg.Name == "" || pkg.Version == "" {
 		return nil, syntaxError("packages index", p.Get("Package"), "entry without Package or Version")
@@ -106,15 +125,7 @@ func packageFrom(p Paragraph) (*Package, error) {
 		}
 		pkg.Size = n
 	}
-	var err error
-	for _, f := range []struct {
-		name string
-		dst  *[]Dependency
-	}{{"Depends", &pkg.Depends}, {"Pre-Depends", &pkg.PreDepends}, {"Recommends", &pkg.Recommends}} {
-		if *f.dst, err = ParseDependencies(p.Get(f.name)); err != nil {
-			return nil, fmt.Errorf("package %s %s: %s: %w", pkg.Name, pkg.Version, f.name, err)
-		}
-	}
+	pkg.DependsField, pkg.PreDependsField, pkg.RecommendsField = p.Get("Depends"), p.Get("Pre-Depends"), p.Get("Recommends")
 	prov, err := ParseDependencies(p.Get("Provides"))
 	if err != nil {
 		return nil, fmt.Errorf("package %s %s: Provides: %w", pkg.Name, pkg.Version, err)

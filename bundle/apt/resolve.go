@@ -117,6 +117,9 @@ func Resolve(indexes []*Index, wanted []string, opts ResolveOptions) (*Resolutio
 		if err := r.satisfy(it); err != nil {
 			return nil, err
 		}
+		if r.err != nil {
+			return nil, r.err
+		}
 	}
 	res := &Resolution{RequiredBy: r.why}
 	for _, p := range r.chosen {
@@ -157,6 +160,8 @@ type resolver struct {
 	cons      map[string][]constraint
 	installed map[string]string
 	queue     []item
+	// err is a chosen package's relationship field that does not parse.
+	err error
 }
 
 // archOK reports whether p can be installed for the target (qualifier
@@ -382,9 +387,9 @@ func (r *resolver) choose(p *Package, chain []string) {
 	r.chosen[p.Name] = p
 	r.why[p.Name] = slices.Clone(chain)
 	next := append(slices.Clone(chain), p.Name+" "+p.Version)
-	deps := slices.Concat(p.PreDepends, p.Depends)
-	if r.opts.Recommends {
-		deps = append(deps, p.Recommends...)
+	deps, err := p.Dependencies(r.opts.Recommends)
+	if err != nil && r.err == nil {
+		r.err = err
 	}
 	for _, d := range deps {
 		r.queue = append(r.queue, item{dep: d, chain: next})

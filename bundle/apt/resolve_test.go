@@ -91,3 +91,22 @@ func TestResolveInMemory(t *testing.T) {
 		})
 	}
 }
+
+// TestResolveMalformedRelations: a relationship field that does not parse
+// harms nothing until a resolution needs its package, and then names it.
+func TestResolveMalformedRelations(t *testing.T) {
+	idx := index(t, "repo",
+		"Package: good\nVersion: 1\nArchitecture: amd64\nDepends: needed\n",
+		"Package: needed\nVersion: 1\nArchitecture: amd64\n",
+		"Package: broken\nVersion: 2\nArchitecture: amd64\nDepends: needed (>> )\n",
+		"Package: uses-broken\nVersion: 1\nArchitecture: amd64\nDepends: broken\n",
+	)
+	res, err := apt.Resolve([]*apt.Index{idx}, []string{"good"}, apt.ResolveOptions{})
+	if err != nil || !slices.Equal(names(res), []string{"good=1", "needed=1"}) {
+		t.Fatalf("good: %v, %v", res, err)
+	}
+	_, err = apt.Resolve([]*apt.Index{idx}, []string{"uses-broken"}, apt.ResolveOptions{})
+	if !errors.Is(err, apt.ErrSyntax) || !strings.Contains(err.Error(), "package broken 2: Depends") {
+		t.Fatalf("want a syntax error naming broken's Depends, got %v", err)
+	}
+}
