@@ -11,9 +11,11 @@
 #      manifest's pinned requirements); for every apt target and
 #      architecture of the lock, the real apt-get, with its own state,
 #      cache, config and sources and each repository's key (fetched from
-#      serve) as signed-by, updates from every repository of the target and
-#      downloads the wanted packages: any warning, error, note or file it
-#      gives up on fails the demo, and it must fetch exactly the .debs the
+#      serve) as signed-by, does what a node does: updates from the
+#      repositories install puts in its sources and downloads their wanted
+#      packages, then adds the others (Docker's, which kubespray adds) and
+#      downloads theirs. Any warning, error, note or file it gives up on
+#      fails the demo, and the two stages must fetch exactly the .debs the
 #      build resolved (the upstream's repositories hold small signed
 #      stand-ins);
 #   5. the index page's address is printed.
@@ -114,10 +116,12 @@ done < "$work/python.txt"
 echo "downloaded $pyfiles Python package files with pip"
 
 echo "== download every apt target's packages back with apt-get"
-# One directory per target and architecture: its sources.list (every
-# repository of the target, those install leaves to kubespray included,
-# for the wanted packages may come from them), the keys as served, the
-# wanted packages and the .debs the build resolved.
+# As on a node: first the packages installed from the repositories install
+# puts in the node's sources, with those alone; then, once kubespray has
+# added the others (Docker's), their packages with every repository. One
+# directory per target and architecture holds a sources list per stage, the
+# keys as served, each stage's wanted packages and the .debs the build
+# resolved; both stages together must download exactly those.
 curl -fsS "http://127.0.0.1:$port/paimirror.json" > "$work/lock.json"
 python3 - "$work/lock.json" "http://127.0.0.1:$port" "$work/apt" > "$work/apt-targets.txt" <<'PY'
 import json, os, sys, urllib.request
@@ -134,18 +138,25 @@ for res in apt.get("resolutions", []):
     target, arch = res["target"], res["architecture"]
     d = os.path.join(root, target + "-" + arch)
     os.makedirs(os.path.join(d, "etc"))
-    lines = []
+    stages = {1: ([], []), 2: ([], [])}  # stage: (sources lines, wanted)
     for i, r in enumerate(apt["repositories"]):
         if r["target"] != target or arch not in r["architectures"]:
             continue
         data, ext = keys[r["keyUrl"]]
         keyfile = os.path.join(d, "etc", "key%d%s" % (i, ext))
         open(keyfile, "wb").write(data)
-        for suite in r["suites"]:
-            lines.append("deb [arch=%s signed-by=%s] %s%s %s %s" % (arch, keyfile, base, r["prefix"], suite, " ".join(r["components"])))
-    open(os.path.join(d, "etc", "sources.list"), "w").write("\n".join(lines) + "\n")
-    # apt-get install takes "name" or "name=version", not a relation.
-    open(os.path.join(d, "wanted"), "w").write(" ".join(w.split("(")[0].strip() for w in res["wanted"]) + "\n")
+        lines = ["deb [arch=%s signed-by=%s] %s%s %s %s" % (arch, keyfile, base, r["prefix"], suite, " ".join(r["components"])) for suite in r["suites"]]
+        # apt-get install takes "name" or "name=version", not a relation.
+        wanted = [w.split("(")[0].strip() for w in r["wanted"]]
+        if r["sources"]:
+            stages[1][0].extend(lines)
+            stages[1][1].extend(wanted)
+        else:
+            stages[2][1].extend(wanted)
+        stages[2][0].extend(lines)
+    for n, (lines, wanted) in stages.items():
+        open(os.path.join(d, "sources%d.list" % n), "w").write("\n".join(lines) + "\n")
+        open(os.path.join(d, "wanted%d" % n), "w").write(" ".join(wanted) + "\n")
     debs = sorted("%s_%s_%s.deb" % (p["name"], p["version"].replace(":", "%3a"), p["architecture"]) for p in res["packages"])
     open(os.path.join(d, "expected"), "w").write("".join(x + "\n" for x in debs))
     print(d, arch)
@@ -181,31 +192,30 @@ while read -r dir arch; do
 		echo 'Acquire::Retries "0";'
 		[ "$(id -u)" -ne 0 ] || echo 'APT::Sandbox::User "root";'
 	} > "$dir/etc/apt.conf"
-	read -ra wanted < "$dir/wanted"
-	for step in update install; do
-		args=(update)
-		[ "$step" = update ] || args=(install -y --download-only "${wanted[@]}")
-		if ! out=$(env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy APT_CONFIG="$dir/etc/apt.conf" LC_ALL=C \
-			apt-get "${args[@]}" 2>&1); then
-			echo "$out" >&2
-			echo "demo: $name: apt-get ${args[*]} failed" >&2; exit 1
-		fi
-		if grep -qE '^(W:|E:|Err:|Ign:|N:)' <<<"$out"; then
-			echo "$out" >&2
-			echo "demo: $name: apt-get ${args[*]} complained" >&2; exit 1
-		fi
+	for stage in 1 2; do
+		cp "$dir/sources$stage.list" "$dir/etc/sources.list"
+		read -ra wanted < "$dir/wanted$stage"
+		[ "${#wanted[@]}" -gt 0 ] || continue
+		for step in update install; do
+			args=(update)
+			[ "$step" = update ] || args=(install -y --download-only "${wanted[@]}")
+			if ! out=$(env -u HTTP_PROXY -u HTTPS_PROXY -u http_proxy -u https_proxy APT_CONFIG="$dir/etc/apt.conf" LC_ALL=C \
+				apt-get "${args[@]}" 2>&1); then
+				echo "$out" >&2
+				echo "demo: $name: stage $stage: apt-get ${args[*]} failed" >&2; exit 1
+			fi
+			if grep -qE '^(W:|E:|Err:|Ign:|N:)' <<<"$out"; then
+				echo "$out" >&2
+				echo "demo: $name: stage $stage: apt-get ${args[*]} complained" >&2; exit 1
+			fi
+		done
 	done
 	(cd "$dir/cache/archives" && find . -maxdepth 1 -name '*.deb' -printf '%f\n' | sort) > "$dir/downloaded"
-	# The bundle may hold more than one apt run takes (the packages installed
-	# before kubespray adds Docker's repository are resolved without it),
-	# never less: everything apt took must be one of the resolved .debs.
-	extra=$(comm -13 "$dir/expected" "$dir/downloaded")
-	if [ -n "$extra" ]; then
-		echo "$extra" >&2
-		echo "demo: $name: apt-get downloaded .debs the build did not resolve" >&2; exit 1
+	if ! diff -u "$dir/expected" "$dir/downloaded" >&2; then
+		echo "demo: $name: apt-get downloaded other .debs than the build resolved (-resolved +downloaded)" >&2; exit 1
 	fi
 	n=$(wc -l < "$dir/downloaded")
-	echo "$name: apt-get updated from the mirror and downloaded $n of the $(wc -l < "$dir/expected") packages the build resolved"
+	echo "$name: in the nodes' two stages, apt-get updated from the mirror and downloaded the $n packages the build resolved"
 	aptdebs=$((aptdebs + n))
 done < "$work/apt-targets.txt"
 echo "downloaded $aptdebs .deb files with apt-get for $targets apt targets"

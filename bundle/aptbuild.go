@@ -67,7 +67,7 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 		la.Repositories = append(la.Repositories, AptRepository{
 			Name: e.Name, Target: e.Target, URL: e.URL,
 			Suites: slices.Clone(e.Suites), Components: slices.Clone(e.Components), Architectures: slices.Clone(e.ArchitectureList()),
-			KeyURL: e.Key.URL, Fingerprint: keys[i].Fingerprint, Sources: e.Sources, Prefix: e.MirrorPrefix(),
+			KeyURL: e.Key.URL, Fingerprint: keys[i].Fingerprint, Sources: e.Sources, Wanted: append([]string{}, e.Packages...), Prefix: e.MirrorPrefix(),
 			Files: []AptFile{},
 		})
 	}

@@ -259,6 +259,8 @@ type AptRepository struct {
 	// Sources reports whether install adds the repository to the nodes'
 	// apt sources.
 	Sources bool `json:"sources"`
+	// Wanted are the packages the manifest entry asks for.
+	Wanted []string `json:"wanted"`
 	// Prefix is the mirror path the repository is served under
 	// ("/archive.ubuntu.com/ubuntu"): a node's sources line is
 	// "deb http://MIRROR{Prefix} SUITE COMPONENTS".
