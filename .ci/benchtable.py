@@ -70,6 +70,21 @@ def main():
             ohead, _, olast = other.rpartition("/")
             if ohead == head and olast not in OURS:
                 pairs.append((head, name, olast, other))
+    timed = [p for p in pairs if med(res, p[1], "MB/s") is None and med(res, p[1], "ns/op") is not None]
+    pairs = [p for p in pairs if p not in timed]
+    if timed:
+        print("Time and memory, side by side in one run (ratio < 1: paimirror takes less)")
+        print()
+        print("| benchmark | paimirror s | baseline | baseline s | time ratio | "
+              "paimirror peak RSS MB | baseline peak RSS MB | RSS ratio |")
+        print("|---|---:|---|---:|---:|---:|---:|---:|")
+        for head, ours, base, other in timed:
+            t1, t2 = med(res, ours, "ns/op"), med(res, other, "ns/op")
+            print(f"| {head.removeprefix('Benchmark')} | {fmt(t1 / 1e9 if t1 else None, 2)} | {base} | "
+                  f"{fmt(t2 / 1e9 if t2 else None, 2)} | {ratio(res, ours, other, 'ns/op')} | "
+                  f"{fmt(med(res, ours, 'peak-RSS-MB'), 1)} | {fmt(med(res, other, 'peak-RSS-MB'), 1)} | "
+                  f"{ratio(res, ours, other, 'peak-RSS-MB')} |")
+        print()
     if pairs:
         print("Throughput, side by side in one run (ratio > 1: paimirror is faster; "
               "CPU ratio < 1: paimirror spends less server CPU per byte)")
@@ -105,7 +120,7 @@ def main():
         for r in rows:
             print("| " + " | ".join(r) + " |")
         print()
-    if not pairs and not rows:
+    if not pairs and not rows and not timed:
         sys.exit("benchtable: no paired benchmark results in the input")
     if cpu:
         print(f"CPU: {cpu}. Clients and servers share the machine, so absolute figures "

@@ -36,6 +36,7 @@ type suiteMeta struct {
 	entry int
 	md    *apt.Metadata
 	base  string
+	files []AptFile // md.Files as stored (their Data dropped)
 }
 
 // resolveApt downloads the signing keys and every suite's signed metadata
@@ -95,6 +96,9 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 					errs[slot] = &ItemError{Item: item, Err: err}
 					return
 				}
+				for _, f := range md.Files {
+					sm.files = append(sm.files, AptFile{Path: f.Path, Source: strings.TrimRight(base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: f.Size})
+				}
 				sm.md, sm.base = md, base
 			})
 		}
@@ -109,12 +113,7 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	byRepo := map[string]int{} // apt.Source.Name() -> entry
 	for _, sm := range metas {
 		r := &la.Repositories[sm.entry]
-		for _, f := range sm.md.Files {
-			if err := b.w.add("sha256:"+f.SHA256, int64(len(f.Data)), bytes.NewReader(f.Data)); err != nil {
-				return nil, err
-			}
-			r.Files = append(r.Files, AptFile{Path: f.Path, Source: strings.TrimRight(sm.base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: int64(len(f.Data))})
-		}
+		r.Files = append(r.Files, sm.files...)
 		byRepo[sm.md.Source.Name()] = sm.entry
 	}
 
@@ -303,7 +302,12 @@ func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Sour
 	var errs []error
 	for _, base := range fileSources(b.opts.Mirrors, []string{strings.TrimRight(e.URL, "/")}) {
 		src.URL = base
-		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client})
+		// Each file is stored verbatim as soon as it is verified, not held
+		// until the whole suite is (a file from a source that later fails
+		// stays in the partial bundle, unreferenced, as any blob may).
+		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client, Logger: b.log, Store: func(f apt.MetaFile) error {
+			return b.w.add("sha256:"+f.SHA256, f.Size, bytes.NewReader(f.Data))
+		}})
 		if err == nil {
 			return md, base, nil
 		}

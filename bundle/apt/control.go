@@ -2,6 +2,7 @@ package apt
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ type ControlReader struct {
 	sc   *bufio.Scanner
 	line int
 	what string
+	// keep, when set, selects the fields a paragraph holds; the others
+	// are checked for form and skipped without a copy.
+	keep func(name []byte) bool
 }
 
 // NewControlReader returns a reader of the paragraphs in r.
@@ -61,11 +65,13 @@ func NewControlReader(r io.Reader) *ControlReader {
 // error, as in dpkg.
 func (c *ControlReader) Next() (Paragraph, error) {
 	var p Paragraph
+	started := false // a field was read, kept or not
+	kept := false    // the last field read was kept
 	for c.sc.Scan() {
 		c.line++
-		line := strings.TrimSuffix(c.sc.Text(), "\r")
-		if strings.TrimSpace(line) == "" {
-			if len(p) > 0 {
+		line := bytes.TrimSuffix(c.sc.Bytes(), []byte("\r"))
+		if len(bytes.TrimSpace(line)) == 0 {
+			if started {
 				return p, nil
 			}
 			continue
@@ -74,25 +80,31 @@ func (c *ControlReader) Next() (Paragraph, error) {
 			continue
 		}
 		if line[0] == ' ' || line[0] == '\t' {
-			if len(p) == 0 {
-				return nil, c.errorf(line, "continuation line before any field")
+			if !started {
+				return nil, c.errorf(string(line), "continuation line before any field")
 			}
-			p[len(p)-1].Value += "\n" + strings.TrimSpace(line)
+			if kept {
+				p[len(p)-1].Value += "\n" + string(bytes.TrimSpace(line))
+			}
 			continue
 		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || name == "" || strings.ContainsAny(name, " \t") {
-			return nil, c.errorf(line, "not a field")
+		name, value, ok := bytes.Cut(line, []byte(":"))
+		if !ok || len(name) == 0 || bytes.ContainsAny(name, " \t") {
+			return nil, c.errorf(string(line), "not a field")
 		}
-		if _, dup := p.Lookup(name); dup {
-			return nil, c.errorf(line, "field "+name+" repeated")
+		started = true
+		if kept = c.keep == nil || c.keep(name); !kept {
+			continue
 		}
-		p = append(p, Field{Name: name, Value: strings.TrimSpace(value)})
+		if _, dup := p.Lookup(string(name)); dup {
+			return nil, c.errorf(string(line), "field "+string(name)+" repeated")
+		}
+		p = append(p, Field{Name: string(name), Value: string(bytes.TrimSpace(value))})
 	}
 	if err := c.sc.Err(); err != nil {
 		return nil, err
 	}
-	if len(p) > 0 {
+	if started {
 		return p, nil
 	}
 	return nil, io.EOF

@@ -31,6 +31,11 @@ type FetchOptions struct {
 	// that does not match InRelease, a listed Translation-en upstream
 	// does not serve); default: discard.
 	Logger *slog.Logger
+	// Store, when set, is handed each metadata file as soon as it is
+	// verified, and Metadata.Files then holds it without its Data, so a
+	// suite's indexes need not all be in memory at once. An error from
+	// Store ends FetchMetadata with it. Default nil: Files keep the bytes.
+	Store func(MetaFile) error
 }
 
 func (o FetchOptions) client() *http.Client {
@@ -197,9 +202,11 @@ type MetaFile struct {
 	// Path is relative to the repository root: "dists/{suite}/" and the
 	// path the Release lists ("dists/bookworm/InRelease",
 	// "dists/bookworm/main/binary-amd64/Packages.xz").
-	Path   string
+	Path string
+	// Data is the file's bytes; nil once handed to FetchOptions.Store.
 	Data   []byte
 	SHA256 string
+	Size   int64
 }
 
 // Metadata is a suite's verified metadata and indexes.
@@ -273,9 +280,17 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	unlisted := FileSum{Size: -1}
 	md := &Metadata{Source: src}
 	dists := "dists/" + src.Suite + "/"
-	add := func(name string, data []byte) {
+	add := func(name string, data []byte) error {
 		s := sha256.Sum256(data)
-		md.Files = append(md.Files, MetaFile{Path: dists + name, Data: data, SHA256: hex.EncodeToString(s[:])})
+		mf := MetaFile{Path: dists + name, Data: data, SHA256: hex.EncodeToString(s[:]), Size: int64(len(data))}
+		if opts.Store != nil {
+			if err := opts.Store(mf); err != nil {
+				return fmt.Errorf("%s: storing %s: %w", src.Name(), mf.Path, err)
+			}
+			mf.Data = nil
+		}
+		md.Files = append(md.Files, mf)
+		return nil
 	}
 	inRel, errIn := get("InRelease", unlisted)
 	if errIn == nil {
@@ -284,7 +299,9 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 			return nil, err
 		}
 		md.Release = rel
-		add("InRelease", inRel)
+		if err := add("InRelease", inRel); err != nil {
+			return nil, err
+		}
 	} else if !isNotFound(errIn) {
 		return nil, fmt.Errorf("%s: %w", src.Name(), errIn)
 	}
@@ -304,8 +321,9 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 			if md.Release == nil {
 				md.Release = rel
 			}
-			add("Release", relData)
-			add("Release.gpg", sig)
+			if err := errors.Join(add("Release", relData), add("Release.gpg", sig)); err != nil {
+				return nil, err
+			}
 		}
 	case md.Release != nil:
 		log.Debug("keeping InRelease alone", "repository", src.Name(), "release", errRel, "release.gpg", errSig)
@@ -337,7 +355,9 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 			if err != nil {
 				return "", nil, fmt.Errorf("%s: %w", src.Name(), err)
 			}
-			add(name, data)
+			if err := add(name, data); err != nil {
+				return "", nil, err
+			}
 			if readName == "" && canDecompress(name) {
 				readName, readData = name, data
 			}

@@ -85,6 +85,7 @@ func ParsePackages(r io.Reader, repo string) (*Index, error) {
 	idx := &Index{Repository: repo}
 	c := NewControlReader(r)
 	c.what = "packages index"
+	c.keep = packageField
 	for {
 		p, err := c.Next()
 		if err == io.EOF {
@@ -102,6 +103,30 @@ func ParsePackages(r io.Reader, repo string) (*Index, error) {
 	}
 	idx.build()
 	return idx, nil
+}
+
+// packageField reports whether a Packages field is one packageFrom reads;
+// the others (Description above all) are not kept.
+func packageField(name []byte) bool {
+	switch len(name) {
+	case 4:
+		return bytes.EqualFold(name, []byte("Size"))
+	case 6:
+		return bytes.EqualFold(name, []byte("SHA256")) || bytes.EqualFold(name, []byte("Status"))
+	case 7:
+		return bytes.EqualFold(name, []byte("Package")) || bytes.EqualFold(name, []byte("Version")) || bytes.EqualFold(name, []byte("Depends"))
+	case 8:
+		return bytes.EqualFold(name, []byte("Filename")) || bytes.EqualFold(name, []byte("Priority")) || bytes.EqualFold(name, []byte("Provides"))
+	case 9:
+		return bytes.EqualFold(name, []byte("Essential"))
+	case 10:
+		return bytes.EqualFold(name, []byte("Recommends"))
+	case 11:
+		return bytes.EqualFold(name, []byte("Pre-Depends"))
+	case 12:
+		return bytes.EqualFold(name, []byte("Architecture"))
+	}
+	return false
 }
 
 func packageFrom(p Paragraph) (*Package, error) {

@@ -24,7 +24,7 @@ const debianKeyring = "/usr/share/keyrings/debian-archive-bookworm-automatic.gpg
 
 // reachDebian skips the test (or fails it under PAIMIRROR_REQUIRE_TOOLS=1)
 // when deb.debian.org cannot be reached.
-func reachDebian(t *testing.T) {
+func reachDebian(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("reaches deb.debian.org; skipped with -short")

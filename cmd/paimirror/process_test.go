@@ -17,7 +17,7 @@ import (
 
 // paimirror returns a command running this test binary as paimirror (the
 // link testscript.Main puts on PATH).
-func paimirror(t *testing.T, args ...string) *exec.Cmd {
+func paimirror(t testing.TB, args ...string) *exec.Cmd {
 	t.Helper()
 	path, err := exec.LookPath("paimirror")
 	if err != nil {
