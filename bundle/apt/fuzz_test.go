@@ -58,6 +58,12 @@ func FuzzParsePackages(f *testing.F) {
 			if len(idx.Lookup(p.Name)) == 0 {
 				t.Fatalf("%s not found by name", p.Name)
 			}
+			p.Dependencies(true)
+		}
+		if len(idx.Packages) > 0 {
+			// Resolving anything the index holds ends, with an answer or
+			// an error.
+			apt.Resolve([]*apt.Index{idx}, []string{idx.Packages[0].Name}, apt.ResolveOptions{Recommends: true, AssumeEssential: true})
 		}
 	})
 }
