@@ -3,6 +3,7 @@ package installer
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -14,6 +15,69 @@ import (
 // dockerAptURL is Docker's apt repository for Ubuntu, which kubespray 2.11
 // adds itself (docker_ubuntu_repo_base_url).
 const dockerAptURL = "https://download.docker.com/linux/ubuntu"
+
+var (
+	aptLabel  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	aptPath   = regexp.MustCompile(`^(?:/[A-Za-z0-9_~+-][A-Za-z0-9._~+-]*)+$`)
+	aptWord   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*(?:/[A-Za-z0-9][A-Za-z0-9._+~-]*)*$`)
+	aptArch   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	aptPin    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*=[A-Za-z0-9.+~:-]+$`)
+	aptWanted = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*(?:[ =(:].*)?$`)
+)
+
+// checkAptLock checks that every name, path and package of the lock's
+// apt record is of the form a build writes (see manifests' validation),
+// since install puts them into root shell scripts and apt's sources.
+func checkAptLock(l *bundle.Lock) error {
+	if l.Apt == nil {
+		return nil
+	}
+	bad := func(what, v string) error { return fmt.Errorf("apt %s %q is not a plain name or path", what, v) }
+	for _, r := range l.Apt.Repositories {
+		if !aptLabel.MatchString(r.Name) {
+			return bad("repository name", r.Name)
+		}
+		if !aptLabel.MatchString(r.Target) {
+			return bad("target", r.Target)
+		}
+		if !aptPath.MatchString(r.Prefix) || slices.Contains(strings.Split(r.Prefix, "/"), "..") {
+			return bad("prefix", r.Prefix)
+		}
+		for _, list := range [][]string{r.Suites, r.Components} {
+			for _, w := range list {
+				if !aptWord.MatchString(w) || slices.Contains(strings.Split(w, "/"), "..") {
+					return bad("suite or component", w)
+				}
+			}
+		}
+		for _, a := range r.Architectures {
+			if !aptArch.MatchString(a) {
+				return bad("architecture", a)
+			}
+		}
+		for _, f := range r.Files {
+			if f.Package != "" && !aptPin.MatchString(f.Package) {
+				return bad("package", f.Package)
+			}
+		}
+	}
+	for _, k := range l.Apt.Keys {
+		if !aptPath.MatchString(k.Path) || slices.Contains(strings.Split(k.Path, "/"), "..") {
+			return bad("key path", k.Path)
+		}
+	}
+	for _, res := range l.Apt.Resolutions {
+		if !aptLabel.MatchString(res.Target) {
+			return bad("target", res.Target)
+		}
+		for _, w := range res.Wanted {
+			if !aptWanted.MatchString(w) || strings.ContainsAny(w, "'\"`$\\;|&<>\n") {
+				return bad("wanted package", w)
+			}
+		}
+	}
+	return nil
+}
 
 // aptOf returns what the bundle serves to apt, or nil when it carries no
 // apt repository.

@@ -30,7 +30,9 @@ func testLock() *bundle.Lock {
 					Sources: true, Prefix: "/archive.ubuntu.com/ubuntu"},
 				{Name: "docker-bionic", Target: "ubuntu-18.04", URL: "https://download.docker.com/linux/ubuntu/", Suites: []string{"bionic"},
 					Components: []string{"stable"}, Architectures: []string{"amd64"}, KeyURL: "https://download.docker.com/linux/ubuntu/gpg",
-					Prefix: "/download.docker.com/linux/ubuntu"},
+					Prefix: "/download.docker.com/linux/ubuntu", Files: []bundle.AptFile{
+						{Path: "dists/bionic/InRelease"},
+						{Path: "pool/stable/amd64/docker-ce_18.09.7~3-0~ubuntu-bionic_amd64.deb", Package: "docker-ce=5:18.09.7~3-0~ubuntu-bionic"}}},
 			},
 			Keys: []bundle.AptKey{
 				{URL: "https://keyserver.example/ubuntu.gpg", Path: "/keyserver.example/ubuntu.gpg"},
@@ -171,5 +173,33 @@ func copyDir(t *testing.T, src, dst string) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCheckAptLock: the lock's apt record reaches root shell scripts and
+// sources lists; anything but plain names and paths is refused.
+func TestCheckAptLock(t *testing.T) {
+	if err := checkAptLock(testLock()); err != nil {
+		t.Fatalf("a good lock: %v", err)
+	}
+	if err := checkAptLock(&bundle.Lock{}); err != nil {
+		t.Fatalf("a lock without apt: %v", err)
+	}
+	for name, edit := range map[string]func(l *bundle.Lock){
+		"suite with a newline": func(l *bundle.Lock) { l.Apt.Repositories[0].Suites[0] = "bionic\nPAIMIRROR_END_OF_FILE\nreboot" },
+		"prefix traversal":     func(l *bundle.Lock) { l.Apt.Repositories[0].Prefix = "/a/../../etc" },
+		"prefix with a space":  func(l *bundle.Lock) { l.Apt.Repositories[0].Prefix = "/a b" },
+		"component quote":      func(l *bundle.Lock) { l.Apt.Repositories[0].Components[0] = "main'" },
+		"architecture":         func(l *bundle.Lock) { l.Apt.Repositories[0].Architectures = []string{"amd64;id"} },
+		"package":              func(l *bundle.Lock) { l.Apt.Repositories[1].Files[1].Package = "docker-ce=1$(id)" },
+		"key path":             func(l *bundle.Lock) { l.Apt.Keys[0].Path = "/k'ey" },
+		"wanted":               func(l *bundle.Lock) { l.Apt.Resolutions[0].Wanted[0] = "curl; reboot" },
+		"target":               func(l *bundle.Lock) { l.Apt.Repositories[0].Target = "../x" },
+	} {
+		l := testLock()
+		edit(l)
+		if err := checkAptLock(l); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
 	}
 }

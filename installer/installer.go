@@ -336,6 +336,12 @@ func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&l); err != nil {
 		return nil, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
 	}
+	// Its apt record goes into root shell scripts and sources lists on
+	// every machine: nothing in it may be more than the plain names and
+	// paths a build writes.
+	if err := checkAptLock(&l); err != nil {
+		return nil, fmt.Errorf("the mirror's %s: %w; rebuild the bundle with paimirror build, or check what serves %s", bundle.LockName, err, u)
+	}
 	in.cachedLock = &l
 	return &l, nil
 }
