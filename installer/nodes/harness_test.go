@@ -502,6 +502,7 @@ mount --bind %[3]s /proc/meminfo
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/apt
 mount -t tmpfs -o mode=0755 tmpfs /var/cache
 mkdir -p /var/lib/apt/lists/partial /var/cache/apt/archives/partial
+if [ -d /usr/local/share/ca-certificates ]; then mount -t tmpfs -o mode=0755 tmpfs /usr/local/share/ca-certificates; fi
 hostname %[4]s
 for p in %[8]s; do if [ -e "$p" ]; then mount --bind /dev/null "$p"; fi; done
 id %[5]s >/dev/null 2>&1 || useradd -M -d %[6]s -s /bin/sh %[5]s

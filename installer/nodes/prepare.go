@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 )
@@ -86,6 +87,11 @@ type PrepareResult struct {
 	// CAInstalled reports that the mirror's CA was written to
 	// CAPath(Mirror.Addr) (TLS with a CA only, and only when it differed).
 	CAInstalled bool
+	// SystemCAInstalled reports that the mirror's CA was added to the
+	// system's trust store (SystemCAPath), for kubespray's downloads and
+	// the dev box's curl and pip (TLS with a CA only, and only when it
+	// was not there).
+	SystemCAInstalled bool
 	// Restarted reports that docker was restarted (only when daemon.json
 	// changed) and answered again.
 	Restarted bool
@@ -224,6 +230,10 @@ func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions) (r Prepa
 		if r.Err != nil {
 			return r
 		}
+		r.SystemCAInstalled, r.Err = installSystemCA(ctx, c, opts.Mirror)
+		if r.Err != nil {
+			return r
+		}
 	}
 
 	if changed {
@@ -275,6 +285,34 @@ var backupStateCmd = fmt.Sprintf(`if [ -e %s ]; then echo backup=%s; elif [ -e %
 // restartDockerCmd restarts docker with systemd, or with the SysV service
 // wrapper where there is no systemctl.
 const restartDockerCmd = `if command -v systemctl >/dev/null 2>&1; then systemctl restart docker; else service docker restart; fi`
+
+// SystemCAPath is where Prepare puts the mirror's CA for the system's own
+// trust (curl, wget, Python's ssl module, so kubespray's get_url and
+// apt_key, and pip with --cert /etc/ssl/certs/ca-certificates.crt), which
+// update-ca-certificates then adds to /etc/ssl/certs.
+func SystemCAPath(mirror string) string {
+	return "/usr/local/share/ca-certificates/paimirror-" + strings.NewReplacer(":", "_", "/", "_").Replace(mirror) + ".crt"
+}
+
+// installSystemCA adds the mirror's CA to the machine's trust store,
+// unless it is there already, and reports whether it changed anything.
+func installSystemCA(ctx context.Context, c *Client, m Mirror) (bool, error) {
+	script := fmt.Sprintf(`set -e
+f=%s; d=$(dirname "$f")
+t=$(mktemp)
+trap 'rm -f "$t"' EXIT
+cat > "$t"
+if [ -f "$f" ] && cmp -s "$t" "$f"; then exit 0; fi
+mkdir -p "$d"
+install -m 0644 "$t" "$f"
+update-ca-certificates >/dev/null
+echo changed`, shq(SystemCAPath(m.Addr)))
+	out, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: m.CA})
+	if err != nil {
+		return false, fmt.Errorf("node %s: adding the mirror's CA to the system's trust (%s, update-ca-certificates): %w", c.node.Name, SystemCAPath(m.Addr), withStderr(err, errb))
+	}
+	return strings.TrimSpace(string(out)) == "changed", nil
+}
 
 // installCA writes the mirror's CA where docker looks for it, unless it is
 // already there.

@@ -261,8 +261,16 @@ func TestPrepareTLS(t *testing.T) {
 	if got, err := os.ReadFile(caFile); err != nil || string(got) != string(ca) {
 		t.Errorf("CA at %s: %v", caFile, err)
 	}
+	// The system trusts it too: update-ca-certificates put it in the
+	// bundle curl, wget and Python read.
+	if !results[0].SystemCAInstalled {
+		t.Errorf("the CA was not added to the system's trust: %+v", results[0])
+	}
+	if bundle := n.run(t, keys, "cat /etc/ssl/certs/ca-certificates.crt"); !strings.Contains(bundle, strings.TrimSpace(string(ca))) {
+		t.Error("the system's CA bundle lacks the mirror's CA")
+	}
 	results, err = Prepare(context.Background(), []Node{n.node(Worker)}, testAuth(), keys, opts)
-	if err != nil || results[0].Changed || results[0].CAInstalled || results[0].Restarted || n.restarts() != 1 {
+	if err != nil || results[0].Changed || results[0].CAInstalled || results[0].SystemCAInstalled || results[0].Restarted || n.restarts() != 1 {
 		t.Errorf("second run: %+v, %v, %d restarts", results[0], err, n.restarts())
 	}
 

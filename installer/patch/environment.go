@@ -20,7 +20,7 @@ var (
 	// pipInstall finds `pip install` (python3 -m pip, pip3, pip) and an
 	// index option this patch added before.
 	pipInstall  = regexp.MustCompile(`\bpip3? install\b`)
-	pipIndexOpt = regexp.MustCompile(` --index-url \S+( --trusted-host \S+)?`)
+	pipIndexOpt = regexp.MustCompile(` --index-url \S+( --trusted-host \S+| --cert \S+)?`)
 )
 
 // envPatch says where environment.sh should take kubespray and Python
@@ -31,8 +31,9 @@ type envPatch struct {
 	kubesprayURL string
 	// pipIndex is the mirror's PEP 503 index, e.g.
 	// "http://10.0.0.9:5000/pypi/simple/"; trustedHost its host when it
-	// is plain HTTP.
-	pipIndex, trustedHost string
+	// is plain HTTP; cert the CA bundle pip verifies it with when it is
+	// https.
+	pipIndex, trustedHost, cert string
 }
 
 // patchEnvironment rewrites environment.sh: the kubespray clone becomes a
@@ -61,6 +62,9 @@ func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 			opt := " --index-url " + p.pipIndex
 			if p.trustedHost != "" {
 				opt += " --trusted-host " + p.trustedHost
+			}
+			if p.cert != "" {
+				opt += " --cert " + p.cert
 			}
 			body = pipIndexOpt.ReplaceAllString(body, "")
 			loc := pipInstall.FindStringIndex(body)

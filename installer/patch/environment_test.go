@@ -46,13 +46,18 @@ sudo python3 -m pip install paramiko # need paramiko for ansible-playbook
 	moved := envPatch{
 		kubesprayURL: "https://mirror.lab:8443/github.com/kubernetes-sigs/kubespray/archive/abc.tar.gz",
 		pipIndex:     "https://mirror.lab:8443/pypi/simple/",
+		cert:         SystemCABundle,
 	}
 	out2, _ := patchEnvironment("environment.sh", out, moved)
 	if strings.Contains(string(out2), "10.0.0.9") {
 		t.Errorf("the old mirror is still named:\n%s", out2)
 	}
-	if strings.Count(string(out2), "--index-url https://mirror.lab:8443/pypi/simple/") != 3 || strings.Contains(string(out2), "--trusted-host") {
+	if strings.Count(string(out2), "--index-url https://mirror.lab:8443/pypi/simple/ --cert "+SystemCABundle) != 3 || strings.Contains(string(out2), "--trusted-host") {
 		t.Errorf("pip lines not repointed:\n%s", out2)
+	}
+	// And back to plain HTTP: the --cert goes.
+	if out3, _ := patchEnvironment("environment.sh", out2, p); string(out3) != string(out) {
+		t.Errorf("repointing back to the first mirror:\n%s\nwant\n%s", out3, out)
 	}
 	// Nothing to point: unchanged, and a missing clone is reported.
 	if same, _ := patchEnvironment("environment.sh", []byte(in), envPatch{}); string(same) != in {

@@ -74,6 +74,11 @@ type Options struct {
 	DevBoxDocker bool
 }
 
+// SystemCABundle is the system's CA bundle on Debian and Ubuntu, which
+// pip is pointed at (--cert) for an https mirror: prepare adds the
+// mirror's CA there.
+const SystemCABundle = "/etc/ssl/certs/ca-certificates.crt"
+
 // DockerApt is the mirror's copy of Docker's apt repository for Ubuntu
 // (https://download.docker.com/linux/ubuntu).
 type DockerApt struct {
@@ -255,6 +260,10 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		ep.pipIndex = scheme + "://" + opts.Mirror + opts.PipIndex
 		if scheme == "http" {
 			ep.trustedHost, _, _ = strings.Cut(opts.Mirror, ":")
+		} else {
+			// pip trusts its own certifi bundle, not the system's, to which
+			// prepare adds the mirror's CA.
+			ep.cert = SystemCABundle
 		}
 	}
 	out, warnings = patchEnvironment(EnvironmentFile, old, ep)
