@@ -30,6 +30,15 @@ func aptKey(entries []manifests.Apt) string {
 
 func aptFileKey(sha string) string { return "apt file " + sha }
 
+// aptSuites returns the suites of e to fetch: its suites, or one unnamed
+// for a flat repository.
+func aptSuites(e manifests.Apt) []string {
+	if e.Flat {
+		return []string{""}
+	}
+	return e.Suites
+}
+
 // suiteMeta is one suite's verified metadata and the base URL it came
 // from.
 type suiteMeta struct {
@@ -62,12 +71,12 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	// One metadata fetch per entry and suite, a few at a time.
 	var metas []*suiteMeta
 	for i, e := range entries {
-		for range e.Suites {
+		for range aptSuites(e) {
 			metas = append(metas, &suiteMeta{entry: i})
 		}
 		la.Repositories = append(la.Repositories, AptRepository{
 			Name: e.Name, Target: e.Target, URL: e.URL,
-			Suites: slices.Clone(e.Suites), Components: slices.Clone(e.Components), Architectures: slices.Clone(e.ArchitectureList()),
+			Suites: append([]string{}, e.Suites...), Components: append([]string{}, e.Components...), Architectures: slices.Clone(e.ArchitectureList()), Flat: e.Flat,
 			KeyURL: e.Key.URL, Fingerprint: keys[i].Fingerprint, Sources: e.Sources, Wanted: append([]string{}, e.Packages...), Prefix: e.MirrorPrefix(),
 			Files: []AptFile{},
 		})
@@ -77,7 +86,7 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	var wg sync.WaitGroup
 	n := 0
 	for i, e := range entries {
-		for _, suite := range e.Suites {
+		for _, suite := range aptSuites(e) {
 			sm := metas[n]
 			slot := n
 			n++
@@ -89,10 +98,13 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 					return
 				}
 				defer func() { <-sem }()
-				src := apt.Source{Suite: suite, Components: e.Components, Architectures: e.ArchitectureList(), Key: keys[i]}
+				src := apt.Source{Suite: suite, Components: e.Components, Architectures: e.ArchitectureList(), Key: keys[i], Flat: e.Flat}
 				md, base, err := b.aptMetadata(ctx, e, src)
 				if err != nil {
 					item := fmt.Sprintf("apt repository %s suite %s (%s)", e.Name, suite, where(m, e.Line))
+					if e.Flat {
+						item = fmt.Sprintf("apt repository %s (flat, %s)", e.Name, where(m, e.Line))
+					}
 					errs[slot] = &ItemError{Item: item, Err: err}
 					return
 				}
@@ -188,7 +200,9 @@ func (b *builder) resolveAptTarget(la *Apt, entries []manifests.Apt, metas []ent
 					continue
 				}
 				for _, idx := range m.indexes {
-					if strings.Contains(idx.Path, "/binary-"+arch+"/") {
+					// A flat repository's one index holds every
+					// architecture; the resolver picks.
+					if strings.Contains(idx.Path, "/binary-"+arch+"/") || !strings.Contains(idx.Path, "/binary-") {
 						indexes = append(indexes, idx)
 					}
 				}

@@ -3,7 +3,10 @@ package bundle_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -11,7 +14,9 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt"
+	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/fileserver"
 )
 
 // aptManifest has two repositories of one target, one of them with two
@@ -223,4 +228,94 @@ func TestBuildAptFailures(t *testing.T) {
 			t.Error("no .debs")
 		}
 	})
+}
+
+// TestBuildAptFlat builds a flat repository (NVIDIA's layout) through
+// --mirror, serves the bundle with the file server, and lets the real
+// apt-get update from it ("deb URL ./", which apt asks for as
+// "URL/./InRelease") and download a package with its dependency.
+func TestBuildAptFlat(t *testing.T) {
+	flat, err := apttest.New(apttest.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := flat.AddFlat([]apttest.Package{
+		{Name: "nvidia-container-runtime", Version: "3.1.4-1", Depends: "nvidia-container-toolkit (>= 1.0.2)"},
+		{Name: "nvidia-container-toolkit", Version: "1.0.5-1"},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/nvidia/", http.StripPrefix("/nvidia", flat.Handler()))
+	mux.HandleFunc("/gpgkey", func(w http.ResponseWriter, r *http.Request) { w.Write(flat.Key()) })
+	up := httptest.NewServer(mux)
+	defer up.Close()
+	const url = "https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/amd64"
+	m := parse(t, `name: flat
+apt:
+  - name: nvidia
+    target: ubuntu-18.04
+    url: `+url+`
+    flat: true
+    key:
+      url: https://nvidia.github.io/libnvidia-container/gpgkey
+      fingerprint: `+flat.Fingerprint()+`
+    packages: [nvidia-container-runtime]
+`)
+	res, err := bundle.Build(context.Background(), m, bundle.BuildOptions{
+		Output: filepath.Join(t.TempDir(), "b.tar"), Transport: bundletest.LoopbackTransport(),
+		Mirrors: []bundle.Mirror{{From: url, To: up.URL + "/nvidia"}, {From: "https://nvidia.github.io/libnvidia-container/gpgkey", To: up.URL + "/gpgkey"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openVerified(t, res.Path)
+	r := b.Lock.Apt.Repositories[0]
+	var paths []string
+	for _, f := range r.Files {
+		paths = append(paths, f.Path)
+	}
+	if !r.Flat || !slices.Contains(paths, "InRelease") || !slices.Contains(paths, "nvidia-container-toolkit_1.0.5-1_amd64.deb") {
+		t.Fatalf("flat repository in the lock: %+v", r)
+	}
+
+	srv := httptest.NewServer(fileserver.New(b).Handler(http.NotFoundHandler()))
+	defer srv.Close()
+	aptGet := bundletest.Tool(t, "apt-get")
+	bundletest.Tool(t, "gpgv")
+	ag, err := apttest.NewAptGet(aptGet, t.TempDir(), "amd64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := get(t, srv.URL+"/nvidia.github.io/libnvidia-container/gpgkey")
+	if err := ag.AddSource(srv.URL+r.Prefix, "./", nil, key); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ag.RunClean(context.Background(), "update"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := ag.Run(context.Background(), "install", "-y", "--download-only", "nvidia-container-runtime"); err != nil {
+		t.Fatalf("apt-get install: %v\n%s", err, out)
+	}
+	got, err := ag.Downloaded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"nvidia-container-runtime_3.1.4-1_amd64.deb", "nvidia-container-toolkit_1.0.5-1_amd64.deb"}; !slices.Equal(got, want) {
+		t.Errorf("apt-get downloaded %v, want %v", got, want)
+	}
+}
+
+func get(t *testing.T, u string) []byte {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", u, resp.Status)
+	}
+	return data
 }

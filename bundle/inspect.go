@@ -32,6 +32,8 @@ type AptInfo struct {
 	Components []string `json:"components"`
 	// Architectures are the dpkg architectures mirrored.
 	Architectures []string `json:"architectures"`
+	// Flat marks a flat repository ("deb URL ./").
+	Flat bool `json:"flat,omitempty"`
 	// Sources reports whether install adds it to the nodes' apt sources.
 	Sources bool `json:"sources"`
 	// KeyPath is the mirror path of its signing key.
@@ -144,7 +146,7 @@ func (b *Bundle) Summary() Summary {
 	debs := 0
 	for _, r := range l.AptRepositories() {
 		ai := AptInfo{Name: r.Name, Target: r.Target, URL: r.URL, Prefix: r.Prefix, Suites: r.Suites, Components: r.Components,
-			Architectures: r.Architectures, Sources: r.Sources, Packages: []string{}}
+			Architectures: r.Architectures, Flat: r.Flat, Sources: r.Sources, Packages: []string{}}
 		for _, k := range l.Apt.Keys {
 			if k.URL == r.KeyURL {
 				ai.KeyPath = k.Path

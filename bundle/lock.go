@@ -253,6 +253,9 @@ type AptRepository struct {
 	Suites        []string `json:"suites"`
 	Components    []string `json:"components"`
 	Architectures []string `json:"architectures"`
+	// Flat marks a flat repository (no suites or components; sources line
+	// "deb URL ./").
+	Flat bool `json:"flat,omitempty"`
 	// KeyURL and Fingerprint pin the signing key (see Apt.Keys).
 	KeyURL      string `json:"keyUrl"`
 	Fingerprint string `json:"fingerprint"`

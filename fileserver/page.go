@@ -59,6 +59,9 @@ func aptRows(b *bundle.Bundle) []aptRow {
 			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix,
 				Rest: suite + " " + strings.Join(r.Components, " ")})
 		}
+		if r.Flat {
+			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix, Rest: "./"})
+		}
 		out = append(out, row)
 	}
 	return out

@@ -43,7 +43,8 @@ func (ix pathIndex) lookup(u *url.URL) (bundle.File, bool) {
 //   - a literal backslash, and any control character once decoded.
 //
 // Anything else is decoded once and then looked up exactly; since every
-// lock path is clean, "..", "." and empty segments can never match.
+// lock path is clean, "..", "." and empty segments can never match (but
+// see Server.ServeHTTP for apt's flat repositories).
 func requestPath(u *url.URL) (string, bool) {
 	if u.Opaque != "" || !strings.HasPrefix(u.Path, "/") {
 		return "", false

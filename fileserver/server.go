@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -71,7 +72,9 @@ type Server struct {
 	pypiErr    error
 	pythonRows []pythonRow
 	aptRows    []aptRow
-	projects   int
+	// aptPaths are the paths of apt's files (flatRepositoryFile).
+	aptPaths map[string]bool
+	projects int
 }
 
 // page is one of the server's own routes.
@@ -119,6 +122,7 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 		log:      slog.New(slog.DiscardHandler),
 		metrics:  NewMetrics(),
 		files:    newPathIndex(append(slices.Clone(b.Lock.Files), b.Lock.AptServed()...)),
+		aptPaths: map[string]bool{},
 		modified: b.Lock.Created.UTC().Truncate(time.Second),
 	}
 	for _, o := range opts {
@@ -154,6 +158,11 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 	s.images, s.fileRows = rows(b)
 	s.pythonRows, s.projects = pythonRows(b)
 	s.aptRows = aptRows(b)
+	for _, f := range b.Lock.AptServed() {
+		for _, p := range f.Paths {
+			s.aptPaths[p] = true
+		}
+	}
 	if len(b.Lock.PythonFiles()) > 0 {
 		s.pypi, s.pypiErr = newPyPI(b, s.log)
 		if s.pypiErr != nil {
@@ -228,6 +237,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.metrics.serve(KindFile, w, r, func(w http.ResponseWriter, r *http.Request) {
 		f, found := s.files.lookup(r.URL)
 		if !found {
+			f, found = s.flatRepositoryFile(r.URL)
+		}
+		if !found {
 			s.log.Debug("not in the bundle", "method", r.Method, "uri", r.RequestURI, "remote", r.RemoteAddr)
 			notFound(w)
 			return
@@ -236,6 +248,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.serveFile(w, r, f)
 		}
 	})
+}
+
+// flatRepositoryFile finds the apt file a request for "PREFIX/./NAME"
+// names: apt asks a flat repository ("deb URL ./") for its files that
+// way. Only "." segments are dropped, and only apt's files answer.
+func (s *Server) flatRepositoryFile(u *url.URL) (bundle.File, bool) {
+	p, ok := requestPath(u)
+	if !ok || !strings.Contains(p, "/./") {
+		return bundle.File{}, false
+	}
+	p = strings.ReplaceAll(p, "/./", "/")
+	if !s.aptPaths[p] {
+		return bundle.File{}, false
+	}
+	f, ok := s.files[p]
+	return f, ok
 }
 
 // servePyPI answers a request under PathPyPI from the package index, when

@@ -92,6 +92,9 @@ func aptOf(l *bundle.Lock) *nodes.Apt {
 			Suites: r.Suites, Components: r.Components, Architectures: r.Architectures,
 			Sources: r.Sources,
 		}
+		if r.Flat {
+			nr.Suites, nr.Components = []string{nodes.FlatSuite}, nil
+		}
 		for _, f := range r.Files {
 			if f.Package != "" {
 				nr.Packages = append(nr.Packages, f.Package)
@@ -174,6 +177,7 @@ func aptFingerprint(l *bundle.Lock) string {
 	var b strings.Builder
 	for _, r := range a.Repositories {
 		fmt.Fprintf(&b, "%s|%s|%s|%v|%v|%v|%v\n", r.Name, r.Target, r.Prefix, r.Suites, r.Components, r.Architectures, r.Sources)
+
 	}
 	if d := dockerAptOf(l); d != nil {
 		fmt.Fprintf(&b, "docker|%s|%s\n", d.Path, d.KeyPath)

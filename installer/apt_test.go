@@ -69,6 +69,12 @@ func TestAptOfLock(t *testing.T) {
 			t.Errorf("a lock without apt: %+v", none)
 		}
 	}
+	// A flat repository is the one suite "./", without components.
+	fl := testLock()
+	fl.Apt.Repositories[0].Flat, fl.Apt.Repositories[0].Suites, fl.Apt.Repositories[0].Components = true, []string{}, []string{}
+	if r := aptOf(fl).Repositories[0]; !slices.Equal(r.Suites, []string{nodes.FlatSuite}) || len(r.Components) != 0 {
+		t.Errorf("flat repository: %+v", r)
+	}
 	// Docker's repository without its key: not pointed at.
 	l.Apt.Keys = l.Apt.Keys[:1]
 	if d := dockerAptOf(l); d != nil {

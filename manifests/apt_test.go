@@ -66,6 +66,23 @@ func TestParseApt(t *testing.T) {
 	}
 }
 
+func TestParseAptFlat(t *testing.T) {
+	m, err := Parse("a.yaml", aptDoc(
+		"  - name: nvidia",
+		"    target: ubuntu-18.04",
+		"    url: https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/amd64",
+		"    flat: true",
+		"    key: {url: https://nvidia.github.io/libnvidia-container/gpgkey, fingerprint: C95B321B61E88C1809C4F759DDCAE044F796ECB0}",
+		"    packages: [nvidia-container-runtime]",
+	))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := m.Apt[0]; !a.Flat || len(a.Suites) != 0 || a.MirrorPrefix() != "/nvidia.github.io/libnvidia-container/stable/ubuntu18.04/amd64" {
+		t.Errorf("flat entry = %+v", a)
+	}
+}
+
 func TestParseAptErrors(t *testing.T) {
 	entry := func(extra ...string) []string {
 		base := map[string]string{
@@ -81,7 +98,7 @@ func TestParseAptErrors(t *testing.T) {
 			base[k] = v
 		}
 		lines := []string{"  - name: " + base["name"]}
-		for _, k := range []string{"target", "url", "suites", "components", "architectures", "key", "packages", "sources", "groups"} {
+		for _, k := range []string{"target", "url", "flat", "suites", "components", "architectures", "key", "packages", "sources", "groups"} {
 			if v, ok := base[k]; ok {
 				lines = append(lines, "    "+k+": "+v)
 			}
@@ -117,6 +134,9 @@ func TestParseAptErrors(t *testing.T) {
 		{"suite twice", aptDoc(append(entry(), entry("name=s")...)...), "apt[1].suites[0]", "already mirrored"},
 		{"key path clash", aptDoc(append(entry(), entry("name=s", "url=http://h2/u", "key={url: 'http://h/key.gpg?x', fingerprint: "+fpr+"}")...)...), "apt[1].key.url", "also gives"},
 		{"file in the tree", doc("name: x", "files:", "  - url: http://h/ubuntu/pool/f", "    sha256: "+hexA, "apt:", strings.Join(entry(), "\n")), "apt[0].url", "takes the path"},
+		{"flat with suites", aptDoc(entry("flat=true", "components=")...), "apt[0].suites", "no suites"},
+		{"flat with components", aptDoc(entry("flat=true", "suites=")...), "apt[0].components", "no components"},
+		{"flat twice", aptDoc(append(entry("flat=true", "suites=", "components="), entry("name=s", "flat=true", "suites=", "components=")...)...), "apt[1].url", "already mirrored"},
 		{"file at the key path", doc("name: x", "files:", "  - url: http://h/key.gpg", "    sha256: "+hexA, "apt:", strings.Join(entry(), "\n")), "apt[0].key.url", "already served"},
 	}
 	for _, tt := range tests {

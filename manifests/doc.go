@@ -53,6 +53,12 @@
 //	    packages: [curl, "docker-ce=5:18.09.7~3-0~ubuntu-bionic"]
 //	    sources: true                             # install adds it to the nodes' apt sources
 //	    groups: [core]
+//	  - name: nvidia                              # a flat repository: "deb URL ./"
+//	    target: ubuntu-18.04
+//	    url: https://nvidia.github.io/libnvidia-container/stable/ubuntu18.04/amd64
+//	    flat: true                                # no suites, no components
+//	    key: {url: https://nvidia.github.io/libnvidia-container/gpgkey, fingerprint: C95B321B61E88C1809C4F759DDCAE044F796ECB0}
+//	    packages: [nvidia-container-runtime]
 //
 // Parsing is strict: unknown keys, repeated keys, values of the wrong kind
 // and more than one YAML document are errors. Anchors and aliases are
@@ -90,7 +96,7 @@
 //   - An apt entry has a unique name, a target ("{ID}-{VERSION_ID}" of
 //     /etc/os-release, lowercase), an http or https url without query,
 //     at least one suite and one component (simple words; a suite may
-//     hold '/'), dpkg architectures, and a key: a url naming a file and a
+//     hold '/'), or flat: true and neither, dpkg architectures, and a key: a url naming a file and a
 //     40 (or 64) hex digit fingerprint, spaces allowed. No suite of one
 //     repository is listed twice, no key path belongs to two key URLs or
 //     to a file, and no file is served inside a repository's dists/ or

@@ -175,10 +175,15 @@ type Apt struct {
 	// "http://archive.ubuntu.com/ubuntu".
 	URL string `yaml:"url" json:"url"`
 	// Suites are the directories under dists/, e.g. ["bionic",
-	// "bionic-updates"].
-	Suites []string `yaml:"suites" json:"suites"`
-	// Components are the components to read, e.g. ["main", "universe"].
-	Components []string `yaml:"components" json:"components"`
+	// "bionic-updates"]; none for a flat repository.
+	Suites []string `yaml:"suites,omitempty" json:"suites,omitempty"`
+	// Components are the components to read, e.g. ["main", "universe"];
+	// none for a flat repository.
+	Components []string `yaml:"components,omitempty" json:"components,omitempty"`
+	// Flat marks a flat repository, whose Release files and Packages are
+	// in URL itself (sources line "deb URL ./"), as NVIDIA's
+	// nvidia.github.io repositories are.
+	Flat bool `yaml:"flat,omitempty" json:"flat,omitempty"`
 	// Architectures are the dpkg architectures; default ["amd64"].
 	Architectures []string `yaml:"architectures,omitempty" json:"architectures,omitempty"`
 	// Key is the key the repository's Release files are signed with.

@@ -279,7 +279,7 @@ var (
 	pythonKeys   = []string{"index", "simple", "targets", "installs", "groups"}
 	targetKeys   = []string{"name", "python", "python_full", "platform", "glibc"}
 	installKeys  = []string{"name", "requirements"}
-	aptKeys      = []string{"name", "target", "url", "suites", "components", "architectures", "key", "packages", "sources", "groups"}
+	aptKeys      = []string{"name", "target", "url", "flat", "suites", "components", "architectures", "key", "packages", "sources", "groups"}
 	aptKeyKeys   = []string{"url", "fingerprint"}
 )
 
@@ -441,6 +441,8 @@ func (p *parser) apt(n *yaml.Node, field string) Apt {
 			a.Target = p.str(v, field)
 		case "url":
 			a.URL = p.str(v, field)
+		case "flat":
+			a.Flat = p.boolean(v, field)
 		case "suites":
 			a.Suites = p.strs(v, field)
 		case "components":

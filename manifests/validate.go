@@ -302,8 +302,20 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 				prefix = ""
 			}
 		}
-		if len(a.Suites) == 0 {
-			c.errorf(line, field+".suites", "required: at least one suite, e.g. \"bionic\"")
+		switch {
+		case a.Flat && len(a.Suites) > 0:
+			c.errorf(line, field+".suites", "a flat repository has no suites (its sources line is \"deb URL ./\")")
+		case a.Flat && len(a.Components) > 0:
+			c.errorf(line, field+".components", "a flat repository has no components")
+		case !a.Flat && len(a.Suites) == 0:
+			c.errorf(line, field+".suites", "required: at least one suite, e.g. \"bionic\" (or flat: true)")
+		}
+		if a.Flat && prefix != "" {
+			k := prefix + "/"
+			if prev, ok := suites[k]; ok {
+				c.errorf(line, field+".url", "the flat repository %s is already mirrored by %s", a.URL, where(prev, c.line(prev, 0)))
+			}
+			suites[k] = field + ".url"
 		}
 		for j, s := range a.Suites {
 			sf := fmt.Sprintf("%s.suites[%d]", field, j)
@@ -321,7 +333,7 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 			}
 			suites[k] = sf
 		}
-		if len(a.Components) == 0 {
+		if len(a.Components) == 0 && !a.Flat {
 			c.errorf(line, field+".components", "required: at least one component, e.g. \"main\"")
 		}
 		for j, s := range a.Components {
@@ -364,7 +376,7 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 		}
 		if prefix != "" {
 			for p, at := range paths {
-				if strings.HasPrefix(p, prefix+"/dists/") || strings.HasPrefix(p, prefix+"/pool/") {
+				if strings.HasPrefix(p, prefix+"/dists/") || strings.HasPrefix(p, prefix+"/pool/") || (a.Flat && strings.HasPrefix(p, prefix+"/")) {
 					c.errorf(line, field+".url", "the repository's tree under %s takes the path %q of %s", prefix, p, where(at.field, at.line))
 				}
 			}

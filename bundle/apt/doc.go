@@ -65,6 +65,12 @@
 // only when it holds older lists, falling back to the whole index when
 // they are missing.
 //
+// A flat repository (Source.Flat; sources line "deb URL ./", as NVIDIA's
+// nvidia.github.io repositories are) has InRelease, Release, Release.gpg
+// and Packages in URL itself, no dists/ and no components; its Filenames
+// start with "./", which is dropped. apt asks for "URL/./InRelease";
+// Repository answers that as "URL/InRelease".
+//
 // # Resolution
 //
 // Resolve computes the closure of Pre-Depends and Depends (Recommends on

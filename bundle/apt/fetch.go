@@ -192,10 +192,21 @@ type Source struct {
 	Components, Architectures []string
 	// Key is the pinned signing key.
 	Key *Key
+	// Flat marks a flat repository (sources line "deb URL ./"): its
+	// InRelease, Release, Release.gpg and Packages indexes are in URL
+	// itself, with no dists/, suites or components, and its Filenames are
+	// relative to URL. Suite and Components are then ignored.
+	Flat bool
 }
 
-// Name is "URL suite", how errors name the repository.
-func (s Source) Name() string { return strings.TrimRight(s.URL, "/") + " " + s.Suite }
+// Name is "URL suite" ("URL ./" for a flat repository), how errors name
+// the repository.
+func (s Source) Name() string {
+	if s.Flat {
+		return strings.TrimRight(s.URL, "/") + " ./"
+	}
+	return strings.TrimRight(s.URL, "/") + " " + s.Suite
+}
 
 // MetaFile is a metadata file stored verbatim.
 type MetaFile struct {
@@ -260,11 +271,15 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	if src.Key == nil {
 		return nil, fmt.Errorf("%s: %w: no signing key pinned", src.Name(), ErrKey)
 	}
-	if !cleanRel(src.Suite) {
+	if !src.Flat && !cleanRel(src.Suite) {
 		return nil, fmt.Errorf("%s: suite %q is not a clean relative path", src.Name(), src.Suite)
 	}
 	client, limit, log := opts.client(), opts.maxIndexSize(), opts.logger()
 	base := strings.TrimRight(src.URL, "/") + "/dists/" + src.Suite + "/"
+	dists := "dists/" + src.Suite + "/"
+	if src.Flat {
+		base, dists = strings.TrimRight(src.URL, "/")+"/", ""
+	}
 	// get downloads name (relative to dists/{suite}/), checked against
 	// want when it is listed.
 	get := func(name string, want FileSum) ([]byte, error) {
@@ -279,7 +294,6 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	}
 	unlisted := FileSum{Size: -1}
 	md := &Metadata{Source: src}
-	dists := "dists/" + src.Suite + "/"
 	add := func(name string, data []byte) error {
 		s := sha256.Sum256(data)
 		mf := MetaFile{Path: dists + name, Data: data, SHA256: hex.EncodeToString(s[:]), Size: int64(len(data))}
@@ -335,6 +349,9 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 	comps := src.Components
 	if len(comps) == 0 {
 		comps = md.Release.Components
+	}
+	if src.Flat {
+		comps = nil
 	}
 	archs := src.Architectures
 	if len(archs) == 0 {
@@ -393,6 +410,26 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 		if _, _, err := keep(variants(md.Release, c+"/i18n/Translation-en"), true); err != nil {
 			return nil, err
 		}
+	}
+	if src.Flat {
+		// One Packages index in the repository itself, for every
+		// architecture; the resolver picks by architecture.
+		names := variants(md.Release, "Packages")
+		if len(names) == 0 {
+			return nil, fmt.Errorf("%s: Packages: %w", src.Name(), ErrNotListed)
+		}
+		name, data, err := keep(names, false)
+		if err != nil {
+			return nil, err
+		}
+		if name == "" {
+			return nil, fmt.Errorf("%s: Packages: %w: listed only as %s", src.Name(), ErrUnsupported, strings.Join(names, ", "))
+		}
+		idx, err := openIndex(md.Release, name, data, src.Name(), limit)
+		if err != nil {
+			return nil, err
+		}
+		md.Indexes = append(md.Indexes, idx)
 	}
 	return md, nil
 }

@@ -105,6 +105,15 @@ func ParsePackages(r io.Reader, repo string) (*Index, error) {
 	return idx, nil
 }
 
+// cleanFilename drops the "./" flat repositories write before their
+// Filenames ("./libfoo_1.0_amd64.deb" is "libfoo_1.0_amd64.deb").
+func cleanFilename(f string) string {
+	for strings.HasPrefix(f, "./") {
+		f = f[2:]
+	}
+	return f
+}
+
 // packageField reports whether a Packages field is one packageFrom reads;
 // the others (Description above all) are not kept.
 func packageField(name []byte) bool {
@@ -132,7 +141,7 @@ func packageField(name []byte) bool {
 func packageFrom(p Paragraph) (*Package, error) {
 	pkg := &Package{
 		Name: strings.ToLower(p.Get("Package")), Version: p.Get("Version"),
-		Architecture: p.Get("Architecture"), Filename: p.Get("Filename"),
+		Architecture: p.Get("Architecture"), Filename: cleanFilename(p.Get("Filename")),
 		SHA256:    strings.ToLower(p.Get("SHA256")),
 		Essential: strings.EqualFold(p.Get("Essential"), "yes"),
 		Priority:  p.Get("Priority"), Status: p.Get("Status"),

@@ -96,7 +96,12 @@ func (r *Repository) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	p, ok := strings.CutPrefix(req.URL.Path, r.prefix+"/")
+	// apt asks a flat repository ("deb URL ./") for "URL/./InRelease".
+	clean := req.URL.Path
+	for strings.Contains(clean, "/./") {
+		clean = strings.ReplaceAll(clean, "/./", "/")
+	}
+	p, ok := strings.CutPrefix(clean, r.prefix+"/")
 	sum, found := r.files[p]
 	if !ok || !found {
 		http.NotFound(w, req)

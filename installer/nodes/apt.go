@@ -39,6 +39,9 @@ const aptPlaceholder = `# paimirror install points apt at its mirror: see ` + Ap
 # paimirror install --restore-apt puts them back.
 `
 
+// FlatSuite is the suite of a flat repository's sources line, "deb URL ./".
+const FlatSuite = "./"
+
 // AptRepository is one apt repository the mirror serves (an apt entry of
 // the bundle's lock).
 type AptRepository struct {
@@ -51,7 +54,8 @@ type AptRepository struct {
 	// e.g. "/archive.ubuntu.com/ubuntu".
 	Prefix string
 	// Suites, Components and Architectures are those of its "deb" lines;
-	// no Architectures means no arch= option.
+	// no Architectures means no arch= option. A flat repository has the
+	// one suite FlatSuite and no components.
 	Suites, Components, Architectures []string
 	// Sources says whether Prepare adds it to the machines' sources. A
 	// repository the install adds itself (kubespray adds Docker's) has
@@ -142,7 +146,7 @@ func renderAptSources(a *Apt, target string, m Mirror) string {
 			opts = "[arch=" + strings.Join(r.Architectures, ",") + "] "
 		}
 		for _, s := range r.Suites {
-			fmt.Fprintf(&b, "deb %s%s %s %s\n", opts, m.base(r.Prefix), s, strings.Join(r.Components, " "))
+			fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("deb %s%s %s %s", opts, m.base(r.Prefix), s, strings.Join(r.Components, " ")), " "))
 		}
 	}
 	return b.String()
@@ -660,6 +664,9 @@ func checkApt(ctx context.Context, p *probe) outcome {
 	for _, r := range repos {
 		for _, s := range r.Suites {
 			path := r.Prefix + "/dists/" + s + "/InRelease"
+			if s == FlatSuite {
+				path = r.Prefix + "/InRelease"
+			}
 			paths = append(paths, path)
 			owner[path] = r.Name + " " + s
 		}

@@ -43,7 +43,9 @@ func testApt(arch string) *Apt {
 func TestRenderAptSources(t *testing.T) {
 	a := testApt("amd64")
 	a.Repositories = append(a.Repositories, AptRepository{Name: "focal", Target: "ubuntu-20.04", Prefix: "/archive.ubuntu.com/ubuntu",
-		Suites: []string{"focal"}, Components: []string{"main"}, Sources: true})
+		Suites: []string{"focal"}, Components: []string{"main"}, Sources: true},
+		AptRepository{Name: "nvidia", Target: "ubuntu-20.04", Prefix: "/nvidia.github.io/libnvidia-container/stable/ubuntu20.04/amd64",
+			Suites: []string{FlatSuite}, Architectures: []string{"amd64"}, Sources: true})
 	for _, tc := range []struct {
 		name, target string
 		m            Mirror
@@ -57,8 +59,9 @@ func TestRenderAptSources(t *testing.T) {
 			"deb [arch=amd64] https://mirror.lab:8443/apt.test.example/ubuntu bionic main universe",
 			"deb [arch=amd64] https://mirror.lab:8443/apt.test.example/ubuntu bionic-updates main universe",
 		}},
-		{"no architectures", "ubuntu-20.04", Mirror{Addr: "10.0.0.1:5000"}, []string{
+		{"no architectures, and a flat repository", "ubuntu-20.04", Mirror{Addr: "10.0.0.1:5000"}, []string{
 			"deb http://10.0.0.1:5000/archive.ubuntu.com/ubuntu focal main",
+			"deb [arch=amd64] http://10.0.0.1:5000/nvidia.github.io/libnvidia-container/stable/ubuntu20.04/amd64 ./",
 		}},
 		{"no repository", "ubuntu-16.04", Mirror{Addr: "10.0.0.1:5000"}, nil},
 	} {

@@ -42,7 +42,7 @@ func installDockerScript(m Mirror, r AptRepository, extra []string) string {
 	if len(r.Architectures) > 0 {
 		opts = "arch=" + strings.Join(r.Architectures, ",") + " "
 	}
-	line := fmt.Sprintf("deb [%ssigned-by=$t/docker.asc] %s%s %s %s", opts, base, r.Prefix, r.Suites[0], strings.Join(r.Components, " "))
+	line := strings.TrimRight(fmt.Sprintf("deb [%ssigned-by=$t/docker.asc] %s%s %s %s", opts, base, r.Prefix, r.Suites[0], strings.Join(r.Components, " ")), " ")
 	fetchCA, wgetCA := "", ""
 	if m.TLS && len(m.CA) > 0 {
 		fetchCA, wgetCA = " --cacert "+AptCAPath, " --ca-certificate="+AptCAPath

@@ -158,3 +158,16 @@ func Complaints(output string) []string {
 	}
 	return out
 }
+
+// RunClean runs apt-get with args like Run, and fails as well when its
+// output holds a complaint (see Complaints).
+func (a *AptGet) RunClean(ctx context.Context, args ...string) (string, error) {
+	out, err := a.Run(ctx, args...)
+	if err != nil {
+		return out, err
+	}
+	if c := Complaints(out); len(c) > 0 {
+		return out, fmt.Errorf("apt-get %s complains: %q\n%s", strings.Join(args, " "), c, out)
+	}
+	return out, nil
+}
