@@ -145,7 +145,8 @@ for res in apt.get("resolutions", []):
         data, ext = keys[r["keyUrl"]]
         keyfile = os.path.join(d, "etc", "key%d%s" % (i, ext))
         open(keyfile, "wb").write(data)
-        lines = ["deb [arch=%s signed-by=%s] %s%s %s %s" % (arch, keyfile, base, r["prefix"], suite, " ".join(r["components"])) for suite in r["suites"]]
+        suites = ["./"] if r.get("flat") else r["suites"]
+        lines = [("deb [arch=%s signed-by=%s] %s%s %s %s" % (arch, keyfile, base, r["prefix"], suite, " ".join(r["components"]))).rstrip() for suite in suites]
         # apt-get install takes "name" or "name=version", not a relation.
         wanted = [w.split("(")[0].strip() for w in r["wanted"]]
         if r["sources"]:

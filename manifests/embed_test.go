@@ -349,7 +349,7 @@ func TestDefaultManifest(t *testing.T) {
 		for _, g := range []struct {
 			name string
 			on   bool
-		}{{"ubuntu-18.04", true}, {"ubuntu-16.04", false}, {"ubuntu-20.04", false}} {
+		}{{"ubuntu-18.04", true}, {"ubuntu-16.04", false}, {"ubuntu-20.04", false}, {"nvidia-runtime", false}} {
 			i := slices.IndexFunc(m.Groups, func(x Group) bool { return x.Name == g.name })
 			if i < 0 {
 				t.Errorf("group %s is not declared", g.name)
@@ -357,8 +357,25 @@ func TestDefaultManifest(t *testing.T) {
 				t.Errorf("group %s: default %v, want %v", g.name, m.Groups[i].Default, g.on)
 			}
 		}
-		if len(m.Apt) != len(aptEntries) {
-			t.Errorf("%d apt entries, want %d", len(m.Apt), len(aptEntries))
+		if len(m.Apt) != len(aptEntries)+1 {
+			t.Errorf("%d apt entries, want %d and NVIDIA's", len(m.Apt), len(aptEntries))
+		}
+		// NVIDIA's flat repository, for GPU workers, with 18.04 only.
+		nv := slices.IndexFunc(m.Apt, func(a Apt) bool { return a.Name == "nvidia-container" })
+		if nv < 0 {
+			t.Error("apt entry nvidia-container is missing")
+		} else if a := m.Apt[nv]; !a.Flat || a.Target != "ubuntu-18.04" || !slices.Equal(a.Groups, []string{"ubuntu-18.04", "nvidia-runtime"}) ||
+			a.URL != "https://nvidia.github.io/libnvidia-container/stable/deb/amd64" || a.Key.URL != "https://nvidia.github.io/libnvidia-container/gpgkey" ||
+			strings.ReplaceAll(a.Key.Fingerprint, " ", "") != "C95B321B61E88C1809C4F759DDCAE044F796ECB0" ||
+			!slices.Equal(a.Packages, []string{"nvidia-container-runtime"}) || !a.Sources {
+			t.Errorf("nvidia-container = %+v", a)
+		}
+		gpu, err := m.Select([]string{"nvidia-runtime"}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(gpu.Apt); n != 3 || gpu.Apt[2].Name != "nvidia-container" {
+			t.Errorf("--include nvidia-runtime gives %d apt entries", n)
 		}
 		for _, want := range aptEntries {
 			i := slices.IndexFunc(m.Apt, func(a Apt) bool { return a.Name == want.name })

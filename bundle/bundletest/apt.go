@@ -97,12 +97,30 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 		// repository, so that where several repositories serve one
 		// target, apt and paimirror both take the highest, never a tie.
 		libVersion := fmt.Sprintf("1.0+r%d", n+1)
+		var flat []apttest.Package // a flat repository's packages
+		isFlat := false
 		for _, e := range entries {
 			if strings.TrimRight(e.URL, "/") != base {
 				continue
 			}
 			if signer == nil {
 				signer = keys[e.Key.URL]
+			}
+			if e.Flat {
+				isFlat = true
+				flat = append(flat, apttest.Package{Name: AptLibrary, Version: libVersion, Architecture: "all", Section: "libs",
+					Depends: aptConfig, Description: "shared library of the fake apt repository\nEvery generated package depends on it."},
+					apttest.Package{Name: aptConfigImpl, Version: libVersion, Architecture: "all", Provides: aptConfig, Description: "the provider of " + aptConfig})
+				for _, want := range e.Packages {
+					name, version, err := aptWanted(want)
+					if err != nil {
+						return nil, fmt.Errorf("apt repository %s: package %q: %w", e.Name, want, err)
+					}
+					for _, a := range e.ArchitectureList() {
+						flat = append(flat, apttest.Package{Name: name, Version: version, Architecture: a, Depends: AptLibrary + " (>= 1.0)"})
+					}
+				}
+				continue
 			}
 			for _, sn := range e.Suites {
 				s := suite(sn)
@@ -141,6 +159,11 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 		}
 		for _, s := range suites {
 			if err := repo.AddSuite(apttest.Suite{Name: s.name, Codename: codename(s.name), Architectures: s.archs, Components: s.comps}); err != nil {
+				return nil, fmt.Errorf("apt repository %s: %w", base, err)
+			}
+		}
+		if isFlat {
+			if err := repo.AddFlat(flat); err != nil {
 				return nil, fmt.Errorf("apt repository %s: %w", base, err)
 			}
 		}

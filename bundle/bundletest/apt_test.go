@@ -9,12 +9,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/fileserver"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -274,7 +274,7 @@ func aptGetEachTarget(t *testing.T, res *bundle.Result) {
 
 	aptGet := bundletest.Tool(t, "apt-get")
 	bundletest.Tool(t, "gpgv")
-	mirror := httptest.NewServer(aptServed(t, b, res.Lock))
+	mirror := httptest.NewServer(fileserver.New(b).Handler(http.NotFoundHandler()))
 	t.Cleanup(mirror.Close)
 	keys := map[string][]byte{}
 	for _, k := range la.Keys {
@@ -290,7 +290,11 @@ func aptGetEachTarget(t *testing.T, res *bundle.Result) {
 				if repo.Target != r.Target || !slices.Contains(repo.Architectures, r.Architecture) {
 					continue
 				}
-				for _, suite := range repo.Suites {
+				suites := repo.Suites
+				if repo.Flat {
+					suites = []string{"./"}
+				}
+				for _, suite := range suites {
 					if err := ag.AddSource(mirror.URL+repo.Prefix, suite, repo.Components, keys[repo.KeyURL]); err != nil {
 						t.Fatal(err)
 					}
@@ -330,29 +334,4 @@ func aptGetEachTarget(t *testing.T, res *bundle.Result) {
 			}
 		})
 	}
-}
-
-// aptServed serves the bundle's apt files at the paths Lock.AptServed
-// gives, as the file server does.
-func aptServed(t *testing.T, b *bundle.Bundle, l *bundle.Lock) http.Handler {
-	t.Helper()
-	paths := map[string]string{} // path -> digest
-	for _, f := range l.AptServed() {
-		for _, p := range f.Paths {
-			paths[p] = "sha256:" + f.SHA256
-		}
-	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d, ok := paths[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
-		}
-		rs, err := b.Blob(d)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		http.ServeContent(w, r, "", time.Time{}, rs)
-	})
 }

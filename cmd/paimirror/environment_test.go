@@ -162,7 +162,7 @@ func TestEnvironmentOffline(t *testing.T) {
 	// for ubuntu-18.04 with the keys the mirror serves (a real dev box has
 	// Ubuntu's already), and the drop-in's settings.
 	var sources strings.Builder
-	for i, a := range u.Manifest.Apt {
+	for _, a := range u.Manifest.Apt {
 		key := filepath.Join(aptRoot, "keys", a.Name+".gpg")
 		if msg, err := exec.Command("curl", "-fsS", "--noproxy", "*", "-o", key, mirror+a.Key.KeyPath()).CombinedOutput(); err != nil {
 			t.Fatalf("key of %s: %v\n%s", a.Name, err, msg)
@@ -171,11 +171,15 @@ func TestEnvironmentOffline(t *testing.T) {
 			os.Rename(key, strings.TrimSuffix(key, ".gpg")+".asc")
 			key = strings.TrimSuffix(key, ".gpg") + ".asc"
 		}
-		if i > 0 && !a.Sources {
+		if !a.Sources {
 			continue
 		}
-		for _, s := range a.Suites {
-			sources.WriteString("deb [arch=amd64 signed-by=" + key + "] " + mirror + a.MirrorPrefix() + " " + s + " " + strings.Join(a.Components, " ") + "\n")
+		suites := a.Suites
+		if a.Flat {
+			suites = []string{"./"}
+		}
+		for _, s := range suites {
+			sources.WriteString(strings.TrimSpace("deb [arch=amd64 signed-by="+key+"] "+mirror+a.MirrorPrefix()+" "+s+" "+strings.Join(a.Components, " ")) + "\n")
 		}
 	}
 	os.WriteFile(filepath.Join(aptRoot, "etc/sources.list"), []byte(sources.String()), 0o644)

@@ -17,7 +17,13 @@ import (
 func (r *Repo) AddFlat(packages []Package) error {
 	out := map[string][]byte{}
 	var stanzas strings.Builder
+	seen := map[string]bool{}
 	for _, p := range packages {
+		if k := p.Name + " " + p.Version + " " + p.arch(); seen[k] {
+			continue
+		} else {
+			seen[k] = true
+		}
 		if err := p.check(); err != nil {
 			return fmt.Errorf("apttest: flat: %w", err)
 		}
