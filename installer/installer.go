@@ -568,6 +568,12 @@ func (in *install) prepare(ctx context.Context) error {
 		if len(r.DockerInstalled) > 0 {
 			fmt.Fprintf(&b, "%-20s had no docker: installed %s from the mirror\n", r.Node, strings.Join(r.DockerInstalled, " "))
 		}
+		if r.NvidiaRuntimeInstalled != "" {
+			fmt.Fprintf(&b, "%-20s GPU worker without the nvidia runtime: installed %s from the mirror\n", r.Node, r.NvidiaRuntimeInstalled)
+		}
+		if r.NvidiaRuntimeSet {
+			fmt.Fprintf(&b, "%-20s daemon.json: nvidia is docker's default runtime\n", r.Node)
+		}
 		switch {
 		case r.Err != nil:
 			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)

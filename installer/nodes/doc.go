@@ -86,6 +86,16 @@
 // *DockerInstallError; PrepareResult.DockerInstalled lists what came.
 // Preflight reports such a machine's missing docker as a warning.
 //
+// A GPU worker without nvidia-container-runtime, whose release has it in a
+// repository of the machines' sources (NVIDIA's flat one), gets it from
+// the mirror the same way (the seed guide's step 5), and a GPU worker
+// with the runtime gets "default-runtime": "nvidia" and its "runtimes"
+// entry in daemon.json when daemon.json names no default runtime
+// (SetNvidiaRuntime); PrepareResult.NvidiaRuntimeInstalled and
+// NvidiaRuntimeSet say so. Preflight then reports the runtime as a
+// warning, not a failure. The NVIDIA driver itself (nvidia-smi) is the
+// machine's own.
+//
 // RestoreApt moves the kept files back, removes paimirror's files, the
 // placeholder sources.list and the backup directory; a machine without a
 // backup is reported as NoBackup.

@@ -517,9 +517,29 @@ func checkNvidia(ctx context.Context, p *probe) outcome {
 		return problem("cannot tell docker's default runtime: docker does not answer and daemon.json does not set nvidia", fix)
 	}
 	if rt != "nvidia" {
-		return problem(fmt.Sprintf("%d GPU(s), but docker's default runtime is %q", gpus, rt), fix)
+		detail := fmt.Sprintf("%d GPU(s), but docker's default runtime is %q", gpus, rt)
+		if pin := p.installableNvidiaRuntime(ctx); pin != "" && (rt == "" || rt == "runc") {
+			if _, _, err := p.run(ctx, readFileCmd(DaemonJSONPath)+" | grep -q '\"default-runtime\"'"); err != nil {
+				// daemon.json names no default runtime: prepare sets it.
+				return outcome{soft: true, detail: detail + "; the prepare step installs " + pin + " from the mirror if it is missing and makes nvidia docker's default runtime", fix: fix}
+			}
+		}
+		return problem(detail, fix)
 	}
 	return pass(fmt.Sprintf("%d GPU(s); default runtime nvidia", gpus))
+}
+
+// installableNvidiaRuntime returns the nvidia-container-runtime the
+// bundle holds for the node's release ("name=version"), or "".
+func (p *probe) installableNvidiaRuntime(ctx context.Context) string {
+	if p.opts.Apt == nil {
+		return ""
+	}
+	target, err := aptTarget(ctx, p.c)
+	if err != nil {
+		return ""
+	}
+	return p.opts.Apt.nvidiaRuntime(target)
 }
 
 func checkNTP(ctx context.Context, p *probe) outcome {

@@ -101,6 +101,14 @@ type PrepareResult struct {
 	// DockerInstalled are the packages ("name=version") installed from
 	// the mirror because the machine had no docker; none otherwise.
 	DockerInstalled []string
+	// NvidiaRuntimeInstalled is the nvidia-container-runtime
+	// ("name=version") installed from the mirror on a GPU worker that
+	// lacked it; "" otherwise.
+	NvidiaRuntimeInstalled string
+	// NvidiaRuntimeSet reports that daemon.json got nvidia as docker's
+	// default runtime (a GPU worker with the runtime, where daemon.json
+	// named no default runtime).
+	NvidiaRuntimeSet bool
 	// Err is why the node could not be prepared; nil on success.
 	Err error
 }
@@ -178,6 +186,7 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 	// apt first: a machine without docker gets it from the mirror.
 	var apt *AptResult
 	var installed []string
+	nvidia, nvidiaInstalled := false, "" // the nvidia runtime is there; what prepare installed
 	if opts.Apt != nil {
 		apt, err = prepareApt(ctx, c, opts.Apt, opts)
 		if apt != nil {
@@ -189,17 +198,25 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 				log.Info("prepare installed docker from the mirror", "packages", installed)
 			}
 		}
+		if err == nil && apt != nil && apt.Skipped == "" {
+			nvidia, nvidiaInstalled, err = ensureNvidiaRuntime(ctx, c, opts.Apt, apt.Target, opts)
+			if nvidiaInstalled != "" {
+				log.Info("prepare installed the nvidia runtime from the mirror", "package", nvidiaInstalled)
+			}
+		}
 		if err != nil {
-			return PrepareResult{Apt: apt, Err: err}
+			return PrepareResult{Apt: apt, DockerInstalled: installed, Err: err}
 		}
 	}
-	r = prepareDocker(ctx, c, opts)
-	r.Apt, r.DockerInstalled = apt, installed
+	r = prepareDocker(ctx, c, opts, nvidia)
+	r.Apt, r.DockerInstalled, r.NvidiaRuntimeInstalled = apt, installed, nvidiaInstalled
 	return r
 }
 
-// prepareDocker merges the mirror into the node's daemon.json.
-func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions) (r PrepareResult) {
+// prepareDocker merges the mirror into the node's daemon.json and, with
+// nvidia (a GPU worker whose nvidia runtime prepare installed or found),
+// makes nvidia docker's default runtime where nothing says otherwise.
+func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions, nvidia bool) (r PrepareResult) {
 	n := c.node
 	sudo := RunOptions{Sudo: true}
 
@@ -215,6 +232,12 @@ func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions) (r Prepa
 		return r
 	}
 	merged, changed, err := MergeDaemonJSON(old, opts.Mirror.Addr, opts.Mirror.TLS)
+	if err == nil && nvidia {
+		var runtime bool
+		if merged, runtime, err = SetNvidiaRuntime(merged); runtime {
+			changed, r.NvidiaRuntimeSet = true, true
+		}
+	}
 	if err != nil {
 		var de *DaemonJSONError
 		if errors.As(err, &de) {
