@@ -590,11 +590,9 @@ func fetchScript(m Mirror, paths []string) string {
 	}
 	return fmt.Sprintf(`base=%s; host=%s; port=%s; tls=%s
 if command -v curl >/dev/null 2>&1; then
-  k=; [ "$tls" = yes ] && k=-k
   get() { curl -fsS $k --max-time 15 -o /dev/null "$base$1" 2>&1; }
 elif command -v wget >/dev/null 2>&1; then
-  k=; [ "$tls" = yes ] && k=--no-check-certificate
-  get() { wget -q $k -T 15 -O /dev/null "$base$1" 2>&1 || { echo "wget: exit status $?"; return 1; }; }
+  get() { wget -q $kw -T 15 -O /dev/null "$base$1" 2>&1 || { echo "wget: exit status $?"; return 1; }; }
 elif [ "$tls" != yes ] && command -v bash >/dev/null 2>&1; then
   get() { timeout 15 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "GET %%s HTTP/1.0\r\nHost: %%s:%%s\r\n\r\n" "$2" "$0" "$1" >&3 && head -n 1 <&3' "$host" "$port" "$1" | grep " 200 " >/dev/null || { echo "no 200 answer"; return 1; }; }
 else
@@ -671,7 +669,7 @@ func checkApt(ctx context.Context, p *probe) outcome {
 			owner[path] = r.Name + " " + s
 		}
 	}
-	out, errb, err := p.user(ctx, fetchScript(p.opts.Mirror, paths))
+	out, errb, err := p.fetchMirror(ctx, fetchScript(p.opts.Mirror, paths))
 	var ce *CommandError
 	if errors.As(err, &ce) && ce.Status == 12 {
 		return problem(strings.TrimSpace(errb), "sudo apt-get install -y curl on "+p.n.Name)

@@ -19,6 +19,7 @@ package nodes
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -645,6 +646,12 @@ func (m *testMirror) serve(path string, data []byte) {
 
 func newMirror(t *testing.T) *testMirror {
 	t.Helper()
+	return startMirror(t, nil)
+}
+
+// startMirror starts the test mirror, over TLS with cfg when it is set.
+func startMirror(t *testing.T, cfg *tls.Config) *testMirror {
+	t.Helper()
 	needBed(t)
 	l, err := net.Listen("tcp", hostSideIP+":0")
 	if err != nil {
@@ -679,7 +686,12 @@ func newMirror(t *testing.T) *testMirror {
 	}))
 	m.srv.Listener.Close()
 	m.srv.Listener = l
-	m.srv.Start()
+	if cfg != nil {
+		m.srv.TLS = cfg
+		m.srv.StartTLS()
+	} else {
+		m.srv.Start()
+	}
 	t.Cleanup(m.srv.Close)
 	m.addr = l.Addr().String()
 	return m

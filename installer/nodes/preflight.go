@@ -250,6 +250,35 @@ func (p *probe) user(ctx context.Context, cmd string) (string, string, error) {
 	return string(out), string(errb), err
 }
 
+// fetchMirror runs a script that asks the mirror with curl or wget (see
+// tlsPrelude), as the SSH user, with the mirror's CA on its standard input
+// when there is one.
+func (p *probe) fetchMirror(ctx context.Context, script string) (string, string, error) {
+	out, errb, err := p.c.Run(ctx, tlsPrelude(p.opts.Mirror)+script, RunOptions{Stdin: p.opts.Mirror.caForCheck()})
+	return string(out), string(errb), err
+}
+
+// tlsPrelude sets $k (curl) and $kw (wget) to what verifies a TLS mirror:
+// its CA, read from standard input into a temporary file, when prepare
+// has one to install (it is not installed yet at preflight); else the
+// system's trust. Plain http sets neither.
+func tlsPrelude(m Mirror) string {
+	if !m.TLS || len(m.CA) == 0 {
+		return "k=; kw=\n"
+	}
+	return `c=$(mktemp) && cat > "$c" && trap 'rm -f "$c"' EXIT
+k="--cacert $c"; kw="--ca-certificate=$c"
+`
+}
+
+// caForCheck is the CA the mirror checks send on standard input, or nil.
+func (m Mirror) caForCheck() []byte {
+	if m.TLS && len(m.CA) > 0 {
+		return m.CA
+	}
+	return nil
+}
+
 func preflightNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, checks []Check, opts PreflightOptions) []CheckResult {
 	log := opts.Logger.With("node", n.Name)
 	var results []CheckResult
@@ -718,14 +747,12 @@ func checkMirror(ctx context.Context, p *probe) outcome {
 	host, port, _ := net.SplitHostPort(m.Addr)
 	script := fmt.Sprintf(`base=%s; file=%s; host=%s; port=%s; tls=%s
 if command -v curl >/dev/null 2>&1; then
-  k=; [ "$tls" = yes ] && k=-k
   curl -fsS $k --max-time 15 -o /dev/null "$base/v2/" || exit 10
   [ -z "$file" ] || curl -fsS $k --max-time 15 -I -o /dev/null "$base$file" || exit 11
   echo curl
 elif command -v wget >/dev/null 2>&1; then
-  k=; [ "$tls" = yes ] && k=--no-check-certificate
-  wget -q $k -T 15 -O /dev/null "$base/v2/" || exit 10
-  [ -z "$file" ] || wget -q $k -T 15 --spider "$base$file" || exit 11
+  wget -q $kw -T 15 -O /dev/null "$base/v2/" || exit 10
+  [ -z "$file" ] || wget -q $kw -T 15 --spider "$base$file" || exit 11
   echo wget
 elif [ "$tls" != yes ] && command -v bash >/dev/null 2>&1; then
   probe() { timeout 15 bash -c 'exec 3<>"/dev/tcp/$0/$1" && printf "%%s %%s HTTP/1.0\r\nHost: %%s:%%s\r\n\r\n" "$2" "$3" "$0" "$1" >&3 && head -n 1 <&3' "$host" "$port" "$1" "$2" | grep -q " 200 "; }
@@ -735,7 +762,7 @@ elif [ "$tls" != yes ] && command -v bash >/dev/null 2>&1; then
 else
   echo "no curl, wget or bash to reach the mirror with" >&2; exit 12
 fi`, shq(base), shq(p.opts.MirrorFile), shq(host), shq(port), shq(map[bool]string{true: "yes", false: "no"}[m.TLS]))
-	out, errb, err := p.user(ctx, script)
+	out, errb, err := p.fetchMirror(ctx, script)
 	fix := fmt.Sprintf("make %s reachable from %s: is paimirror serve running there, is that the address the nodes use, does a firewall block port %s? (try `curl %s/v2/` on the node)",
 		m.Addr, p.n.Name, port, base)
 	var ce *CommandError
