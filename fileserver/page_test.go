@@ -113,6 +113,16 @@ func TestIndexPageChromium(t *testing.T) {
 			}
 		}
 	}
+	// Each apt repository, with the sources lines a node takes, at the
+	// advertised address.
+	for _, r := range tb.b.Lock.AptRepositories() {
+		for _, suite := range r.Suites {
+			line := "deb [arch=amd64] http://" + advertised + r.Prefix + " " + suite + " " + strings.Join(r.Components, " ")
+			if !strings.Contains(text, line) {
+				t.Errorf("the page does not show the sources line %q", line)
+			}
+		}
+	}
 	for _, want := range []string{tb.b.Lock.Manifest.Name, tb.b.Lock.Created.UTC().Format("2006-01-02 15:04 UTC")} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the page does not show %q", want)
