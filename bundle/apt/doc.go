@@ -74,9 +74,9 @@
 // # Resolution
 //
 // Resolve computes the closure of Pre-Depends and Depends (Recommends on
-// request) over several indexes, with alternatives, version constraints
-// and virtual packages through (versioned) Provides; see Resolve for the
-// rules. What the target already has can be given by name, by a dpkg
+// request) over several indexes, with alternatives, version constraints,
+// virtual packages through (versioned) Provides, and Conflicts and Breaks
+// steering the choice among candidates; see Resolve for the rules. What the target already has can be given by name, by a dpkg
 // status file (ParseStatus) or by assuming Essential and required
 // packages. Failures are a *MissingError naming the package and the chain
 // that needed it, or a *ConflictError.

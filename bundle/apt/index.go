@@ -29,6 +29,9 @@ type Package struct {
 	// them. (Parsing only the packages a resolution visits keeps a large
 	// index small in memory, and a malformed entry nobody needs harmless.)
 	DependsField, PreDependsField, RecommendsField string
+	// ConflictsField and BreaksField are the package's negative relations
+	// as the index gives them; Negative parses them.
+	ConflictsField, BreaksField string
 	// Provides lists the virtual packages it provides, each with "=" and a
 	// version for a versioned provide.
 	Provides []Relation
@@ -55,6 +58,22 @@ func (p *Package) Dependencies(recommends bool) ([]Dependency, error) {
 			return nil, fmt.Errorf("package %s %s: %s: %w", p.Name, p.Version, f.name, err)
 		}
 		out = append(out, deps...)
+	}
+	return out, nil
+}
+
+// Negative parses the package's Conflicts and Breaks, each relation on
+// its own.
+func (p *Package) Negative() ([]Relation, error) {
+	var out []Relation
+	for _, f := range []struct{ name, value string }{{"Conflicts", p.ConflictsField}, {"Breaks", p.BreaksField}} {
+		deps, err := ParseDependencies(f.value)
+		if err != nil {
+			return nil, fmt.Errorf("package %s %s: %s: %w", p.Name, p.Version, f.name, err)
+		}
+		for _, d := range deps {
+			out = append(out, d...)
+		}
 	}
 	return out, nil
 }
@@ -121,13 +140,13 @@ func packageField(name []byte) bool {
 	case 4:
 		return bytes.EqualFold(name, []byte("Size"))
 	case 6:
-		return bytes.EqualFold(name, []byte("SHA256")) || bytes.EqualFold(name, []byte("Status"))
+		return bytes.EqualFold(name, []byte("SHA256")) || bytes.EqualFold(name, []byte("Status")) || bytes.EqualFold(name, []byte("Breaks"))
 	case 7:
 		return bytes.EqualFold(name, []byte("Package")) || bytes.EqualFold(name, []byte("Version")) || bytes.EqualFold(name, []byte("Depends"))
 	case 8:
 		return bytes.EqualFold(name, []byte("Filename")) || bytes.EqualFold(name, []byte("Priority")) || bytes.EqualFold(name, []byte("Provides"))
 	case 9:
-		return bytes.EqualFold(name, []byte("Essential"))
+		return bytes.EqualFold(name, []byte("Essential")) || bytes.EqualFold(name, []byte("Conflicts"))
 	case 10:
 		return bytes.EqualFold(name, []byte("Recommends"))
 	case 11:
@@ -160,6 +179,7 @@ func packageFrom(p Paragraph) (*Package, error) {
 		pkg.Size = n
 	}
 	pkg.DependsField, pkg.PreDependsField, pkg.RecommendsField = p.Get("Depends"), p.Get("Pre-Depends"), p.Get("Recommends")
+	pkg.ConflictsField, pkg.BreaksField = p.Get("Conflicts"), p.Get("Breaks")
 	prov, err := ParseDependencies(p.Get("Provides"))
 	if err != nil {
 		return nil, fmt.Errorf("package %s %s: Provides: %w", pkg.Name, pkg.Version, err)

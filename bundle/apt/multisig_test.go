@@ -58,7 +58,9 @@ func TestInReleaseTwoSignatures(t *testing.T) {
 	}
 	_, err = apt.VerifyInRelease("ubuntu bionic", in.Bytes(), pin(other))
 	var se *apt.SignatureError
-	if !errors.As(err, &se) || len(se.Found) != 2 || !slices.ContainsFunc(se.Found, func(s string) bool { return strings.Contains(strings.ToUpper(s), strings.ToUpper(k2018.PrimaryKey.KeyIdString())) }) {
+	if !errors.As(err, &se) || len(se.Found) != 2 || !slices.ContainsFunc(se.Found, func(s string) bool {
+		return strings.Contains(strings.ToUpper(s), strings.ToUpper(k2018.PrimaryKey.KeyIdString()))
+	}) {
 		t.Errorf("pinned a key that signed nothing: %v (found %v)", err, se)
 	}
 }

@@ -66,11 +66,17 @@ type Resolution struct {
 //   - a name no real package meets is looked up among the providers:
 //     an unversioned relation is met by any Provides of the name, a
 //     versioned one only by a versioned Provides ("foo (= 2)") that meets
-//     it; the first provider by index order, highest version, is taken.
+//     it; the first provider by index order, highest version, is taken;
+//   - a candidate (a version, an alternative or a provider) that
+//     Conflicts with or Breaks a package chosen already, or that one of
+//     them Conflicts with or Breaks, is passed over for the next; when
+//     none is left, the dependency is unmet and the error names the clash
+//     (choices are not revisited: a later package that clashes with an
+//     earlier choice is passed over, not the earlier one).
 //
-// Conflicts, Breaks and Replaces are not considered. A dependency nothing
-// meets is a *MissingError naming the package and the chain that needed
-// it; constraints on one package that no version meets together are a
+// Replaces is not considered. A dependency nothing meets is a
+// *MissingError naming the package and the chain that needed it;
+// constraints on one package that no version meets together are a
 // *ConflictError.
 func Resolve(indexes []*Index, wanted []string, opts ResolveOptions) (*Resolution, error) {
 	r := &resolver{
@@ -82,6 +88,7 @@ func Resolve(indexes []*Index, wanted []string, opts ResolveOptions) (*Resolutio
 		why:       map[string][]string{},
 		cons:      map[string][]constraint{},
 		installed: map[string]string{},
+		negative:  map[*Package][]Relation{},
 	}
 	if r.arch == "" {
 		r.arch = "amd64"
@@ -162,6 +169,63 @@ type resolver struct {
 	queue     []item
 	// err is a chosen package's relationship field that does not parse.
 	err error
+	// negative caches each package's parsed Conflicts and Breaks.
+	negative map[*Package][]Relation
+}
+
+// negativeOf returns p's Conflicts and Breaks (none when they do not
+// parse: that is reported if p is chosen).
+func (r *resolver) negativeOf(p *Package) []Relation {
+	if rels, ok := r.negative[p]; ok {
+		return rels
+	}
+	rels, err := p.Negative()
+	if err != nil {
+		rels = nil
+	}
+	r.negative[p] = rels
+	return rels
+}
+
+// hits reports whether one of rels (Conflicts or Breaks) names q: by
+// name and version, or through what q provides.
+func (r *resolver) hits(rels []Relation, q *Package) bool {
+	for _, rel := range rels {
+		if !rel.AppliesTo(r.arch) {
+			continue
+		}
+		if rel.Name == q.Name && (rel.Op == "" || rel.SatisfiedBy(q.Version)) {
+			return true
+		}
+		if rel.Name != q.Name && providesRel(q, rel) {
+			return true
+		}
+	}
+	return false
+}
+
+// clash says how p conflicts with (or breaks, or is broken by) a package
+// chosen already, or "". Another version of p itself does not count: p
+// would take its place.
+func (r *resolver) clash(p *Package) string {
+	names := make([]string, 0, len(r.chosen))
+	for n := range r.chosen {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		q := r.chosen[n]
+		if q.Name == p.Name {
+			continue
+		}
+		if r.hits(r.negativeOf(p), q) {
+			return fmt.Sprintf("%s %s conflicts with or breaks %s %s, chosen already", p.Name, p.Version, q.Name, q.Version)
+		}
+		if r.hits(r.negativeOf(q), p) {
+			return fmt.Sprintf("%s %s, chosen already, conflicts with or breaks %s %s", q.Name, q.Version, p.Name, p.Version)
+		}
+	}
+	return ""
 }
 
 // archOK reports whether p can be installed for the target (qualifier
@@ -283,12 +347,24 @@ func (r *resolver) try(rel Relation, chain []string) (bool, error) {
 	cands := r.candidates(rel)
 	if len(cands) > 0 {
 		cons := append(slices.Clone(r.cons[rel.Name]), constraint{rel: rel, by: by})
+		var clashes []string
 		for _, p := range cands {
 			if all(cons, p.Version) {
+				if c := r.clash(p); c != "" {
+					clashes = append(clashes, c)
+					continue
+				}
 				r.cons[rel.Name] = cons
 				r.choose(p, chain)
 				return true, nil
 			}
+		}
+		if len(clashes) > 0 {
+			if p := r.provider(rel); p != nil {
+				r.choose(p, chain)
+				return true, nil
+			}
+			return false, fmt.Errorf("%w: %s", ErrConflict, clashes[0])
 		}
 		if prev := r.chosen[rel.Name]; prev != nil {
 			return false, conflictError(rel.Name, cons, cands)
@@ -365,6 +441,9 @@ func (r *resolver) provider(rel Relation) *Package {
 		}
 		if c := r.chosen[p.Name]; c != nil && c != p {
 			continue // another version of it is chosen already
+		}
+		if r.chosen[p.Name] == nil && r.clash(p) != "" {
+			continue
 		}
 		if best == nil {
 			best = p

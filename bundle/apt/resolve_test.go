@@ -110,3 +110,51 @@ func TestResolveMalformedRelations(t *testing.T) {
 		t.Fatalf("want a syntax error naming broken's Depends, got %v", err)
 	}
 }
+
+// TestResolveConflicts: Conflicts and Breaks steer the choice among
+// alternatives, versions and providers, and a dependency only clashing
+// candidates could meet is reported with the clash.
+func TestResolveConflicts(t *testing.T) {
+	idx := index(t, "repo",
+		"Package: mta-a\nVersion: 1\nArchitecture: amd64\nProvides: mail-transport-agent\nConflicts: mail-transport-agent, legacy-mail\n",
+		"Package: mta-b\nVersion: 1\nArchitecture: amd64\nProvides: mail-transport-agent\n",
+		"Package: legacy-mail\nVersion: 1\nArchitecture: amd64\n",
+		"Package: wants-mta\nVersion: 1\nArchitecture: all\nDepends: mail-transport-agent\n",
+		"Package: tool\nVersion: 2\nArchitecture: amd64\nBreaks: plugin (<< 2)\n",
+		"Package: plugin\nVersion: 1\nArchitecture: amd64\n",
+		"Package: plugin\nVersion: 2\nArchitecture: amd64\nBreaks: old-core\n",
+		"Package: old-core\nVersion: 1\nArchitecture: amd64\n",
+		"Package: alt-user\nVersion: 1\nArchitecture: amd64\nDepends: mta-a | mta-b\n",
+	)
+	for _, tc := range []struct {
+		name   string
+		wanted []string
+		want   []string
+		clash  string
+	}{
+		// mta-a conflicts with legacy-mail (chosen first): the provider
+		// mta-b meets the virtual package instead.
+		{name: "provider passed over", wanted: []string{"legacy-mail", "wants-mta"}, want: []string{"legacy-mail=1", "mta-b=1", "wants-mta=1"}},
+		{name: "first provider when nothing clashes", wanted: []string{"wants-mta"}, want: []string{"mta-a=1", "wants-mta=1"}},
+		{name: "alternative passed over", wanted: []string{"legacy-mail", "alt-user"}, want: []string{"alt-user=1", "legacy-mail=1", "mta-b=1"}},
+		// tool 2 breaks plugin << 2: a pinned plugin=1 cannot join it.
+		{name: "breaks a pinned version", wanted: []string{"tool", "plugin=1"}, clash: "tool 2"},
+		{name: "broken by a chosen package", wanted: []string{"old-core", "plugin (>= 2)"}, clash: "plugin 2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := apt.Resolve([]*apt.Index{idx}, tc.wanted, apt.ResolveOptions{})
+			if tc.clash != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.clash) || !strings.Contains(err.Error(), "conflicts with or breaks") {
+					t.Fatalf("want an error naming the clash with %s, got %v (%v)", tc.clash, err, res)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := names(res); !slices.Equal(got, tc.want) {
+				t.Errorf("got %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
