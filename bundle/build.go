@@ -75,6 +75,10 @@ const (
 	EventDone
 	// EventRetry: Item failed from one source (Err) and another is tried.
 	EventRetry
+	// EventResolving: before EventPlanned, what is being resolved (Item,
+	// e.g. "45 images, the python packages for 3 targets, 4 apt suites"):
+	// image manifests, python indexes and apt metadata are fetched.
+	EventResolving
 )
 
 // Event is a progress report from Build.
@@ -221,6 +225,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	var py *Python
 	var la *Apt
 	var wg sync.WaitGroup
+	b.emit(Event{Kind: EventResolving, Item: resolvingWhat(sel, len(pyTargets))})
 	if sel.Python != nil {
 		wg.Go(func() { py, *pyErr = b.resolvePython(ctx, sel, pyGroups, pyTargets) })
 	}
@@ -359,6 +364,23 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		Fetched: b.fetched, Resumed: resumed.Bytes, Shared: sharedBytes(lock),
 		Duration: time.Since(start),
 	}, nil
+}
+
+// resolvingWhat says what Build resolves before it can plan: "45 images,
+// the python packages for 3 targets, 4 apt suites".
+func resolvingWhat(m *manifests.Manifest, pyTargets int) string {
+	parts := []string{fmt.Sprintf("%d images", len(m.Images))}
+	if m.Python != nil {
+		parts = append(parts, fmt.Sprintf("the python packages for %d targets", pyTargets))
+	}
+	if len(m.Apt) > 0 {
+		n := 0
+		for _, e := range m.Apt {
+			n += len(aptSuites(e))
+		}
+		parts = append(parts, fmt.Sprintf("%d apt suites", n))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (b *builder) emit(e Event) {

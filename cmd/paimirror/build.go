@@ -129,6 +129,8 @@ func (p *buildProgress) event(e bundle.Event) {
 	case bundle.EventResumed:
 		p.resumed = e.Bytes
 		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, humanBytes(e.Bytes))
+	case bundle.EventResolving:
+		fmt.Fprintf(p.g.stderr, "resolving %s\n", e.Item)
 	case bundle.EventPlanned:
 		p.items = e.Items
 		if tty {
