@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -167,4 +168,19 @@ func (b *Bundle) Summary() Summary {
 		AptRepositories: len(s.Apt), AptPackages: debs,
 		BundleBytes: b.Size, SharedBytes: sharedBytes(l)}
 	return s
+}
+
+// HumanSize formats a size in binary units for people: "1023 B",
+// "1.5 KiB", "5.0 GiB".
+func HumanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

@@ -160,3 +160,14 @@ func FuzzOpen(f *testing.F) {
 func parseB(text string) (*manifests.Manifest, error) {
 	return manifests.Parse("test.yaml", []byte(text))
 }
+
+func TestHumanSize(t *testing.T) {
+	for _, tc := range []struct {
+		n    int64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"}, {5 << 30, "5.0 GiB"}} {
+		if got := bundle.HumanSize(tc.n); got != tc.want {
+			t.Errorf("HumanSize(%d) = %q, want %q", tc.n, got, tc.want)
+		}
+	}
+}

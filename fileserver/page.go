@@ -2,7 +2,6 @@ package fileserver
 
 import (
 	"bytes"
-	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -34,7 +33,7 @@ func pythonRows(b *bundle.Bundle) ([]pythonRow, int) {
 	for _, f := range b.Lock.PythonFiles() {
 		projects[f.Project] = true
 		out = append(out, pythonRow{Project: f.Project, Version: f.Version, Filename: f.Filename, SHA256: f.SHA256,
-			Short: shortDigest(f.SHA256), Size: humanBytes(f.Size), Path: PathPyPI + "/simple/" + f.Project + "/"})
+			Short: shortDigest(f.SHA256), Size: bundle.HumanSize(f.Size), Path: PathPyPI + "/simple/" + f.Project + "/"})
 	}
 	return out, len(projects)
 }
@@ -54,7 +53,7 @@ type aptLine struct{ Options, Prefix, Rest string }
 func aptRows(b *bundle.Bundle) []aptRow {
 	var out []aptRow
 	for _, r := range b.Summary().Apt {
-		row := aptRow{Name: r.Name, Target: r.Target, Size: humanBytes(r.Size), KeyPath: r.KeyPath, Debs: len(r.Packages), Sources: r.Sources}
+		row := aptRow{Name: r.Name, Target: r.Target, Size: bundle.HumanSize(r.Size), KeyPath: r.KeyPath, Debs: len(r.Packages), Sources: r.Sources}
 		for _, suite := range r.Suites {
 			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix,
 				Rest: suite + " " + strings.Join(r.Components, " ")})
@@ -73,12 +72,12 @@ func rows(b *bundle.Bundle) ([]imageRow, []fileRow) {
 	var images []imageRow
 	for _, img := range sum.Images {
 		images = append(images, imageRow{Ref: img.Ref, Digest: img.Digest, Short: shortDigest(img.Digest),
-			Size: humanBytes(img.Size), Platform: img.Platform, Names: img.Names})
+			Size: bundle.HumanSize(img.Size), Platform: img.Platform, Names: img.Names})
 	}
 	var files []fileRow
 	for _, f := range b.Lock.Files {
 		files = append(files, fileRow{Name: f.Name, SHA256: f.SHA256, Short: shortDigest(f.SHA256),
-			Size: humanBytes(f.Size), Source: f.URL, Unpinned: f.Unpinned, Paths: f.Paths})
+			Size: bundle.HumanSize(f.Size), Source: f.URL, Unpinned: f.Unpinned, Paths: f.Paths})
 	}
 	return images, files
 }
@@ -111,7 +110,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 		Mirror: hostport, Scheme: scheme, FromRequest: fromRequest,
 		Manifest: l.Manifest.Name, Tool: l.ToolVersion,
 		Created:    l.Created.UTC().Format("2006-01-02 15:04 UTC"),
-		BundleSize: humanBytes(s.b.Size),
+		BundleSize: bundle.HumanSize(s.b.Size),
 		Images:     s.images, Files: s.fileRows,
 		Python: s.pythonRows, Projects: s.projects,
 		Apt:      s.aptRows,
@@ -153,20 +152,6 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodHead {
 		w.Write(buf.Bytes())
 	}
-}
-
-// humanBytes formats a size in binary units: "1.5 MiB".
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // shortDigest returns the first 12 hex digits of a digest.

@@ -153,7 +153,7 @@ func benchBundle(tb testing.TB, s benchSpec) string {
 	if err != nil {
 		tb.Fatalf("building the %s benchmark bundle: %v", s.Name, err)
 	}
-	tb.Logf("built the %s benchmark bundle (%s) in %s: %s", s.Name, humanBytes(res.Size), time.Since(start).Round(time.Second), path)
+	tb.Logf("built the %s benchmark bundle (%s) in %s: %s", s.Name, bundle.HumanSize(res.Size), time.Since(start).Round(time.Second), path)
 	return path
 }
 

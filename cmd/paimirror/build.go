@@ -99,8 +99,8 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 		return err
 	}
 	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %d .debs, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
-		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), res.Lock.AptDebs(), humanBytes(res.Size),
-		humanBytes(res.Fetched), humanBytes(res.Resumed), humanBytes(res.Shared), res.Duration.Round(time.Millisecond))
+		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), res.Lock.AptDebs(), bundle.HumanSize(res.Size),
+		bundle.HumanSize(res.Fetched), bundle.HumanSize(res.Resumed), bundle.HumanSize(res.Shared), res.Duration.Round(time.Millisecond))
 	return nil
 }
 
@@ -128,7 +128,7 @@ func (p *buildProgress) event(e bundle.Event) {
 	switch e.Kind {
 	case bundle.EventResumed:
 		p.resumed = e.Bytes
-		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, humanBytes(e.Bytes))
+		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, bundle.HumanSize(e.Bytes))
 	case bundle.EventResolving:
 		fmt.Fprintf(p.g.stderr, "resolving %s\n", e.Item)
 	case bundle.EventPlanned:
@@ -144,7 +144,7 @@ func (p *buildProgress) event(e bundle.Event) {
 			)
 			p.bar.Add64(p.resumed)
 		} else {
-			fmt.Fprintf(p.g.stderr, "%d items, %s to hold\n", e.Items, humanBytes(e.Total))
+			fmt.Fprintf(p.g.stderr, "%d items, %s to hold\n", e.Items, bundle.HumanSize(e.Total))
 		}
 	case bundle.EventStart:
 		p.inflight[e.Item] = true
@@ -191,19 +191,6 @@ func (p *buildProgress) finish() {
 		p.bar.Finish()
 		p.bar.Close()
 	}
-}
-
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // readMirrorsFile reads FROM=TO lines; blank lines and # comments are

@@ -132,7 +132,7 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	if !o.quiet {
 		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %d python files, %d .debs, %s) on %s://%s, ready in %s\n",
-			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), b.Lock.AptDebs(), humanBytes(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
+			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), b.Lock.AptDebs(), bundle.HumanSize(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
 		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", scheme, shown)
 		if len(b.Lock.PythonFiles()) > 0 {
 			fmt.Fprintf(o.stderr, "pip index: %s://%s%s/simple/\n", scheme, shown, fileserver.PathPyPI)

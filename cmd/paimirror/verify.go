@@ -60,6 +60,6 @@ func runVerify(ctx context.Context, o *verifyOptions, paths []string) error {
 		}
 		return fmt.Errorf("%w: %d problems in %s; rebuild it, or copy it again from a good copy", errDamaged, len(rep.Problems), paths[0])
 	}
-	fmt.Fprintf(o.stdout, "%s is intact: %d blobs, %s checked in %s\n", paths[0], rep.Blobs, humanBytes(rep.Bytes), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(o.stdout, "%s is intact: %d blobs, %s checked in %s\n", paths[0], rep.Blobs, bundle.HumanSize(rep.Bytes), time.Since(start).Round(time.Millisecond))
 	return nil
 }
