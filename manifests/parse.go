@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"regexp"
@@ -13,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"gopkg.in/yaml.v3"
 )
 
@@ -76,31 +76,18 @@ var errEmpty = errors.New("manifest is empty")
 
 // decodeNode parses data as exactly one YAML document and returns its root
 // node, which is never an alias.
-func decodeNode(data []byte) (root *yaml.Node, err error) {
-	// yaml.v3 has panicked on malformed input in the past; a parser of
-	// untrusted input must not.
-	defer func() {
-		if r := recover(); r != nil {
-			root, err = nil, fmt.Errorf("yaml: %v", r)
-		}
-	}()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc yaml.Node
-	if err := dec.Decode(&doc); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil, errEmpty
-		}
-		return nil, err
-	}
-	var extra yaml.Node
-	switch err := dec.Decode(&extra); {
-	case errors.Is(err, io.EOF):
+func decodeNode(data []byte) (*yaml.Node, error) {
+	doc, err := yamltext.DecodeOne(data)
+	var second *yamltext.SecondDocumentError
+	switch {
+	case errors.As(err, &second):
+		return nil, fmt.Errorf("yaml: line %d: a manifest is one YAML document; this is a second one", second.Line)
 	case err != nil:
 		return nil, err
-	default:
-		return nil, fmt.Errorf("yaml: line %d: a manifest is one YAML document; this is a second one", max(extra.Line, 1))
+	case doc == nil:
+		return nil, errEmpty
 	}
-	n := &doc
+	n := doc
 	if n.Kind == yaml.DocumentNode {
 		if len(n.Content) == 0 {
 			return nil, errEmpty

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"github.com/paimirror/paimirror/manifests"
 	"gopkg.in/yaml.v3"

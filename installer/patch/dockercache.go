@@ -3,7 +3,7 @@ package patch
 import (
 	"fmt"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"gopkg.in/yaml.v3"
 )

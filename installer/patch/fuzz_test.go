@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/rogpeppe/go-internal/txtar"

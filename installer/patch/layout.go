@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"gopkg.in/yaml.v3"
 )

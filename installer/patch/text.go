@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"gopkg.in/yaml.v3"
 )

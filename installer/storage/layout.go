@@ -5,7 +5,7 @@ import (
 	"reflect"
 	"strings"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"gopkg.in/yaml.v3"
 

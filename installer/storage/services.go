@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/paimirror/paimirror/installer/yamltext"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"gopkg.in/yaml.v3"
 )

@@ -1,6 +1,7 @@
-// Package yamltext holds what the installer's text-preserving YAML editors
-// share: reading a user's file as exactly one YAML document without letting
-// a parser panic escape, and finding where a scalar token ends on its line,
+// Package yamltext holds what paimirror's readers of users' YAML share
+// (the manifest parser and the installer's text-preserving editors):
+// reading a file as exactly one YAML document without letting a parser
+// panic escape, and finding where a scalar token ends on its line,
 // so that an edit replaces only the bytes of one value and keeps every
 // other byte (comments, quoting, order) as the user wrote it.
 //
@@ -41,9 +42,17 @@ func DecodeOne(data []byte) (doc *yaml.Node, err error) {
 	case err != nil:
 		return nil, err
 	default:
-		return nil, fmt.Errorf("yaml: line %d: a second YAML document; this file holds one", max(extra.Line, 1))
+		return nil, &SecondDocumentError{Line: max(extra.Line, 1)}
 	}
 	return &d, nil
+}
+
+// SecondDocumentError is DecodeOne's error for input holding more than one
+// YAML document: Line is where the second starts.
+type SecondDocumentError struct{ Line int }
+
+func (e *SecondDocumentError) Error() string {
+	return fmt.Sprintf("yaml: line %d: a second YAML document; this file holds one", e.Line)
 }
 
 // ScalarEnd returns the byte offset just past the scalar token starting at
