@@ -67,7 +67,7 @@ func explain(h hit, details []string) string {
 		s = "svn cat from GitHub, which ended Subversion access on 2024-01-08, so this fails even online; the patch fetches the file from the mirror instead once the mirror serves it (see the patch warnings)"
 	case "git":
 		if strings.Contains(h.detail, "kubespray") {
-			s = "clones kubespray (release-2.11) from GitHub into ~/pai-deploy/kubespray on the dev box; offline, that tree must be there already (a later paimirror release carries it)"
+			s = "clones kubespray (release-2.11) from GitHub into ~/pai-deploy/kubespray on the dev box; offline it comes from the mirror once the bundle holds kubespray's archive (group devbox-sources) and the patch step has run"
 		} else {
 			s = "clones " + h.detail + " on " + where + "; needs the internet"
 		}
