@@ -72,9 +72,9 @@ func explain(h hit, details []string) string {
 			s = "clones " + h.detail + " on " + where + "; needs the internet"
 		}
 	case "pip":
-		s = "pip installs from PyPI on " + where + list + "; offline, preinstall these or point pip at a local index (PIP_INDEX_URL)"
+		s = "pip installs from PyPI on " + where + list + "; offline, the patch points it at the mirror's /pypi/simple/ once the bundle holds the Python packages (group devbox-python)"
 	case "apt":
-		s = "apt on " + where + " needs the Ubuntu archive or the apt mirror in sources.list" + list + "; offline, preinstall the packages or serve a local apt mirror"
+		s = "apt on " + where + " needs the Ubuntu archive or the apt mirror in sources.list" + list + "; offline, the mirror covers it once the bundle holds the release's apt repositories with these packages (group ubuntu-18.04) and prepare has pointed the machines at them"
 	case "apt-repo":
 		s = "adds the apt repository " + h.detail + " on " + where + "; apt update then needs " + h.host
 	case "apt-key":
