@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 )
 
@@ -114,18 +114,26 @@ apt:
 	startServe(t, out, "--addr", addr)
 	mirror := "http://" + addr
 
-	root := t.TempDir()
-	for _, d := range []string{"state/lists/partial", "cache/archives/partial", "trusted", "etc/sources.list.d", "etc/preferences.d", "etc/apt.conf.d", "out"} {
-		os.MkdirAll(filepath.Join(root, d), 0o755)
+	// The node: apt-get with its own state, holding what this host has
+	// installed.
+	ag, err := apttest.NewAptGet(aptGet, t.TempDir(), "amd64")
+	if err != nil {
+		t.Fatal(err)
 	}
-	// The node: what this host has installed.
 	status, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
 		t.Skipf("no dpkg status on this host: %v", err)
 	}
-	os.WriteFile(filepath.Join(root, "state/status"), status, 0o644)
+	os.WriteFile(filepath.Join(ag.Dir, "state/status"), status, 0o644)
+	// What install's prepare writes on a node: no index targets the
+	// mirror does not carry (this host's appstream asks for DEP-11).
+	conf, err := os.OpenFile(filepath.Join(ag.Dir, "etc/apt.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.WriteString("Acquire::IndexTargets::deb::DEP-11::DefaultEnabled \"false\";\n")
+	conf.Close()
 	// The key comes from the mirror, at the path its URL gives.
-	key := filepath.Join(root, "debian-archive-key.gpg")
 	resp, err := http.Get(mirror + "/ftp-master.debian.org/keys/archive-key-12.gpg")
 	if err != nil {
 		t.Fatal(err)
@@ -135,65 +143,36 @@ apt:
 	if resp.StatusCode != 200 || string(kb) != string(keyring) {
 		t.Fatalf("the mirror serves the key with HTTP %d and %d bytes, want the %d bytes of %s", resp.StatusCode, len(kb), len(keyring), debianKeyring)
 	}
-	os.WriteFile(key, kb, 0o644)
-	// What install's prepare writes on a node: no index targets the
-	// mirror does not carry (this host's appstream asks for DEP-11).
-	os.WriteFile(filepath.Join(root, "etc/apt.conf"), []byte("Acquire::IndexTargets::deb::DEP-11::DefaultEnabled \"false\";\n"), 0o644)
-	os.WriteFile(filepath.Join(root, "etc/sources.list"),
-		[]byte("deb [arch=amd64 signed-by="+key+"] "+mirror+"/deb.debian.org/debian bookworm main\n"), 0o644)
-	opts := []string{
-		"-o", "Dir::State=" + root + "/state",
-		"-o", "Dir::State::status=" + root + "/state/status",
-		"-o", "Dir::Cache=" + root + "/cache",
-		"-o", "Dir::Etc::SourceList=" + root + "/etc/sources.list",
-		"-o", "Dir::Etc::SourceParts=" + root + "/etc/sources.list.d",
-		"-o", "Dir::Etc::Trusted=" + root + "/etc/trusted.gpg",
-		"-o", "Dir::Etc::TrustedParts=" + root + "/trusted",
-		"-o", "Dir::Etc::Preferences=" + root + "/etc/preferences",
-		"-o", "Dir::Etc::PreferencesParts=" + root + "/etc/preferences.d",
-		"-o", "Dir::Etc::Parts=" + root + "/etc/apt.conf.d", // not the host's drop-ins
-		"-o", "Dir::Log=" + root,
-		"-o", "Debug::NoLocking=1",
-		"-o", "APT::Architecture=amd64",
-		"-o", "APT::Architectures=amd64",
-		"-o", "APT::Sandbox::User=root",
-		"-o", "Acquire::AllowInsecureRepositories=false",
-		"-o", "APT::Get::AllowUnauthenticated=false",
+	// The mirror is the only source.
+	if err := ag.AddSource(mirror+"/deb.debian.org/debian", "bookworm", []string{"main"}, kb); err != nil {
+		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	run := func(args ...string) string {
 		t.Helper()
-		cmd := exec.CommandContext(ctx, aptGet, append(slices.Clone(opts), args...)...)
-		cmd.Dir = filepath.Join(root, "out")
-		// Only the mirror: any other address goes to a closed port.
-		cmd.Env = append(os.Environ(), "APT_CONFIG="+root+"/etc/apt.conf", "LC_ALL=C",
-			"http_proxy=http://127.0.0.1:9", "no_proxy="+strings.Split(addr, ":")[0])
-		msg, err := cmd.CombinedOutput()
+		msg, err := ag.RunClean(ctx, args...)
 		if err != nil {
-			t.Fatalf("apt-get %s: %v\n%s", strings.Join(args, " "), err, msg)
+			t.Fatal(err)
 		}
-		return string(msg)
+		return msg
 	}
-	msg := run("update")
-	if strings.Contains(msg, "W: ") || strings.Contains(msg, "Err:") || strings.Contains(msg, "NO_PUBKEY") {
-		t.Fatalf("apt-get update warned:\n%s", msg)
-	}
-	msg = run(append([]string{"-y", "--no-install-recommends", "install", "--download-only"}, wanted...)...)
+	run("update")
+	msg := run(append([]string{"-y", "install", "--download-only"}, wanted...)...)
 	t.Logf("apt-get install --download-only:\n%s", msg)
-	got, _ := filepath.Glob(filepath.Join(root, "cache/archives/*.deb"))
-	if len(got) == 0 {
-		t.Fatalf("apt downloaded nothing:\n%s", msg)
+	got, err := ag.Downloaded()
+	if err != nil || len(got) == 0 {
+		t.Fatalf("apt downloaded nothing (%v):\n%s", err, msg)
 	}
 	for _, g := range got {
-		name, _, _ := strings.Cut(filepath.Base(g), "_")
+		name, _, _ := strings.Cut(g, "_")
 		if !slices.Contains(chosen, name) {
 			t.Errorf("apt downloaded %s, which the resolution %v does not hold", name, chosen)
 		}
 	}
 	// A dependency this host may already have comes from the mirror too.
 	run("download", "libbsd0")
-	if got, _ := filepath.Glob(filepath.Join(root, "out/libbsd0_*.deb")); len(got) != 1 {
+	if got, _ := filepath.Glob(filepath.Join(ag.Dir, "out/libbsd0_*.deb")); len(got) != 1 {
 		t.Errorf("apt-get download libbsd0 left %v", got)
 	}
 }
