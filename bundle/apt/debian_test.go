@@ -2,7 +2,6 @@ package apt_test
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -23,16 +22,6 @@ const (
 	debianKeyFingerprint = "B8B8 0B5B 623E AB6A D877  5C45 B7C5 D7D6 3509 47F8"
 )
 
-// skipOrFail skips the test, or fails it where bundletest.RequireEnv is
-// set, as bundletest.Tool does for a missing program.
-func skipOrFail(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(bundletest.RequireEnv) != "" {
-		t.Fatalf(format+" ("+bundletest.RequireEnv+" is set, so this fails instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
 // TestDebianArchive mirrors the metadata of Debian's bookworm-updates
 // main/amd64 (tens of KiB: its Packages.xz and Translation-en.xz are
 // each under 10 KiB) from deb.debian.org, checked against the key
@@ -44,13 +33,9 @@ func TestDebianArchive(t *testing.T) {
 	}
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		skipOrFail(t, "no Debian archive key: %v; install debian-archive-keyring", err)
+		bundletest.Need(t, "no Debian archive key: %v; install debian-archive-keyring", err)
 	}
-	conn, err := net.DialTimeout("tcp", "deb.debian.org:80", 5*time.Second)
-	if err != nil {
-		skipOrFail(t, "deb.debian.org cannot be reached: %v", err)
-	}
-	conn.Close()
+	bundletest.Reach(t, "deb.debian.org:80")
 
 	key, err := apt.NewKey(keyring, debianKeyFingerprint)
 	if err != nil {

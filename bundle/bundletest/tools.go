@@ -1,9 +1,11 @@
 package bundletest
 
 import (
+	"net"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // RequireEnv is the environment variable that turns a missing test tool from
@@ -24,4 +26,27 @@ func Tool(t testing.TB, name string) string {
 	}
 	t.Skipf("%s is not installed; .ci/run installs it", name)
 	return ""
+}
+
+// Need skips the test with the reason given, or fails it where RequireEnv
+// is set: for anything .ci/run provides besides a program (a file a
+// package installs, a host the machine reaches).
+func Need(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv(RequireEnv) != "" {
+		t.Fatalf(format+" ("+RequireEnv+" is set, so this fails instead of skipping)", args...)
+	}
+	t.Skipf(format, args...)
+}
+
+// Reach returns when hostport accepts a TCP connection within 10 seconds,
+// and otherwise skips or fails the test as Need does.
+func Reach(t testing.TB, hostport string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", hostport, 10*time.Second)
+	if err != nil {
+		Need(t, "%s cannot be reached: %v", hostport, err)
+		return
+	}
+	c.Close()
 }

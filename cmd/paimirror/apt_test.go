@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,22 +21,14 @@ import (
 // which signs bookworm's InRelease.
 const debianKeyring = "/usr/share/keyrings/debian-archive-bookworm-automatic.gpg"
 
-// reachDebian skips the test (or fails it under PAIMIRROR_REQUIRE_TOOLS=1)
-// when deb.debian.org cannot be reached.
+// reachDebian skips the test under -short, and otherwise skips or fails
+// it (as bundletest.Need) when deb.debian.org cannot be reached.
 func reachDebian(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("reaches deb.debian.org; skipped with -short")
 	}
-	c, err := net.DialTimeout("tcp", "deb.debian.org:80", 10*time.Second)
-	if err == nil {
-		c.Close()
-		return
-	}
-	if os.Getenv("PAIMIRROR_REQUIRE_TOOLS") == "1" {
-		t.Fatalf("deb.debian.org is unreachable (%v), and PAIMIRROR_REQUIRE_TOOLS=1", err)
-	}
-	t.Skipf("deb.debian.org is unreachable: %v", err)
+	bundletest.Reach(t, "deb.debian.org:80")
 }
 
 // TestAptBookworm builds a partial mirror of Debian bookworm (a handful of
@@ -53,7 +44,7 @@ func TestAptBookworm(t *testing.T) {
 	reachDebian(t)
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		t.Skipf("no Debian archive keyring on this host: %v", err)
+		bundletest.Need(t, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
 	}
 	// The key's publisher is not reachable from here: a local server
 	// stands in for it, with the host's copy of the key.
@@ -122,7 +113,7 @@ apt:
 	}
 	status, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
-		t.Skipf("no dpkg status on this host: %v", err)
+		bundletest.Need(t, "no dpkg status on this host: %v", err)
 	}
 	os.WriteFile(filepath.Join(ag.Dir, "state/status"), status, 0o644)
 	// What install's prepare writes on a node: no index targets the

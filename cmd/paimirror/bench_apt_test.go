@@ -52,7 +52,7 @@ func aptBenchFixture(b *testing.B) string {
 	}
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		b.Skipf("no Debian archive keyring on this host: %v", err)
+		bundletest.Need(b, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
 	}
 	reachDebian(b)
 	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(keyring) }))
@@ -116,11 +116,11 @@ func BenchmarkAptMirror(b *testing.B) {
 	up := aptUpstream(b, fixture)
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		b.Skipf("no Debian archive keyring: %v", err)
+		bundletest.Need(b, "no Debian archive keyring: %v; install debian-archive-keyring", err)
 	}
 	status, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
-		b.Skipf("no dpkg status on this host: %v", err)
+		bundletest.Need(b, "no dpkg status on this host: %v", err)
 	}
 	dir := b.TempDir()
 	mf := filepath.Join(dir, "m.yaml")
