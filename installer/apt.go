@@ -10,6 +10,7 @@ import (
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/manifests"
 )
 
 // dockerAptURL is Docker's apt repository for Ubuntu, which kubespray 2.11
@@ -17,41 +18,39 @@ import (
 const dockerAptURL = "https://download.docker.com/linux/ubuntu"
 
 var (
-	aptLabel  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
 	aptPath   = regexp.MustCompile(`^(?:/[A-Za-z0-9_~+-][A-Za-z0-9._~+-]*)+$`)
-	aptWord   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+~-]*(?:/[A-Za-z0-9][A-Za-z0-9._+~-]*)*$`)
-	aptArch   = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	aptPin    = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*=[A-Za-z0-9.+~:-]+$`)
 	aptWanted = regexp.MustCompile(`^[a-z0-9][a-z0-9+.-]*(?:[ =(:].*)?$`)
 )
 
 // checkAptLock checks that every name, path and package of the lock's
-// apt record is of the form a build writes (see manifests' validation),
-// since install puts them into root shell scripts and apt's sources.
+// apt record is of the form a build writes (manifests' rules for apt
+// entries), since install puts them into root shell scripts and apt's
+// sources.
 func checkAptLock(l *bundle.Lock) error {
 	if l.Apt == nil {
 		return nil
 	}
 	bad := func(what, v string) error { return fmt.Errorf("apt %s %q is not a plain name or path", what, v) }
 	for _, r := range l.Apt.Repositories {
-		if !aptLabel.MatchString(r.Name) {
+		if !manifests.ValidAptName(r.Name) {
 			return bad("repository name", r.Name)
 		}
-		if !aptLabel.MatchString(r.Target) {
+		if !manifests.ValidAptTarget(r.Target) {
 			return bad("target", r.Target)
 		}
-		if !aptPath.MatchString(r.Prefix) || slices.Contains(strings.Split(r.Prefix, "/"), "..") {
+		if !plainPath(r.Prefix) {
 			return bad("prefix", r.Prefix)
 		}
 		for _, list := range [][]string{r.Suites, r.Components} {
 			for _, w := range list {
-				if !aptWord.MatchString(w) || slices.Contains(strings.Split(w, "/"), "..") {
+				if !manifests.ValidAptWord(w) {
 					return bad("suite or component", w)
 				}
 			}
 		}
 		for _, a := range r.Architectures {
-			if !aptArch.MatchString(a) {
+			if !manifests.ValidAptArchitecture(a) {
 				return bad("architecture", a)
 			}
 		}
@@ -62,12 +61,12 @@ func checkAptLock(l *bundle.Lock) error {
 		}
 	}
 	for _, k := range l.Apt.Keys {
-		if !aptPath.MatchString(k.Path) || slices.Contains(strings.Split(k.Path, "/"), "..") {
+		if !plainPath(k.Path) {
 			return bad("key path", k.Path)
 		}
 	}
 	for _, res := range l.Apt.Resolutions {
-		if !aptLabel.MatchString(res.Target) {
+		if !manifests.ValidAptTarget(res.Target) {
 			return bad("target", res.Target)
 		}
 		for _, w := range res.Wanted {
@@ -77,6 +76,12 @@ func checkAptLock(l *bundle.Lock) error {
 		}
 	}
 	return nil
+}
+
+// plainPath reports whether p is an absolute mirror path of plain words,
+// with no ".." element.
+func plainPath(p string) bool {
+	return aptPath.MatchString(p) && !slices.Contains(strings.Split(p, "/"), "..")
 }
 
 // aptOf returns what the bundle serves to apt, or nil when it carries no
@@ -153,11 +158,7 @@ func aptPackages(l *bundle.Lock) []string {
 	}
 	for _, res := range l.Apt.Resolutions {
 		for _, w := range res.Wanted {
-			name := strings.TrimSpace(w)
-			if i := strings.IndexAny(name, "=( \t:"); i >= 0 {
-				name = name[:i]
-			}
-			add(name)
+			add(nodes.PackageName(w))
 		}
 		for _, p := range res.Packages {
 			add(p.Name)

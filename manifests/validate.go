@@ -259,6 +259,24 @@ var (
 	fingerprintPattern = regexp.MustCompile(`^(?:[0-9A-Fa-f]{40}|[0-9A-Fa-f]{64})$`)
 )
 
+// ValidAptName reports whether s may name an apt entry (a label: letters,
+// digits, '.', '_', '-').
+func ValidAptName(s string) bool { return targetName.MatchString(s) }
+
+// ValidAptTarget reports whether s is a target: lowercase
+// "{ID}-{VERSION_ID}" of os-release.
+func ValidAptTarget(s string) bool { return aptTarget.MatchString(s) }
+
+// ValidAptWord reports whether s may be an apt suite or component: simple
+// words, a suite possibly holding '/', never "..".
+func ValidAptWord(s string) bool {
+	return aptWord.MatchString(s) && !slices.Contains(strings.Split(s, "/"), "..")
+}
+
+// ValidAptArchitecture reports whether s is a dpkg architecture an apt
+// entry may name ("all" is not: it goes with every one).
+func ValidAptArchitecture(s string) bool { return aptArch.MatchString(s) && s != "all" }
+
 // apt checks the apt entries; paths holds the files' mirror paths, which
 // a repository's tree and keys must not take.
 func (c *checker) apt(entries []Apt, declared map[string]string, paths map[string]seenAt) {
@@ -272,7 +290,7 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 		switch {
 		case a.Name == "":
 			c.errorf(line, field+".name", "required, e.g. \"ubuntu-bionic\"")
-		case !targetName.MatchString(a.Name):
+		case !ValidAptName(a.Name):
 			c.errorf(line, field+".name", "%q may hold only letters, digits, '.', '_' and '-'", a.Name)
 		case names[a.Name] != "":
 			c.errorf(line, field+".name", "repository %q is already listed as %s", a.Name, where(names[a.Name], c.line(names[a.Name], 0)))
@@ -282,7 +300,7 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 		switch {
 		case a.Target == "":
 			c.errorf(line, field+".target", "required: the machines' {ID}-{VERSION_ID} from /etc/os-release, e.g. \"ubuntu-18.04\"")
-		case !aptTarget.MatchString(a.Target):
+		case !ValidAptTarget(a.Target):
 			c.errorf(line, field+".target", "%q must be lowercase {ID}-{VERSION_ID}, e.g. \"ubuntu-18.04\"", a.Target)
 		}
 		prefix := ""
@@ -319,7 +337,7 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 		}
 		for j, s := range a.Suites {
 			sf := fmt.Sprintf("%s.suites[%d]", field, j)
-			if !aptWord.MatchString(s) || slices.Contains(strings.Split(s, "/"), "..") {
+			if !ValidAptWord(s) {
 				c.errorf(line, sf, "%q is not a suite name, e.g. \"bionic-updates\"", s)
 				continue
 			}
@@ -337,12 +355,12 @@ func (c *checker) apt(entries []Apt, declared map[string]string, paths map[strin
 			c.errorf(line, field+".components", "required: at least one component, e.g. \"main\"")
 		}
 		for j, s := range a.Components {
-			if !aptWord.MatchString(s) || slices.Contains(strings.Split(s, "/"), "..") {
+			if !ValidAptWord(s) {
 				c.errorf(line, fmt.Sprintf("%s.components[%d]", field, j), "%q is not a component name, e.g. \"main\"", s)
 			}
 		}
 		for j, s := range a.Architectures {
-			if !aptArch.MatchString(s) || s == "all" {
+			if !ValidAptArchitecture(s) {
 				c.errorf(line, fmt.Sprintf("%s.architectures[%d]", field, j), "%q is not a dpkg architecture, e.g. \"amd64\"", s)
 			}
 		}

@@ -94,17 +94,17 @@ func (a *Apt) repositories(target string, sources bool) []AptRepository {
 func (a *Apt) wanted(target string) []string {
 	var out []string
 	for _, w := range a.Wanted[target] {
-		if name := packageName(w); name != "" && !slices.Contains(out, name) {
+		if name := PackageName(w); name != "" && !slices.Contains(out, name) {
 			out = append(out, name)
 		}
 	}
 	return out
 }
 
-// packageName strips a version pin, a version constraint or an
+// PackageName strips a version pin, a version constraint or an
 // architecture from a wanted package: "docker-ce=5:18.09.7~3-0~ubuntu-bionic"
 // is "docker-ce".
-func packageName(w string) string {
+func PackageName(w string) string {
 	w = strings.TrimSpace(w)
 	if i := strings.IndexAny(w, "=( \t:"); i >= 0 {
 		w = w[:i]

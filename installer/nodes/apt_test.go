@@ -124,8 +124,8 @@ func TestAptWanted(t *testing.T) {
 		t.Errorf("wanted %v, want %v", got, want)
 	}
 	for in, want := range map[string]string{"curl": "curl", "curl:amd64": "curl", " a (>= 1)": "a", "b=1:2": "b", "": ""} {
-		if got := packageName(in); got != want {
-			t.Errorf("packageName(%q) = %q, want %q", in, got, want)
+		if got := PackageName(in); got != want {
+			t.Errorf("PackageName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

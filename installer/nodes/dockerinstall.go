@@ -24,7 +24,7 @@ func (a *Apt) dockerRepository(target string) *AptRepository {
 		if r.Target != target || len(r.Suites) == 0 || r.KeyPath == "" {
 			continue
 		}
-		if slices.ContainsFunc(r.Packages, func(p string) bool { return packageName(p) == dockerPackage }) {
+		if slices.ContainsFunc(r.Packages, func(p string) bool { return PackageName(p) == dockerPackage }) {
 			return &a.Repositories[i]
 		}
 	}

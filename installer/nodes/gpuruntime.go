@@ -22,7 +22,7 @@ func (a *Apt) nvidiaRuntime(target string) string {
 	}
 	for _, r := range a.repositories(target, true) {
 		for _, p := range r.Packages {
-			if packageName(p) == nvidiaRuntimePackage {
+			if PackageName(p) == nvidiaRuntimePackage {
 				return p
 			}
 		}
