@@ -45,7 +45,6 @@ type suiteMeta struct {
 	entry int
 	md    *apt.Metadata
 	base  string
-	files []AptFile // md.Files as stored (their Data dropped)
 }
 
 // resolveApt downloads the signing keys and every suite's signed metadata
@@ -108,9 +107,6 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 					errs[slot] = &ItemError{Item: item, Err: err}
 					return
 				}
-				for _, f := range md.Files {
-					sm.files = append(sm.files, AptFile{Path: f.Path, Source: strings.TrimRight(base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: f.Size})
-				}
 				sm.md, sm.base = md, base
 			})
 		}
@@ -125,15 +121,13 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	byRepo := map[string]int{} // apt.Source.Name() -> entry
 	for _, sm := range metas {
 		r := &la.Repositories[sm.entry]
-		r.Files = append(r.Files, sm.files...)
+		for _, f := range sm.md.Files { // stored as they were verified
+			r.Files = append(r.Files, AptFile{Path: f.Path, Source: strings.TrimRight(sm.base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: f.Size})
+		}
 		byRepo[sm.md.Source.Name()] = sm.entry
 	}
 
 	// Resolve each target and architecture over its entries' indexes.
-	suiteIndexes := make([]entryIndexes, len(metas))
-	for i, sm := range metas {
-		suiteIndexes[i] = entryIndexes{entry: sm.entry, indexes: sm.md.Indexes}
-	}
 	var targets []string
 	for _, e := range entries {
 		if !slices.Contains(targets, e.Target) {
@@ -153,7 +147,7 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 			}
 		}
 		for _, arch := range archs {
-			ar, err := b.resolveAptTarget(la, entries, suiteIndexes, byRepo, target, arch)
+			ar, err := b.resolveAptTarget(la, entries, metas, byRepo, target, arch)
 			if err != nil {
 				return nil, err
 			}
@@ -167,12 +161,6 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	return cloneApt(la), nil
 }
 
-// entryIndexes is one entry's Packages indexes (all its suites).
-type entryIndexes struct {
-	entry   int
-	indexes []*apt.Index
-}
-
 // resolveAptTarget resolves the wanted packages of target's entries for
 // arch, the way the machines' apt meets them: the packages of entries in
 // the sources (installed before kubespray adds its own repository) over
@@ -180,7 +168,7 @@ type entryIndexes struct {
 // (Docker's) over every entry of the target. It adds each chosen .deb to
 // its repository's files in la and returns the resolution, whose packages
 // are the union of both.
-func (b *builder) resolveAptTarget(la *Apt, entries []manifests.Apt, metas []entryIndexes, byRepo map[string]int, target, arch string) (*AptResolution, error) {
+func (b *builder) resolveAptTarget(la *Apt, entries []manifests.Apt, metas []*suiteMeta, byRepo map[string]int, target, arch string) (*AptResolution, error) {
 	ar := &AptResolution{Target: target, Architecture: arch, Wanted: []string{}, Packages: []AptPackage{}}
 	for _, pass := range []struct{ wantSources, overAll bool }{{true, false}, {false, true}} {
 		var indexes []*apt.Index
@@ -199,7 +187,7 @@ func (b *builder) resolveAptTarget(la *Apt, entries []manifests.Apt, metas []ent
 				if m.entry != i {
 					continue
 				}
-				for _, idx := range m.indexes {
+				for _, idx := range m.md.Indexes {
 					// A flat repository's one index holds every
 					// architecture; the resolver picks.
 					if strings.Contains(idx.Path, "/binary-"+arch+"/") || !strings.Contains(idx.Path, "/binary-") {
