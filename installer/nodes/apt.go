@@ -616,12 +616,10 @@ func listShort(names []string, max int) string {
 // installed and whether the mirror's repositories for it answer.
 func checkApt(ctx context.Context, p *probe) outcome {
 	a := p.opts.Apt
-	out, _, err := p.user(ctx, "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release")
-	if err != nil {
+	if _, err := p.release(ctx); err != nil {
 		return problem("cannot read /etc/os-release: "+err.Error(), "")
 	}
-	rel := osRelease(out)
-	target := rel["ID"] + "-" + rel["VERSION_ID"]
+	target := p.target(ctx)
 	repos := a.repositories(target, false)
 	wanted := a.wanted(target)
 

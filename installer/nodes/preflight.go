@@ -236,6 +236,33 @@ type probe struct {
 	n    Node
 	opts PreflightOptions
 	sudo bool // sudo works: run privileged commands through it
+
+	// rel and relErr are the machine's /etc/os-release, read once.
+	rel    map[string]string
+	relErr error
+}
+
+// release returns the machine's /etc/os-release, read on first use.
+func (p *probe) release(ctx context.Context) (map[string]string, error) {
+	if p.rel == nil && p.relErr == nil {
+		out, _, err := p.user(ctx, "cat /etc/os-release 2>/dev/null || cat /usr/lib/os-release")
+		if err != nil {
+			p.relErr = err
+		} else {
+			p.rel = osRelease(out)
+		}
+	}
+	return p.rel, p.relErr
+}
+
+// target returns the machine's "{ID}-{VERSION_ID}", the apt target it
+// belongs to, or "" when its os-release cannot be read.
+func (p *probe) target(ctx context.Context) string {
+	rel, err := p.release(ctx)
+	if err != nil {
+		return ""
+	}
+	return rel["ID"] + "-" + rel["VERSION_ID"]
 }
 
 // run runs a command, as root when sudo works.
@@ -419,11 +446,10 @@ func osRelease(s string) map[string]string {
 }
 
 func checkOS(ctx context.Context, p *probe) outcome {
-	out, _, err := p.user(ctx, "cat /etc/os-release || cat /usr/lib/os-release")
+	rel, err := p.release(ctx)
 	if err != nil {
 		return problem("cannot read /etc/os-release: "+err.Error(), "install Ubuntu 18.04 (16.04 and 20.04 also work)")
 	}
-	rel := osRelease(out)
 	name := rel["PRETTY_NAME"]
 	if name == "" {
 		name = rel["ID"] + " " + rel["VERSION_ID"]
@@ -498,11 +524,9 @@ func checkDisk(ctx context.Context, p *probe) outcome {
 func checkDocker(ctx context.Context, p *probe) outcome {
 	if _, _, err := p.user(ctx, "command -v docker"); err != nil {
 		if p.opts.Apt != nil {
-			if target, terr := aptTarget(ctx, p.c); terr == nil {
-				if r := p.opts.Apt.dockerRepository(target); r != nil {
-					return outcome{soft: true, detail: "docker is not installed; the prepare step installs " + strings.Join(r.Packages, " ") + " from the mirror",
-						fix: "nothing to do, or install docker by hand (the seed guide's step 4)"}
-				}
+			if r := p.opts.Apt.dockerRepository(p.target(ctx)); r != nil {
+				return outcome{soft: true, detail: "docker is not installed; the prepare step installs " + strings.Join(r.Packages, " ") + " from the mirror",
+					fix: "nothing to do, or install docker by hand (the seed guide's step 4)"}
 			}
 		}
 		return problem("docker is not installed", "install docker-ce on "+p.n.Name+" (the seed guide's step 4; offline: its .deb files or a local apt mirror)")
@@ -564,11 +588,7 @@ func (p *probe) installableNvidiaRuntime(ctx context.Context) string {
 	if p.opts.Apt == nil {
 		return ""
 	}
-	target, err := aptTarget(ctx, p.c)
-	if err != nil {
-		return ""
-	}
-	return p.opts.Apt.nvidiaRuntime(target)
+	return p.opts.Apt.nvidiaRuntime(p.target(ctx))
 }
 
 func checkNTP(ctx context.Context, p *probe) outcome {
