@@ -50,9 +50,9 @@ type aptRow struct {
 type aptLine struct{ Options, Prefix, Rest string }
 
 // aptRows prepares the bundle's apt repositories for the index page, once.
-func aptRows(b *bundle.Bundle) []aptRow {
+func aptRows(sum bundle.Summary) []aptRow {
 	var out []aptRow
-	for _, r := range b.Summary().Apt {
+	for _, r := range sum.Apt {
 		row := aptRow{Name: r.Name, Target: r.Target, Size: bundle.HumanSize(r.Size), KeyPath: r.KeyPath, Debs: len(r.Packages), Sources: r.Sources}
 		for _, suite := range r.Suites {
 			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix,
@@ -67,8 +67,7 @@ func aptRows(b *bundle.Bundle) []aptRow {
 }
 
 // rows prepares the bundle's content for the index page, once.
-func rows(b *bundle.Bundle) ([]imageRow, []fileRow) {
-	sum := b.Summary()
+func rows(b *bundle.Bundle, sum bundle.Summary) ([]imageRow, []fileRow) {
 	var images []imageRow
 	for _, img := range sum.Images {
 		images = append(images, imageRow{Ref: img.Ref, Digest: img.Digest, Short: shortDigest(img.Digest),

@@ -117,11 +117,12 @@ func WithCA(path string, certPEM []byte) Option {
 // New returns a Server for the bundle b, which must stay open while the
 // Server is in use.
 func New(b *bundle.Bundle, opts ...Option) *Server {
+	aptServed := b.Lock.AptServed()
 	s := &Server{
 		b:        b,
 		log:      slog.New(slog.DiscardHandler),
 		metrics:  NewMetrics(),
-		files:    newPathIndex(append(slices.Clone(b.Lock.Files), b.Lock.AptServed()...)),
+		files:    newPathIndex(append(slices.Clone(b.Lock.Files), aptServed...)),
 		aptPaths: map[string]bool{},
 		modified: b.Lock.Created.UTC().Truncate(time.Second),
 	}
@@ -155,10 +156,11 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 			delete(s.files, p)
 		}
 	}
-	s.images, s.fileRows = rows(b)
+	summary := b.Summary()
+	s.images, s.fileRows = rows(b, summary)
 	s.pythonRows, s.projects = pythonRows(b)
-	s.aptRows = aptRows(b)
-	for _, f := range b.Lock.AptServed() {
+	s.aptRows = aptRows(summary)
+	for _, f := range aptServed {
 		for _, p := range f.Paths {
 			s.aptPaths[p] = true
 		}
