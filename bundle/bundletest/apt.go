@@ -106,20 +106,13 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 			if signer == nil {
 				signer = keys[e.Key.URL]
 			}
+			pkgs, err := fakePackages(e, libVersion)
+			if err != nil {
+				return nil, err
+			}
 			if e.Flat {
 				isFlat = true
-				flat = append(flat, apttest.Package{Name: AptLibrary, Version: libVersion, Architecture: "all", Section: "libs",
-					Depends: aptConfig, Description: "shared library of the fake apt repository\nEvery generated package depends on it."},
-					apttest.Package{Name: aptConfigImpl, Version: libVersion, Architecture: "all", Provides: aptConfig, Description: "the provider of " + aptConfig})
-				for _, want := range e.Packages {
-					name, version, err := aptWanted(want)
-					if err != nil {
-						return nil, fmt.Errorf("apt repository %s: package %q: %w", e.Name, want, err)
-					}
-					for _, a := range e.ArchitectureList() {
-						flat = append(flat, apttest.Package{Name: name, Version: version, Architecture: a, Depends: AptLibrary + " (>= 1.0)"})
-					}
-				}
+				flat = append(flat, pkgs...)
 				continue
 			}
 			for _, sn := range e.Suites {
@@ -132,20 +125,8 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 				for _, c := range e.Components {
 					s.component(c)
 				}
-				main := e.Components[0]
-				s.add(main, apttest.Package{Name: AptLibrary, Version: libVersion, Architecture: "all", Section: "libs",
-					Depends: aptConfig, Description: "shared library of the fake apt repository\nEvery generated package depends on it."})
-				s.add(main, apttest.Package{Name: aptConfigImpl, Version: libVersion, Architecture: "all",
-					Provides: aptConfig, Description: "the provider of " + aptConfig})
-				for _, want := range e.Packages {
-					name, version, err := aptWanted(want)
-					if err != nil {
-						return nil, fmt.Errorf("apt repository %s: package %q: %w", e.Name, want, err)
-					}
-					for _, a := range e.ArchitectureList() {
-						s.add(main, apttest.Package{Name: name, Version: version, Architecture: a,
-							Depends: AptLibrary + " (>= 1.0)"})
-					}
+				for _, p := range pkgs {
+					s.add(e.Components[0], p)
 				}
 			}
 		}
@@ -213,6 +194,28 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 		u.AptKeys[ku] = data
 	}
 	return out, nil
+}
+
+// fakePackages returns the packages a fake repository holds for entry e:
+// the shared library (at libVersion) and the provider of its virtual
+// package, and each wanted package, for each architecture, depending on
+// the library.
+func fakePackages(e manifests.Apt, libVersion string) ([]apttest.Package, error) {
+	pkgs := []apttest.Package{
+		{Name: AptLibrary, Version: libVersion, Architecture: "all", Section: "libs",
+			Depends: aptConfig, Description: "shared library of the fake apt repository\nEvery generated package depends on it."},
+		{Name: aptConfigImpl, Version: libVersion, Architecture: "all", Provides: aptConfig, Description: "the provider of " + aptConfig},
+	}
+	for _, want := range e.Packages {
+		name, version, err := aptWanted(want)
+		if err != nil {
+			return nil, fmt.Errorf("apt repository %s: package %q: %w", e.Name, want, err)
+		}
+		for _, a := range e.ArchitectureList() {
+			pkgs = append(pkgs, apttest.Package{Name: name, Version: version, Architecture: a, Depends: AptLibrary + " (>= 1.0)"})
+		}
+	}
+	return pkgs, nil
 }
 
 // codename returns the codename of a suite as Debian and Ubuntu name
