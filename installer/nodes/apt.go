@@ -380,9 +380,7 @@ func prepareApt(ctx context.Context, c *Client, a *Apt, opts PrepareOptions) (*A
 		}
 	}
 
-	uctx, cancel := context.WithTimeout(ctx, opts.AptWait)
-	defer cancel()
-	out, errb, err = c.Run(uctx, "DEBIAN_FRONTEND=noninteractive apt-get -q update 2>&1", RunOptions{Sudo: true})
+	out, errb, err = runApt(ctx, c, "DEBIAN_FRONTEND=noninteractive apt-get -q update 2>&1", opts)
 	lines := aptMessages(string(out) + string(errb))
 	for _, l := range lines {
 		if strings.HasPrefix(l, "W:") {
@@ -394,13 +392,24 @@ func prepareApt(ctx context.Context, c *Client, a *Apt, opts PrepareOptions) (*A
 		if errors.As(err, &se) {
 			return r, se
 		}
-		if uctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("no end within %v", opts.AptWait)
-		}
 		return r, newAptUpdateError(n.Name, a.repositories(target, true), opts.Mirror, lines, err)
 	}
 	r.Updated = true
 	return r, nil
+}
+
+// runApt runs an apt-get script as root on c, given opts.AptWait to end;
+// running out of that time is the error "no end within ...". A sudo
+// problem is the *SudoError.
+func runApt(ctx context.Context, c *Client, script string, opts PrepareOptions) (out, errb []byte, err error) {
+	uctx, cancel := context.WithTimeout(ctx, opts.AptWait)
+	defer cancel()
+	out, errb, err = c.Run(uctx, script, RunOptions{Sudo: true})
+	var se *SudoError
+	if err != nil && !errors.As(err, &se) && uctx.Err() != nil && ctx.Err() == nil {
+		err = fmt.Errorf("no end within %v", opts.AptWait)
+	}
+	return out, errb, err
 }
 
 // aptMessages keeps apt-get's error and warning lines ("E:", "W:", and

@@ -108,16 +108,11 @@ func ensureDocker(ctx context.Context, c *Client, a *Apt, target string, opts Pr
 	if _, _, err := c.Run(ctx, "command -v docker", RunOptions{}); err == nil {
 		return nil, nil
 	}
-	uctx, cancel := context.WithTimeout(ctx, opts.AptWait)
-	defer cancel()
-	out, errb, err := c.Run(uctx, installDockerScript(opts.Mirror, *r, opts.dockerInstallArgs)+" 2>&1", RunOptions{Sudo: true})
+	out, errb, err := runApt(ctx, c, installDockerScript(opts.Mirror, *r, opts.aptInstallArgs)+" 2>&1", opts)
 	if err != nil {
 		var se *SudoError
 		if errors.As(err, &se) {
 			return nil, se
-		}
-		if uctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("no end within %v", opts.AptWait)
 		}
 		return nil, &DockerInstallError{Node: c.node.Name, Repository: r.Name, Packages: r.Packages,
 			Messages: aptMessages(string(out) + string(errb)), Err: withStderr(err, errb)}

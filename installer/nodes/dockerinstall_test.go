@@ -75,7 +75,7 @@ func TestPrepareInstallsDocker(t *testing.T) {
 		}
 	}
 
-	opts := PrepareOptions{Mirror: Mirror{Addr: mirror.addr}, Apt: a, DockerWait: time.Second, dockerInstallArgs: []string{"--download-only"}}
+	opts := PrepareOptions{Mirror: Mirror{Addr: mirror.addr}, Apt: a, DockerWait: time.Second, aptInstallArgs: []string{"--download-only"}}
 	results, err := Prepare(context.Background(), nodes, testAuth(), keys, opts)
 	got := byNode(results)
 	r := got["pai-worker1"]

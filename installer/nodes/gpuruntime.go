@@ -45,17 +45,12 @@ func ensureNvidiaRuntime(ctx context.Context, c *Client, a *Apt, target string, 
 	if pin == "" {
 		return false, "", nil
 	}
-	uctx, cancel := context.WithTimeout(ctx, opts.AptWait)
-	defer cancel()
-	cmd := "DEBIAN_FRONTEND=noninteractive apt-get -q -y " + strings.Join(opts.dockerInstallArgs, " ") + " install " + shellQuoteAll([]string{pin}) + " 2>&1"
-	out, errb, err := c.Run(uctx, cmd, RunOptions{Sudo: true})
+	cmd := "DEBIAN_FRONTEND=noninteractive apt-get -q -y " + strings.Join(opts.aptInstallArgs, " ") + " install " + shellQuoteAll([]string{pin}) + " 2>&1"
+	out, errb, err := runApt(ctx, c, cmd, opts)
 	if err != nil {
 		var se *SudoError
 		if errors.As(err, &se) {
 			return false, "", se
-		}
-		if uctx.Err() != nil && ctx.Err() == nil {
-			err = fmt.Errorf("no end within %v", opts.AptWait)
 		}
 		msg := fmt.Sprintf("node %s: installing %s from the mirror: %v", c.node.Name, pin, withStderr(err, errb))
 		if lines := aptMessages(string(out)); len(lines) > 0 {

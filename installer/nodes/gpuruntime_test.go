@@ -117,7 +117,7 @@ func TestPrepareNvidiaRuntime(t *testing.T) {
 		}
 	}
 
-	opts := PrepareOptions{Mirror: Mirror{Addr: mirror.addr}, Apt: a, dockerInstallArgs: []string{"--download-only"}}
+	opts := PrepareOptions{Mirror: Mirror{Addr: mirror.addr}, Apt: a, aptInstallArgs: []string{"--download-only"}}
 	results, err := Prepare(context.Background(), nodes, testAuth(), keys, opts)
 	if err != nil {
 		t.Fatal(err)

@@ -40,14 +40,13 @@ type PrepareOptions struct {
 	// apt-get update is run (see the package documentation). Default nil:
 	// apt is left alone.
 	Apt *Apt
-	// AptWait bounds apt-get update on each machine, and the install of
-	// docker from the mirror on a machine without it; default 10m.
+	// AptWait bounds apt-get update on each machine, and the installs of
+	// docker and the nvidia runtime from the mirror; default 10m.
 	AptWait time.Duration
 
-	// dockerInstallArgs are more apt-get install options for that
-	// install (tests: --download-only, as a test node's root is the
-	// host's).
-	dockerInstallArgs []string
+	// aptInstallArgs are more apt-get install options for those installs
+	// (tests: --download-only, as a test node's root is the host's).
+	aptInstallArgs []string
 	// Dial configures the SSH connections; its Logger defaults to Logger.
 	Dial DialOptions
 	// Logger receives an info record per node and debug records of the
