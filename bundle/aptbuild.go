@@ -43,6 +43,7 @@ func aptSuites(e manifests.Apt) []string {
 // from.
 type suiteMeta struct {
 	entry int
+	suite string // "" for a flat repository
 	md    *apt.Metadata
 	base  string
 }
@@ -70,8 +71,8 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	// One metadata fetch per entry and suite, a few at a time.
 	var metas []*suiteMeta
 	for i, e := range entries {
-		for range aptSuites(e) {
-			metas = append(metas, &suiteMeta{entry: i})
+		for _, suite := range aptSuites(e) {
+			metas = append(metas, &suiteMeta{entry: i, suite: suite})
 		}
 		la.Repositories = append(la.Repositories, AptRepository{
 			Name: e.Name, Target: e.Target, URL: e.URL,
@@ -83,41 +84,36 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	errs := make([]error, len(metas))
 	sem := make(chan struct{}, b.opts.Jobs)
 	var wg sync.WaitGroup
-	n := 0
-	for i, e := range entries {
-		for _, suite := range aptSuites(e) {
-			sm := metas[n]
-			slot := n
-			n++
-			wg.Go(func() {
-				select {
-				case sem <- struct{}{}:
-				case <-ctx.Done():
-					errs[slot] = ctx.Err()
-					return
+	for slot, sm := range metas {
+		e := entries[sm.entry]
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[slot] = ctx.Err()
+				return
+			}
+			defer func() { <-sem }()
+			src := apt.Source{Suite: sm.suite, Components: e.Components, Architectures: e.ArchitectureList(), Key: keys[sm.entry], Flat: e.Flat}
+			md, base, err := b.aptMetadata(ctx, e, src)
+			if err != nil {
+				item := fmt.Sprintf("apt repository %s suite %s (%s)", e.Name, sm.suite, where(m, e.Line))
+				if e.Flat {
+					item = fmt.Sprintf("apt repository %s (flat, %s)", e.Name, where(m, e.Line))
 				}
-				defer func() { <-sem }()
-				src := apt.Source{Suite: suite, Components: e.Components, Architectures: e.ArchitectureList(), Key: keys[i], Flat: e.Flat}
-				md, base, err := b.aptMetadata(ctx, e, src)
-				if err != nil {
-					item := fmt.Sprintf("apt repository %s suite %s (%s)", e.Name, suite, where(m, e.Line))
-					if e.Flat {
-						item = fmt.Sprintf("apt repository %s (flat, %s)", e.Name, where(m, e.Line))
-					}
-					errs[slot] = &ItemError{Item: item, Err: err}
-					return
-				}
-				sm.md, sm.base = md, base
-			})
-		}
+				errs[slot] = &ItemError{Item: item, Err: err}
+				return
+			}
+			sm.md, sm.base = md, base
+		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 
-	// Store the metadata verbatim; index each suite's indexes by the
-	// repository name the resolver gives its packages.
+	// Record the metadata (stored verbatim as it was verified); know each
+	// suite's entry by the repository name the resolver gives its packages.
 	byRepo := map[string]int{} // apt.Source.Name() -> entry
 	for _, sm := range metas {
 		r := &la.Repositories[sm.entry]
