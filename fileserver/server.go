@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/bundle/pypi"
 )
 
@@ -260,7 +261,7 @@ func (s *Server) flatRepositoryFile(u *url.URL) (bundle.File, bool) {
 	if !ok || !strings.Contains(p, "/./") {
 		return bundle.File{}, false
 	}
-	p = strings.ReplaceAll(p, "/./", "/")
+	p = apt.DropDotSegments(p)
 	if !s.aptPaths[p] {
 		return bundle.File{}, false
 	}

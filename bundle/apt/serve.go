@@ -96,12 +96,7 @@ func (r *Repository) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}
-	// apt asks a flat repository ("deb URL ./") for "URL/./InRelease".
-	clean := req.URL.Path
-	for strings.Contains(clean, "/./") {
-		clean = strings.ReplaceAll(clean, "/./", "/")
-	}
-	p, ok := strings.CutPrefix(clean, r.prefix+"/")
+	p, ok := strings.CutPrefix(DropDotSegments(req.URL.Path), r.prefix+"/")
 	sum, found := r.files[p]
 	if !ok || !found {
 		http.NotFound(w, req)
@@ -145,4 +140,14 @@ func (r *Repository) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.Header().Set("ETag", `"`+sum+`"`)
 	w.Header().Set("Cache-Control", cache)
 	http.ServeContent(w, req, "", time.Time{}, rs)
+}
+
+// DropDotSegments removes the "." segments of a request path ("/a/./b" is
+// "/a/b"), and nothing else: apt asks a flat repository ("deb URL ./") for
+// "URL/./InRelease".
+func DropDotSegments(p string) string {
+	for strings.Contains(p, "/./") {
+		p = strings.ReplaceAll(p, "/./", "/")
+	}
+	return p
 }
