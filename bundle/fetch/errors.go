@@ -1,0 +1,110 @@
+package fetch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+)
+
+var (
+	// ErrDigestMismatch means bytes from a source did not hash to the
+	// expected digest; they were not kept.
+	ErrDigestMismatch = errors.New("digest mismatch")
+	// ErrUnreachable means a source's host could not be reached at all.
+	ErrUnreachable = errors.New("source unreachable")
+)
+
+// SourceError is a failure to read from one source.
+type SourceError struct {
+	// Source is the source's name (a URL or a repository).
+	Source string
+	// Status is the HTTP status, when the source answered.
+	Status int
+	// Err is the underlying error, when there is one.
+	Err error
+	// Permanent marks failures that retrying the same source cannot fix
+	// (404, a wrong size, a request that cannot be made).
+	Permanent bool
+}
+
+func (e *SourceError) Error() string {
+	if e.Status != 0 {
+		msg := fmt.Sprintf("%s: HTTP %d %s", e.Source, e.Status, http.StatusText(e.Status))
+		if e.Err != nil {
+			msg += ": " + e.Err.Error()
+		}
+		return msg
+	}
+	return fmt.Sprintf("%s: %v", e.Source, e.Err)
+}
+
+func (e *SourceError) Unwrap() error { return e.Err }
+
+// DigestError reports bytes that did not match their expected digest. They
+// were not kept.
+type DigestError struct {
+	Item, Source string
+	Want, Got    string
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("%s from %s: content hashes to %s, want %s; the bytes were not stored", e.Item, e.Source, e.Got, e.Want)
+}
+
+// Unwrap returns ErrDigestMismatch.
+func (e *DigestError) Unwrap() error { return ErrDigestMismatch }
+
+// Transient reports whether retrying the same source may help: network
+// errors, 5xx, 408 and 429. Digest mismatches, cancellation, unreachable
+// hosts and permanent source errors are not.
+func Transient(err error) bool {
+	var de *DigestError
+	if errors.As(err, &de) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var se *SourceError
+	if errors.As(err, &se) {
+		if se.Permanent {
+			return false
+		}
+		if se.Status != 0 {
+			return se.Status >= 500 || se.Status == http.StatusTooManyRequests || se.Status == http.StatusRequestTimeout
+		}
+	}
+	if Unreachable(err) {
+		return false
+	}
+	var t interface{ Temporary() bool }
+	if errors.As(err, &t) && !t.Temporary() {
+		return false
+	}
+	return true
+}
+
+// Unreachable reports whether err means the host could not be reached at
+// all (no DNS answer, connection refused, no route).
+func Unreachable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return true
+	}
+	var opErr *net.OpError
+	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
+		return true
+	}
+	// go-containerregistry's registry ping flattens the errors of its
+	// https and http attempts into text.
+	msg := err.Error()
+	for _, s := range []string{"no such host", "connection refused", "proxyconnect", "network is unreachable", "no route to host"} {
+		if strings.Contains(msg, s) {
+			return true
+		}
+	}
+	return false
+}
