@@ -9,11 +9,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 
 	"github.com/paimirror/paimirror/bundle/apt"
+	"github.com/paimirror/paimirror/bundle/fetch"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -264,34 +266,22 @@ func (b *builder) aptKeys(ctx context.Context, m *manifests.Manifest, la *Apt) (
 // getSmall downloads u (trying its mirrors first) whole, up to limit
 // bytes, and returns it with the URL that answered.
 func (b *builder) getSmall(ctx context.Context, u string, limit int64) ([]byte, string, error) {
-	var errs []error
-	for _, src := range fileSources(b.opts.Mirrors, []string{u}) {
-		for attempt := 0; attempt <= b.opts.Retries; attempt++ {
-			body, err := httpGet(ctx, b.client, src, src)
-			if err != nil {
-				errs = append(errs, err)
-				var se *SourceError
-				if ctx.Err() != nil || unreachable(err) || (errors.As(err, &se) && (se.Permanent || se.Status == 404)) {
-					break
-				}
-				continue
-			}
-			data, err := io.ReadAll(io.LimitReader(body, limit+1))
-			body.Close()
-			if err == nil && int64(len(data)) > limit {
-				return nil, "", fmt.Errorf("%s is larger than %d bytes: not a signing key", src, limit)
-			}
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", src, err))
-				continue
-			}
-			return data, src, nil
-		}
+	var data []byte
+	res, err := b.eng.Fetch(ctx, fetch.Request{
+		Item: u, Size: -1, Limit: limit, Sources: urlSources(fileSources(b.opts.Mirrors, []string{u})),
+		Commit: func(f *os.File, _ string, size int64) error {
+			var err error
+			data, err = io.ReadAll(io.LimitReader(f, size))
+			return err
+		},
+	})
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, "", ctx.Err()
 		}
+		return nil, "", sourcesError(hostOf(u), []error{err})
 	}
-	return nil, "", sourcesError(hostOf(u), errs)
+	return data, res.Source, nil
 }
 
 // aptMetadata fetches one suite's metadata from the first of the entry's
@@ -336,12 +326,7 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 			}
 			wg.Go(func() {
 				u := strings.TrimRight(r.URL, "/") + "/" + escapeAptPath(f.Path)
-				var srcs []blobSource
-				for _, s := range fileSources(b.opts.Mirrors, []string{u}) {
-					srcs = append(srcs, blobSource{name: s, open: func(ctx context.Context) (io.ReadCloser, error) {
-						return httpGet(ctx, b.client, s, s)
-					}})
-				}
+				srcs := urlSources(fileSources(b.opts.Mirrors, []string{u}))
 				size := f.Size
 				if size <= 0 {
 					size = -1

@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/paimirror/paimirror/bundle/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -38,10 +39,15 @@ type BuildOptions struct {
 	// Platform overrides each image's platform ("linux/amd64"); default:
 	// the first platform the manifest lists for the image.
 	Platform string
-	// Jobs is how many downloads run at once; default 4.
+	// Jobs is how many blobs and files download at once; default 4.
 	Jobs int
-	// Retries is how many times a transient network error is retried per
-	// source; default 2.
+	// Connections is how many connections one large blob (16 MiB or
+	// more) may use at once, spread over its sources; default 4; 1 turns
+	// segmenting off. All downloads together use at most 4×Connections.
+	Connections int
+	// Retries is how many attempts in a row that bring no bytes give a
+	// source up for an item; default 5. Attempts that bring bytes (a
+	// connection cut in the middle) are retried for as long as they do.
 	Retries int
 	// Transport is the HTTP transport for registries and files; default: a
 	// clone of http.DefaultTransport, which honours HTTP(S)_PROXY.
@@ -79,6 +85,11 @@ const (
 	// e.g. "45 images, the python packages for 3 targets, 4 apt suites"):
 	// image manifests, python indexes and apt metadata are fetched.
 	EventResolving
+	// EventSized: Item's size became known (Total).
+	EventSized
+	// EventDiscarded: Bytes of Item already reported were thrown away
+	// (the item starts over).
+	EventDiscarded
 )
 
 // Event is a progress report from Build.
@@ -88,7 +99,14 @@ type Event struct {
 	Bytes int64
 	Total int64
 	Items int
-	Err   error
+	// Resumed, with EventStart, is the bytes of Item kept from an earlier
+	// run (part of Total, not of any EventBytes).
+	Resumed int64
+	// Source and Wait, with EventRetry: where the attempt went and how
+	// long until the next.
+	Source string
+	Wait   time.Duration
+	Err    error
 }
 
 // Result summarises a finished build.
@@ -122,13 +140,13 @@ type builder struct {
 	opts     BuildOptions
 	log      *slog.Logger
 	w        *partialWriter
+	eng      *fetch.Engine
 	records  map[string]journalRecord
 	sem      chan struct{}
 	client   *http.Client
 	progMu   sync.Mutex
 	mu       sync.Mutex
 	inflight map[string]*blobCall
-	fetched  int64
 	// transports holds a *transportOnce per source repository.
 	transports sync.Map
 	// pyCache holds the python files resolution downloaded; nil until it
@@ -172,7 +190,10 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		opts.Jobs = 4
 	}
 	if opts.Retries <= 0 {
-		opts.Retries = 2
+		opts.Retries = 5
+	}
+	if opts.Connections <= 0 {
+		opts.Connections = 4
 	}
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
@@ -197,9 +218,18 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		client:   &http.Client{Transport: opts.Transport},
 		inflight: map[string]*blobCall{},
 	}
-	if resumed.Blobs > 0 || resumed.Dropped != "" {
-		log.Info("resuming build", "partial", w.path, "blobs", resumed.Blobs, "bytes", resumed.Bytes, "dropped", resumed.Dropped)
-		b.emit(Event{Kind: EventResumed, Bytes: resumed.Bytes, Items: resumed.Blobs})
+	b.eng, err = fetch.New(fetch.Options{
+		Dir: w.blobsDir, Client: b.client, Retries: opts.Retries, Connections: opts.Connections,
+		SegmentMin: segmentMin, Logger: log, Progress: b.engineEvent,
+	})
+	if err != nil {
+		w.close()
+		return nil, err
+	}
+	partBytes, partBlobs := b.eng.Partial()
+	if resumed.Blobs > 0 || resumed.Dropped != "" || partBlobs > 0 {
+		log.Info("resuming build", "partial", w.path, "blobs", resumed.Blobs, "bytes", resumed.Bytes, "dropped", resumed.Dropped, "unfinished", partBlobs, "unfinishedBytes", partBytes)
+		b.emit(Event{Kind: EventResumed, Bytes: resumed.Bytes + partBytes, Items: resumed.Blobs})
 	}
 
 	lock := &Lock{
@@ -325,7 +355,17 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		w.close()
-		return nil, fmt.Errorf("%w\nthe items fetched so far are kept in %s; rerun the same command to resume", err, w.path)
+		be := buildFailure(errs, w.path)
+		// Items that failed before they could be counted (a python
+		// section or apt entries that did not resolve) count too.
+		be.Items = items
+		if sel.Python != nil && py == nil {
+			be.Items += len(buildFailure([]error{*pyErr}, "").Errs)
+		}
+		if len(sel.Apt) > 0 && la == nil {
+			be.Items += len(buildFailure([]error{*aptErr}, "").Errs)
+		}
+		return nil, be
 	}
 	if err := ctx.Err(); err != nil {
 		w.close()
@@ -361,9 +401,110 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	}
 	return &Result{
 		Path: opts.Output, Lock: lock, Size: st.Size(),
-		Fetched: b.fetched, Resumed: resumed.Bytes, Shared: sharedBytes(lock),
+		Fetched: b.eng.Fetched(), Resumed: resumed.Bytes + partBytes, Shared: sharedBytes(lock),
 		Duration: time.Since(start),
 	}, nil
+}
+
+// BuildError is a build that failed some items (it keeps the others for a
+// rerun). Its message lists each failed item, except those whose sources
+// could not be reached, which it sums up once per host with the --mirror
+// that would help.
+type BuildError struct {
+	// Items is how many items the build had; Errs has one error per
+	// failed item (an *ItemError).
+	Items int
+	Errs  []error
+	// Partial is the file that keeps what was stored.
+	Partial string
+}
+
+func (e *BuildError) Error() string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "%d of %d items failed", len(e.Errs), e.Items)
+	type host struct {
+		first error
+		items []string
+	}
+	hosts := map[string]*host{}
+	var origins []string
+	for _, err := range e.Errs {
+		var ue *UnreachableError
+		if !errors.As(err, &ue) {
+			fmt.Fprintf(&sb, "\n  %v", err)
+			continue
+		}
+		h := hosts[ue.Origin]
+		if h == nil {
+			h = &host{}
+			hosts[ue.Origin] = h
+			origins = append(origins, ue.Origin)
+		}
+		if !ue.Only {
+			// Something besides the unreachable host went wrong.
+			fmt.Fprintf(&sb, "\n  %v", err)
+		} else if h.first == nil {
+			h.first = err
+		}
+		item := err.Error()
+		if ie := (*ItemError)(nil); errors.As(err, &ie) {
+			item = ie.Item
+		}
+		h.items = append(h.items, item)
+	}
+	sort.Strings(origins)
+	for _, o := range origins {
+		h := hosts[o]
+		what := "1 item needs"
+		if len(h.items) > 1 {
+			what = fmt.Sprintf("%d items need", len(h.items))
+		}
+		fmt.Fprintf(&sb, "\n%s %s, which cannot be reached from here", what, o)
+		if h.first != nil {
+			fmt.Fprintf(&sb, "; the first:\n  %v", h.first)
+		}
+		if len(h.items) > 1 {
+			shown := h.items[1:]
+			if len(shown) > 3 {
+				shown = shown[:3]
+			}
+			more := ""
+			if n := len(h.items) - 1 - len(shown); n > 0 {
+				more = fmt.Sprintf(" and %d more", n)
+			}
+			fmt.Fprintf(&sb, "\n  also: %s%s", strings.Join(shown, ", "), more)
+		}
+		fmt.Fprintf(&sb, "\nhint: add --mirror %s=<a mirror you can reach>, or --preset cn inside China", o)
+	}
+	fmt.Fprintf(&sb, "\nthe items fetched so far are kept in %s; rerun the same command to resume", e.Partial)
+	return sb.String()
+}
+
+// Unwrap returns the items' errors.
+func (e *BuildError) Unwrap() []error { return e.Errs }
+
+// buildFailure makes the BuildError of a build's per-item errors (nil
+// where an item succeeded; joins of several items flattened).
+func buildFailure(errs []error, partial string) *BuildError {
+	be := &BuildError{Partial: partial}
+	var add func(err error)
+	add = func(err error) {
+		switch err.(type) {
+		case nil:
+		case *ItemError, *UnreachableError:
+			be.Errs = append(be.Errs, err)
+		case interface{ Unwrap() []error }:
+			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+				add(e)
+			}
+		default:
+			be.Errs = append(be.Errs, err)
+		}
+	}
+	for _, err := range errs {
+		add(err)
+	}
+	return be
 }
 
 // resolvingWhat says what Build resolves before it can plan: "45 images,
@@ -392,11 +533,9 @@ func (b *builder) emit(e Event) {
 	b.opts.Progress(e)
 }
 
-// blobSource is one place a blob can be read from.
-type blobSource struct {
-	name string
-	open func(ctx context.Context) (io.ReadCloser, error)
-}
+// segmentMin is the smallest segment of a blob fetched over several
+// connections: blobs of 16 MiB and more are split.
+const segmentMin = 8 << 20
 
 // stored says where a blob came from.
 type stored struct {
@@ -405,11 +544,11 @@ type stored struct {
 	size   int64
 }
 
-// fetchBlob stores the blob digest of size bytes, trying sources in order.
-// size < 0 means unknown; digest "" means unknown (a file whose upstream
-// publishes no checksum: the digest is taken from the bytes). Concurrent
-// calls for the same digest download it once.
-func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64, sources []blobSource) (stored, error) {
+// fetchBlob stores the blob digest of size bytes from sources (see
+// fetch.Engine.Fetch). size < 0 means unknown; digest "" means unknown (a
+// file whose upstream publishes no checksum: the digest is taken from the
+// bytes). Concurrent calls for the same digest download it once.
+func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64, sources []fetch.Source) (stored, error) {
 	key := digest
 	if key == "" {
 		key = "item:" + item
@@ -440,128 +579,60 @@ func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64
 	return c.res, c.err
 }
 
-// download tries each source (each transient failure retried) until one
-// gives bytes that hash to digest, then appends them to the bundle.
-func (b *builder) download(ctx context.Context, item, digest string, size int64, sources []blobSource) (stored, error) {
+// download runs one item through the engine, at most Jobs at once, and
+// appends the verified bytes to the bundle.
+func (b *builder) download(ctx context.Context, item, digest string, size int64, sources []fetch.Source) (stored, error) {
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
 		return stored{}, ctx.Err()
 	}
 	defer func() { <-b.sem }()
-	tmp, err := b.w.tempFile()
+	res, err := b.eng.Fetch(ctx, fetch.Request{
+		Item: item, Digest: digest, Size: size, Sources: sources,
+		Commit: func(f *os.File, digest string, size int64) error { return b.w.add(digest, size, f) },
+	})
 	if err != nil {
 		return stored{}, err
 	}
-	defer func() {
-		tmp.Close()
-		os.Remove(tmp.Name())
-	}()
-	b.emit(Event{Kind: EventStart, Item: item, Total: size})
-	var errs []error
-	for _, src := range sources {
-		for attempt := 0; attempt <= b.opts.Retries; attempt++ {
-			got, n, err := b.attempt(ctx, tmp, item, digest, size, src)
-			if err == nil {
-				if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-					return stored{}, err
-				}
-				if err := b.w.add(got, n, tmp); err != nil {
-					return stored{}, err
-				}
-				b.mu.Lock()
-				b.fetched += n
-				b.mu.Unlock()
-				b.emit(Event{Kind: EventDone, Item: item})
-				return stored{source: src.name, digest: got, size: n}, nil
-			}
-			b.emit(Event{Kind: EventRetry, Item: item, Bytes: -n, Err: err})
-			b.log.Warn("download failed", "item", item, "source", src.name, "attempt", attempt+1, "err", err)
-			if ctx.Err() != nil {
-				return stored{}, ctx.Err()
-			}
-			if !transient(err) || attempt == b.opts.Retries {
-				errs = append(errs, err)
-				break
-			}
-			backoff(ctx, attempt)
-		}
+	src := res.Source
+	if src == "" && len(sources) > 0 {
+		src = sources[0].Name // kept whole from an earlier run
 	}
-	return stored{}, errors.Join(errs...)
+	return stored{source: src, digest: res.Digest, size: res.Size}, nil
 }
 
-func backoff(ctx context.Context, attempt int) {
-	t := time.NewTimer(time.Duration(200<<attempt) * time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
+// engineEvent turns the engine's events into Build's.
+func (b *builder) engineEvent(ev fetch.Event) {
+	switch ev.Kind {
+	case fetch.Started:
+		b.emit(Event{Kind: EventStart, Item: ev.Item, Total: ev.Total, Resumed: ev.Resumed})
+	case fetch.Sized:
+		b.emit(Event{Kind: EventSized, Item: ev.Item, Total: ev.Total})
+	case fetch.Received:
+		b.emit(Event{Kind: EventBytes, Item: ev.Item, Bytes: ev.Bytes})
+	case fetch.Discarded:
+		b.emit(Event{Kind: EventDiscarded, Item: ev.Item, Bytes: ev.Bytes})
+	case fetch.Retrying:
+		b.emit(Event{Kind: EventRetry, Item: ev.Item, Source: ev.Source, Wait: ev.Wait, Err: ev.Err})
+		b.log.Warn("download attempt failed", "item", ev.Item, "source", ev.Source, "retryIn", ev.Wait, "err", ev.Err)
+	case fetch.Finished:
+		b.emit(Event{Kind: EventDone, Item: ev.Item})
 	}
 }
 
-// attempt downloads once from src into tmp, verifying size and digest. It
-// returns the digest of the bytes and how many were written.
-func (b *builder) attempt(ctx context.Context, tmp *os.File, item, digest string, size int64, src blobSource) (string, int64, error) {
-	if err := tmp.Truncate(0); err != nil {
-		return "", 0, err
+// urlSources makes engine sources of URLs.
+func urlSources(urls []string) []fetch.Source {
+	out := make([]fetch.Source, 0, len(urls))
+	for _, u := range urls {
+		out = append(out, fetch.Source{Name: u, URL: u})
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return "", 0, err
-	}
-	rc, err := src.open(ctx)
-	if err != nil {
-		return "", 0, err
-	}
-	defer rc.Close()
-	h := sha256.New()
-	cw := &countingWriter{w: io.MultiWriter(tmp, h), report: func(n int64) {
-		b.emit(Event{Kind: EventBytes, Item: item, Bytes: n})
-	}}
-	var r io.Reader = rc
-	if size >= 0 {
-		// Read one byte more than expected to notice an oversized body.
-		r = io.LimitReader(rc, size+1)
-	}
-	if _, err := io.Copy(cw, r); err != nil {
-		return "", cw.n, &SourceError{Source: src.name, Err: err}
-	}
-	if size >= 0 && cw.n != size {
-		return "", cw.n, &SourceError{Source: src.name, Err: fmt.Errorf("got %d bytes, want %d", cw.n, size), Permanent: cw.n > size}
-	}
-	got := "sha256:" + hex.EncodeToString(h.Sum(nil))
-	if digest != "" && got != digest {
-		return "", cw.n, &DigestError{Item: item, Source: src.name, Want: digest, Got: got}
-	}
-	return got, cw.n, nil
+	return out
 }
 
 // DigestError reports bytes that did not match their expected digest. They
 // were not stored.
-type DigestError struct {
-	Item, Source string
-	Want, Got    string
-}
-
-func (e *DigestError) Error() string {
-	return fmt.Sprintf("%s from %s: content hashes to %s, want %s; the bytes were not stored", e.Item, e.Source, e.Got, e.Want)
-}
-
-func (e *DigestError) Unwrap() error { return ErrDigestMismatch }
-
-type countingWriter struct {
-	w      io.Writer
-	n      int64
-	report func(int64)
-}
-
-func (c *countingWriter) Write(p []byte) (int, error) {
-	n, err := c.w.Write(p)
-	c.n += int64(n)
-	if n > 0 && c.report != nil {
-		c.report(int64(n))
-	}
-	return n, err
-}
+type DigestError = fetch.DigestError
 
 func metadata(lock *Lock) ([]namedData, error) {
 	lockData, err := json.MarshalIndent(lock, "", "  ")

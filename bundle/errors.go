@@ -1,6 +1,10 @@
 package bundle
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/paimirror/paimirror/bundle/fetch"
+)
 
 var (
 	// ErrCorrupt means the bundle is damaged: a truncated tar, a missing
@@ -12,10 +16,10 @@ var (
 	ErrNotFound = errors.New("not found in bundle")
 	// ErrDigestMismatch means bytes from a source did not hash to the
 	// expected digest; they were not stored.
-	ErrDigestMismatch = errors.New("digest mismatch")
+	ErrDigestMismatch = fetch.ErrDigestMismatch
 	// ErrSchema1 means an image exists only as a Docker schema 1 manifest,
 	// which cannot be mirrored byte for byte.
 	ErrSchema1 = errors.New("image is only available as a Docker schema 1 manifest")
 	// ErrUnreachable means no source of an item could be reached.
-	ErrUnreachable = errors.New("source unreachable")
+	ErrUnreachable = fetch.ErrUnreachable
 )

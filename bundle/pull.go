@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -19,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/paimirror/paimirror/bundle/fetch"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -26,82 +25,52 @@ import (
 const maxManifestSize = 4 << 20
 
 // SourceError is a failure to read from one source.
-type SourceError struct {
-	Source string
-	// Status is the HTTP status, when the source answered.
-	Status int
-	Err    error
-	// Permanent marks failures that retrying the same source cannot fix.
-	Permanent bool
-}
+type SourceError = fetch.SourceError
 
-func (e *SourceError) Error() string {
-	if e.Status != 0 {
-		return fmt.Sprintf("%s: HTTP %d %s", e.Source, e.Status, http.StatusText(e.Status))
-	}
-	return fmt.Sprintf("%s: %v", e.Source, e.Err)
-}
+// unreachable reports whether err means the host could not be reached at
+// all (no DNS answer, connection refused, no route).
+func unreachable(err error) bool { return fetch.Unreachable(err) }
 
-func (e *SourceError) Unwrap() error { return e.Err }
-
-// transient reports whether retrying the same source may help.
-func transient(err error) bool {
-	var de *DigestError
-	if errors.As(err, &de) || errors.Is(err, ErrSchema1) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var se *SourceError
-	if errors.As(err, &se) {
-		if se.Permanent {
-			return false
-		}
-		if se.Status != 0 {
-			return se.Status >= 500 || se.Status == http.StatusTooManyRequests
-		}
-	}
-	if unreachable(err) {
-		return false
-	}
-	var te *transport.Error
-	if errors.As(err, &te) {
-		return te.Temporary()
-	}
-	return true
-}
-
-// unreachable reports whether err means the host could not be reached at all
-// (no DNS answer, connection refused, no route).
-func unreachable(err error) bool {
-	var dnsErr *net.DNSError
-	if errors.As(err, &dnsErr) {
-		return true
-	}
-	var opErr *net.OpError
-	if errors.As(err, &opErr) && (opErr.Op == "dial" || opErr.Op == "proxyconnect") {
-		return true
-	}
-	// go-containerregistry's registry ping flattens the errors of its
-	// https and http attempts into text.
-	msg := err.Error()
-	for _, s := range []string{"no such host", "connection refused", "proxyconnect", "network is unreachable", "no route to host", "i/o timeout"} {
-		if strings.Contains(msg, s) {
-			return true
-		}
-	}
-	return false
-}
-
-// sourcesError explains why every source of an item failed, with a hint at
-// --mirror when the origin could not be reached.
+// sourcesError explains why every source of an item failed. When a host
+// could not be reached it is an *UnreachableError naming origin, which
+// Build's error sums up once for every item that needed it.
 func sourcesError(origin string, errs []error) error {
 	err := errors.Join(errs...)
 	for _, e := range errs {
 		if unreachable(e) {
-			return fmt.Errorf("%w: %w\nhint: if %s cannot be reached from here, add --mirror %s=<a mirror you can reach>", ErrUnreachable, err, origin, origin)
+			return &UnreachableError{Origin: origin, Err: err, Only: onlyUnreachable(err)}
 		}
 	}
 	return err
 }
+
+// onlyUnreachable reports whether every failure joined in err is an
+// unreachable host.
+func onlyUnreachable(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if !onlyUnreachable(e) {
+				return false
+			}
+		}
+		return true
+	}
+	return unreachable(err)
+}
+
+// UnreachableError is an item some of whose sources could not be reached;
+// Origin is the registry or URL prefix a --mirror would redirect. Only
+// says that no source failed otherwise.
+type UnreachableError struct {
+	Origin string
+	Err    error
+	Only   bool
+}
+
+func (e *UnreachableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns ErrUnreachable and the sources' errors.
+func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
 
 // imagePlan is a resolved image: its manifest bytes and where to get blobs.
 type imagePlan struct {
@@ -289,25 +258,30 @@ func pickPlatform(ref string, desc *remote.Descriptor, plat string) (v1.Hash, er
 // pullImage stores an image's manifest, config and layers.
 func (b *builder) pullImage(ctx context.Context, p *imagePlan) error {
 	if p.manifest != nil {
-		m := p.manifest
-		src := blobSource{name: p.image.Source, open: func(context.Context) (io.ReadCloser, error) {
-			return io.NopCloser(bytes.NewReader(m)), nil
-		}}
-		if _, err := b.fetchBlob(ctx, p.item, p.image.Digest, p.image.Size, []blobSource{src}); err != nil {
+		// Verified against its digest when resolved.
+		b.emit(Event{Kind: EventStart, Item: p.item, Total: p.image.Size})
+		if err := b.w.add(p.image.Digest, p.image.Size, bytes.NewReader(p.manifest)); err != nil {
 			return err
 		}
+		b.emit(Event{Kind: EventBytes, Item: p.item, Bytes: p.image.Size})
+		b.emit(Event{Kind: EventDone, Item: p.item})
+	}
+	srcs, err := b.registrySources(ctx, p.sources)
+	if err != nil {
+		return err
 	}
 	var wg sync.WaitGroup
 	blobs := p.image.Blobs()
 	errs := make([]error, len(blobs))
 	for i, bl := range blobs {
 		wg.Go(func() {
-			var srcs []blobSource
-			for _, s := range p.sources {
-				srcs = append(srcs, b.registryBlob(s, bl.Digest))
+			var bs []fetch.Source
+			for _, s := range srcs {
+				s.URL += bl.Digest
+				bs = append(bs, s)
 			}
 			item := p.item + " " + shortDigest(bl.Digest)
-			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, srcs)
+			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, bs)
 		})
 	}
 	wg.Wait()
@@ -326,32 +300,26 @@ func shortDigest(d string) string {
 	return d
 }
 
-// registryBlob reads a blob from a registry repository.
-func (b *builder) registryBlob(src imageSource, digest string) blobSource {
-	return blobSource{name: src.String(), open: func(ctx context.Context) (io.ReadCloser, error) {
-		tr, err := b.transport(ctx, src.repo)
+// registrySources returns the engine sources of an image's repositories,
+// each with its authenticating client, URLs ending in "/blobs/" (the
+// digest goes after). A repository whose registry cannot be reached or
+// refuses its credentials is left out; none left is an error.
+func (b *builder) registrySources(ctx context.Context, srcs []imageSource) ([]fetch.Source, error) {
+	var out []fetch.Source
+	var errs []error
+	for _, s := range srcs {
+		tr, err := b.transport(ctx, s.repo)
 		if err != nil {
-			return nil, &SourceError{Source: src.String(), Err: err}
+			errs = append(errs, &SourceError{Source: s.String(), Err: err})
+			continue
 		}
-		u := fmt.Sprintf("%s://%s/v2/%s/blobs/%s", src.repo.Scheme(), src.repo.RegistryStr(), src.repo.RepositoryStr(), digest)
-		return httpGet(ctx, &http.Client{Transport: tr}, src.String(), u)
-	}}
-}
-
-func httpGet(ctx context.Context, c *http.Client, source, u string) (io.ReadCloser, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, &SourceError{Source: source, Err: err, Permanent: true}
+		u := fmt.Sprintf("%s://%s/v2/%s/blobs/", s.repo.Scheme(), s.repo.RegistryStr(), s.repo.RepositoryStr())
+		out = append(out, fetch.Source{Name: s.String(), URL: u, Client: &http.Client{Transport: tr}})
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, &SourceError{Source: source, Err: err}
+	if len(out) == 0 {
+		return nil, errors.Join(errs...)
 	}
-	if resp.StatusCode != http.StatusOK {
-		resp.Body.Close()
-		return nil, &SourceError{Source: source, Status: resp.StatusCode}
-	}
-	return resp.Body, nil
+	return out, nil
 }
 
 // pullFile downloads a file from its first working source.
@@ -362,12 +330,7 @@ func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error)
 		lf.Paths = f.MirrorPaths()
 		return &lf, nil
 	}
-	var srcs []blobSource
-	for _, u := range fileSources(b.opts.Mirrors, f.Sources()) {
-		srcs = append(srcs, blobSource{name: u, open: func(ctx context.Context) (io.ReadCloser, error) {
-			return httpGet(ctx, b.client, u, u)
-		}})
-	}
+	srcs := urlSources(fileSources(b.opts.Mirrors, f.Sources()))
 	digest := ""
 	if f.SHA256 != "" {
 		digest = "sha256:" + f.SHA256

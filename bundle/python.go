@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/paimirror/paimirror/bundle/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -291,16 +292,14 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 			continue
 		}
 		wg.Go(func() {
-			var srcs []blobSource
+			var srcs []fetch.Source
 			for _, u := range fileSources(b.opts.Mirrors, []string{f.URL}) {
 				// A copy the resolver downloaded from u comes first.
 				if p, ok := b.pyCache.lookup(u); ok {
-					srcs = append([]blobSource{{name: u, open: func(context.Context) (io.ReadCloser, error) { return os.Open(p) }}}, srcs...)
+					srcs = append(srcs, fetch.Source{Name: u, URL: "file://" + filepath.ToSlash(p), Client: localFiles})
 				}
-				srcs = append(srcs, blobSource{name: u, open: func(ctx context.Context) (io.ReadCloser, error) {
-					return httpGet(ctx, b.client, u, u)
-				}})
 			}
+			srcs = append(srcs, urlSources(fileSources(b.opts.Mirrors, []string{f.URL}))...)
 			size := f.Size
 			if size <= 0 {
 				size = -1 // the index did not say
@@ -324,6 +323,13 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// localFiles reads file:// URLs (the resolver's copies), ranges and all.
+var localFiles = func() *http.Client {
+	t := &http.Transport{}
+	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
+	return &http.Client{Transport: t}
+}()
 
 // fileCache is the resolver's HTTP transport: it keeps a copy of every
 // distribution file downloaded whole (to read its metadata) in dir, by URL,

@@ -99,7 +99,7 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 				r := io.NewSectionReader(b.r, e.DataOff, e.Size)
 				var w io.Writer = h
 				if opts.Progress != nil {
-					w = &countingWriter{w: h, report: func(n int64) {
+					w = reportingWriter{w: h, report: func(n int64) {
 						progMu.Lock()
 						defer progMu.Unlock()
 						opts.Progress(n)
@@ -204,4 +204,18 @@ func joinMax(s []string, n int) string {
 		return strings.Join(s, ", ")
 	}
 	return fmt.Sprintf("%s and %d more", strings.Join(s[:n], ", "), len(s)-n)
+}
+
+// reportingWriter reports the size of every write.
+type reportingWriter struct {
+	w      io.Writer
+	report func(int64)
+}
+
+func (c reportingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	if n > 0 {
+		c.report(int64(n))
+	}
+	return n, err
 }

@@ -28,6 +28,9 @@ type partialWriter struct {
 	have    map[string]int64 // digest -> size of blobs already in the tar
 	journal *os.File
 	tmpDir  string
+	// blobsDir holds the engine's unfinished downloads (fetch.Options.Dir):
+	// kept by close, for the next run to continue them.
+	blobsDir string
 }
 
 // journalRecord is one line of <out>.partial.journal: an image or unpinned
@@ -116,6 +119,7 @@ func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeIn
 	if err != nil {
 		return fail(err)
 	}
+	w.blobsDir = path + ".d"
 	w.tmpDir = path + ".tmp"
 	if err := os.RemoveAll(w.tmpDir); err != nil {
 		return fail(err)
@@ -231,11 +235,6 @@ func (w *partialWriter) has(digest string) bool {
 	return ok
 }
 
-// tempFile creates a file for an in-flight download.
-func (w *partialWriter) tempFile() (*os.File, error) {
-	return os.CreateTemp(w.tmpDir, "blob-")
-}
-
 // add appends a verified blob of size bytes read from r as one tar member.
 // A blob already present is not written again.
 func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
@@ -329,6 +328,7 @@ func (w *partialWriter) finish(out string, meta []namedData) error {
 	}
 	w.journal.Close()
 	os.Remove(w.path + ".journal")
+	os.RemoveAll(w.blobsDir)
 	return os.RemoveAll(w.tmpDir)
 }
 
