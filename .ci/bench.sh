@@ -2,8 +2,8 @@
 # make bench: every benchmark, the servers side by side with their
 # baselines in one run, ending with the ratio tables the README quotes.
 #   - distribution's registry v3.1.2, the registry baseline, is built once
-#     into $PAIMIRROR_CACHE/bin (about 3 minutes); nginx, the file baseline,
-#     comes from apt;
+#     into $PAIMIRROR_CACHE/bin by .ci/badlink-tools.sh (about 3 minutes);
+#     nginx, the file baseline, comes from apt;
 #   - the fixtures (bundles of generated images and files, one of about
 #     4 GiB) are built once into $PAIMIRROR_CACHE/bench (under a minute);
 #   - BENCHTIME (default 1s) is go test's -benchtime; COUNT (default 5) is
@@ -17,12 +17,9 @@ export PAIMIRROR_CACHE=${PAIMIRROR_CACHE:-$HOME/.cache/paimirror}
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 
-registry=$PAIMIRROR_CACHE/bin/registry
-if ! "$registry" --version 2>/dev/null | grep -q 'distribution/v3 v3.1.2'; then
-	echo "--- building distribution's registry v3.1.2 into $PAIMIRROR_CACHE/bin (once; about 3 minutes)"
-	mkdir -p "$PAIMIRROR_CACHE/bin"
-	GOFLAGS= GOBIN="$PAIMIRROR_CACHE/bin" CGO_ENABLED=0 "$GO" install github.com/distribution/distribution/v3/cmd/registry@v3.1.2
-fi
+echo "--- distribution's registry v3.1.2 (and toxiproxy) in $PAIMIRROR_CACHE/bin (built once; about 3 minutes)"
+badlink_bin=$(GO="$GO" .ci/badlink-tools.sh)
+registry=$badlink_bin/registry
 nginx=$(command -v nginx || echo /usr/sbin/nginx)
 if [ ! -x "$nginx" ]; then
 	echo "--- installing nginx (apt)"
@@ -36,7 +33,7 @@ echo "--- building bin/paimirror (the binary the benchmarks run)"
 make --no-print-directory GO="$GO" build
 
 # The benchmarks skip when a program is missing; here that is a failure.
-export PAIMIRROR_BIN=$PWD/bin/paimirror PAIMIRROR_REGISTRY=$registry PAIMIRROR_NGINX=$nginx PAIMIRROR_REQUIRE_TOOLS=1
+export PAIMIRROR_BIN=$PWD/bin/paimirror PAIMIRROR_REGISTRY=$registry PAIMIRROR_TOXIPROXY=$badlink_bin/toxiproxy-server PAIMIRROR_NGINX=$nginx PAIMIRROR_REQUIRE_TOOLS=1
 out=$(mktemp /tmp/paimirror-bench.XXXXXX)
 trap 'rm -f "$out"' EXIT
 
