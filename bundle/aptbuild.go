@@ -293,7 +293,7 @@ func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Sour
 		// Each file is stored verbatim as soon as it is verified, not held
 		// until the whole suite is (a file from a source that later fails
 		// stays in the partial bundle, unreferenced, as any blob may).
-		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client, Logger: b.log, Store: func(f apt.MetaFile) error {
+		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client, Logger: b.log, Download: b.aptDownload, Store: func(f apt.MetaFile) error {
 			return b.w.add("sha256:"+f.SHA256, f.Size, bytes.NewReader(f.Data))
 		}})
 		if err == nil {
@@ -305,6 +305,37 @@ func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Sour
 		}
 	}
 	return nil, "", sourcesError(hostOf(e.URL), errs)
+}
+
+// aptDownload is apt.FetchOptions.Download through the engine: indexes
+// (listed with their size and sha256 in the Release) resume like any
+// blob; the engine's errors become the apt package's.
+func (b *builder) aptDownload(ctx context.Context, u, name string, want apt.FileSum, limit int64, w io.Writer) error {
+	r := fetch.Request{Item: u, Size: want.Size, Sources: []fetch.Source{{URL: u}},
+		Commit: func(f *os.File, _ string, size int64) error {
+			_, err := io.Copy(w, io.LimitReader(f, size))
+			return err
+		}}
+	if want.SHA256 != "" {
+		r.Digest = "sha256:" + want.SHA256
+	}
+	if want.Size < 0 {
+		r.Limit = limit
+	}
+	_, err := b.eng.Fetch(ctx, r)
+	var se *fetch.SourceError
+	var de *fetch.DigestError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, fetch.ErrTooLarge):
+		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", u, limit, apt.ErrTooLarge)
+	case errors.As(err, &de):
+		return &apt.ChecksumError{Path: name, Source: u, WantSHA256: want.SHA256, GotSHA256: strings.TrimPrefix(de.Got, "sha256:"), WantSize: want.Size, GotSize: want.Size}
+	case errors.As(err, &se) && se.Status != 0:
+		return &apt.HTTPError{URL: u, Status: se.Status}
+	}
+	return err
 }
 
 // pullApt stores every .deb of la, each verified against the sha256 of

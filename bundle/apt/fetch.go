@@ -36,6 +36,14 @@ type FetchOptions struct {
 	// suite's indexes need not all be in memory at once. An error from
 	// Store ends FetchMetadata with it. Default nil: Files keep the bytes.
 	Store func(MetaFile) error
+	// Download, when set, replaces the plain GET of each metadata file: it
+	// writes the body of u (name is its path under dists/{suite}/) to w,
+	// checked against want where want gives a size and sha256, and more
+	// than limit bytes (with the size unknown) failing with ErrTooLarge.
+	// A non-success answer should be an *HTTPError, bytes that do not
+	// match a *ChecksumError. Build passes its resumable download engine.
+	// Default: one GET with Client.
+	Download func(ctx context.Context, u, name string, want FileSum, limit int64, w io.Writer) error
 }
 
 func (o FetchOptions) client() *http.Client {
@@ -287,7 +295,13 @@ func FetchMetadata(ctx context.Context, src Source, opts FetchOptions) (*Metadat
 		if want.Size > 0 && want.Size <= limit {
 			buf.Grow(int(want.Size))
 		}
-		if err := download(ctx, client, base+name, name, want, limit, &buf); err != nil {
+		dl := opts.Download
+		if dl == nil {
+			dl = func(ctx context.Context, u, name string, want FileSum, limit int64, w io.Writer) error {
+				return download(ctx, client, u, name, want, limit, w)
+			}
+		}
+		if err := dl(ctx, base+name, name, want, limit, &buf); err != nil {
 			return nil, err
 		}
 		return buf.Bytes(), nil

@@ -740,7 +740,7 @@ func (b *blob) learn(src *srcState, resp *http.Response, total int64, ranged boo
 			}
 			b.emit(Event{Kind: Sized, Total: total})
 			if b.r.Limit > 0 && total > b.r.Limit {
-				return &SourceError{Source: src.name(), Err: fmt.Errorf("serves %d bytes, more than the limit of %d", total, b.r.Limit), Permanent: true}
+				return &SourceError{Source: src.name(), Err: fmt.Errorf("serves %d bytes, more than the limit of %d: %w", total, b.r.Limit, ErrTooLarge), Permanent: true}
 			}
 			b.spawnLocked()
 		case total != b.size:
@@ -842,7 +842,7 @@ func (b *blob) write(seg *segment, src *srcState, p []byte, gen int) (bool, erro
 	b.mu.Unlock()
 	if b.r.Limit > 0 && at+int64(len(p)) > b.r.Limit && b.size < 0 {
 		b.wmu.RUnlock()
-		return true, &SourceError{Source: src.name(), Err: fmt.Errorf("more than the limit of %d bytes", b.r.Limit), Permanent: true}
+		return true, &SourceError{Source: src.name(), Err: fmt.Errorf("more than the limit of %d bytes: %w", b.r.Limit, ErrTooLarge), Permanent: true}
 	}
 	if len(p) > 0 {
 		if _, err := b.part.WriteAt(p, at); err != nil {

@@ -52,7 +52,8 @@
 //
 // # Concurrency
 //
-// An Engine is safe for concurrent use. Fetch calls for the same key must
-// not overlap (the caller deduplicates). Options.Progress is called from
-// many goroutines; it must be safe for concurrent use.
+// An Engine is safe for concurrent use. Fetch calls for the same blob
+// should not overlap (the caller deduplicates; a second call downloads it
+// again, apart). Options.Progress is called from many goroutines; it must
+// be safe for concurrent use.
 package fetch

@@ -342,17 +342,18 @@ func isHex(s string) bool {
 }
 
 // Fetch downloads one blob (see the package documentation), hands it to
-// r.Commit, and removes its partial files. Calls for the same blob must
-// not overlap.
+// r.Commit, and removes its partial files. Calls for the same blob should
+// not overlap (the second downloads it again, apart).
 func (e *Engine) Fetch(ctx context.Context, r Request) (*Result, error) {
 	if len(r.Sources) == 0 {
 		return nil, fmt.Errorf("%s: no source", r.Item)
 	}
 	k := key(r)
 	e.mu.Lock()
-	if e.active[k] {
-		e.mu.Unlock()
-		return nil, fmt.Errorf("%s: already being fetched", r.Item)
+	for i := 2; e.active[k]; i++ {
+		// The same blob for another item at the same time: its own
+		// partial files (not resumed by a later run).
+		k = fmt.Sprintf("%s-%d", key(r), i)
 	}
 	e.active[k] = true
 	e.mu.Unlock()

@@ -15,6 +15,8 @@ var (
 	ErrDigestMismatch = errors.New("digest mismatch")
 	// ErrUnreachable means a source's host could not be reached at all.
 	ErrUnreachable = errors.New("source unreachable")
+	// ErrTooLarge means a body of unknown size went past Request.Limit.
+	ErrTooLarge = errors.New("larger than the limit")
 )
 
 // SourceError is a failure to read from one source.
