@@ -797,7 +797,13 @@ func (b *blob) stream(seg *segment, src *srcState, body io.Reader, gen int, reqE
 				return got, err
 			}
 			if done {
-				return got, nil
+				b.mu.Lock()
+				b.absorbLocked(seg, reqEnd)
+				done = seg.left() == 0
+				b.mu.Unlock()
+				if done {
+					return got, nil
+				}
 			}
 		}
 		switch {

@@ -172,6 +172,8 @@ func TestFetch(t *testing.T) {
 		// minRequests is the fewest requests expected (the blob is
 		// fetched as segments).
 		minRequests int
+		// maxRequests, when set, is the most requests expected.
+		maxRequests int
 	}{
 		{name: "clean", o: &origin{}, maxSent: 1.5, minRequests: 4},
 		{name: "cut every response", o: &origin{cut: cutEvery}, maxSent: 1.5},
@@ -181,6 +183,7 @@ func TestFetch(t *testing.T) {
 			}
 			return -1
 		}}, maxSent: 4},
+		{name: "ignores range", o: &origin{ignoreRange: true}, maxSent: 1, maxRequests: 1},
 		{name: "5xx then fine", o: &origin{status: func(n int, _ http.Header) int {
 			if n < 3 {
 				return http.StatusBadGateway
@@ -212,6 +215,9 @@ func TestFetch(t *testing.T) {
 			}
 			if f := float64(res.Fetched) / size; f > 1.05 && !o.ignoreRange {
 				t.Errorf("fetched %.3f blobs, want at most 1.05", f)
+			}
+			if n := o.requests.Load(); tc.maxRequests > 0 && n > int64(tc.maxRequests) {
+				t.Errorf("%d requests, want at most %d", n, tc.maxRequests)
 			}
 			if n := o.requests.Load(); n < int64(tc.minRequests) {
 				t.Errorf("%d requests, want at least %d", n, tc.minRequests)
