@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
@@ -10,8 +13,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -148,4 +157,90 @@ func TestSkopeoReadsExtractedBundle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBuildResumesInsideBlobAfterSIGKILL pulls one 48 MiB layer from
+// distribution's registry through a link paced at 16 MB/s per connection,
+// kills the build with SIGKILL once a third of the layer has arrived, and
+// reruns it: the registry is asked only for the bytes the killed build
+// had not kept (counted in its access log), from where each connection
+// stopped.
+func TestBuildResumesInsideBlobAfterSIGKILL(t *testing.T) {
+	const size = 48 << 20
+	reg := badlink.Registry(t, badlink.RegistryOptions{})
+	data := make([]byte, size)
+	rand.Read(data)
+	img, err := mutate.AppendLayers(empty.Image, static.NewLayer(data, types.DockerLayer))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg.Push(t, "lab/big", "v1", img)
+	ls, _ := img.Layers()
+	ld, _ := ls[0].Digest()
+	layer := ld.String()
+	px := badlink.Toxiproxy(t).Proxy(t, "registry", reg.Host)
+	px.Bandwidth(t, 16_000)
+
+	dir := t.TempDir()
+	mf := filepath.Join(dir, "m.yaml")
+	if err := os.WriteFile(mf, []byte("name: big\nimages:\n  - ref: docker.io/lab/big:v1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "b.tar")
+	args := []string{"build", "-q", "-f", mf, "-o", out, "--mirror", "docker.io=http://" + px.Addr()}
+	cmd := paimirror(t, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for keptBytes(t, out+".partial.d") < size/3 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the build kept less than a third of the layer in 60s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	kept := keptBytes(t, out+".partial.d")
+	before := reg.BytesServed(layer)
+	if kept >= size {
+		t.Fatalf("the whole layer arrived before the kill (%d bytes)", kept)
+	}
+
+	if msg, err := paimirror(t, args...).CombinedOutput(); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, msg)
+	}
+	rerun := reg.BytesServed(layer) - before
+	if missing := int64(size) - kept; rerun < missing || rerun > missing+size/20 {
+		t.Errorf("the rerun was sent %d bytes of the layer; the killed build had kept %d of %d, so want %d (up to 5%% of the layer more)", rerun, kept, size, missing)
+	}
+	if msg, err := paimirror(t, "verify", out).CombinedOutput(); err != nil {
+		t.Fatalf("verify: %v\n%s", err, msg)
+	}
+}
+
+// keptBytes sums the bytes the download states in dir say are kept.
+func keptBytes(t *testing.T, dir string) int64 {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.state"))
+	var n int64
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		var st struct {
+			Segments [][3]int64 `json:"segments"`
+		}
+		if json.NewDecoder(bytes.NewReader(data)).Decode(&st) != nil {
+			continue
+		}
+		for _, g := range st.Segments {
+			n += g[2] - g[0]
+		}
+	}
+	return n
 }
