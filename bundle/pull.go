@@ -301,25 +301,32 @@ func shortDigest(d string) string {
 }
 
 // registrySources returns the engine sources of an image's repositories,
-// each with its authenticating client, URLs ending in "/blobs/" (the
-// digest goes after). A repository whose registry cannot be reached or
-// refuses its credentials is left out; none left is an error.
-func (b *builder) registrySources(ctx context.Context, srcs []imageSource) ([]fetch.Source, error) {
+// URLs ending in "/blobs/" (the digest goes after), each with a client
+// whose authenticating transport is made when the engine first uses it:
+// a registry the engine never needs (the origin, when a mirror serves
+// everything) is never pinged.
+func (b *builder) registrySources(_ context.Context, srcs []imageSource) ([]fetch.Source, error) {
 	var out []fetch.Source
-	var errs []error
 	for _, s := range srcs {
-		tr, err := b.transport(ctx, s.repo)
-		if err != nil {
-			errs = append(errs, &SourceError{Source: s.String(), Err: err})
-			continue
-		}
 		u := fmt.Sprintf("%s://%s/v2/%s/blobs/", s.repo.Scheme(), s.repo.RegistryStr(), s.repo.RepositoryStr())
-		out = append(out, fetch.Source{Name: s.String(), URL: u, Client: &http.Client{Transport: tr}})
-	}
-	if len(out) == 0 {
-		return nil, errors.Join(errs...)
+		out = append(out, fetch.Source{Name: s.String(), URL: u, Client: &http.Client{Transport: lazyTransport{b: b, repo: s.repo}}})
 	}
 	return out, nil
+}
+
+// lazyTransport makes a repository's authenticating transport (a ping and
+// perhaps a token) at its first request.
+type lazyTransport struct {
+	b    *builder
+	repo name.Repository
+}
+
+func (t lazyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr, err := t.b.transport(req.Context(), t.repo)
+	if err != nil {
+		return nil, err
+	}
+	return tr.RoundTrip(req)
 }
 
 // pullFile downloads a file from its first working source.

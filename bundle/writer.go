@@ -289,6 +289,9 @@ func (w *partialWriter) writeMember(hdr *tar.Header, r io.Reader) error {
 			}
 		}
 		w.end = off + roundBlock(hdr.Size)
+		if hdr.Size >= 1<<20 {
+			startWriteback(w.f, start, w.end-start)
+		}
 		return nil
 	}()
 	if err != nil {

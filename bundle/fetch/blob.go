@@ -20,6 +20,15 @@ import (
 	"time"
 )
 
+// saveEvery is how many bytes a blob receives between rewrites of its
+// state file (and so the most a killed build loses per blob, besides
+// those of each connection's last chunk); persistMin is the size below
+// which a blob's state is not written at all.
+const (
+	saveEvery  = 1 << 20
+	persistMin = 2 << 20
+)
+
 // chunk is the most a connection reads before writing and recording it;
 // it writes as soon as minChunk arrived.
 const (
@@ -82,6 +91,7 @@ type blob struct {
 	failed  error
 	resumed int64
 	fetched int64
+	unsaved int64 // bytes written since the state was last saved
 	workers int
 	ctx     context.Context
 	cancel  context.CancelFunc
@@ -119,7 +129,11 @@ func openBlob(e *Engine, r Request, k string) (*blob, error) {
 		}
 		b.resumed = st.have()
 	} else {
-		b.part.Truncate(0)
+		if fi, err := b.part.Stat(); err == nil && fi.Size() > 0 {
+			// (Only when there is something to drop: ext4 flushes a
+			// file truncated to 0 when it is closed.)
+			b.part.Truncate(0)
+		}
 		b.segs = []*segment{{End: unknownEnd, owner: -1}}
 		if b.size >= 0 {
 			b.segs[0].End = b.size
@@ -413,6 +427,7 @@ func (b *blob) worker(id int) {
 		if errors.Is(err, errStop) {
 			return
 		}
+		b.saveState()
 		b.failedAttempt(src, got, err)
 	}
 }
@@ -860,17 +875,27 @@ func (b *blob) write(seg *segment, src *srcState, p []byte, gen int) (bool, erro
 	seg.Pos += int64(len(p))
 	src.delivered += int64(len(p))
 	done := seg.left() == 0
+	b.unsaved += int64(len(p))
+	save := b.unsaved >= saveEvery || done
 	b.mu.Unlock()
 	b.wmu.RUnlock()
-	b.saveState()
+	if save {
+		b.saveState()
+	}
 	b.emit(Event{Kind: Received, Source: src.name(), Bytes: int64(len(p))})
 	b.advanceHash(p, at, false)
 	return done, nil
 }
 
-// saveState records the segments in the state file.
+// saveState records the segments in the state file. A blob smaller than
+// persistMin is never recorded: a killed build fetches it again whole.
 func (b *blob) saveState() {
 	b.mu.Lock()
+	b.unsaved = 0
+	if b.size >= 0 && b.size < persistMin {
+		b.mu.Unlock()
+		return
+	}
 	st := &state{Digest: b.r.Digest, Item: b.r.Item, Size: b.size, ETag: b.etag, LastModified: b.lastMod}
 	for _, s := range b.segs {
 		st.Segments = append(st.Segments, [3]int64{s.Start, s.End, s.Pos})
