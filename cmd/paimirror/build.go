@@ -21,6 +21,7 @@ type buildOptions struct {
 	output      string
 	mirrors     []string
 	mirrorsFile string
+	presets     []string
 	include     []string
 	exclude     []string
 	platform    string
@@ -39,9 +40,24 @@ them, verifies each byte against its digest or sha256, and writes one bundle
 file.
 
 Without -f it builds the embedded manifest "` + manifests.DefaultName + `".
-An interrupted build resumes: rerun the same command.`,
+An interrupted build resumes: rerun the same command.
+
+Mirrors: --mirror FROM=TO redirects a source. FROM is a registry, optionally
+with a repository path (docker.io, gcr.io/google-containers, docker.io/library
+for Docker Hub's official images), and TO a registry with an optional path
+(http:// for plain HTTP); FROM's path is replaced by TO's:
+gcr.io/google-containers=registry.k8s.io pulls gcr.io/google-containers/pause:3.1
+as registry.k8s.io/pause:3.1. Or FROM is a URL prefix (https://github.com,
+https://pypi.org, http://archive.ubuntu.com/ubuntu) and TO another. Mirrors
+with the longest FROM are tried first, those with one FROM in the order given
+(--mirror, --mirrors-file, --preset), then the origin. A --mirror that matches
+nothing the selected groups hold is an error; the lines of --mirrors-file and
+--preset need not match. --preset NAME adds a built-in list (` + strings.Join(bundle.Presets(), ", ") + `); cn holds
+public mirrors commonly used inside China.`,
 		Example: `  paimirror build
+  paimirror build --preset cn
   paimirror build --mirror docker.io=docker.m.daocloud.io --mirror gcr.io=gcr.m.daocloud.io
+  paimirror build --mirror gcr.io/google-containers=registry.k8s.io --mirror docker.io=http://10.0.0.5:5000/hub
   paimirror build --mirror https://pypi.org=https://mirrors.example.cn/pypi --mirror https://files.pythonhosted.org=https://mirrors.example.cn/pypi-files
   paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --exclude devbox-python --include smoke-test`,
 		Args: exactArgs(0),
@@ -50,8 +66,9 @@ An interrupted build resumes: rerun the same command.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.manifest, "file", "f", "", "manifest file (default: the embedded "+manifests.DefaultName+")")
 	f.StringVarP(&o.output, "output", "o", "", "bundle to write (default: <manifest name>.tar)")
-	f.StringArrayVar(&o.mirrors, "mirror", nil, "redirect a source, FROM=TO: a registry host or a URL prefix (repeatable; tried in order, then the origin)")
-	f.StringVar(&o.mirrorsFile, "mirrors-file", "", "read --mirror values from a file, one FROM=TO per line (# comments)")
+	f.StringArrayVar(&o.mirrors, "mirror", nil, "redirect a source, FROM=TO: a registry (with an optional path) or a URL prefix (repeatable; tried in order, then the origin)")
+	f.StringVar(&o.mirrorsFile, "mirrors-file", "", "read mirrors from a file, one FROM=TO per line (# comments); they may match nothing")
+	f.StringArrayVar(&o.presets, "preset", nil, "add a built-in mirror list, tried after --mirror and --mirrors-file: "+strings.Join(bundle.Presets(), ", ")+" (repeatable)")
 	f.StringArrayVar(&o.include, "include", nil, "add a group that is off by default (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out a group (repeatable)")
 	f.StringVar(&o.platform, "platform", "", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
@@ -72,21 +89,16 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	if err != nil {
 		return err
 	}
-	specs := o.mirrors
-	if o.mirrorsFile != "" {
-		more, err := readMirrorsFile(o.mirrorsFile)
-		if err != nil {
-			return err
-		}
-		specs = append(specs, more...)
+	mirrors, err := o.buildMirrors()
+	if err != nil {
+		return err
 	}
-	var mirrors []bundle.Mirror
-	for _, s := range specs {
-		mm, err := bundle.ParseMirror(s)
-		if err != nil {
-			return usageError{err}
-		}
-		mirrors = append(mirrors, mm)
+	sel, err := m.Select(o.include, o.exclude)
+	if err != nil {
+		return err
+	}
+	if err := bundle.CheckMirrors(sel, mirrors); err != nil {
+		return usageError{err}
 	}
 	prog := newBuildProgress(o.globalOptions)
 	res, err := bundle.Build(ctx, m, bundle.BuildOptions{
@@ -193,24 +205,34 @@ func (p *buildProgress) finish() {
 	}
 }
 
-// readMirrorsFile reads FROM=TO lines; blank lines and # comments are
-// skipped.
-func readMirrorsFile(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading mirrors file: %w", err)
-	}
-	var out []string
-	for i, line := range strings.Split(string(data), "\n") {
-		line, _, _ = strings.Cut(line, "#")
-		line = strings.TrimSpace(line)
-		if line == "" {
-			continue
+// buildMirrors returns the mirrors to try, in order: each --mirror, the
+// lines of --mirrors-file, then each --preset's.
+func (o *buildOptions) buildMirrors() ([]bundle.Mirror, error) {
+	var mirrors []bundle.Mirror
+	for _, s := range o.mirrors {
+		m, err := bundle.ParseMirror(s)
+		if err != nil {
+			return nil, usageError{err}
 		}
-		if !strings.Contains(line, "=") {
-			return nil, usageError{fmt.Errorf("%s:%d: want FROM=TO, got %q", path, i+1, line)}
-		}
-		out = append(out, line)
+		mirrors = append(mirrors, m)
 	}
-	return out, nil
+	if o.mirrorsFile != "" {
+		data, err := os.ReadFile(o.mirrorsFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading mirrors file: %w", err)
+		}
+		more, err := bundle.ParseMirrors(data, o.mirrorsFile)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("%s: %w", o.mirrorsFile, err)}
+		}
+		mirrors = append(mirrors, more...)
+	}
+	for _, name := range o.presets {
+		more, err := bundle.Preset(name)
+		if err != nil {
+			return nil, usageError{fmt.Errorf("--preset: %w", err)}
+		}
+		mirrors = append(mirrors, more...)
+	}
+	return mirrors, nil
 }
