@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -26,6 +27,8 @@ type buildOptions struct {
 	exclude     []string
 	platform    string
 	jobs        int
+	connections int
+	retries     int
 	force       bool
 }
 
@@ -72,7 +75,9 @@ public mirrors commonly used inside China.`,
 	f.StringArrayVar(&o.include, "include", nil, "add a group that is off by default (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out a group (repeatable)")
 	f.StringVar(&o.platform, "platform", "", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
-	f.IntVarP(&o.jobs, "jobs", "j", 4, "downloads at once")
+	f.IntVarP(&o.jobs, "jobs", "j", 4, "blobs and files downloading at once")
+	f.IntVar(&o.connections, "connections", 4, "connections per large blob (16 MiB and more), spread over its mirrors; 1 turns splitting off")
+	f.IntVar(&o.retries, "retries", 5, "give a source up for an item after this many attempts in a row that bring no bytes (attempts that do are retried for as long as they do)")
 	f.BoolVar(&o.force, "force", false, "replace the bundle if it exists")
 	return cmd
 }
@@ -104,9 +109,18 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	res, err := bundle.Build(ctx, m, bundle.BuildOptions{
 		Output: o.output, Force: o.force, Mirrors: mirrors,
 		Include: o.include, Exclude: o.exclude, Platform: o.platform, Jobs: o.jobs,
+		Connections: o.connections, Retries: o.retries,
 		Logger: o.logger(), Progress: prog.event, ToolVersion: toolVersion(),
 	})
 	prog.finish()
+	if errors.Is(err, context.Canceled) {
+		out := o.output
+		if out == "" {
+			out = m.Name + ".tar"
+		}
+		fmt.Fprintf(o.stderr, "interrupted: what arrived is kept in %s.partial; rerun the same command to resume\n", out)
+		return err
+	}
 	if err != nil {
 		return err
 	}
@@ -116,20 +130,27 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	return nil
 }
 
-// buildProgress renders build events: a bar with rate and ETA plus the items
-// in flight on a terminal, a line per finished item otherwise, nothing with
-// --quiet.
+// buildProgress renders build events. On a terminal: one bar of the bytes
+// still to fetch, with their rate and ETA (bytes kept from an interrupted
+// build are shown apart, not counted in the rate), items done of all, and
+// the items in flight each with its own share done. Otherwise a line per
+// stored item and per retry. Nothing with --quiet.
 type buildProgress struct {
 	g        *globalOptions
 	bar      *progressbar.ProgressBar
-	inflight map[string]bool
+	inflight map[string]*itemProgress
 	done     int
 	items    int
 	resumed  int64
 }
 
+// itemProgress is one item in flight: bytes done of total (-1: unknown).
+type itemProgress struct {
+	done, total int64
+}
+
 func newBuildProgress(g *globalOptions) *buildProgress {
-	return &buildProgress{g: g, inflight: map[string]bool{}}
+	return &buildProgress{g: g, inflight: map[string]*itemProgress{}}
 }
 
 func (p *buildProgress) event(e bundle.Event) {
@@ -140,37 +161,55 @@ func (p *buildProgress) event(e bundle.Event) {
 	switch e.Kind {
 	case bundle.EventResumed:
 		p.resumed = e.Bytes
-		fmt.Fprintf(p.g.stderr, "resuming: %d blobs (%s) kept from the interrupted build\n", e.Items, bundle.HumanSize(e.Bytes))
+		fmt.Fprintf(p.g.stderr, "resuming: %s kept from the interrupted build (%d whole blobs)\n", bundle.HumanSize(e.Bytes), e.Items)
 	case bundle.EventResolving:
 		fmt.Fprintf(p.g.stderr, "resolving %s\n", e.Item)
 	case bundle.EventPlanned:
 		p.items = e.Items
 		if tty {
-			p.bar = progressbar.NewOptions64(e.Total,
+			// The bar counts what is left to fetch, so its rate and
+			// ETA are the network's, not the disk's.
+			p.bar = progressbar.NewOptions64(max(e.Total-p.resumed, 1),
 				progressbar.OptionSetWriter(p.g.stderr),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionThrottle(100*time.Millisecond),
 				progressbar.OptionClearOnFinish(),
-				progressbar.OptionSetWidth(30),
+				progressbar.OptionSetWidth(25),
+				progressbar.OptionFullWidth(),
 			)
-			p.bar.Add64(p.resumed)
 		} else {
-			fmt.Fprintf(p.g.stderr, "%d items, %s to hold\n", e.Items, bundle.HumanSize(e.Total))
+			fmt.Fprintf(p.g.stderr, "%d items, %s to hold, %s of it kept\n", e.Items, bundle.HumanSize(e.Total), bundle.HumanSize(p.resumed))
 		}
 	case bundle.EventStart:
-		p.inflight[e.Item] = true
+		p.inflight[e.Item] = &itemProgress{done: e.Resumed, total: e.Total}
 		p.describe()
+	case bundle.EventSized:
+		if it := p.inflight[e.Item]; it != nil {
+			it.total = e.Total
+		}
 	case bundle.EventBytes:
+		if it := p.inflight[e.Item]; it != nil {
+			it.done += e.Bytes
+		}
 		if p.bar != nil {
 			p.bar.Add64(e.Bytes)
+			p.describe()
 		}
-	case bundle.EventRetry:
-		if p.bar != nil && e.Bytes != 0 {
-			p.bar.Add64(e.Bytes)
+	case bundle.EventDiscarded:
+		if it := p.inflight[e.Item]; it != nil {
+			it.done = max(it.done-e.Bytes, 0)
 		}
 		if !tty || p.g.verbose {
-			fmt.Fprintf(p.g.stderr, "retrying %s: %v\n", e.Item, e.Err)
+			fmt.Fprintf(p.g.stderr, "starting %s over: %s thrown away\n", e.Item, bundle.HumanSize(e.Bytes))
+		}
+	case bundle.EventRetry:
+		if !tty || p.g.verbose {
+			wait := ""
+			if e.Wait > 0 {
+				wait = fmt.Sprintf(" (next attempt in %s)", e.Wait.Round(100*time.Millisecond))
+			}
+			fmt.Fprintf(p.g.stderr, "retrying %s: %v%s\n", e.Item, e.Err, wait)
 		}
 	case bundle.EventDone:
 		delete(p.inflight, e.Item)
@@ -182,22 +221,45 @@ func (p *buildProgress) event(e bundle.Event) {
 	}
 }
 
+// describe sets the bar's text: items done, bytes kept, and the items in
+// flight, the furthest from done first.
 func (p *buildProgress) describe() {
 	if p.bar == nil {
 		return
 	}
-	names := make([]string, 0, len(p.inflight))
-	for n := range p.inflight {
-		names = append(names, n)
+	type flight struct {
+		name string
+		it   *itemProgress
 	}
-	sort.Strings(names)
-	desc := strings.Join(names, " ")
-	if len(desc) > 40 {
-		desc = desc[:37] + "..."
+	var fl []flight
+	for n, it := range p.inflight {
+		fl = append(fl, flight{n, it})
 	}
-	p.bar.Describe(fmt.Sprintf("%d in flight %s", len(names), desc))
+	sort.Slice(fl, func(i, j int) bool { return fl[i].name < fl[j].name })
+	var parts []string
+	for _, f := range fl {
+		name := f.name
+		if len(name) > 28 {
+			name = "…" + name[len(name)-27:]
+		}
+		if f.it.total > 0 {
+			parts = append(parts, fmt.Sprintf("%s %d%%", name, f.it.done*100/f.it.total))
+		} else {
+			parts = append(parts, fmt.Sprintf("%s %s", name, bundle.HumanSize(f.it.done)))
+		}
+	}
+	desc := strings.Join(parts, ", ")
+	if len(desc) > 90 {
+		desc = desc[:89] + "…"
+	}
+	kept := ""
+	if p.resumed > 0 {
+		kept = fmt.Sprintf(" (%s kept)", bundle.HumanSize(p.resumed))
+	}
+	p.bar.Describe(fmt.Sprintf("%d/%d items%s | %s", p.done, p.items, kept, desc))
 }
 
+// finish clears the bar.
 func (p *buildProgress) finish() {
 	if p.bar != nil {
 		p.bar.Finish()
