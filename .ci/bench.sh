@@ -3,7 +3,8 @@
 # baselines in one run, ending with the ratio tables the README quotes.
 #   - distribution's registry v3.1.2, the registry baseline, is built once
 #     into $PAIMIRROR_CACHE/bin by .ci/badlink-tools.sh (about 3 minutes);
-#     nginx, the file baseline, comes from apt;
+#     nginx, the file baseline, comes from apt; crane v0.22.1, the
+#     baseline of build on bad links (BenchmarkBuildLink), from go install;
 #   - the fixtures (bundles of generated images and files, one of about
 #     4 GiB) are built once into $PAIMIRROR_CACHE/bench (under a minute);
 #   - BENCHTIME (default 1s) is go test's -benchtime; COUNT (default 5) is
@@ -29,11 +30,19 @@ if [ ! -x "$nginx" ]; then
 	nginx=/usr/sbin/nginx
 fi
 
+gobin=$("$GO" env GOBIN)
+[ -n "$gobin" ] || gobin=$("$GO" env GOPATH)/bin
+crane=$(command -v crane || echo "$gobin/crane")
+if [ ! -x "$crane" ]; then
+	echo "--- installing crane v0.22.1 (go install)"
+	GOFLAGS= "$GO" install github.com/google/go-containerregistry/cmd/crane@v0.22.1
+fi
+
 echo "--- building bin/paimirror (the binary the benchmarks run)"
 make --no-print-directory GO="$GO" build
 
 # The benchmarks skip when a program is missing; here that is a failure.
-export PAIMIRROR_BIN=$PWD/bin/paimirror PAIMIRROR_REGISTRY=$registry PAIMIRROR_TOXIPROXY=$badlink_bin/toxiproxy-server PAIMIRROR_NGINX=$nginx PAIMIRROR_REQUIRE_TOOLS=1
+export PAIMIRROR_BIN=$PWD/bin/paimirror PAIMIRROR_REGISTRY=$registry PAIMIRROR_TOXIPROXY=$badlink_bin/toxiproxy-server PAIMIRROR_NGINX=$nginx PAIMIRROR_CRANE=$crane PAIMIRROR_REQUIRE_TOOLS=1
 out=$(mktemp /tmp/paimirror-bench.XXXXXX)
 trap 'rm -f "$out"' EXIT
 

@@ -4,8 +4,11 @@
 Pairs every benchmark whose last name element is "serve" or "paimirror"
 with its siblings (the baselines run in the same process, e.g.
 BenchmarkPull/c=8/serve with BenchmarkPull/c=8/registry-v3.1.2), and
-BenchmarkStartup and BenchmarkServeRSS's small with large. Repeats (-count,
-or rounds named NAME#01, NAME#02, ...) are summed up by their median. Prints Markdown, ready for the README.
+BenchmarkStartup and BenchmarkServeRSS's small with large. BenchmarkBuildLink
+(paimirror build against crane pull on bad links) gets a table of its own,
+each link's figure beside its goal. Repeats (-count, or rounds named NAME#01,
+NAME#02, ...) are summed up by their median. Prints Markdown, ready for the
+README.
 
 usage: benchtable.py FILE...   (or the output on stdin)
 """
@@ -59,12 +62,65 @@ def ratio(res, a, b, unit):
     return f"{statistics.median(va) / mb:.2f}" if mb else "-"
 
 
+# BenchmarkBuildLink's links (as cmd/paimirror/bench_build_test.go sets them
+# up): what each is, the figure its goal is about, and the goal.
+LINK = "BenchmarkBuildLink"
+LINKS = (
+    ("cut", "cut: 3 images × 64 MiB, every connection closed after 12 MiB, 16 MB/s each",
+     "paimirror fetched / unique bytes", "<=", 1.05),
+    ("throttle", "throttle: 1 image × 128 MiB, 8 MB/s per connection",
+     "crane time / paimirror time", ">=", 4),
+    ("clean", "clean: the default 45 images × 2 × 8 MiB, no toxics",
+     "paimirror time / crane time", "<=", 0.8),
+    ("resume", "resume: 1 image × 3 × 128 MiB, 32 MB/s per connection; kill -9 at a third, rerun",
+     "paimirror fetched by both runs / unique bytes", "<=", 1.05),
+)
+
+
+def link_rows(res):
+    """The rows of the bad-link table: one per link both sides ran on."""
+    rows = []
+    for case, what, figure, op, goal in LINKS:
+        ours, base = f"{LINK}/{case}/paimirror", f"{LINK}/{case}/crane"
+        t1, t2 = med(res, ours, "ns/op"), med(res, base, "ns/op")
+        if t1 is None or t2 is None:
+            continue
+        f1, f2 = med(res, ours, "fetched/unique"), med(res, base, "fetched/unique")
+        side1 = f"{t1 / 1e9:.2f} s"
+        if case in ("cut", "resume") and f1 is not None:
+            side1 += f", fetched {f1:.2f}× unique"
+        side2 = f"{t2 / 1e9:.2f} s"
+        oks = res.get(base, {}).get("ok")
+        if oks is not None:
+            share = statistics.mean(oks)
+            if share == 0:
+                side2 = f"fails after {t2 / 1e9:.2f} s (every pull)"
+            elif share < 1:
+                side2 += f", {share:.0%} of pulls succeed"
+        if case == "resume" and f2 is not None:
+            side2 += f", fetched {f2:.2f}× unique"
+        if case == "throttle":
+            value = ratio(res, base, ours, "ns/op")
+        elif case == "clean":
+            value = ratio(res, ours, base, "ns/op")
+        else:
+            value = "-" if f1 is None else f"{f1:.2f}"
+        met = "-"
+        if value != "-":
+            ok = float(value) <= goal if op == "<=" else float(value) >= goal
+            met = "met" if ok else "not met"
+        sign = "≤" if op == "<=" else "≥"
+        rows.append((what, side1, side2, figure, value, f"{sign} {goal:g}", met))
+    return rows
+
+
 def main():
     res, cpu = parse(fileinput.input())
+    links = link_rows(res)
     pairs = []
     for name in res:
         head, _, last = name.rpartition("/")
-        if last not in OURS:
+        if last not in OURS or head.startswith(LINK + "/"):
             continue
         for other in res:
             ohead, _, olast = other.rpartition("/")
@@ -120,7 +176,16 @@ def main():
         for r in rows:
             print("| " + " | ".join(r) + " |")
         print()
-    if not pairs and not rows and not timed:
+    if links:
+        print("Build on bad links: paimirror build and crane pull --format oci, from distribution's "
+              "registry v3.1.2 through the same link (toxiproxy's, or none), side by side in each round")
+        print()
+        print("| link | paimirror | crane pull --format oci | figure | value | goal | |")
+        print("|---|---|---|---|---:|---|---|")
+        for r in links:
+            print("| " + " | ".join(r) + " |")
+        print()
+    if not pairs and not rows and not timed and not links:
         sys.exit("benchtable: no paired benchmark results in the input")
     if cpu:
         print(f"CPU: {cpu}. Clients and servers share the machine, so absolute figures "
