@@ -590,6 +590,16 @@ func (b *builder) download(ctx context.Context, item, digest string, size int64,
 	defer func() { <-b.sem }()
 	res, err := b.eng.Fetch(ctx, fetch.Request{
 		Item: item, Digest: digest, Size: size, Sources: sources,
+		// Known blobs are written straight into their member of the
+		// bundle; others (no size or digest given) go through a part
+		// file and are appended once verified.
+		Place: func(n int64) (fetch.Part, error) {
+			s, err := b.w.place(digest, n)
+			if s == nil || err != nil {
+				return nil, err
+			}
+			return s, nil
+		},
 		Commit: func(f *os.File, digest string, size int64) error { return b.w.add(digest, size, f) },
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -423,4 +424,55 @@ func randomImage(t *testing.T) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// TestBuildDropsUnusedPlaces: a build stopped while it downloads an image
+// in place leaves that image's members reserved in the partial file; a
+// rerun that no longer wants the image leaves them out of the bundle.
+func TestBuildDropsUnusedPlaces(t *testing.T) {
+	m := parse(t, smallManifest)
+	u := startUpstream(t, m, bundletest.Options{Delay: 100 * time.Millisecond})
+	opts := buildOpts(t, u)
+	opts.Include = []string{"extra"}
+	ctx, cancel := context.WithCancel(context.Background())
+	opts.Progress = func(e bundle.Event) {
+		if e.Kind == bundle.EventStart && strings.HasPrefix(e.Item, "docker.io/library/registry:2 ") {
+			cancel()
+		}
+	}
+	if _, err := bundle.Build(ctx, u.Manifest, opts); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want the build cancelled, got %v", err)
+	}
+	var reserved []string
+	all := map[string]bool{}
+	for _, d := range bundletest.TarBlobs(opts.Output + ".partial") {
+		all[d] = true
+	}
+	img := u.Images["docker.io/library/registry:2"]
+	ls, _ := img.Layers()
+	for _, l := range ls {
+		d, _ := l.Digest()
+		if !all[d.Hex] {
+			reserved = append(reserved, d.Hex)
+		}
+	}
+	if len(reserved) == 0 {
+		t.Fatal("the stopped build stored every layer of registry:2: the test did not stop it in time")
+	}
+
+	opts.Include, opts.Progress = nil, nil
+	res, err := bundle.Build(context.Background(), u.Manifest, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := openVerified(t, res.Path)
+	have := map[string]bool{}
+	for _, d := range b.Digests() {
+		have[d] = true
+	}
+	for _, d := range reserved {
+		if have["sha256:"+d] {
+			t.Errorf("the bundle holds layer %s of an image it does not have", d[:12])
+		}
+	}
 }

@@ -31,6 +31,99 @@ type partialWriter struct {
 	// blobsDir holds the engine's unfinished downloads (fetch.Options.Dir):
 	// kept by close, for the next run to continue them.
 	blobsDir string
+	// slots are blob members reserved for downloads written in place,
+	// not verified yet.
+	slots map[string]*slot
+	// orphans are slots no download will fill: Finish leaves them out.
+	orphans []*slot
+}
+
+// slot is a blob's member reserved in the partial tar: its header is
+// written and the file extended over its data, which a download writes in
+// place (it is the fetch.Part of the blob). Until Commit it is not a
+// stored blob: a resumed build finds it does not hash to its name and
+// continues the download into it.
+type slot struct {
+	w                      *partialWriter
+	digest                 string
+	hdrOff, dataOff, size int64
+}
+
+func (s *slot) ReadAt(p []byte, off int64) (int, error) {
+	if off < 0 || off > s.size {
+		return 0, fmt.Errorf("read at %d outside blob %s of %d bytes", off, s.digest, s.size)
+	}
+	if rest := s.size - off; int64(len(p)) > rest {
+		n, err := s.w.f.ReadAt(p[:rest], s.dataOff+off)
+		if err == nil {
+			err = io.EOF
+		}
+		return n, err
+	}
+	return s.w.f.ReadAt(p, s.dataOff+off)
+}
+
+func (s *slot) WriteAt(p []byte, off int64) (int, error) {
+	if off < 0 || off+int64(len(p)) > s.size {
+		return 0, fmt.Errorf("write of %d bytes at %d outside blob %s of %d bytes", len(p), off, s.digest, s.size)
+	}
+	return s.w.f.WriteAt(p, s.dataOff+off)
+}
+
+// ID names the slot by where its data starts.
+func (s *slot) ID() string { return fmt.Sprintf("%s@%d", filepath.Base(s.w.path), s.dataOff) }
+
+// Commit makes the slot a stored blob.
+func (s *slot) Commit(digest string) error {
+	if digest != s.digest {
+		return fmt.Errorf("blob %s committed as %s", s.digest, digest)
+	}
+	s.w.mu.Lock()
+	defer s.w.mu.Unlock()
+	s.w.have[s.digest] = s.size
+	delete(s.w.slots, s.digest)
+	startWriteback(s.w.f, s.hdrOff, s.dataOff+roundBlock(s.size)-s.hdrOff)
+	return nil
+}
+
+// place returns the slot for a blob of size bytes: the one an earlier run
+// reserved, or a new member at the end of the tar. It returns nil for a
+// blob already stored.
+func (w *partialWriter) place(digest string, size int64) (*slot, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, ok := w.have[digest]; ok {
+		return nil, nil
+	}
+	if s := w.slots[digest]; s != nil {
+		if s.size == size {
+			return s, nil
+		}
+		// Reserved for another size (the manifest changed): a new one;
+		// the old is dropped when the build finishes.
+		delete(w.slots, digest)
+		w.orphans = append(w.orphans, s)
+	}
+	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
+	var hb bytes.Buffer
+	if err := tar.NewWriter(&hb).WriteHeader(hdr); err != nil {
+		return nil, err
+	}
+	start := w.end
+	dataOff := start + int64(hb.Len())
+	end := dataOff + roundBlock(size)
+	if _, err := w.f.WriteAt(hb.Bytes(), start); err != nil {
+		w.f.Truncate(start)
+		return nil, fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	if err := w.f.Truncate(end); err != nil {
+		w.f.Truncate(start)
+		return nil, fmt.Errorf("writing %s: %w", w.path, err)
+	}
+	w.end = end
+	s := &slot{w: w, digest: digest, hdrOff: start, dataOff: dataOff, size: size}
+	w.slots[digest] = s
+	return s, nil
 }
 
 // journalRecord is one line of <out>.partial.journal: an image or unpinned
@@ -64,7 +157,7 @@ func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeIn
 	if err != nil {
 		return nil, nil, info, fmt.Errorf("opening %s: %w", path, err)
 	}
-	w := &partialWriter{path: path, f: f, have: map[string]int64{}}
+	w := &partialWriter{path: path, f: f, have: map[string]int64{}, slots: map[string]*slot{}}
 	fail := func(err error) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
 		f.Close()
 		return nil, nil, info, err
@@ -90,9 +183,16 @@ func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeIn
 				continue
 			case e.Typeflag == tar.TypeReg && blobDigest(e.Name) != "":
 				d := blobDigest(e.Name)
-				if err := hashSection(f, e, d); err != nil {
-					keep, info.Dropped = e.HeaderOff, err.Error()
+				if _, dup := w.have[d]; dup || w.slots[d] != nil {
+					keep, info.Dropped = e.HeaderOff, fmt.Sprintf("blob %s is in the partial file twice", d)
 					break scan
+				}
+				if err := hashSection(f, e, d); err != nil {
+					// A member reserved for a download that had not
+					// finished (or was damaged): the download continues
+					// into it, or starts it over.
+					w.slots[d] = &slot{w: w, digest: d, hdrOff: e.HeaderOff, dataOff: e.DataOff, size: e.Size}
+					continue
 				}
 				w.have[d] = e.Size
 				info.Blobs++
@@ -243,6 +343,19 @@ func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 	if _, ok := w.have[digest]; ok {
 		return nil
 	}
+	if s := w.slots[digest]; s != nil && s.size == size {
+		// Reserved already (a download of it stopped): fill it.
+		n, err := io.Copy(io.NewOffsetWriter(w.f, s.dataOff), io.LimitReader(r, size))
+		if err == nil && n != size {
+			err = fmt.Errorf("got %d bytes, want %d", n, size)
+		}
+		if err != nil {
+			return fmt.Errorf("writing %s: %w", w.path, err)
+		}
+		w.have[digest] = size
+		delete(w.slots, digest)
+		return nil
+	}
 	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644}
 	if err := w.writeMember(hdr, r); err != nil {
 		return fmt.Errorf("writing %s: %w", w.path, err)
@@ -306,6 +419,9 @@ func (w *partialWriter) writeMember(hdr *tar.Header, r io.Reader) error {
 func (w *partialWriter) finish(out string, meta []namedData) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.compact(); err != nil {
+		return fmt.Errorf("leaving unused blobs out of %s: %w", w.path, err)
+	}
 	for _, m := range meta {
 		hdr := &tar.Header{Typeflag: tar.TypeReg, Name: m.name, Size: int64(len(m.data)), Mode: 0o644}
 		if err := w.writeMember(hdr, bytes.NewReader(m.data)); err != nil {
@@ -333,6 +449,54 @@ func (w *partialWriter) finish(out string, meta []namedData) error {
 	os.Remove(w.path + ".journal")
 	os.RemoveAll(w.blobsDir)
 	return os.RemoveAll(w.tmpDir)
+}
+
+// compact rewrites the partial file without the slots no download
+// filled (reserved by an earlier run for a blob this one did not need, or
+// for another size), so the bundle holds only verified blobs. It is rare:
+// a rerun after the manifest or the groups changed. Callers hold w.mu.
+func (w *partialWriter) compact() error {
+	drop := map[int64]bool{}
+	for _, s := range w.slots {
+		drop[s.hdrOff] = true
+	}
+	for _, s := range w.orphans {
+		drop[s.hdrOff] = true
+	}
+	if len(drop) == 0 {
+		return nil
+	}
+	res, err := scanTar(w.f, w.end)
+	if err != nil {
+		return err
+	}
+	tmp := w.path + ".compact"
+	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	var off int64
+	for _, e := range res.Entries {
+		if drop[e.HeaderOff] {
+			continue
+		}
+		n := e.end() - e.HeaderOff
+		if _, err := io.Copy(io.NewOffsetWriter(nf, off), io.NewSectionReader(w.f, e.HeaderOff, n)); err != nil {
+			nf.Close()
+			os.Remove(tmp)
+			return err
+		}
+		off += n
+	}
+	if err := os.Rename(tmp, w.path); err != nil {
+		nf.Close()
+		os.Remove(tmp)
+		return err
+	}
+	w.f.Close()
+	w.f, w.end = nf, off
+	w.slots, w.orphans = map[string]*slot{}, nil
+	return nil
 }
 
 // close leaves the partial file in place for a later resume.

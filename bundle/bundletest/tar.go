@@ -2,6 +2,8 @@ package bundletest
 
 import (
 	"archive/tar"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"os"
 	"strings"
@@ -35,8 +37,10 @@ files:
     no_checksum: upstream publishes none
 `
 
-// TarBlobs lists the hex digests of the whole blob members of a bundle or
-// partial bundle file, in order; a torn last member is left out.
+// TarBlobs lists the hex digests of the blob members of a bundle or
+// partial bundle file that hold their blob whole, in order: a torn last
+// member, and a member reserved for a download not finished (which does
+// not hash to its name), are left out.
 func TarBlobs(path string) []string {
 	f, err := os.Open(path)
 	if err != nil {
@@ -50,10 +54,13 @@ func TarBlobs(path string) []string {
 		if err != nil {
 			return out
 		}
-		if _, err := io.Copy(io.Discard, tr); err != nil {
+		hash := sha256.New()
+		if _, err := io.Copy(hash, tr); err != nil {
 			return out // torn
 		}
-		if rest, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok && rest != "" {
+		// A member that does not hash to its name is a download's
+		// reserved place, not a stored blob.
+		if rest, ok := strings.CutPrefix(h.Name, "blobs/sha256/"); ok && rest == hex.EncodeToString(hash.Sum(nil)) {
 			out = append(out, rest)
 		}
 	}

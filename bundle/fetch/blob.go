@@ -69,7 +69,13 @@ type blob struct {
 	r   Request
 	key string
 
-	part  *os.File
+	// data holds the bytes: the part file, or the Request's Place.
+	data interface {
+		io.ReaderAt
+		io.WriterAt
+	}
+	file  *os.File // the part file, when there is no Place
+	place Part
 	state stateFile
 	paths [2]string // part, state
 
@@ -105,13 +111,29 @@ type blob struct {
 func openBlob(e *Engine, r Request, k string) (*blob, error) {
 	b := &blob{e: e, r: r, key: k, size: -1, h: sha256.New()}
 	b.paths = [2]string{filepath.Join(e.opts.Dir, k+".part"), filepath.Join(e.opts.Dir, k+".state")}
-	var err error
-	if b.part, err = os.OpenFile(b.paths[0], os.O_RDWR|os.O_CREATE, 0o644); err != nil {
-		return nil, fmt.Errorf("%s: %w", r.Item, err)
+	if r.Place != nil && r.Size >= 0 && r.Digest != "" {
+		p, err := r.Place(r.Size)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Item, err)
+		}
+		b.place = p
+	}
+	var partSize int64 = -1 // a Place is its full size already
+	if b.place == nil {
+		f, err := os.OpenFile(b.paths[0], os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Item, err)
+		}
+		b.file, b.data = f, f
+		if fi, err := f.Stat(); err == nil {
+			partSize = fi.Size()
+		}
+	} else {
+		b.data = b.place
 	}
 	sf, err := os.OpenFile(b.paths[1], os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		b.part.Close()
+		b.close()
 		return nil, fmt.Errorf("%s: %w", r.Item, err)
 	}
 	b.state.f = sf
@@ -122,17 +144,17 @@ func openBlob(e *Engine, r Request, k string) (*blob, error) {
 	if r.Size >= 0 {
 		b.size = r.Size
 	}
-	if st := b.resumable(); st != nil {
+	if st := b.resumable(partSize); st != nil {
 		b.size, b.etag, b.lastMod = st.Size, st.ETag, st.LastModified
 		for _, g := range st.Segments {
 			b.segs = append(b.segs, &segment{Start: g[0], End: g[1], Pos: g[2], owner: -1})
 		}
 		b.resumed = st.have()
 	} else {
-		if fi, err := b.part.Stat(); err == nil && fi.Size() > 0 {
+		if partSize > 0 {
 			// (Only when there is something to drop: ext4 flushes a
 			// file truncated to 0 when it is closed.)
-			b.part.Truncate(0)
+			b.file.Truncate(0)
 		}
 		b.segs = []*segment{{End: unknownEnd, owner: -1}}
 		if b.size >= 0 {
@@ -142,15 +164,27 @@ func openBlob(e *Engine, r Request, k string) (*blob, error) {
 	return b, nil
 }
 
+// placeID names where the blob's bytes are, for the state file.
+func (b *blob) placeID() string {
+	if b.place != nil {
+		return b.place.ID()
+	}
+	return ""
+}
+
 // resumable returns the state an earlier run left, when it describes this
-// blob and its part file.
-func (b *blob) resumable() *state {
+// blob in the same place (a part file of partSize bytes, or the same
+// Part).
+func (b *blob) resumable(partSize int64) *state {
 	st, err := readState(b.paths[1])
 	if err != nil {
 		return nil
 	}
-	fi, err := b.part.Stat()
-	if err != nil || !st.valid(fi.Size()) || st.Digest != b.r.Digest || (b.r.Size >= 0 && st.Size != b.r.Size) {
+	limit := partSize
+	if b.place != nil {
+		limit = st.Size
+	}
+	if !st.valid(limit) || st.Place != b.placeID() || st.Digest != b.r.Digest || (b.r.Size >= 0 && st.Size != b.r.Size) {
 		return nil
 	}
 	if b.r.Digest == "" && st.ETag == "" && st.LastModified == "" {
@@ -163,14 +197,37 @@ func (b *blob) resumable() *state {
 }
 
 func (b *blob) close() {
-	b.part.Close()
-	b.state.f.Close()
+	if b.file != nil {
+		b.file.Close()
+	}
+	if b.state.f != nil {
+		b.state.f.Close()
+	}
 }
 
 // remove deletes the partial files.
 func (b *blob) remove() {
-	os.Remove(b.paths[0])
+	if b.file != nil {
+		os.Remove(b.paths[0])
+	}
 	os.Remove(b.paths[1])
+}
+
+// commit hands the verified blob to its place or to Request.Commit.
+func (b *blob) commit(digest string) error {
+	if b.place != nil {
+		return b.place.Commit(digest)
+	}
+	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	if err := b.file.Truncate(b.size); err != nil {
+		return err
+	}
+	if b.r.Commit != nil {
+		return b.r.Commit(b.file, digest, b.size)
+	}
+	return nil
 }
 
 func (b *blob) emit(ev Event) {
@@ -195,16 +252,8 @@ func (b *blob) run(ctx context.Context) (*Result, error) {
 			}
 			continue
 		}
-		if _, err := b.part.Seek(0, io.SeekStart); err != nil {
+		if err := b.commit(got); err != nil {
 			return nil, err
-		}
-		if err := b.part.Truncate(b.size); err != nil {
-			return nil, err
-		}
-		if b.r.Commit != nil {
-			if err := b.r.Commit(b.part, got, b.size); err != nil {
-				return nil, err
-			}
 		}
 		b.remove()
 		b.emit(Event{Kind: Finished, Total: b.size})
@@ -866,7 +915,7 @@ func (b *blob) write(seg *segment, src *srcState, p []byte, gen int) (bool, erro
 		return true, &SourceError{Source: src.name(), Err: fmt.Errorf("more than the limit of %d bytes: %w", b.r.Limit, ErrTooLarge), Permanent: true}
 	}
 	if len(p) > 0 {
-		if _, err := b.part.WriteAt(p, at); err != nil {
+		if _, err := b.data.WriteAt(p, at); err != nil {
 			b.wmu.RUnlock()
 			return true, fmt.Errorf("%s: writing %s: %w", b.r.Item, b.paths[0], err)
 		}
@@ -896,7 +945,7 @@ func (b *blob) saveState() {
 		b.mu.Unlock()
 		return
 	}
-	st := &state{Digest: b.r.Digest, Item: b.r.Item, Size: b.size, ETag: b.etag, LastModified: b.lastMod}
+	st := &state{Digest: b.r.Digest, Item: b.r.Item, Size: b.size, ETag: b.etag, LastModified: b.lastMod, Place: b.placeID()}
 	for _, s := range b.segs {
 		st.Segments = append(st.Segments, [3]int64{s.Start, s.End, s.Pos})
 	}
@@ -984,7 +1033,7 @@ func (b *blob) hashLocked(p []byte, at int64) {
 			buf = make([]byte, 1<<20)
 		}
 		n := min(int64(len(buf)), x-h)
-		m, err := b.part.ReadAt(buf[:n], h)
+		m, err := b.data.ReadAt(buf[:n], h)
 		if m > 0 {
 			b.h.Write(buf[:m])
 			b.hashed.Add(int64(m))

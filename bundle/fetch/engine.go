@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -130,8 +131,25 @@ type Request struct {
 	Limit int64
 	// Commit receives the verified blob (f at offset 0, size bytes) before
 	// the partial files are removed; an error fails the Fetch and keeps
-	// them.
+	// them. It is not called for a blob in a Place.
 	Commit func(f *os.File, digest string, size int64) error
+	// Place, when set, is asked (for a blob whose Digest and Size are
+	// given) where its bytes go instead of a part file: a region the
+	// caller owns, such as the blob's member in the tar being written, so
+	// that the verified bytes are already where they belong. A nil Part
+	// keeps the part file. An earlier run's state is resumed only into a
+	// Part with the same ID.
+	Place func(size int64) (Part, error)
+}
+
+// Part is a place of a blob's size for its bytes (see Request.Place).
+type Part interface {
+	io.ReaderAt
+	io.WriterAt
+	// ID names the place for the state file, e.g. "tar@OFFSET".
+	ID() string
+	// Commit is called once the bytes are all there and verified.
+	Commit(digest string) error
 }
 
 // Result says what a Fetch did.

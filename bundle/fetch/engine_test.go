@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -494,5 +495,89 @@ func TestFetchUnreachable(t *testing.T) {
 	hosts := e.Unreachable()
 	if len(hosts) != 1 || strings.Join(hosts[0].Items, ",") != "one,two" {
 		t.Fatalf("Unreachable() = %+v, want one host needed by one and two", hosts)
+	}
+}
+
+// memPart is a Part in memory.
+type memPart struct {
+	mu        sync.Mutex
+	id        string
+	data      []byte
+	committed string
+}
+
+func (m *memPart) ReadAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := copy(p, m.data[off:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (m *memPart) WriteAt(p []byte, off int64) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if off+int64(len(p)) > int64(len(m.data)) {
+		return 0, errors.New("write past the place")
+	}
+	return copy(m.data[off:], p), nil
+}
+
+func (m *memPart) ID() string { return m.id }
+
+func (m *memPart) Commit(digest string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.committed = digest
+	return nil
+}
+
+// TestFetchPlace: a blob given a Place is written there, not to a part
+// file, and a rerun resumes into the same place only.
+func TestFetchPlace(t *testing.T) {
+	const size = 4 << 20
+	data, digest := randomBlob(t, size)
+	o := &origin{data: data, stall: size / 2}
+	u := serve(t, o)
+	dir := t.TempDir()
+	place := &memPart{id: "tar@1024", data: make([]byte, size)}
+	r := fetch.Request{Item: "blob", Digest: digest, Size: size, Sources: []fetch.Source{{URL: u + "/blob"}},
+		Place: func(n int64) (fetch.Part, error) {
+			if n != size {
+				t.Errorf("Place(%d), want %d", n, size)
+			}
+			return place, nil
+		}}
+	ctx, cancel := context.WithCancel(context.Background())
+	var seen atomic.Int64
+	e := engine(t, dir, func(opts *fetch.Options) {
+		opts.Connections = 1
+		opts.Progress = func(ev fetch.Event) {
+			if ev.Kind == fetch.Received && seen.Add(ev.Bytes) >= size/3 {
+				cancel()
+			}
+		}
+	})
+	if _, err := e.Fetch(ctx, r); !errors.Is(err, context.Canceled) {
+		t.Fatalf("want context.Canceled, got %v", err)
+	}
+	if parts, _ := filepath.Glob(filepath.Join(dir, "*.part")); len(parts) != 0 {
+		t.Errorf("part files %v made for a blob with a place", parts)
+	}
+	kept, _ := e.Partial()
+	o.mu.Lock()
+	o.stall = 0
+	o.mu.Unlock()
+	res, err := engine(t, dir, func(opts *fetch.Options) { opts.Connections = 1 }).Fetch(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(place.data, data) || place.committed != digest {
+		t.Fatalf("place holds the wrong bytes or was not committed (%q)", place.committed)
+	}
+	if res.Resumed != kept || res.Fetched != size-kept {
+		t.Errorf("resumed %d and fetched %d, want %d and %d", res.Resumed, res.Fetched, kept, size-kept)
 	}
 }

@@ -28,6 +28,7 @@ type state struct {
 	Size         int64      `json:"size"`
 	ETag         string     `json:"etag,omitempty"`
 	LastModified string     `json:"lastModified,omitempty"`
+	Place        string     `json:"place,omitempty"` // Part.ID, "" for the part file
 	Segments     [][3]int64 `json:"segments"` // start, end, pos
 }
 
