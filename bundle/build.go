@@ -42,7 +42,7 @@ type BuildOptions struct {
 	// Jobs is how many blobs and files download at once; default 4.
 	Jobs int
 	// Connections is how many connections one large blob (16 MiB or
-	// more) may use at once, spread over its sources; default 4; 1 turns
+	// more) may use at once, spread over its sources; default 5; 1 turns
 	// segmenting off. All downloads together use at most 4×Connections.
 	Connections int
 	// Retries is how many attempts in a row that bring no bytes give a
@@ -193,7 +193,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		opts.Retries = 5
 	}
 	if opts.Connections <= 0 {
-		opts.Connections = 4
+		opts.Connections = 5
 	}
 	if opts.Transport == nil {
 		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,9 +45,10 @@ type partialWriter struct {
 // stored blob: a resumed build finds it does not hash to its name and
 // continues the download into it.
 type slot struct {
-	w                      *partialWriter
-	digest                 string
+	w                     *partialWriter
+	digest                string
 	hdrOff, dataOff, size int64
+	unflushed             atomic.Int64
 }
 
 func (s *slot) ReadAt(p []byte, off int64) (int, error) {
@@ -67,8 +69,19 @@ func (s *slot) WriteAt(p []byte, off int64) (int, error) {
 	if off < 0 || off+int64(len(p)) > s.size {
 		return 0, fmt.Errorf("write of %d bytes at %d outside blob %s of %d bytes", len(p), off, s.digest, s.size)
 	}
-	return s.w.f.WriteAt(p, s.dataOff+off)
+	n, err := s.w.f.WriteAt(p, s.dataOff+off)
+	// Start writing out every few MiB, so the sync that ends the build
+	// finds little left.
+	if s.unflushed.Add(int64(n)) >= writebackEvery {
+		s.unflushed.Store(0)
+		startWriteback(s.w.f, s.dataOff, s.size)
+	}
+	return n, err
 }
+
+// writebackEvery is how many bytes written in place start the writeback
+// of their blob's member.
+const writebackEvery = 8 << 20
 
 // ID names the slot by where its data starts.
 func (s *slot) ID() string { return fmt.Sprintf("%s@%d", filepath.Base(s.w.path), s.dataOff) }

@@ -59,8 +59,9 @@ func (s *aptSuite) add(comp string, p apttest.Package) {
 
 // startApt generates a signed repository for every repository URL of
 // entries, serves it and the keys on mux, and returns entries with the
-// fake keys' fingerprints. served holds the mux patterns taken so far.
-func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served map[string]bool) ([]manifests.Apt, error) {
+// fake keys' fingerprints. files are the packages' files by package name
+// (Options.AptFiles); served holds the mux patterns taken so far.
+func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, files map[string]map[string][]byte, served map[string]bool) ([]manifests.Apt, error) {
 	// One signing key per key URL, as upstream publishes one key there.
 	keys := map[string]*openpgp.Entity{}
 	for _, e := range entries {
@@ -109,6 +110,9 @@ func (u *Upstream) startApt(mux *http.ServeMux, entries []manifests.Apt, served 
 			pkgs, err := fakePackages(e, libVersion)
 			if err != nil {
 				return nil, err
+			}
+			for i := range pkgs {
+				pkgs[i].Files = files[pkgs[i].Name]
 			}
 			if e.Flat {
 				isFlat = true

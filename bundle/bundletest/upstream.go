@@ -28,10 +28,16 @@
 // work; those two have a version of their own per repository
 // ("1.0+r1", "1.0+r2", ...), so where several repositories serve one
 // target the highest is unambiguous. The other components are empty.
+// Each package holds a README, or the files Options.AptFiles gives it.
 // Pool file names keep epochs as "%3a", as Docker's repository does.
 // Each key URL serves a fresh ed25519 key and the key of every
 // repository an entry pinning it is signed with (a ".gpg" URL binary,
 // others armored); Upstream.Manifest carries the fake fingerprints.
+//
+// Both servers count, per path, the requests (Requests), the body bytes
+// sent (BytesSent) and the Range headers asked (Ranges), and
+// Options.Stall holds a response after part of its body, so a test can
+// interrupt a build inside one item and see what a rerun fetches again.
 //
 // It replaces only the upstream registries, download sites, package
 // index and apt repositories; everything of paimirror's own runs for
@@ -44,6 +50,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -95,6 +102,17 @@ type Options struct {
 	// FileContent gives, by URL, what a file of the manifest holds instead
 	// of random bytes (a source archive a test unpacks, say).
 	FileContent map[string][]byte
+	// AptFiles gives, by package name, the files the generated apt
+	// packages of that name hold instead of a README (a large file makes
+	// a large .deb, say).
+	AptFiles map[string]map[string][]byte
+	// Stall, when set, decides per request after how many bytes of its
+	// body the response stalls: it sends that many, then blocks until the
+	// client goes away (or the upstream is closed). A negative answer
+	// lets the response through. It applies to the registry's and the
+	// file server's responses alike (files, python files and .debs), so
+	// a test can interrupt a build at a known point of one item.
+	Stall func(r *http.Request) int64
 }
 
 // PythonFileHost is where the fake package index says its files are.
@@ -125,6 +143,10 @@ type Upstream struct {
 
 	mu       sync.Mutex
 	requests map[string]int
+	sent     map[string]int64    // path → body bytes written
+	ranges   map[string][]string // path → each GET's Range header
+	closing  chan struct{}       // closed by Close: stalled responses end
+	closed   sync.Once
 }
 
 // Start fills a registry with a random image for every image of m and a file
@@ -141,6 +163,7 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		opts.FileSize = 4096
 	}
 	u := &Upstream{Images: map[string]v1.Image{}, FileData: map[string][]byte{}, requests: map[string]int{},
+		sent: map[string]int64{}, ranges: map[string][]string{}, closing: make(chan struct{}),
 		Apt: map[string]*apttest.Repo{}, AptKeys: map[string][]byte{}}
 	quiet := log.New(io.Discard, "", 0)
 	u.Registry = httptest.NewServer(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts))
@@ -217,13 +240,15 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		}
 	}
 	if len(m.Apt) > 0 {
-		if out.Apt, err = u.startApt(files, m.Apt, served); err != nil {
+		if out.Apt, err = u.startApt(files, m.Apt, opts.AptFiles, served); err != nil {
 			return nil, err
 		}
 	}
 	u.mu.Lock()
 	u.Manifest = &out
 	clear(u.requests) // seeding is not what tests count
+	clear(u.sent)
+	clear(u.ranges)
 	u.mu.Unlock()
 	return u, nil
 }
@@ -404,6 +429,23 @@ func (u *Upstream) Requests() map[string]int {
 	return out
 }
 
+// BytesSent returns how many body bytes the responses to requests for
+// path (as Requests gives it, without the method) carried, for tests
+// that check what a rerun fetched again.
+func (u *Upstream) BytesSent(path string) int64 {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.sent[path]
+}
+
+// Ranges returns the Range header of each GET of path, in order: "" for
+// a request without one.
+func (u *Upstream) Ranges(path string) []string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return slices.Clone(u.ranges[path])
+}
+
 // BlobGets returns the paths of blob and file downloads, sorted.
 func (u *Upstream) BlobGets() []string {
 	var out []string
@@ -421,8 +463,9 @@ func (u *Upstream) BlobGets() []string {
 	return out
 }
 
-// Close stops both servers.
+// Close ends stalled responses and stops both servers.
 func (u *Upstream) Close() {
+	u.closed.Do(func() { close(u.closing) })
 	u.Registry.Close()
 	u.Files.Close()
 }
@@ -431,13 +474,22 @@ func (u *Upstream) wrap(h http.Handler, opts Options) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u.mu.Lock()
 		u.requests[r.Method+" "+r.URL.Path]++
+		if r.Method == http.MethodGet {
+			u.ranges[r.URL.Path] = append(u.ranges[r.URL.Path], r.Header.Get("Range"))
+		}
 		seeded := u.Manifest != nil
 		u.mu.Unlock()
+		w = &countWriter{ResponseWriter: w, u: u, path: r.URL.Path}
 		if seeded && opts.Delay > 0 && r.Method == http.MethodGet && (strings.Contains(r.URL.Path, "/blobs/") || !strings.HasPrefix(r.URL.Path, "/v2/")) {
 			select {
 			case <-time.After(opts.Delay):
 			case <-r.Context().Done():
 				return
+			}
+		}
+		if seeded && opts.Stall != nil {
+			if n := opts.Stall(r); n >= 0 {
+				w = &stallWriter{ResponseWriter: w, left: n, gone: r.Context().Done(), closing: u.closing}
 			}
 		}
 		if opts.Tamper != nil && opts.Tamper(r) {
@@ -446,6 +498,59 @@ func (u *Upstream) wrap(h http.Handler, opts Options) http.Handler {
 		h.ServeHTTP(w, r)
 	})
 }
+
+// countWriter adds the body bytes of a response to the upstream's count
+// for its path.
+type countWriter struct {
+	http.ResponseWriter
+	u    *Upstream
+	path string
+}
+
+func (c *countWriter) Write(p []byte) (int, error) {
+	n, err := c.ResponseWriter.Write(p)
+	c.u.mu.Lock()
+	c.u.sent[c.path] += int64(n)
+	c.u.mu.Unlock()
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (c *countWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+
+// errStalled ends the body of a stalled response once its client is gone.
+var errStalled = errors.New("bundletest: response stalled")
+
+// stallWriter passes the first left bytes of a body on, flushed, then
+// blocks until the client goes away or the upstream closes.
+type stallWriter struct {
+	http.ResponseWriter
+	left    int64
+	gone    <-chan struct{}
+	closing <-chan struct{}
+}
+
+func (s *stallWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) <= s.left {
+		n, err := s.ResponseWriter.Write(p)
+		s.left -= int64(n)
+		return n, err
+	}
+	n, err := s.ResponseWriter.Write(p[:s.left])
+	s.left -= int64(n)
+	if err != nil {
+		return n, err
+	}
+	http.NewResponseController(s.ResponseWriter).Flush()
+	select {
+	case <-s.gone:
+	case <-s.closing:
+	}
+	return n, errStalled
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (s *stallWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
 // flipWriter corrupts the first byte of a response body.
 type flipWriter struct {

@@ -131,12 +131,7 @@ func openBlob(e *Engine, r Request, k string) (*blob, error) {
 	} else {
 		b.data = b.place
 	}
-	sf, err := os.OpenFile(b.paths[1], os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		b.close()
-		return nil, fmt.Errorf("%s: %w", r.Item, err)
-	}
-	b.state.f = sf
+	b.state.path = b.paths[1]
 	for _, s := range e.order(r.Sources) {
 		b.srcs = append(b.srcs, &srcState{Source: s, host: s.host()})
 	}
@@ -374,7 +369,14 @@ func (b *blob) download(ctx context.Context) error {
 	// will take over. Until a source shows it serves ranges one
 	// connection runs, and takes over the following segments when it is
 	// sent the whole body instead.
-	if b.e.opts.Connections > 1 {
+	if n := b.wantLocked(); n > 1 && len(b.segs) == 1 && b.segs[0].Pos == 0 && b.segs[0].End == b.size {
+		// A fresh blob: n equal segments.
+		b.segs = b.segs[:0]
+		for i := range int64(n) {
+			start, end := b.size*i/int64(n), b.size*(i+1)/int64(n)
+			b.segs = append(b.segs, &segment{Start: start, End: end, Pos: start, owner: -1})
+		}
+	} else if b.e.opts.Connections > 1 {
 		for live := b.liveLocked(); live < b.e.opts.Connections; live++ {
 			if !b.splitLocked(-1) {
 				break
@@ -402,8 +404,8 @@ func (b *blob) download(ctx context.Context) error {
 // Callers hold mu.
 func (b *blob) spawnLocked() {
 	want := 1
-	if b.rangeOK && b.size >= 2*b.e.opts.SegmentMin && !b.noRanges() {
-		want = int(min(int64(b.e.opts.Connections), b.size/b.e.opts.SegmentMin))
+	if b.rangeOK {
+		want = b.wantLocked()
 	}
 	// Each connection starts with a range of its own, so none is asked
 	// for bytes that another will take over.
@@ -416,6 +418,16 @@ func (b *blob) spawnLocked() {
 		id := b.workers
 		b.wg.Go(func() { b.worker(id) })
 	}
+}
+
+// wantLocked returns how many connections the blob is worth: one per
+// SegmentMin, at most Connections, 1 for a blob under 2×SegmentMin or of
+// unknown size, or when no source serves ranges. Callers hold mu.
+func (b *blob) wantLocked() int {
+	if b.size < 2*b.e.opts.SegmentMin || b.noRanges() {
+		return 1
+	}
+	return int(min(int64(b.e.opts.Connections), b.size/b.e.opts.SegmentMin))
 }
 
 // noRanges reports whether no usable source serves ranges. Callers hold

@@ -31,7 +31,7 @@ type Options struct {
 	// source for a blob; default 5.
 	Retries int
 	// Connections is how many connections one large blob may use at once;
-	// default 4. 1 turns segmenting off.
+	// default 5. 1 turns segmenting off.
 	Connections int
 	// SegmentMin is the smallest segment: a blob smaller than twice this
 	// is one request; default 4 MiB.
@@ -201,7 +201,7 @@ func New(opts Options) (*Engine, error) {
 		opts.Retries = 5
 	}
 	if opts.Connections <= 0 {
-		opts.Connections = 4
+		opts.Connections = 5
 	}
 	if opts.SegmentMin <= 0 {
 		opts.SegmentMin = 4 << 20

@@ -29,7 +29,7 @@ type state struct {
 	ETag         string     `json:"etag,omitempty"`
 	LastModified string     `json:"lastModified,omitempty"`
 	Place        string     `json:"place,omitempty"` // Part.ID, "" for the part file
-	Segments     [][3]int64 `json:"segments"` // start, end, pos
+	Segments     [][3]int64 `json:"segments"`        // start, end, pos
 }
 
 // have returns the bytes the state says are in the part file.
@@ -71,15 +71,24 @@ func readState(path string) (*state, error) {
 	return &st, nil
 }
 
-// stateFile rewrites <key>.state in place: one write per save, padded to
+// stateFile rewrites <key>.state in place (made at the first save): one
+// write per save, padded to
 // the longest state written so far, so a killed process leaves either the
 // old state or the new one.
 type stateFile struct {
-	f   *os.File
-	max int
+	path string
+	f    *os.File // opened at the first save
+	max  int
 }
 
 func (s *stateFile) save(st *state) error {
+	if s.f == nil {
+		f, err := os.OpenFile(s.path, os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return err
+		}
+		s.f = f
+	}
 	data, err := json.Marshal(st)
 	if err != nil {
 		return err

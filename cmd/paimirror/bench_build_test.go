@@ -43,8 +43,9 @@ package main
 //     had taken), so it is reported only beside it, as served/unique.
 //   - A killed run prints nothing and its buffers die with it: what counts
 //     is what it had kept on disk, read after the kill. For paimirror, the
-//     whole blobs in BUNDLE.partial plus the ranges its .state files in
-//     BUNDLE.partial.d record; for crane, the size of its files in the
+//     ranges its .state files in BUNDLE.partial.d record (it writes each
+//     blob in place, into its member of BUNDLE.partial) plus the members
+//     no state file speaks for; for crane, the size of its files in the
 //     layout's blobs/sha256 (the finished ones and the temporary ones).
 //     Bytes received but not yet written (at most a chunk per connection)
 //     are left out of the killed run; the rerun fetches them again and
@@ -614,19 +615,18 @@ func benchLinkResume(b *testing.B, reg *badlink.Reg, fx *linkFixture, side resum
 }
 
 // buildKept returns the bytes of the blobs in want that a build writing
-// out has kept: the whole blob members of out.partial, and the ranges the
-// download engine's <digest>.state files in out.partial.d say their .part
-// files hold.
+// out has kept: the ranges the download engine's <digest>.state files in
+// out.partial.d record (the build writes a blob in place, into its member
+// of out.partial, and keeps a state file until it is verified), and the
+// blob members of out.partial that no state file speaks for (whole).
 func buildKept(out string, want map[string]int64) int64 {
-	whole := tarWhole(out + ".partial")
 	var n int64
-	for d, size := range want {
-		if whole[strings.TrimPrefix(d, "sha256:")] {
-			n += size
-		}
-	}
+	inProgress := map[string]bool{}
 	states, _ := filepath.Glob(filepath.Join(out+".partial.d", "*.state"))
 	for _, p := range states {
+		// A state file (named by the blob's hex digest) exists from the
+		// start of the blob's download, empty until a MiB has arrived.
+		inProgress[strings.TrimSuffix(filepath.Base(p), ".state")] = true
 		data, err := os.ReadFile(p)
 		if err != nil {
 			continue
@@ -639,11 +639,17 @@ func buildKept(out string, want map[string]int64) int64 {
 		if json.NewDecoder(bytes.NewReader(data)).Decode(&st) != nil {
 			continue
 		}
-		if _, ok := want[st.Digest]; !ok || whole[strings.TrimPrefix(st.Digest, "sha256:")] {
+		if _, ok := want[st.Digest]; !ok {
 			continue
 		}
 		for _, g := range st.Segments {
 			n += g[2] - g[0]
+		}
+	}
+	whole := tarWhole(out + ".partial")
+	for d, size := range want {
+		if h := strings.TrimPrefix(d, "sha256:"); whole[h] && !inProgress[h] {
+			n += size
 		}
 	}
 	return n

@@ -9,7 +9,7 @@
 //	/pypi/{project}/{version}/json    one release, with info.requires_dist
 //	/simple/{project}/                PEP 503 HTML, or PEP 691 JSON when JSON691
 //	                                  is set and the client asks for it
-//	/packages/{filename}              the files
+//	/packages/{filename}              the files (Range requests answered)
 //	/packages/{filename}.metadata     PEP 658 metadata of a Dist with PEP658
 //
 // It is test support, never part of an install. An Index is safe for
@@ -47,6 +47,10 @@ type Package struct {
 	Requires []string
 	// RequiresPython is its Requires-Python, "" for none.
 	RequiresPython string
+	// Files are further files the distribution holds, by path inside
+	// it: under a wheel's root (its RECORD lists them) or an sdist's
+	// top directory. A large one makes a large file.
+	Files map[string][]byte
 }
 
 // Metadata returns the package's core metadata (METADATA / PKG-INFO).
@@ -121,6 +125,9 @@ func Wheel(p Package, tag string) (*Dist, error) {
 		{info + "METADATA", string(p.Metadata())},
 		{info + "WHEEL", "Wheel-Version: 1.0\nGenerator: paimirror-test\nRoot-Is-Purelib: " + fmt.Sprint(parts[2] == "any") + "\n" + wheelTags.String()},
 		{info + "top_level.txt", modName + "\n"},
+	}
+	for _, name := range sortedKeys(p.Files) {
+		files = append(files, struct{ name, body string }{name, string(p.Files[name])})
 	}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
@@ -199,6 +206,9 @@ func Sdist(p Package, pyproject string) (*Dist, error) {
 	if pyproject != "" {
 		files = append(files, struct{ name, body string }{root + "pyproject.toml", pyproject})
 	}
+	for _, name := range sortedKeys(p.Files) {
+		files = append(files, struct{ name, body string }{root + name, string(p.Files[name])})
+	}
 	var buf bytes.Buffer
 	gz := gzip.NewWriter(&buf)
 	tw := tar.NewWriter(gz)
@@ -220,6 +230,15 @@ func Sdist(p Package, pyproject string) (*Dist, error) {
 		Project: pypi.NormalizeName(p.Name), Version: p.Version, Data: buf.Bytes(),
 		Filename: p.Name + "-" + p.Version + ".tar.gz", RequiresPython: p.RequiresPython,
 	}, nil
+}
+
+func sortedKeys(m map[string][]byte) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 // Index is a package index over a fixed set of files (see the package
@@ -325,10 +344,10 @@ func (x *Index) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 					data = append(bytes.Clone(data), "tampered"...)
 				}
 				x.mu.Unlock()
-				w.Write(data)
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(data))
 				return
 			case d.PEP658 && d.Filename+".metadata" == fn:
-				w.Write(d.Metadata)
+				http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(d.Metadata))
 				return
 			}
 		}
