@@ -489,13 +489,13 @@ func buildFailure(errs []error, partial string) *BuildError {
 	be := &BuildError{Partial: partial}
 	var add func(err error)
 	add = func(err error) {
-		switch err.(type) {
+		switch e := err.(type) {
 		case nil:
 		case *ItemError, *UnreachableError:
 			be.Errs = append(be.Errs, err)
 		case interface{ Unwrap() []error }:
-			for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
-				add(e)
+			for _, c := range e.Unwrap() {
+				add(c)
 			}
 		default:
 			be.Errs = append(be.Errs, err)

@@ -28,13 +28,20 @@
 // descriptors carry the annotations AnnotationRefName (the primary mirror
 // name), AnnotationNames and AnnotationUpstream.
 //
-// The metadata members come last. Build appends each verified blob as one
-// whole member to <output>.partial as it completes, and writes the metadata
-// and the end-of-archive marker only when everything is stored, then syncs
-// and renames: a killed build leaves a partial file whose every member but a
-// torn last one is whole, which the next Build resumes from (hashing what
-// it keeps), with <output>.partial.journal recording which images and files
-// are complete so that they are not asked for again.
+// The metadata members come last. Build writes <output>.partial as it
+// goes: a blob whose digest and size are known gets its member reserved
+// at the end of the tar (header written, file extended over its data)
+// and the download engine (bundle/fetch) writes its ranges there in place,
+// recording what it holds in <output>.partial.d/; other blobs (a file of
+// unknown size, one with no checksum, metadata) are appended as one whole
+// member once verified. Only when everything is stored does Build write
+// the metadata and the end-of-archive marker, sync and rename. A killed
+// build leaves a partial file whose every member but a torn last one is
+// whole in size; the next Build resumes from it, hashing each member: one
+// that hashes to its name is stored, one that does not is a reserved
+// place whose download continues (or, no longer wanted, is left out of
+// the bundle), with <output>.partial.journal recording which images and
+// files are complete so that they are not asked for again.
 //
 // # Reading in place
 //
