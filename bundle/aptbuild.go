@@ -352,6 +352,7 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 				continue // metadata, stored by resolveApt
 			}
 			if rec, ok := b.records[aptFileKey(f.SHA256)]; ok {
+				b.emit(Event{Kind: EventItemDone, Item: "apt package " + f.Package})
 				f.Source = rec.AptFile.Source
 				continue
 			}
@@ -371,7 +372,9 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 					}
 					f.Size = st.size
 					rec := *f
-					err = b.w.record(journalRecord{Key: aptFileKey(f.SHA256), AptFile: &rec})
+					if err = b.w.record(journalRecord{Key: aptFileKey(f.SHA256), AptFile: &rec}); err == nil {
+						b.emit(Event{Kind: EventItemDone, Item: item})
+					}
 				} else {
 					err = &ItemError{Item: item + " (" + r.Name + ")", Err: sourcesError(hostOf(u), []error{err})}
 				}

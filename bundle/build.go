@@ -90,6 +90,10 @@ const (
 	// EventDiscarded: Bytes of Item already reported were thrown away
 	// (the item starts over).
 	EventDiscarded
+	// EventItemDone: one of the items EventPlanned counted (an image, a
+	// file, a python file, a .deb) is stored whole, or was already.
+	// EventDone, by contrast, reports each blob.
+	EventItemDone
 )
 
 // Event is a progress report from Build.
@@ -649,7 +653,11 @@ func metadata(lock *Lock) ([]namedData, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := json.MarshalIndent(ociIndex(lock), "", "  ")
+	index := ociIndex(lock)
+	// The lock cannot hold its own digest; index.json carries it, and
+	// Verify checks it (see AnnotationLockSHA256).
+	index.Annotations = map[string]string{AnnotationLockSHA256: sha256hex(lockData)}
+	idx, err := json.MarshalIndent(index, "", "  ")
 	if err != nil {
 		return nil, err
 	}

@@ -289,7 +289,11 @@ func (b *builder) pullImage(ctx context.Context, p *imagePlan) error {
 		return err
 	}
 	img := p.image
-	return b.w.record(journalRecord{Key: p.key, Image: &img})
+	if err := b.w.record(journalRecord{Key: p.key, Image: &img}); err != nil {
+		return err
+	}
+	b.emit(Event{Kind: EventItemDone, Item: p.item})
+	return nil
 }
 
 func shortDigest(d string) string {
@@ -333,6 +337,7 @@ func (t lazyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error) {
 	key := fileKey(f)
 	if rec, ok := b.records[key]; ok {
+		b.emit(Event{Kind: EventItemDone, Item: f.DisplayName()})
 		lf := *rec.File
 		lf.Paths = f.MirrorPaths()
 		return &lf, nil
@@ -353,6 +358,7 @@ func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error)
 	if err := b.w.record(journalRecord{Key: key, File: lf}); err != nil {
 		return nil, err
 	}
+	b.emit(Event{Kind: EventItemDone, Item: f.DisplayName()})
 	return lf, nil
 }
 

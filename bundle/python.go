@@ -288,6 +288,7 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 	for i := range lp.Files {
 		f := &lp.Files[i]
 		if rec, ok := b.records[pythonFileKey(f.SHA256)]; ok {
+			b.emit(Event{Kind: EventItemDone, Item: "python file " + f.Filename})
 			f.Source, f.Size = rec.PythonFile.Source, rec.PythonFile.Size
 			continue
 		}
@@ -317,7 +318,9 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 				f.Source = f.URL
 			}
 			rec := *f
-			errs[i] = b.w.record(journalRecord{Key: pythonFileKey(f.SHA256), PythonFile: &rec})
+			if errs[i] = b.w.record(journalRecord{Key: pythonFileKey(f.SHA256), PythonFile: &rec}); errs[i] == nil {
+				b.emit(Event{Kind: EventItemDone, Item: item})
+			}
 		})
 	}
 	wg.Wait()

@@ -213,10 +213,12 @@ func (p *buildProgress) event(e bundle.Event) {
 		}
 	case bundle.EventDone:
 		delete(p.inflight, e.Item)
-		p.done++
 		if !tty {
 			fmt.Fprintf(p.g.stderr, "stored %s\n", e.Item)
 		}
+		p.describe()
+	case bundle.EventItemDone:
+		p.done++
 		p.describe()
 	}
 }
