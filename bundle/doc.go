@@ -26,7 +26,9 @@
 // with its own media type and platform, so that tools that follow only OCI
 // media types in a layout (skopeo) find Docker schema 2 images too. The
 // descriptors carry the annotations AnnotationRefName (the primary mirror
-// name), AnnotationNames and AnnotationUpstream.
+// name), AnnotationNames and AnnotationUpstream. index.json itself carries
+// AnnotationLockSHA256, the sha256 of paimirror.json as stored (the lock
+// cannot hold its own digest), which Verify checks when present.
 //
 // The metadata members come last. Build writes <output>.partial as it
 // goes: a blob whose digest and size are known gets its member reserved

@@ -31,6 +31,11 @@ const (
 	AnnotationNames = "io.paimirror.names"
 	// AnnotationUpstream is the upstream reference the image was pulled as.
 	AnnotationUpstream = "io.paimirror.upstream"
+	// AnnotationLockSHA256 is the annotation on index.json itself (not on a
+	// descriptor) holding the lowercase hex sha256 of paimirror.json's
+	// bytes as stored, so that Verify can tell a damaged lock. Bundles
+	// written before it was added have none.
+	AnnotationLockSHA256 = "io.paimirror.lock.sha256"
 )
 
 // Lock is the content of paimirror.json: what a bundle holds and where each

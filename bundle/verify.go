@@ -55,8 +55,13 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
 // Verify checks the whole bundle offline: every blob hashes to its name;
 // every blob the lock, index.json or an image manifest references is
-// present; the lock agrees with the manifests. It returns a Report listing
-// every problem; the error is only for failures to read at all.
+// present; the lock agrees with the manifests, with index.json's
+// descriptors and their annotations, and with the layout indexes; and
+// paimirror.json hashes to the digest index.json records for it
+// (AnnotationLockSHA256; bundles written before it have none, and then
+// only the cross-checks guard the lock: a file's path, for one, is in the
+// lock alone). It returns a Report listing every problem; the error is
+// only for failures to read at all.
 func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	jobs := opts.Jobs
 	if jobs <= 0 {
@@ -77,6 +82,7 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 			add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is missing", d)})
 		}
 	}
+	b.checkLockIntegrity(add)
 	for _, img := range b.Lock.Images {
 		b.checkManifest(img, add)
 	}
@@ -136,13 +142,57 @@ feed:
 	return rep, nil
 }
 
+// checkLockIntegrity checks paimirror.json against what else in the bundle
+// records the same facts: its digest in index.json, when the bundle has
+// one, and each image's descriptor in index.json (the layout index it
+// points at and the mirror names it is annotated with), which Build writes
+// from the lock in the lock's order.
+func (b *Bundle) checkLockIntegrity(add func(Problem)) {
+	if want, ok := b.Index.Annotations[AnnotationLockSHA256]; ok {
+		if got := sha256hex(b.lockData); got != want {
+			add(Problem{Msg: fmt.Sprintf("%s is damaged: its bytes hash to sha256:%s, %s records sha256:%s", LockName, got, IndexName, want)})
+		}
+	}
+	if len(b.Index.Manifests) != len(b.Lock.Images) {
+		add(Problem{Msg: fmt.Sprintf("%s has %d images, %s %d", IndexName, len(b.Index.Manifests), LockName, len(b.Lock.Images))})
+		return
+	}
+	for i, img := range b.Lock.Images {
+		d := b.Index.Manifests[i]
+		mismatch := func(what, inIndex, inLock string) {
+			add(Problem{Digest: img.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("image %d: %s says %s %q, %s says %q", i+1, IndexName, what, inIndex, LockName, inLock)})
+		}
+		if d.Digest.String() != img.LayoutIndex.Digest || d.Size != img.LayoutIndex.Size {
+			mismatch("layout index", fmt.Sprintf("%s (%d bytes)", d.Digest, d.Size), fmt.Sprintf("%s (%d bytes)", img.LayoutIndex.Digest, img.LayoutIndex.Size))
+		}
+		primary := ""
+		if len(img.Names) > 0 {
+			primary = img.Names[0]
+		}
+		if got := d.Annotations[AnnotationRefName]; got != primary {
+			mismatch("primary name ("+AnnotationRefName+")", got, primary)
+		}
+		if got, want := d.Annotations[AnnotationNames], strings.Join(img.Names, ","); got != want {
+			mismatch("names ("+AnnotationNames+")", got, want)
+		}
+		if got := d.Annotations[AnnotationUpstream]; got != img.Ref {
+			mismatch("upstream ("+AnnotationUpstream+")", got, img.Ref)
+		}
+	}
+}
+
 // checkManifest compares an image manifest, and the layout index that
 // points at it, with the lock.
 func (b *Bundle) checkManifest(img Image, add func(Problem)) {
 	if data, err := b.ReadBlob(img.LayoutIndex.Digest, maxManifestSize); err == nil {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
-		if err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest.String() != img.Digest {
+		switch {
+		case err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest.String() != img.Digest:
 			add(Problem{Digest: img.LayoutIndex.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("layout index %s of %s does not point at its manifest %s", img.LayoutIndex.Digest, img.Ref, img.Digest)})
+		case string(idx.Manifests[0].MediaType) != img.MediaType || idx.Manifests[0].Size != img.Size || !samePlatform(idx.Manifests[0].Platform, img.Platform):
+			m := idx.Manifests[0]
+			add(Problem{Digest: img.LayoutIndex.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("layout index %s of %s gives its manifest as %s, %d bytes, platform %s; %s says %s, %d bytes, platform %s",
+				img.LayoutIndex.Digest, img.Ref, m.MediaType, m.Size, platformString(m.Platform), LockName, img.MediaType, img.Size, img.Platform)})
 		}
 	}
 	data, err := b.ReadBlob(img.Digest, maxManifestSize)
@@ -165,6 +215,23 @@ func (b *Bundle) checkManifest(img Image, add func(Problem)) {
 			add(Problem{Digest: d.Digest.String(), Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest of %s names blob %s (%d bytes) where the lock has %s (%d bytes)", img.Ref, d.Digest, d.Size, lockBlobs[i].Digest, lockBlobs[i].Size)})
 		}
 	}
+}
+
+// samePlatform reports whether a layout index's platform is the lock's
+// ("os/arch[/variant]", or empty when the lock records none).
+func samePlatform(p *v1.Platform, lock string) bool {
+	want, err := v1.ParsePlatform(lock)
+	if lock == "" || err != nil {
+		return p == nil
+	}
+	return p != nil && p.OS == want.OS && p.Architecture == want.Architecture && p.Variant == want.Variant
+}
+
+func platformString(p *v1.Platform) string {
+	if p == nil {
+		return "(none)"
+	}
+	return p.String()
 }
 
 // blobUsers maps each referenced digest to what references it.
