@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 
@@ -187,13 +188,16 @@ func (b *Bundle) Blob(digest string) (*io.SectionReader, error) {
 }
 
 // BlobRegion returns where a blob's bytes lie when they lie in one part
-// file: its path and the offset there. Servers use it to hand the bytes to
-// the kernel (sendfile) instead of copying them. ok is false when the blob
-// is unknown or crosses a part boundary.
-func (b *Bundle) BlobRegion(digest string) (path string, offset int64, ok bool) {
+// file: the part Open opened (held until Close, so it stays the same file
+// when another is renamed over its path) and the offset there. Servers use
+// it to hand the bytes to the kernel (sendfile) instead of copying them.
+// The file is shared: callers must not Close it, nor Read or Seek it (its
+// offset is shared too); use ReadAt, or open a descriptor of their own onto
+// it. ok is false when the blob is unknown or crosses a part boundary.
+func (b *Bundle) BlobRegion(digest string) (f *os.File, offset int64, ok bool) {
 	e, found := b.blobs[digest]
 	if !found {
-		return "", 0, false
+		return nil, 0, false
 	}
 	for i, start := range b.r.offs {
 		end := b.r.size
@@ -201,10 +205,10 @@ func (b *Bundle) BlobRegion(digest string) (path string, offset int64, ok bool) 
 			end = b.r.offs[i+1]
 		}
 		if e.DataOff >= start && e.DataOff+e.Size <= end {
-			return b.r.names[i], e.DataOff - start, true
+			return b.r.files[i], e.DataOff - start, true
 		}
 	}
-	return "", 0, false
+	return nil, 0, false
 }
 
 // BlobSize returns the size of the blob with the given digest.

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paimirror/paimirror/manifests/shell"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -137,7 +138,7 @@ func (s *Server) devicePluginLines(hostport, scheme string) string {
 		if b.Len() > 0 {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "# %s\ncurl -fsSL %s \\\n", f.Name, strconv.Quote(scheme+"://"+hostport+f.Paths[0]))
+		fmt.Fprintf(&b, "# %s\ncurl -fsSL %s \\\n", oneLine(f.Name), shell.Quote(scheme+"://"+hostport+f.Paths[0]))
 	}
 	if b.Len() == 0 {
 		return "# this bundle holds no device plugin manifest\n"
@@ -148,13 +149,24 @@ func (s *Server) devicePluginLines(hostport, scheme string) string {
 // caLines are the commands that make docker and the system trust the
 // mirror's own CA.
 func caLines(hostport, caPath string) string {
-	u := "https://" + hostport + caPath
-	return fmt.Sprintf(`sudo mkdir -p /etc/docker/certs.d/%[1]s
-curl -fsSk %[2]s | sudo tee /etc/docker/certs.d/%[1]s/ca.crt >/dev/null
+	dir := "/etc/docker/certs.d/" + hostport
+	return fmt.Sprintf(`sudo mkdir -p %[1]s
+curl -fsSk %[2]s | sudo tee %[3]s >/dev/null
 curl -fsSk %[2]s | sudo tee /usr/local/share/ca-certificates/paimirror.crt >/dev/null
 sudo update-ca-certificates
 openssl x509 -noout -fingerprint -sha256 -in /usr/local/share/ca-certificates/paimirror.crt
-`, hostport, strconv.Quote(u))
+`, shell.Quote(dir), shell.Quote("https://"+hostport+caPath), shell.Quote(dir+"/ca.crt"))
+}
+
+// oneLine returns s with control characters (a newline would end a shell
+// comment) shown as '?'.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }
 
 // fingerprint returns the SHA-256 fingerprint of the first certificate in

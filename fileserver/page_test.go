@@ -88,7 +88,7 @@ func TestIndexPageChromium(t *testing.T) {
 			t.Errorf("daemon.json block lacks %s:\n%s", want, daemon)
 		}
 	}
-	if s := section(t, dom, "device-plugin"); !strings.Contains(s, `curl -fsSL "http://`+advertised+`/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml" \`) {
+	if s := section(t, dom, "device-plugin"); !strings.Contains(s, `curl -fsSL 'http://`+advertised+`/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml' \`) {
 		t.Errorf("device-plugin block:\n%s", s)
 	}
 	if strings.Contains(dom, "advertise HOST:PORT</code>: the snippets") {
@@ -186,8 +186,8 @@ func TestHTTPSSnippets(t *testing.T) {
 	for _, want := range []string{
 		`kubeadm_download_url: "https://mirror.lab:5443/storage.googleapis.com/`,
 		`"registry-mirrors": ["https://mirror.lab:5443"]`,
-		"/etc/docker/certs.d/mirror.lab:5443/ca.crt",
-		`"https://mirror.lab:5443/paimirror-ca.crt"`,
+		"'/etc/docker/certs.d/mirror.lab:5443/ca.crt'",
+		"'https://mirror.lab:5443/paimirror-ca.crt'",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/config.txt lacks %q:\n%s", want, text)

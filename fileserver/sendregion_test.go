@@ -34,7 +34,7 @@ func TestSendRegion(t *testing.T) {
 	f, _ := os.Open(path)
 	defer f.Close()
 	blob := io.NewSectionReader(f, 14, 16) // "0123456789abcdef"
-	rl := &readLogger{r: blob, path: path, base: 14, onErr: func(err error) { t.Error(err) }}
+	rl := &readLogger{r: blob, file: f, base: 14, onErr: func(err error) { t.Error(err) }}
 	rl.Seek(4, io.SeekStart) // a Range starting at byte 4 of the blob
 	dst := &fileTaker{}
 	n, err := sendRegion(dst, &io.LimitedReader{R: rl, N: 6})
@@ -43,6 +43,19 @@ func TestSendRegion(t *testing.T) {
 	}
 	if pos, _ := rl.Seek(0, io.SeekCurrent); pos != 10 {
 		t.Errorf("the content reader is at %d after sending, want 10", pos)
+	}
+	// Another file renamed over the path: the region is still the open one's.
+	other := filepath.Join(filepath.Dir(path), "other")
+	if err := os.WriteFile(other, bytes.Repeat([]byte("X"), len(data)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	rl.Seek(0, io.SeekStart)
+	again := &fileTaker{}
+	if n, err := sendRegion(again, &io.LimitedReader{R: rl, N: 16}); err != nil || n != 16 || again.String() != "0123456789abcdef" {
+		t.Errorf("after a rename over the path: sent %d %q, err %v", n, again.String(), err)
 	}
 	// Without a region, or to a writer that cannot take a file: a copy.
 	plain := &fileTaker{}

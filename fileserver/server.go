@@ -316,8 +316,8 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 		// RFC 9530: lets a client check what it got without knowing the lock.
 		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(raw)+":")
 	}
-	path, base, _ := s.b.BlobRegion(f.Digest())
-	rs := &readLogger{r: sr, path: path, base: base, onErr: func(err error) {
+	file, base, _ := s.b.BlobRegion(f.Digest())
+	rs := &readLogger{r: sr, file: file, base: base, onErr: func(err error) {
 		if rec, ok := w.(*recorder); ok {
 			rec.aborted = true
 		}
@@ -328,12 +328,13 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 }
 
 // readLogger passes reads and seeks through and reports the first read
-// error other than io.EOF (ServeContent drops them silently). When path is
-// set, the content is also the region of that file starting at base, which
-// lets the response be sent by the kernel (see sendRegion).
+// error other than io.EOF (ServeContent drops them silently). When file is
+// set, the content is also the region of that file (the bundle's own,
+// shared descriptor) starting at base, which lets the response be sent by
+// the kernel (see sendRegion).
 type readLogger struct {
 	r      io.ReadSeeker
-	path   string
+	file   *os.File
 	base   int64
 	onErr  func(error)
 	failed bool
@@ -341,9 +342,12 @@ type readLogger struct {
 
 // sendRegion copies src to dst, letting the kernel move the bytes
 // (sendfile) when src is ServeContent's limited view of a readLogger with a
-// file region and dst can take a file (net/http's response can): the region
-// is opened as its own *os.File, so concurrent requests never share an
-// offset. Otherwise it copies as io.Copy does.
+// file region and dst can take a file (net/http's response can). sendfile
+// reads from the file's offset, so the region goes out through a descriptor
+// of its own onto the very file the bundle holds open (reopen), never one
+// opened by name: concurrent requests never share an offset, and a bundle
+// renamed over on disk is not what gets sent. Where no such descriptor can
+// be had, it copies as io.Copy does (through the bundle's ReadAt).
 func sendRegion(dst io.Writer, src io.Reader) (int64, error) {
 	lr, ok := src.(*io.LimitedReader)
 	var rl *readLogger
@@ -351,14 +355,14 @@ func sendRegion(dst io.Writer, src io.Reader) (int64, error) {
 		rl, _ = lr.R.(*readLogger)
 	}
 	rf, canTake := dst.(io.ReaderFrom)
-	if rl == nil || rl.path == "" || !canTake {
+	if rl == nil || rl.file == nil || !canTake {
 		return io.Copy(struct{ io.Writer }{dst}, src)
 	}
 	pos, err := rl.r.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return 0, err
 	}
-	f, err := os.Open(rl.path)
+	f, err := reopen(rl.file)
 	if err != nil {
 		return io.Copy(struct{ io.Writer }{dst}, src)
 	}

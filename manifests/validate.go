@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 var (
@@ -190,6 +191,9 @@ func (m *Manifest) validate() []FieldError {
 			paths[p] = seenAt{pf, c.line(pf, f.Line)}
 		}
 
+		if strings.IndexFunc(f.Name, unicode.IsControl) >= 0 {
+			c.errorf(f.Line, field+".name", "%q must not contain control characters", f.Name)
+		}
 		urlField := field + ".url"
 		if f.URL == "" {
 			c.errorf(f.Line, urlField, "required")
@@ -502,9 +506,15 @@ func (c *checker) groups(groups []string, field string, line int, declared map[s
 }
 
 // checkURL checks a file URL: http or https, with a host, no credentials,
-// and (for the primary URL, whose path names the file) a path that does not
-// end in '/'.
+// none of the characters a shell or a quoted string gives a meaning to
+// (unsafeURLChar), and (for the primary URL, whose path names the file) a
+// path that does not end in '/'.
 func checkURL(raw string, primary bool) error {
+	if i := strings.IndexFunc(raw, unsafeURLChar); i >= 0 {
+		// Name the character, not the URL, which might hold credentials.
+		r, _ := utf8.DecodeRuneInString(raw[i:])
+		return fmt.Errorf("must not contain whitespace, control characters, quotes, '\\', '`' or '$' (found %q at byte %d); percent-encode it", r, i)
+	}
 	u, err := url.Parse(raw)
 	if err != nil {
 		// Report the cause without the URL, which might hold credentials.
@@ -560,6 +570,26 @@ func checkPath(p string) error {
 		return fmt.Errorf("must not contain '?', '#' or '\\'")
 	case strings.IndexFunc(p, unicode.IsControl) >= 0:
 		return fmt.Errorf("must not contain control characters")
+	case strings.IndexFunc(p, unsafePathChar) >= 0:
+		r, _ := utf8.DecodeRuneInString(p[strings.IndexFunc(p, unsafePathChar):])
+		return fmt.Errorf("must hold only ASCII letters, digits and / . _ - ~ + , : = @ (found %q)", r)
 	}
 	return nil
+}
+
+// unsafeURLChar reports whether r may not appear in a manifest's URL, even
+// percent-encoding aside: URLs end up in config pasted into shells and in
+// quoted strings.
+func unsafeURLChar(r rune) bool {
+	return unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError || strings.ContainsRune("\"'`$\\", r)
+}
+
+// unsafePathChar reports whether r is outside the characters a mirror path
+// may hold: ASCII letters, digits and "/._-~+,:=@".
+func unsafePathChar(r rune) bool {
+	switch {
+	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
+		return false
+	}
+	return !strings.ContainsRune("/._-~+,:=@", r)
 }

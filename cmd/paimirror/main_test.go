@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"os"
@@ -44,6 +45,7 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"corrupt":  cmdCorrupt,
 			"truncate": cmdTruncate,
+			"fliplock": cmdFlipLock,
 		},
 	})
 }
@@ -117,6 +119,38 @@ func setupScript(env *testscript.Env) error {
 }
 
 // cmdCorrupt flips one byte in the middle of the largest blob of a bundle:
+// fliplock BUNDLE MARKER changes one letter of the first string after
+// MARKER (e.g. `"names": [`) in the bundle's paimirror.json, in place.
+func cmdFlipLock(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: fliplock BUNDLE MARKER")
+	}
+	path := ts.MkAbs(args[0])
+	data, err := os.ReadFile(path)
+	ts.Check(err)
+	r := bytes.NewReader(data)
+	tr := tar.NewReader(r)
+	for {
+		h, err := tr.Next()
+		ts.Check(err)
+		if h.Name != bundle.LockName {
+			continue
+		}
+		start := len(data) - r.Len()
+		lock := data[start : start+int(h.Size)]
+		i := bytes.Index(lock, []byte(args[1]))
+		if i < 0 {
+			ts.Fatalf("%q not in the lock", args[1])
+		}
+		j := i + len(args[1]) + bytes.IndexByte(lock[i+len(args[1]):], '"') + 1
+		for ; lock[j] < 'a' || lock[j] > 'y'; j++ {
+		}
+		lock[j]++
+		ts.Check(os.WriteFile(path, data, 0o644))
+		return
+	}
+}
+
 // corrupt BUNDLE
 func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {

@@ -53,7 +53,7 @@ the bundle, which is never modified.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.addr, "addr", ":5000", "address to listen on, HOST:PORT")
-	f.StringVar(&o.advertise, "advertise", "", "HOST:PORT the nodes reach this server at, for the config shown at / (default: each request's Host)")
+	f.StringVar(&o.advertise, "advertise", "", "HOST:PORT or http(s)://HOST[:PORT] the nodes reach this server at, for the config shown at / (default: each request's Host)")
 	f.StringVar(&o.writable, "writable", "", "accept pushes and store them in DIR, layered over the bundle")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve TLS with this certificate (PEM; with --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "the key of --tls-cert (PEM)")
@@ -70,6 +70,13 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	if o.tlsCert != "" && o.tlsDir != "" {
 		return usageError{errors.New("give either --tls-cert/--tls-key or --tls-dir, not both")}
+	}
+	advertise, advertiseScheme := "", ""
+	if o.advertise != "" {
+		var err error
+		if advertise, advertiseScheme, err = fileserver.ParseAdvertise(o.advertise); err != nil {
+			return usageError{fmt.Errorf("--advertise: %w", err)}
+		}
 	}
 	b, err := bundle.Open(paths...)
 	if err != nil {
@@ -90,7 +97,7 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	defer reg.Close()
 
-	fsOpts := []fileserver.Option{fileserver.WithLogger(log), fileserver.WithAdvertise(o.advertise)}
+	fsOpts := []fileserver.Option{fileserver.WithLogger(log), fileserver.WithAdvertise(advertise)}
 	var tlsConfig *tls.Config
 	scheme := "http"
 	switch {
@@ -101,7 +108,7 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		}
 		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	case o.tlsDir != "":
-		certs, err := ensureCerts(o.tlsDir, certHosts(o.addr, o.advertise))
+		certs, err := ensureCerts(o.tlsDir, certHosts(o.addr, advertise), log)
 		if err != nil {
 			return err
 		}
@@ -110,7 +117,15 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	if tlsConfig != nil {
 		scheme = "https"
-		fsOpts = append(fsOpts, fileserver.WithScheme(scheme))
+	}
+	// The nodes use the advertised URL's scheme (a proxy in front may
+	// terminate TLS), else the one served here.
+	shownScheme := scheme
+	if advertiseScheme != "" {
+		shownScheme = advertiseScheme
+	}
+	if tlsConfig != nil || advertiseScheme != "" {
+		fsOpts = append(fsOpts, fileserver.WithScheme(shownScheme))
 	}
 	files := fileserver.New(b, fsOpts...)
 
@@ -126,19 +141,19 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		ReadHeaderTimeout: 30 * time.Second,
 		ErrorLog:          nil,
 	}
-	shown := o.advertise
+	shown := advertise
 	if shown == "" {
 		shown = displayAddr(ln.Addr())
 	}
 	if !o.quiet {
 		fmt.Fprintf(o.stderr, "serving %s (%d images, %d files, %d python files, %d .debs, %s) on %s://%s, ready in %s\n",
 			paths[0], len(b.Lock.Images), len(b.Lock.Files), len(b.Lock.PythonFiles()), b.Lock.AptDebs(), bundle.HumanSize(b.Size), scheme, ln.Addr(), time.Since(start).Round(time.Millisecond))
-		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", scheme, shown)
+		fmt.Fprintf(o.stderr, "index page with the config to paste: %s://%s/\n", shownScheme, shown)
 		if len(b.Lock.PythonFiles()) > 0 {
-			fmt.Fprintf(o.stderr, "pip index: %s://%s%s/simple/\n", scheme, shown, fileserver.PathPyPI)
+			fmt.Fprintf(o.stderr, "pip index: %s://%s%s/simple/\n", shownScheme, shown, fileserver.PathPyPI)
 		}
 		for _, r := range b.Lock.AptRepositories() {
-			fmt.Fprintf(o.stderr, "apt repository %s: %s://%s%s %s\n", r.Name, scheme, shown, r.Prefix, strings.Join(r.Suites, " "))
+			fmt.Fprintf(o.stderr, "apt repository %s: %s://%s%s %s\n", r.Name, shownScheme, shown, r.Prefix, strings.Join(r.Suites, " "))
 		}
 	}
 	errc := make(chan error, 1)

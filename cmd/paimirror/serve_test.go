@@ -191,3 +191,58 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		t.Errorf("serve did not say it was draining:\n%s", log)
 	}
 }
+
+// TestServeKeepsOpenedBundle replaces the served bundle on disk with a
+// different one, as `mv new.tar served.tar` or a rebuild to the same path
+// does: serve goes on answering with the bundle it opened, byte for byte
+// and with the same ETags, for files and blobs alike.
+func TestServeKeepsOpenedBundle(t *testing.T) {
+	path, u := buildSmall(t, bundletest.Options{})
+	other, _ := buildSmall(t, bundletest.Options{FileSize: 5000, LayerSize: 3 << 10})
+	addr := freeAddr(t)
+	startServe(t, path, "--addr", addr)
+
+	b, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := b.Lock.Images[0]
+	layer := img.Layers[len(img.Layers)-1]
+	b.Close()
+	repo, _, _ := strings.Cut(img.Names[0], ":")
+	fileURL := "http://" + addr + "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
+	blobURL := fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, layer.Digest)
+	get := func(u string) ([]byte, string) {
+		t.Helper()
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %s %v", u, resp.Status, err)
+		}
+		return body, resp.Header.Get("ETag")
+	}
+	wantFile, fileTag := get(fileURL)
+	if string(wantFile) != string(u.FileData[u.Manifest.Files[0].URL]) {
+		t.Fatal("the file differs from upstream before the bundle is replaced")
+	}
+	_, blobTag := get(blobURL)
+
+	if err := os.Rename(other, path); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ { // twice: a reused connection too
+		got, tag := get(fileURL)
+		if string(got) != string(wantFile) || tag != fileTag {
+			t.Errorf("after the bundle was replaced the file is %d bytes (sha256 %x), ETag %s; want the served bundle's %d bytes, ETag %s",
+				len(got), sha256.Sum256(got), tag, len(wantFile), fileTag)
+		}
+		blob, tag := get(blobURL)
+		if sum := sha256.Sum256(blob); "sha256:"+hex.EncodeToString(sum[:]) != layer.Digest || tag != blobTag {
+			t.Errorf("after the bundle was replaced the blob hashes to %x, ETag %s; want %s, ETag %s", sum, tag, layer.Digest, blobTag)
+		}
+	}
+}

@@ -22,8 +22,10 @@ func newVerifyCmd(g *globalOptions) *cobra.Command {
 		Use:   "verify BUNDLE [PART...]",
 		Short: "Check every blob of a bundle offline",
 		Long: `Verify reads the whole bundle: every blob must hash to its digest, every blob
-the lock or an image manifest names must be present, and the tar must be well
-formed. It names what is damaged and exits with status 3 if anything is.`,
+the lock or an image manifest names must be present, the tar must be well
+formed, and the lock must match the digest index.json records for it and the
+image names index.json is annotated with. It names what is damaged and exits
+with status 3 if anything is.`,
 		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error { return runVerify(cmd.Context(), o, args) },
 	}

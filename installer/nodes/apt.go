@@ -8,6 +8,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // The files Prepare writes to point a machine's apt at the mirror, and
@@ -240,18 +242,18 @@ put() {
   if [ -e "$1" ] && cmp -s "$t" "$1"; then rm -f "$t"; else mv -f "$t" "$1"; echo "wrote=$1"; fi
   t=
 }
-`, shq(AptBackupDir), shq(aptSourcesList), shq(AptSourcesPath), shq(mirror), shq(strings.TrimRight(aptPlaceholder, "\n")))
+`, shell.Quote(AptBackupDir), shell.Quote(aptSourcesList), shell.Quote(AptSourcesPath), shell.Quote(mirror), shell.Quote(strings.TrimRight(aptPlaceholder, "\n")))
 	for _, f := range [][2]string{{aptSourcesList, aptPlaceholder}, {AptSourcesPath, sources}, {AptConfPath, conf}, {AptCAPath, ca}} {
 		if f[0] == aptSourcesList {
 			// Only when it was moved away (or never was): the placeholder.
-			fmt.Fprintf(&b, "if [ ! -e %s ]; then put %s \"$(cat <<'%s'\n%s%s\n)\"; fi\n", shq(f[0]), shq(f[0]), heredoc, f[1], heredoc)
+			fmt.Fprintf(&b, "if [ ! -e %s ]; then put %s \"$(cat <<'%s'\n%s%s\n)\"; fi\n", shell.Quote(f[0]), shell.Quote(f[0]), heredoc, f[1], heredoc)
 			continue
 		}
 		if f[1] == "" {
-			fmt.Fprintf(&b, "put %s ''\n", shq(f[0]))
+			fmt.Fprintf(&b, "put %s ''\n", shell.Quote(f[0]))
 			continue
 		}
-		fmt.Fprintf(&b, "put %s \"$(cat <<'%s'\n%s%s\n)\"\n", shq(f[0]), heredoc, ensureNL(f[1]), heredoc)
+		fmt.Fprintf(&b, "put %s \"$(cat <<'%s'\n%s%s\n)\"\n", shell.Quote(f[0]), heredoc, ensureNL(f[1]), heredoc)
 	}
 	return b.String()
 }
@@ -287,8 +289,8 @@ rmdir "$b/sources.list.d" 2>/dev/null || true
 if ! rmdir "$b" 2>/dev/null; then
   for f in "$b"/* "$b"/sources.list.d/*; do [ -e "$f" ] && echo "left=$f"; done
 fi
-`, shq(AptBackupDir), shq(aptSourcesList), shq(strings.TrimRight(aptPlaceholder, "\n")),
-	shq(AptSourcesPath), shq(AptConfPath), shq(AptCAPath))
+`, shell.Quote(AptBackupDir), shell.Quote(aptSourcesList), shell.Quote(strings.TrimRight(aptPlaceholder, "\n")),
+	shell.Quote(AptSourcesPath), shell.Quote(AptConfPath), shell.Quote(AptCAPath))
 
 // scriptLines parses "key=value" output lines (and bare words) into a
 // list of pairs, in order.
@@ -595,7 +597,7 @@ func fetchScript(m Mirror, paths []string) string {
 	host, port, _ := net.SplitHostPort(m.Addr)
 	quoted := make([]string, len(paths))
 	for i, p := range paths {
-		quoted[i] = shq(p)
+		quoted[i] = shell.Quote(p)
 	}
 	return fmt.Sprintf(`base=%s; host=%s; port=%s; tls=%s
 if command -v curl >/dev/null 2>&1; then
@@ -610,7 +612,7 @@ fi
 for p in %s; do
   if msg=$(get "$p"); then echo "ok $p"; else printf 'fail %%s %%s\n' "$p" "$(printf '%%s' "$msg" | head -n 1)"; fi
 done
-`, shq(m.scheme()+"://"+m.Addr), shq(host), shq(port), shq(map[bool]string{true: "yes", false: "no"}[m.TLS]), strings.Join(quoted, " "))
+`, shell.Quote(m.scheme()+"://"+m.Addr), shell.Quote(host), shell.Quote(port), shell.Quote(map[bool]string{true: "yes", false: "no"}[m.TLS]), strings.Join(quoted, " "))
 }
 
 // listShort joins names, at most max of them, saying how many more.
@@ -718,7 +720,7 @@ func checkApt(ctx context.Context, p *probe) outcome {
 func quoteAll(ss []string) []string {
 	out := make([]string, len(ss))
 	for i, s := range ss {
-		out[i] = shq(s)
+		out[i] = shell.Quote(s)
 	}
 	return out
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // testApt is a bundle's apt record as the installer hands it to this
@@ -586,7 +587,7 @@ func TestPrepareApt(t *testing.T) {
 	// kubespray adds Docker's repository from the mirror later; a rerun
 	// leaves it and apt-get update reads it too.
 	dockerList := "deb [arch=" + arch + "] http://" + mirror.addr + "/download.docker.com/linux/ubuntu bionic stable\n"
-	master.run(t, keys, "printf '%s' "+shq(dockerList)+" > /etc/apt/sources.list.d/download_docker_com_linux_ubuntu.list")
+	master.run(t, keys, "printf '%s' "+shell.Quote(dockerList)+" > /etc/apt/sources.list.d/download_docker_com_linux_ubuntu.list")
 	results, err = Prepare(context.Background(), nodes[:1], testAuth(), keys, opts)
 	if err != nil || results[0].Apt.Changed() || !results[0].Apt.Updated {
 		t.Errorf("rerun with Docker's list: %v %+v", err, results[0].Apt)

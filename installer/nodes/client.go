@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // Role is what a machine is in the cluster.
@@ -285,14 +287,14 @@ const sudoMarker = "paimirror-sudo-ok"
 // logged at debug level and quoted in errors.
 func (c *Client) Run(ctx context.Context, cmd string, opts RunOptions) (stdout, stderr []byte, err error) {
 	start := time.Now()
-	remote := "sh -c " + shq("LC_ALL=C; export LC_ALL; "+cmd)
+	remote := "sh -c " + shell.Quote("LC_ALL=C; export LC_ALL; "+cmd)
 	var stdin []byte
 	if opts.Sudo {
 		mode, serr := c.sudo(ctx)
 		if serr != nil {
 			return nil, nil, serr
 		}
-		inner := shq("printf '%s\\n' " + sudoMarker + " >&2; LC_ALL=C; export LC_ALL; " + cmd)
+		inner := shell.Quote("printf '%s\\n' " + sudoMarker + " >&2; LC_ALL=C; export LC_ALL; " + cmd)
 		switch mode {
 		case sudoNoPasswd:
 			remote = "sudo -n -- sh -c " + inner
@@ -420,9 +422,4 @@ func stripMarker(stderr []byte) ([]byte, bool) {
 	}
 	out := append([]byte{}, stderr[:i]...)
 	return append(out, stderr[i+len(m):]...), true
-}
-
-// shq quotes s for a POSIX shell.
-func shq(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // dockerPackage is the package whose repository Prepare installs docker
@@ -60,17 +62,8 @@ apt-get "$@" update
 DEBIAN_FRONTEND=noninteractive apt-get "$@" -y %s install %s
 echo installed
 `, fetchCA, base, r.KeyPath, wgetCA, base, r.KeyPath, line, AptSourcesPath, AptSourcesPath,
-		strings.Join(extra, " "), shellQuoteAll(r.Packages))
+		strings.Join(extra, " "), shell.Join(r.Packages...))
 	return b.String()
-}
-
-// shellQuoteAll quotes each word for sh.
-func shellQuoteAll(words []string) string {
-	q := make([]string, len(words))
-	for i, w := range words {
-		q[i] = "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
-	}
-	return strings.Join(q, " ")
 }
 
 // DockerInstallError reports that docker could not be installed from the

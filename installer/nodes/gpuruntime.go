@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // nvidiaRuntimePackage is the package GPU workers need for docker's nvidia
@@ -45,7 +47,7 @@ func ensureNvidiaRuntime(ctx context.Context, c *Client, a *Apt, target string, 
 	if pin == "" {
 		return false, "", nil
 	}
-	cmd := "DEBIAN_FRONTEND=noninteractive apt-get -q -y " + strings.Join(opts.aptInstallArgs, " ") + " install " + shellQuoteAll([]string{pin}) + " 2>&1"
+	cmd := "DEBIAN_FRONTEND=noninteractive apt-get -q -y " + strings.Join(opts.aptInstallArgs, " ") + " install " + shell.Join(pin) + " 2>&1"
 	out, errb, err := runApt(ctx, c, cmd, opts)
 	if err != nil {
 		var se *SudoError

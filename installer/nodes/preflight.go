@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // The IDs of the preflight checks, in table order.
@@ -733,7 +735,7 @@ func listedIPs(out string) []net.IP {
 
 // readFileCmd prints a file, exiting 3 when it does not exist.
 func readFileCmd(path string) string {
-	return fmt.Sprintf(`if [ -e %s ]; then cat %s; else exit 3; fi`, shq(path), shq(path))
+	return fmt.Sprintf(`if [ -e %s ]; then cat %s; else exit 3; fi`, shell.Quote(path), shell.Quote(path))
 }
 
 // isAbsent reports whether err is readFileCmd's "no such file".
@@ -781,7 +783,7 @@ elif [ "$tls" != yes ] && command -v bash >/dev/null 2>&1; then
   echo bash
 else
   echo "no curl, wget or bash to reach the mirror with" >&2; exit 12
-fi`, shq(base), shq(p.opts.MirrorFile), shq(host), shq(port), shq(map[bool]string{true: "yes", false: "no"}[m.TLS]))
+fi`, shell.Quote(base), shell.Quote(p.opts.MirrorFile), shell.Quote(host), shell.Quote(port), shell.Quote(map[bool]string{true: "yes", false: "no"}[m.TLS]))
 	out, errb, err := p.fetchMirror(ctx, script)
 	fix := fmt.Sprintf("make %s reachable from %s: is paimirror serve running there, is that the address the nodes use, does a firewall block port %s? (try `curl %s/v2/` on the node)",
 		m.Addr, p.n.Name, port, base)

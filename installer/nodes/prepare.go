@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // Files Prepare writes next to daemon.json.
@@ -298,11 +300,11 @@ cat > "$t"
 chmod 0644 "$t"
 mv -f "$t" "$f"
 trap - EXIT
-`, shq(DaemonJSONPath), shq(BackupPath), shq(NoOriginalPath)) + backupStateCmd
+`, shell.Quote(DaemonJSONPath), shell.Quote(BackupPath), shell.Quote(NoOriginalPath)) + backupStateCmd
 
 // backupStateCmd prints "backup=PATH" for the backup (or marker) present.
 var backupStateCmd = fmt.Sprintf(`if [ -e %s ]; then echo backup=%s; elif [ -e %s ]; then echo backup=%s; fi`,
-	shq(BackupPath), BackupPath, shq(NoOriginalPath), NoOriginalPath)
+	shell.Quote(BackupPath), BackupPath, shell.Quote(NoOriginalPath), NoOriginalPath)
 
 // restartDockerCmd restarts docker with systemd, or with the SysV service
 // wrapper where there is no systemctl.
@@ -328,7 +330,7 @@ if [ -f "$f" ] && cmp -s "$t" "$f"; then exit 0; fi
 mkdir -p "$d"
 install -m 0644 "$t" "$f"
 update-ca-certificates >/dev/null
-echo changed`, shq(SystemCAPath(m.Addr)))
+echo changed`, shell.Quote(SystemCAPath(m.Addr)))
 	out, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: m.CA})
 	if err != nil {
 		return false, fmt.Errorf("node %s: adding the mirror's CA to the system's trust (%s, update-ca-certificates): %w", c.node.Name, SystemCAPath(m.Addr), withStderr(err, errb))
@@ -355,7 +357,7 @@ trap 'rm -f "$t"' EXIT
 cat > "$t"
 chmod 0644 "$t"
 mv -f "$t" "$f"
-trap - EXIT`, shq(path))
+trap - EXIT`, shell.Quote(path))
 	if _, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: m.CA}); err != nil {
 		return false, fmt.Errorf("node %s: writing %s: %w", c.node.Name, path, withStderr(err, errb))
 	}
