@@ -617,6 +617,12 @@ func (b *blob) pickLocked(id int, seg *segment) (*srcState, time.Duration) {
 	if len(ok) == 0 {
 		return nil, 0
 	}
+	// Connections are spread over the sources whose hosts answer; a host
+	// found unreachable (by this blob or another) is tried only when no
+	// other is left.
+	if up := b.e.reachable(ok, func(s *srcState) string { return s.host }); len(up) > 0 {
+		ok = up
+	}
 	if b.single {
 		ok = ok[:1]
 	}

@@ -309,6 +309,20 @@ func (e *Engine) noteResult(host, item string, progress bool, err error) {
 	}
 }
 
+// reachable returns the sources whose host is not known to be
+// unreachable.
+func (e *Engine) reachable(srcs []*srcState, host func(*srcState) string) []*srcState {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*srcState
+	for _, s := range srcs {
+		if hh := e.hosts[host(s)]; hh == nil || !hh.unreachable {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // order returns sources sorted so that hosts known to be unreachable or
 // failing come last, keeping the given order otherwise.
 func (e *Engine) order(srcs []Source) []Source {

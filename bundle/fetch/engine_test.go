@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -579,5 +580,49 @@ func TestFetchPlace(t *testing.T) {
 	}
 	if res.Resumed != kept || res.Fetched != size-kept {
 		t.Errorf("resumed %d and fetched %d, want %d and %d", res.Resumed, res.Fetched, kept, size-kept)
+	}
+}
+
+// deadTransport fails every request as an unreachable host does, and
+// counts them.
+type deadTransport struct{ n atomic.Int64 }
+
+func (d *deadTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	d.n.Add(1)
+	return nil, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+}
+
+// TestFetchAvoidsUnreachableHost: once a host is found unreachable, the
+// connections of a large blob are not spread over it while another source
+// answers.
+func TestFetchAvoidsUnreachableHost(t *testing.T) {
+	const size = 4 << 20
+	data, digest := randomBlob(t, size)
+	good := serve(t, &origin{data: data})
+	dead := &deadTransport{}
+	srcs := []fetch.Source{
+		{Name: "dead", URL: "http://dead.example/blob", Client: &http.Client{Transport: dead}},
+		{Name: "good", URL: good + "/blob"},
+	}
+	e := engine(t, t.TempDir(), nil)
+	small, smallDigest := randomBlob(t, 100)
+	smallSrv := serve(t, &origin{data: small})
+	if _, _, err := fetchInto(context.Background(), e, fetch.Request{Item: "first", Digest: smallDigest, Size: 100,
+		Sources: []fetch.Source{srcs[0], {URL: smallSrv + "/blob"}}}); err != nil {
+		t.Fatal(err)
+	}
+	before := dead.n.Load()
+	if before == 0 {
+		t.Fatal("the first fetch did not try the dead host")
+	}
+	got, _, err := fetchInto(context.Background(), e, fetch.Request{Item: "big", Digest: digest, Size: size, Sources: srcs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, data) {
+		t.Fatal("wrong bytes")
+	}
+	if n := dead.n.Load() - before; n != 0 {
+		t.Errorf("the known unreachable host was asked %d more times", n)
 	}
 }
