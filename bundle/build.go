@@ -71,7 +71,8 @@ const (
 	// EventResumed: a partial build was found; Bytes were kept from it.
 	EventResumed EventKind = iota
 	// EventPlanned: the size of the work is known: Total bytes to hold in
-	// all, Items images and files.
+	// all, Items images and files. Images and files may have started
+	// (and reported bytes) before it.
 	EventPlanned
 	// EventStart: Item begins downloading; Total is its size when known.
 	EventStart
@@ -248,7 +249,9 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		Files:  make([]File, len(sel.Files)),
 	}
 
-	// Resolve images (small manifests) and python packages first, so the
+	// Each image is pulled as soon as its manifest is resolved, and files
+	// start at once; the python packages and .debs wait for their
+	// resolution. EventPlanned comes when everything is resolved and the
 	// total size is known.
 	plans := make([]*imagePlan, len(sel.Images))
 	// One error per image and file, then the python section's and the
@@ -258,25 +261,43 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	aptErr := &errs[len(errs)-1]
 	var py *Python
 	var la *Apt
-	var wg sync.WaitGroup
+	var wg, resolving sync.WaitGroup
 	b.emit(Event{Kind: EventResolving, Item: resolvingWhat(sel, len(pyTargets))})
 	if sel.Python != nil {
-		wg.Go(func() { py, *pyErr = b.resolvePython(ctx, sel, pyGroups, pyTargets) })
+		resolving.Go(func() { py, *pyErr = b.resolvePython(ctx, sel, pyGroups, pyTargets) })
 	}
 	if len(sel.Apt) > 0 {
-		wg.Go(func() { la, *aptErr = b.resolveApt(ctx, sel) })
+		resolving.Go(func() { la, *aptErr = b.resolveApt(ctx, sel) })
 	}
 	for i, img := range sel.Images {
+		resolving.Add(1)
 		wg.Go(func() {
 			p, err := b.resolveImage(ctx, img)
 			if err != nil {
 				errs[i] = &ItemError{Item: img.Ref, Err: err}
+				resolving.Done()
 				return
 			}
 			plans[i] = p
+			resolving.Done()
+			if err := b.pullImage(ctx, p); err != nil {
+				errs[i] = &ItemError{Item: p.item, Err: err}
+				return
+			}
+			lock.Images[i] = p.image
 		})
 	}
-	wg.Wait()
+	for i, f := range sel.Files {
+		wg.Go(func() {
+			lf, err := b.pullFile(ctx, f)
+			if err != nil {
+				errs[len(sel.Images)+i] = &ItemError{Item: f.URL, Err: err}
+				return
+			}
+			lock.Files[i] = *lf
+		})
+	}
+	resolving.Wait()
 	var total int64
 	seen := map[string]bool{}
 	for _, p := range plans {
@@ -320,28 +341,6 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	}
 	b.emit(Event{Kind: EventPlanned, Total: total, Items: items})
 
-	for i, p := range plans {
-		if p == nil {
-			continue
-		}
-		wg.Go(func() {
-			if err := b.pullImage(ctx, p); err != nil {
-				errs[i] = &ItemError{Item: p.item, Err: err}
-				return
-			}
-			lock.Images[i] = p.image
-		})
-	}
-	for i, f := range sel.Files {
-		wg.Go(func() {
-			lf, err := b.pullFile(ctx, f)
-			if err != nil {
-				errs[len(sel.Images)+i] = &ItemError{Item: f.URL, Err: err}
-				return
-			}
-			lock.Files[i] = *lf
-		})
-	}
 	if py != nil {
 		wg.Go(func() {
 			if *pyErr = b.pullPython(ctx, py); *pyErr == nil {

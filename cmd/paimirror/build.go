@@ -142,6 +142,7 @@ type buildProgress struct {
 	done     int
 	items    int
 	resumed  int64
+	early    int64 // bytes fetched before the plan (the bar counts the rest)
 }
 
 // itemProgress is one item in flight: bytes done of total (-1: unknown).
@@ -169,7 +170,7 @@ func (p *buildProgress) event(e bundle.Event) {
 		if tty {
 			// The bar counts what is left to fetch, so its rate and
 			// ETA are the network's, not the disk's.
-			p.bar = progressbar.NewOptions64(max(e.Total-p.resumed, 1),
+			p.bar = progressbar.NewOptions64(max(e.Total-p.resumed-p.early, 1),
 				progressbar.OptionSetWriter(p.g.stderr),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetPredictTime(true),
@@ -195,6 +196,8 @@ func (p *buildProgress) event(e bundle.Event) {
 		if p.bar != nil {
 			p.bar.Add64(e.Bytes)
 			p.describe()
+		} else {
+			p.early += e.Bytes // before the plan: not in the bar
 		}
 	case bundle.EventDiscarded:
 		if it := p.inflight[e.Item]; it != nil {
