@@ -184,6 +184,11 @@ func (r *Registry) logEntry(e *logrus.Entry, level slog.Level) {
 		} else if s, ok := v.(fmt.Stringer); ok {
 			v = s.String()
 		}
+		// The request's URI, host, agent and route variables are the
+		// client's to choose, and may be long.
+		if s, ok := v.(string); ok && (strings.HasPrefix(k, "http.request.") || strings.HasPrefix(k, "vars.")) {
+			v = clip(s)
+		}
 		attrs = append(attrs, slog.Any(k, v))
 	}
 	r.log.LogAttrs(ctx, level, e.Message, attrs...)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,7 @@ import (
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
 	"github.com/distribution/distribution/v3/registry/storage/driver/base"
 	"github.com/distribution/distribution/v3/registry/storage/driver/filesystem"
+	"github.com/distribution/reference"
 	"github.com/gorilla/mux"
 	"github.com/opencontainers/go-digest"
 
@@ -205,7 +207,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.accessLog {
 		r.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 			slog.String("method", req.Method),
-			slog.String("path", req.URL.RequestURI()),
+			slog.String("path", clip(req.URL.RequestURI())),
 			slog.Int("status", status),
 			slog.Int64("bytes", rec.written),
 			slog.Duration("duration", time.Since(start)),
@@ -216,7 +218,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 }
 
 func (r *Registry) serve(w *recorder, req *http.Request) {
-	if r.refused(w, req) {
+	if badPath(w, req) || r.refused(w, req) {
 		return
 	}
 	if name, dgst, ok := referrersPath(req.URL.Path); ok {
@@ -227,6 +229,71 @@ func (r *Registry) serve(w *recorder, req *http.Request) {
 		r.noteSubject(w, req)
 	}
 	r.app.ServeHTTP(w, req)
+}
+
+// maxPath bounds the path of a registry request: the longest the API has
+// (a 255-character name, then a referrers or blob route with a sha512
+// digest) is about 400 bytes.
+const maxPath = 2048
+
+// maxLoggedPath bounds what a log record carries of a request's path or
+// URI, which the client chooses (one request can send close to 1 MB).
+const maxLoggedPath = 200
+
+// badPath answers, before distribution sees them, requests whose
+// repository name is longer than the 255 characters names may have (400
+// NAME_INVALID) and requests whose path is longer than any the API has
+// (414), and reports whether it did. distribution answers a long name with
+// a 500 that echoes it, and logs it at error level. Neither answer echoes
+// the path.
+func badPath(w http.ResponseWriter, req *http.Request) bool {
+	if name, ok := repositoryName(req.URL.Path); ok && len(name) > reference.RepositoryNameTotalLengthMax {
+		serveError(w, errcode.ErrorCodeNameInvalid.WithMessage(fmt.Sprintf(
+			"repository name is %d characters long; at most %d are allowed", len(name), reference.RepositoryNameTotalLengthMax)))
+		return true
+	}
+	if len(req.URL.Path) > maxPath {
+		http.Error(w, fmt.Sprintf("414 request path is %d bytes long; the registry API has none longer than %d", len(req.URL.Path), maxPath), http.StatusRequestURITooLong)
+		return true
+	}
+	return false
+}
+
+// repositoryName returns the repository name in a registry API path
+// ("/v2/<name>/manifests/<reference>", ".../blobs/<digest>",
+// ".../blobs/uploads/[<id>]", ".../tags/list", ".../referrers/<digest>"),
+// or false for a path that has none (the ping, the catalog, no route).
+func repositoryName(p string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, "/v2/")
+	if !ok {
+		return "", false
+	}
+	if name, ok := strings.CutSuffix(rest, "/tags/list"); ok {
+		return name, true
+	}
+	const uploads = "/blobs/uploads/"
+	if i := strings.LastIndex(rest, uploads); i >= 0 && !strings.Contains(rest[i+len(uploads):], "/") {
+		return rest[:i], true
+	}
+	i := strings.LastIndexByte(rest, '/')
+	if i < 0 {
+		return "", false
+	}
+	rest = rest[:i] // the reference or digest
+	for _, route := range []string{"/manifests", "/blobs", "/referrers"} {
+		if name, ok := strings.CutSuffix(rest, route); ok {
+			return name, true
+		}
+	}
+	return "", false
+}
+
+// clip returns s cut to maxLoggedPath bytes, with its length noted.
+func clip(s string) string {
+	if len(s) <= maxLoggedPath {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxLoggedPath], "") + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // refused answers requests that may not change the registry and reports

@@ -20,6 +20,12 @@ import (
 // caPath is where serve --tls-dir publishes its CA certificate.
 const caPath = "/paimirror-ca.crt"
 
+// defaultIdleTimeout is how long serve keeps a keep-alive connection with
+// no request in flight before closing it (--idle-timeout). Only idle time
+// counts: a pull or push of any length is never cut, as serve sets no
+// read or write timeout.
+const defaultIdleTimeout = 2 * time.Minute
+
 type serveOptions struct {
 	*globalOptions
 	addr      string
@@ -30,6 +36,7 @@ type serveOptions struct {
 	tlsDir    string
 	accessLog bool
 	drain     time.Duration
+	idle      time.Duration
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -59,6 +66,7 @@ the bundle, which is never modified.`,
 	f.StringVar(&o.tlsKey, "tls-key", "", "the key of --tls-cert (PEM)")
 	f.StringVar(&o.tlsDir, "tls-dir", "", "serve TLS with a CA and certificate generated once into DIR; the CA is served at "+caPath)
 	f.BoolVar(&o.accessLog, "access-log", false, "log every request")
+	f.DurationVar(&o.idle, "idle-timeout", defaultIdleTimeout, "close a keep-alive connection after this long with no request (0: never)")
 	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish")
 	return cmd
 }
@@ -70,6 +78,9 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	if o.tlsCert != "" && o.tlsDir != "" {
 		return usageError{errors.New("give either --tls-cert/--tls-key or --tls-dir, not both")}
+	}
+	if o.idle < 0 {
+		return usageError{errors.New("--idle-timeout may not be negative")}
 	}
 	advertise, advertiseScheme := "", ""
 	if o.advertise != "" {
@@ -139,7 +150,10 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	srv := &http.Server{
 		Handler:           files.Handler(reg),
 		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          nil,
+		// No ReadTimeout or WriteTimeout: they would cut long blob pulls
+		// and pushes. Only idle keep-alive connections are closed.
+		IdleTimeout: o.idle,
+		ErrorLog:    nil,
 	}
 	shown := advertise
 	if shown == "" {
