@@ -9,8 +9,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/paimirror/paimirror/manifests/shell"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // snippet is one piece of configuration to paste: where it goes and what it

@@ -74,7 +74,7 @@ public mirrors commonly used inside China.`,
 	f.StringArrayVar(&o.presets, "preset", nil, "add a built-in mirror list, tried after --mirror and --mirrors-file: "+strings.Join(bundle.Presets(), ", ")+" (repeatable)")
 	f.StringArrayVar(&o.include, "include", nil, "add a group that is off by default (repeatable)")
 	f.StringArrayVar(&o.exclude, "exclude", nil, "leave out a group (repeatable)")
-	f.StringVar(&o.platform, "platform", "", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
+	f.Var(platformFlag{&o.platform}, "platform", "platform of every image, os/arch[/variant] (default: each image's own, linux/amd64)")
 	f.IntVarP(&o.jobs, "jobs", "j", 4, "blobs and files downloading at once")
 	f.IntVar(&o.connections, "connections", 5, "connections per large blob (16 MiB and more), spread over its mirrors; 1 turns splitting off")
 	f.IntVar(&o.retries, "retries", 5, "give a source up for an item after this many attempts in a row that bring no bytes (attempts that do are retried for as long as they do)")

@@ -37,7 +37,7 @@ func TestBuildMirrorFlags(t *testing.T) {
 		name:   "a typo in --mirror",
 		args:   []string{"--mirror", "gcr.io/google-containerz=registry.k8s.io", "--mirror", "quay.io=quay.m.daocloud.io"},
 		code:   exitUsage,
-		stderr: []string{"paimirror: mirror gcr.io/google-containerz (the images under gcr.io are in google-containers/…) matches nothing manifest small holds: its images come from docker.io, gcr.io, quay.io, its URLs are under https://dl.k8s.io, https://raw.githubusercontent.com, https://storage.googleapis.com", "run 'paimirror --help'"},
+		stderr: []string{"paimirror: mirror gcr.io/google-containerz (the images under gcr.io are in google-containers/…) matches nothing manifest small holds: its images come from docker.io, gcr.io, quay.io, its URLs are under https://dl.k8s.io, https://raw.githubusercontent.com, https://storage.googleapis.com", "run 'paimirror build --help'"},
 		not:    []string{"quay.io=", "quay.m.daocloud.io"},
 	}, {
 		name:   "a --mirror for a group left out",

@@ -7,26 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/paimirror/paimirror/bundle"
 )
-
-// version is set with -ldflags "-X main.version=..."; otherwise it comes
-// from the module's build info.
-var version = ""
-
-func toolVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
 
 // Exit codes.
 const (
@@ -84,8 +70,25 @@ func newRoot(g *globalOptions) *cobra.Command {
   paimirror install   on the dev box: point pai and kubespray at the mirror and install`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       toolVersion(),
+		Version:       currentVersion().String(),
+		// The root runs so that an unknown verb reaches rootArgs and is a
+		// usage error; with no verb it prints help.
+		Args: rootArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
+		// Cobra checks required flags after this hook and returns a plain
+		// error; checking them here makes them usage errors.
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cmd.ValidateRequiredFlags(); err != nil {
+				return usageError{err}
+			}
+			if err := cmd.ValidateFlagGroups(); err != nil {
+				return usageError{err}
+			}
+			return nil
+		},
 	}
+	root.SuggestionsMinimumDistance = 2
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(g.stdout)
 	root.SetErr(g.stderr)
 	root.PersistentFlags().BoolVarP(&g.quiet, "quiet", "q", false, "print only errors and the final result")
@@ -109,7 +112,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := &globalOptions{stdout: stdout, stderr: stderr}
 	root := newRoot(g)
 	root.SetArgs(args)
-	err := root.ExecuteContext(ctx)
+	root.InitDefaultCompletionCmd(args...)
+	usageArgs(root)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return exitOK
 	}
@@ -117,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var ue usageError
 	switch {
 	case errors.As(err, &ue):
-		fmt.Fprintln(stderr, "run 'paimirror --help' for usage")
+		fmt.Fprintf(stderr, "run '%s --help' for usage\n", cmd.CommandPath())
 		return exitUsage
 	case errors.Is(err, errDamaged), errors.Is(err, bundle.ErrCorrupt):
 		return exitDamaged
@@ -127,15 +132,33 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return exitError
 }
 
-func newVersionCmd(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print paimirror's version",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			fmt.Fprintf(g.stdout, "paimirror %s (bundle format %d)\n", toolVersion(), bundle.FormatVersion)
-			return nil
-		},
+// rootArgs refuses an unknown verb, as cobra would but with a usage error.
+func rootArgs(cmd *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return nil
+	}
+	msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+	if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+		msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t") + "\n"
+	}
+	return usageError{errors.New(msg)}
+}
+
+// usageArgs makes the argument checks of cmd and every command under it
+// (cobra's own completion command too) return usage errors.
+func usageArgs(cmd *cobra.Command) {
+	if check := cmd.Args; check != nil {
+		cmd.Args = func(cmd *cobra.Command, args []string) error {
+			err := check(cmd, args)
+			var ue usageError
+			if err != nil && !errors.As(err, &ue) {
+				return usageError{err}
+			}
+			return err
+		}
+	}
+	for _, c := range cmd.Commands() {
+		usageArgs(c)
 	}
 }
 
