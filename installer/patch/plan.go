@@ -328,7 +328,9 @@ func (r *Result) add(path string, old, new []byte, why string) {
 // Diff returns the changes as one unified diff, naming files inside the
 // pai checkout by their path there under a/ and b/ (apply with patch -p1
 // in the checkout) and others by their full path; it is empty when there
-// are no changes.
+// are no changes. It is for showing: the value of every line whose key
+// names a password, secret or token reads ******** (Apply writes the real
+// bytes).
 func (r *Result) Diff() string {
 	var b strings.Builder
 	for _, c := range r.Changes {
@@ -336,7 +338,7 @@ func (r *Result) Diff() string {
 		if rel, ok := relPath(r.PaiDir, c.Path); ok {
 			oldName, newName = "a/"+rel, "b/"+rel
 		}
-		b.Write(diff.Diff(oldName, c.Old, newName, c.New))
+		b.Write(diff.Diff(oldName, maskSecrets(c.Old), newName, maskSecrets(c.New)))
 	}
 	return b.String()
 }
