@@ -22,6 +22,7 @@ import (
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/bundle/pypi"
+	"github.com/paimirror/paimirror/fileserver/logclip"
 )
 
 // The file server's own pages. A lock path equal to one of them is shadowed
@@ -243,7 +244,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			f, found = s.flatRepositoryFile(r.URL)
 		}
 		if !found {
-			s.log.Debug("not in the bundle", "method", r.Method, "uri", clip(r.RequestURI), "remote", r.RemoteAddr)
+			s.log.Debug("not in the bundle", "method", r.Method, "uri", logclip.Clip(r.RequestURI), "remote", r.RemoteAddr)
 			notFound(w)
 			return
 		}
@@ -292,18 +293,6 @@ func allowed(w http.ResponseWriter, r *http.Request) bool {
 	return false
 }
 
-// maxLoggedPath bounds what a log record carries of a request's path or
-// URI, which the client chooses (one request can send close to 1 MB).
-const maxLoggedPath = 200
-
-// clip returns s cut to maxLoggedPath bytes, with its length noted.
-func clip(s string) string {
-	if len(s) <= maxLoggedPath {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLoggedPath], "") + "…(" + strconv.Itoa(len(s)) + " bytes)"
-}
-
 // notFound answers 404 without echoing anything of the request.
 func notFound(w http.ResponseWriter) {
 	http.Error(w, "404 not found: this mirror serves only the files its bundle holds; see / for the list", http.StatusNotFound)
@@ -336,7 +325,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 		s.log.Error("reading a file from the bundle", "file", f.Name, "digest", f.Digest(), "err", err)
 	}}
 	http.ServeContent(w, r, "", s.modified, rs)
-	s.log.Debug("file", "method", r.Method, "path", clip(r.URL.Path), "range", clip(r.Header.Get("Range")), "remote", r.RemoteAddr)
+	s.log.Debug("file", "method", r.Method, "path", logclip.Clip(r.URL.Path), "range", logclip.Clip(r.Header.Get("Range")), "remote", r.RemoteAddr)
 }
 
 // readLogger passes reads and seeks through and reports the first read

@@ -10,6 +10,8 @@ import (
 	"sync"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/paimirror/paimirror/fileserver/logclip"
 )
 
 // distribution logs through logrus's standard logger, a process-wide
@@ -187,7 +189,7 @@ func (r *Registry) logEntry(e *logrus.Entry, level slog.Level) {
 		// The request's URI, host, agent and route variables are the
 		// client's to choose, and may be long.
 		if s, ok := v.(string); ok && (strings.HasPrefix(k, "http.request.") || strings.HasPrefix(k, "vars.")) {
-			v = clip(s)
+			v = logclip.Clip(s)
 		}
 		attrs = append(attrs, slog.Any(k, v))
 	}

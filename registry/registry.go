@@ -30,6 +30,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/fileserver/logclip"
 )
 
 // maxManifestBody is the largest manifest a push may carry; distribution
@@ -207,7 +208,7 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if r.accessLog {
 		r.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 			slog.String("method", req.Method),
-			slog.String("path", clip(req.URL.RequestURI())),
+			slog.String("path", logclip.Clip(req.URL.RequestURI())),
 			slog.Int("status", status),
 			slog.Int64("bytes", rec.written),
 			slog.Duration("duration", time.Since(start)),
@@ -235,10 +236,6 @@ func (r *Registry) serve(w *recorder, req *http.Request) {
 // (a 255-character name, then a referrers or blob route with a sha512
 // digest) is about 400 bytes.
 const maxPath = 2048
-
-// maxLoggedPath bounds what a log record carries of a request's path or
-// URI, which the client chooses (one request can send close to 1 MB).
-const maxLoggedPath = 200
 
 // badPath answers, before distribution sees them, requests whose
 // repository name is longer than the 255 characters names may have (400
@@ -286,14 +283,6 @@ func repositoryName(p string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// clip returns s cut to maxLoggedPath bytes, with its length noted.
-func clip(s string) string {
-	if len(s) <= maxLoggedPath {
-		return s
-	}
-	return strings.ToValidUTF8(s[:maxLoggedPath], "") + "…(" + strconv.Itoa(len(s)) + " bytes)"
 }
 
 // refused answers requests that may not change the registry and reports
