@@ -6,11 +6,13 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
 )
 
 // RequireEnv is the environment variable that turns a missing test tool from
 // a skip into a failure. .ci/run sets it, so CI never passes by skipping.
-const RequireEnv = "PAIMIRROR_REQUIRE_TOOLS"
+const RequireEnv = badlink.RequireEnv
 
 // Tool returns the path of a real program a test runs against (skopeo,
 // crane, ctr, sshd, ...). When it is not installed the test is skipped, or
@@ -33,10 +35,7 @@ func Tool(t testing.TB, name string) string {
 // package installs, a host the machine reaches).
 func Need(t testing.TB, format string, args ...any) {
 	t.Helper()
-	if os.Getenv(RequireEnv) != "" {
-		t.Fatalf(format+" ("+RequireEnv+" is set, so this fails instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
+	badlink.Need(t, format, args...)
 }
 
 // Reach returns when hostport accepts a TCP connection within 10 seconds,

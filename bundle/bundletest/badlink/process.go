@@ -15,17 +15,18 @@ import (
 )
 
 // RequireEnv is the environment variable that turns a missing program from
-// a skip into a failure; .ci/run sets it. It is bundletest.RequireEnv's
-// name, repeated here because this package imports nothing of paimirror's
-// (bundletest imports bundle, whose own tests use this package).
+// a skip into a failure; .ci/run sets it. It lives here, where nothing of
+// paimirror's is imported, so that every test helper can share it
+// (bundletest.RequireEnv is this).
 const RequireEnv = "PAIMIRROR_REQUIRE_TOOLS"
 
 // startTimeout bounds how long a peer may take to answer after its start.
 const startTimeout = 30 * time.Second
 
-// need skips the test with the reason given, or fails it where RequireEnv
-// is set.
-func need(t testing.TB, format string, args ...any) {
+// Need skips the test with the reason given, or fails it where RequireEnv
+// is set: for anything .ci/run provides (a program, a file a package
+// installs, a host the machine reaches).
+func Need(t testing.TB, format string, args ...any) {
 	t.Helper()
 	if os.Getenv(RequireEnv) != "" {
 		t.Fatalf(format+" ("+RequireEnv+" is set, so this fails instead of skipping)", args...)
@@ -64,7 +65,7 @@ func findProgram(t testing.TB, what, env, cached, onPath string) string {
 	if p, err := exec.LookPath(onPath); err == nil {
 		return p
 	}
-	need(t, "%s is not installed (%s unset, no %s, no %s on PATH); .ci/badlink-tools.sh builds it",
+	Need(t, "%s is not installed (%s unset, no %s, no %s on PATH); .ci/badlink-tools.sh builds it",
 		what, env, filepath.Join(cacheDir(), "bin", cached), onPath)
 	return ""
 }

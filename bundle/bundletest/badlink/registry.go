@@ -95,7 +95,7 @@ func Registry(t testing.TB, opts RegistryOptions) *Reg {
 	t.Helper()
 	bin := findProgram(t, "distribution's registry "+RegistryVersion, "PAIMIRROR_REGISTRY", "registry", "registry")
 	if err := checkOnce("registry", bin, func() error { return checkRegistry(bin) }); err != nil {
-		need(t, "%v; .ci/badlink-tools.sh builds %s", err, RegistryVersion)
+		Need(t, "%v; .ci/badlink-tools.sh builds %s", err, RegistryVersion)
 	}
 
 	dir := t.TempDir()

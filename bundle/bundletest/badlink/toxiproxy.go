@@ -46,7 +46,7 @@ func Toxiproxy(t testing.TB) *Toxi {
 	t.Helper()
 	bin := findProgram(t, "toxiproxy's server "+ToxiproxyVersion, "PAIMIRROR_TOXIPROXY", "toxiproxy-server", "toxiproxy-server")
 	if err := checkOnce("toxiproxy", bin, func() error { return checkToxiproxy(bin) }); err != nil {
-		need(t, "%v; .ci/badlink-tools.sh builds %s", err, ToxiproxyVersion)
+		Need(t, "%v; .ci/badlink-tools.sh builds %s", err, ToxiproxyVersion)
 	}
 	x := &Toxi{client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}}
 	t.Cleanup(x.client.CloseIdleConnections)
