@@ -266,10 +266,7 @@ func (b *builder) pullImage(ctx context.Context, p *imagePlan) error {
 		b.emit(Event{Kind: EventBytes, Item: p.item, Bytes: p.image.Size})
 		b.emit(Event{Kind: EventDone, Item: p.item})
 	}
-	srcs, err := b.registrySources(ctx, p.sources)
-	if err != nil {
-		return err
-	}
+	srcs := b.registrySources(p.sources)
 	var wg sync.WaitGroup
 	blobs := p.image.Blobs()
 	errs := make([]error, len(blobs))
@@ -309,13 +306,13 @@ func shortDigest(d string) string {
 // whose authenticating transport is made when the engine first uses it:
 // a registry the engine never needs (the origin, when a mirror serves
 // everything) is never pinged.
-func (b *builder) registrySources(_ context.Context, srcs []imageSource) ([]fetch.Source, error) {
+func (b *builder) registrySources(srcs []imageSource) []fetch.Source {
 	var out []fetch.Source
 	for _, s := range srcs {
 		u := fmt.Sprintf("%s://%s/v2/%s/blobs/", s.repo.Scheme(), s.repo.RegistryStr(), s.repo.RepositoryStr())
 		out = append(out, fetch.Source{Name: s.String(), URL: u, Client: &http.Client{Transport: lazyTransport{b: b, repo: s.repo}}})
 	}
-	return out, nil
+	return out
 }
 
 // lazyTransport makes a repository's authenticating transport (a ping and

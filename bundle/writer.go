@@ -93,10 +93,33 @@ func (s *slot) Commit(digest string) error {
 	}
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()
-	s.w.have[s.digest] = s.size
-	delete(s.w.slots, s.digest)
-	startWriteback(s.w.f, s.hdrOff, s.dataOff+roundBlock(s.size)-s.hdrOff)
+	s.w.storedLocked(s)
 	return nil
+}
+
+// storedLocked makes a filled slot a stored blob and starts its writeback.
+// Callers hold w.mu.
+func (w *partialWriter) storedLocked(s *slot) {
+	w.have[s.digest] = s.size
+	delete(w.slots, s.digest)
+	startWriteback(w.f, s.hdrOff, s.dataOff+roundBlock(s.size)-s.hdrOff)
+}
+
+// blobHeader is the tar header of a blob's member.
+func blobHeader(digest string, size int64) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644}
+}
+
+// headerBlocks encodes hdr as the bundle writes every member's header (PAX,
+// time 0): the header blocks, and any PAX record, without data.
+func headerBlocks(hdr *tar.Header) ([]byte, error) {
+	hdr.ModTime = time.Unix(0, 0)
+	hdr.Format = tar.FormatPAX
+	var hb bytes.Buffer
+	if err := tar.NewWriter(&hb).WriteHeader(hdr); err != nil {
+		return nil, err
+	}
+	return hb.Bytes(), nil
 }
 
 // place returns the slot for a blob of size bytes: the one an earlier run
@@ -117,15 +140,14 @@ func (w *partialWriter) place(digest string, size int64) (*slot, error) {
 		delete(w.slots, digest)
 		w.orphans = append(w.orphans, s)
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644, ModTime: time.Unix(0, 0), Format: tar.FormatPAX}
-	var hb bytes.Buffer
-	if err := tar.NewWriter(&hb).WriteHeader(hdr); err != nil {
+	hb, err := headerBlocks(blobHeader(digest, size))
+	if err != nil {
 		return nil, err
 	}
 	start := w.end
-	dataOff := start + int64(hb.Len())
+	dataOff := start + int64(len(hb))
 	end := dataOff + roundBlock(size)
-	if _, err := w.f.WriteAt(hb.Bytes(), start); err != nil {
+	if _, err := w.f.WriteAt(hb, start); err != nil {
 		w.f.Truncate(start)
 		return nil, fmt.Errorf("writing %s: %w", w.path, err)
 	}
@@ -365,12 +387,10 @@ func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("writing %s: %w", w.path, err)
 		}
-		w.have[digest] = size
-		delete(w.slots, digest)
+		w.storedLocked(s)
 		return nil
 	}
-	hdr := &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644}
-	if err := w.writeMember(hdr, r); err != nil {
+	if err := w.writeMember(blobHeader(digest, size), r); err != nil {
 		return fmt.Errorf("writing %s: %w", w.path, err)
 	}
 	w.have[digest] = size
@@ -383,20 +403,16 @@ func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 // On failure the file is cut back to where the member began, so the tar
 // stays whole. Callers hold w.mu (or own w exclusively).
 func (w *partialWriter) writeMember(hdr *tar.Header, r io.Reader) error {
-	hdr.ModTime = time.Unix(0, 0)
-	hdr.Format = tar.FormatPAX
-	var hb bytes.Buffer
-	tw := tar.NewWriter(&hb)
-	if err := tw.WriteHeader(hdr); err != nil {
+	hb, err := headerBlocks(hdr)
+	if err != nil {
 		return err
 	}
-	// hb now holds the header blocks (and any PAX record) and no data.
 	start := w.end
-	err := func() error {
-		if _, err := w.f.WriteAt(hb.Bytes(), start); err != nil {
+	err = func() error {
+		if _, err := w.f.WriteAt(hb, start); err != nil {
 			return err
 		}
-		off := start + int64(hb.Len())
+		off := start + int64(len(hb))
 		if hdr.Size > 0 {
 			if _, err := w.f.Seek(off, io.SeekStart); err != nil {
 				return err
