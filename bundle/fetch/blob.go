@@ -369,19 +369,8 @@ func (b *blob) download(ctx context.Context) error {
 	// will take over. Until a source shows it serves ranges one
 	// connection runs, and takes over the following segments when it is
 	// sent the whole body instead.
-	if n := b.wantLocked(); n > 1 && len(b.segs) == 1 && b.segs[0].Pos == 0 && b.segs[0].End == b.size {
-		// A fresh blob: n equal segments.
-		b.segs = b.segs[:0]
-		for i := range int64(n) {
-			start, end := b.size*i/int64(n), b.size*(i+1)/int64(n)
-			b.segs = append(b.segs, &segment{Start: start, End: end, Pos: start, owner: -1})
-		}
-	} else if b.e.opts.Connections > 1 {
-		for live := b.liveLocked(); live < b.e.opts.Connections; live++ {
-			if !b.splitLocked(-1) {
-				break
-			}
-		}
+	if n := b.wantLocked(); !b.splitEvenLocked(n) {
+		b.splitToLocked(n)
 	}
 	b.spawnLocked()
 	b.mu.Unlock()
@@ -407,13 +396,7 @@ func (b *blob) spawnLocked() {
 	if b.rangeOK {
 		want = b.wantLocked()
 	}
-	// Each connection starts with a range of its own, so none is asked
-	// for bytes that another will take over.
-	for live := b.liveLocked(); live < want; live++ {
-		if !b.splitLocked(-1) {
-			break
-		}
-	}
+	b.splitToLocked(want)
 	for ; b.workers < want; b.workers++ {
 		id := b.workers
 		b.wg.Go(func() { b.worker(id) })
@@ -557,6 +540,32 @@ func (b *blob) claimLocked(id int) *segment {
 		}
 	}
 	return nil
+}
+
+// splitEvenLocked splits a fresh blob (nothing fetched, nothing asked
+// for yet) into n equal segments and reports whether it did. Callers hold
+// mu.
+func (b *blob) splitEvenLocked(n int) bool {
+	if n <= 1 || len(b.segs) != 1 || b.segs[0].Pos != 0 || b.segs[0].End != b.size {
+		return false
+	}
+	b.segs = b.segs[:0]
+	for i := range int64(n) {
+		start, end := b.size*i/int64(n), b.size*(i+1)/int64(n)
+		b.segs = append(b.segs, &segment{Start: start, End: end, Pos: start, owner: -1})
+	}
+	return true
+}
+
+// splitToLocked halves the largest segments left until n are left to
+// fetch, so each connection starts with a range of its own. Callers hold
+// mu.
+func (b *blob) splitToLocked(n int) {
+	for live := b.liveLocked(); live < n; live++ {
+		if !b.splitLocked(-1) {
+			return
+		}
+	}
 }
 
 // liveLocked counts the segments not complete. Callers hold mu.
