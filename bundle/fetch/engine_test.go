@@ -75,7 +75,10 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if o.cut != nil {
 		limit = o.cut(n)
 	}
-	cw := &countingWriter{ResponseWriter: w, o: o, limit: limit, tamper: o.tamper, stall: o.stall, done: r.Context().Done()}
+	o.mu.Lock()
+	stall := o.stall // a test turns stalling off between runs
+	o.mu.Unlock()
+	cw := &countingWriter{ResponseWriter: w, o: o, limit: limit, tamper: o.tamper, stall: stall, done: r.Context().Done()}
 	http.ServeContent(cw, r, "blob", time.Time{}, bytes.NewReader(o.data))
 }
 
@@ -240,16 +243,7 @@ func TestFetchResumesAcrossRuns(t *testing.T) {
 	o := &origin{data: data, stall: size / 2}
 	u := serve(t, o)
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	var seen atomic.Int64
-	e := engine(t, dir, func(opts *fetch.Options) {
-		opts.Connections = 1
-		opts.Progress = func(ev fetch.Event) {
-			if ev.Kind == fetch.Received && seen.Add(ev.Bytes) >= size/3 {
-				cancel()
-			}
-		}
-	})
+	ctx, e := stoppingEngine(t, dir, size/3)
 	r := fetch.Request{Item: "blob", Digest: digest, Size: size, Sources: []fetch.Source{{URL: u + "/blob"}}}
 	if _, _, err := fetchInto(ctx, e, r); !errors.Is(err, context.Canceled) {
 		t.Fatalf("want the cancelled fetch to fail with context.Canceled, got %v", err)
@@ -280,6 +274,25 @@ func TestFetchResumesAcrossRuns(t *testing.T) {
 	if want := fmt.Sprintf("bytes=%d-%d", kept, size-1); len(o.ranges) != 1 || o.ranges[0] != want {
 		t.Errorf("the rerun asked for %q, want one request for %q", o.ranges, want)
 	}
+}
+
+// stoppingEngine returns an engine on dir with one connection per blob,
+// and a context it cancels once after bytes have arrived, as a killed
+// build stops.
+func stoppingEngine(t *testing.T, dir string, after int64) (context.Context, *fetch.Engine) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	var seen atomic.Int64
+	e := engine(t, dir, func(opts *fetch.Options) {
+		opts.Connections = 1
+		opts.Progress = func(ev fetch.Event) {
+			if ev.Kind == fetch.Received && seen.Add(ev.Bytes) >= after {
+				cancel()
+			}
+		}
+	})
+	return ctx, e
 }
 
 // TestFetchStaleStateStartsOver: a part file whose bytes are wrong (a
@@ -551,16 +564,7 @@ func TestFetchPlace(t *testing.T) {
 			}
 			return place, nil
 		}}
-	ctx, cancel := context.WithCancel(context.Background())
-	var seen atomic.Int64
-	e := engine(t, dir, func(opts *fetch.Options) {
-		opts.Connections = 1
-		opts.Progress = func(ev fetch.Event) {
-			if ev.Kind == fetch.Received && seen.Add(ev.Bytes) >= size/3 {
-				cancel()
-			}
-		}
-	})
+	ctx, e := stoppingEngine(t, dir, size/3)
 	if _, err := e.Fetch(ctx, r); !errors.Is(err, context.Canceled) {
 		t.Fatalf("want context.Canceled, got %v", err)
 	}
