@@ -144,14 +144,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 	path, _ := buildSmall(t, bundletest.Options{LayerSize: 8 << 20})
 	addr := freeAddr(t)
 	cmd, log := startServe(t, path, "--addr", addr)
-	b, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := b.Lock.Images[0]
-	layer := img.Layers[len(img.Layers)-1]
-	b.Close()
-	repo, _, _ := strings.Cut(img.Names[0], ":")
+	repo, layer := firstImageLayer(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, layer.Digest), nil)
@@ -202,14 +195,7 @@ func TestServeKeepsOpenedBundle(t *testing.T) {
 	addr := freeAddr(t)
 	startServe(t, path, "--addr", addr)
 
-	b, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := b.Lock.Images[0]
-	layer := img.Layers[len(img.Layers)-1]
-	b.Close()
-	repo, _, _ := strings.Cut(img.Names[0], ":")
+	repo, layer := firstImageLayer(t, path)
 	fileURL := "http://" + addr + "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
 	blobURL := fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, layer.Digest)
 	get := func(u string) ([]byte, string) {
@@ -245,4 +231,18 @@ func TestServeKeepsOpenedBundle(t *testing.T) {
 			t.Errorf("after the bundle was replaced the blob hashes to %x, ETag %s; want %s, ETag %s", sum, tag, layer.Digest, blobTag)
 		}
 	}
+}
+
+// firstImageLayer returns the first image's repository (its first mirror
+// name without the tag) and its last layer, from the bundle at path.
+func firstImageLayer(t *testing.T, path string) (string, bundle.Blob) {
+	t.Helper()
+	b, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	img := b.Lock.Images[0]
+	repo, _, _ := strings.Cut(img.Names[0], ":")
+	return repo, img.Layers[len(img.Layers)-1]
 }

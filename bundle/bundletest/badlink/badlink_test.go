@@ -300,19 +300,7 @@ func TestRegistryTLSAndHtpasswd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := img.LayerByDigest(v1.Hash{Algorithm: "sha256", Hex: strings.TrimPrefix(b.digest, "sha256:")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil || !bytes.Equal(data, b.data) {
-		t.Errorf("pulling the layer: %v, %d bytes", err, len(data))
-	}
+	checkLayer(t, img, b, "lab/project/app")
 	if n := reg.BlobGets(b.digest); n != 2 {
 		t.Errorf("BlobGets = %d, want 2 (one refused, one pulled)", n)
 	}
@@ -400,19 +388,7 @@ func pull(t *testing.T, ref string, b blob, auth authn.Authenticator) {
 	if err != nil {
 		t.Fatalf("pulling %s: %v", ref, err)
 	}
-	l, err := img.LayerByDigest(v1.Hash{Algorithm: "sha256", Hex: strings.TrimPrefix(b.digest, "sha256:")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	data, err := io.ReadAll(rc)
-	if err != nil || !bytes.Equal(data, b.data) {
-		t.Errorf("pulling %s's layer: %v, %d bytes", ref, err, len(data))
-	}
+	checkLayer(t, img, b, ref)
 }
 
 func TestRedirectFront(t *testing.T) {
@@ -541,5 +517,23 @@ func TestChain(t *testing.T) {
 	}
 	if n, s := reg.BlobGets(b.digest), reg.BytesServed(b.digest); n != 1 || s != int64(len(b.data)) {
 		t.Errorf("BlobGets, BytesServed = %d, %d; want 1, %d", n, s, len(b.data))
+	}
+}
+
+// checkLayer reads the layer b of img (pulled as ref) and checks its bytes.
+func checkLayer(t *testing.T, img v1.Image, b blob, ref string) {
+	t.Helper()
+	l, err := img.LayerByDigest(v1.Hash{Algorithm: "sha256", Hex: strings.TrimPrefix(b.digest, "sha256:")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil || !bytes.Equal(data, b.data) {
+		t.Errorf("pulling %s's layer: %v, %d bytes", ref, err, len(data))
 	}
 }
