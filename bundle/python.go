@@ -293,14 +293,15 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 			continue
 		}
 		wg.Go(func() {
+			urls := fileSources(b.opts.Mirrors, []string{f.URL})
 			var srcs []fetch.Source
-			for _, u := range fileSources(b.opts.Mirrors, []string{f.URL}) {
+			for _, u := range urls {
 				// A copy the resolver downloaded from u comes first.
 				if p, ok := b.pyCache.lookup(u); ok {
 					srcs = append(srcs, fetch.Source{Name: u, URL: "file://" + filepath.ToSlash(p), Client: localFiles})
 				}
 			}
-			srcs = append(srcs, urlSources(fileSources(b.opts.Mirrors, []string{f.URL}))...)
+			srcs = append(srcs, urlSources(urls)...)
 			size := f.Size
 			if size <= 0 {
 				size = -1 // the index did not say
