@@ -33,10 +33,10 @@ func TestParseMirror(t *testing.T) {
 		{name: "registry", in: "docker.io=docker.m.daocloud.io", from: "docker.io", to: "docker.m.daocloud.io"},
 		{name: "registry with path", in: "gcr.io/google-containers=registry.k8s.io", from: "gcr.io/google-containers", to: "registry.k8s.io"},
 		{name: "TO with path", in: "gcr.io/google-containers=registry.k8s.io/mirror/", from: "gcr.io/google-containers", to: "registry.k8s.io/mirror"},
-		{name: "docker hub spellings", in: " Index.Docker.io/library/ = http://10.0.0.5:5000/hub ", from: "docker.io/library", to: "http://10.0.0.5:5000/hub"},
+		{name: "docker hub spellings", in: " Index.Docker.io/library/ = http://127.0.0.5:5000/hub ", from: "docker.io/library", to: "http://127.0.0.5:5000/hub"},
 		{name: "registry-1.docker.io", in: "registry-1.docker.io=reg.example.cn", from: "docker.io", to: "reg.example.cn"},
 		{name: "url", in: "HTTPS://GitHub.com/=https://files.m.daocloud.io/github.com/", from: "https://github.com", to: "https://files.m.daocloud.io/github.com"},
-		{name: "url with path", in: "http://archive.ubuntu.com/ubuntu=http://10.0.0.5/Ubuntu", from: "http://archive.ubuntu.com/ubuntu", to: "http://10.0.0.5/Ubuntu"},
+		{name: "url with path", in: "http://archive.ubuntu.com/ubuntu=http://127.0.0.5/Ubuntu", from: "http://archive.ubuntu.com/ubuntu", to: "http://127.0.0.5/Ubuntu"},
 		{name: "url to a proxy path", in: "https://github.com=https://ghproxy.example.cn/https://github.com", from: "https://github.com", to: "https://ghproxy.example.cn/https://github.com"},
 		{name: "no equals", in: "nonsense", err: "want FROM=TO"},
 		{name: "empty TO", in: "docker.io=", err: "want FROM=TO"},
@@ -74,7 +74,7 @@ func TestMirrorHost(t *testing.T) {
 	tests := []struct{ spec, host string }{
 		{"docker.io=docker.m.daocloud.io", "docker.m.daocloud.io"},
 		{"gcr.io/google-containers=Registry.K8s.io/mirror", "registry.k8s.io"},
-		{"docker.io=http://10.0.0.5:5000/hub", "10.0.0.5:5000"},
+		{"docker.io=http://127.0.0.5:5000/hub", "127.0.0.5:5000"},
 		{"https://github.com=https://files.m.daocloud.io/github.com", "files.m.daocloud.io"},
 		{"https://pypi.org=https://user:secret@pypi.example.cn/simple", "pypi.example.cn"},
 	}
@@ -145,7 +145,7 @@ func TestImageSources(t *testing.T) {
 		mirrors: []string{
 			"gcr.io=gcr.m.daocloud.io",
 			"gcr.io/google-containers=k8s.m.daocloud.io",
-			"gcr.io=http://10.0.0.5:5000/gcr",
+			"gcr.io=http://127.0.0.5:5000/gcr",
 			"gcr.io/google-containers/pause=reg.example.cn/pause",
 			"gcr.io/google-containers=registry.k8s.io",
 			"quay.io=quay.m.daocloud.io",
@@ -156,7 +156,7 @@ func TestImageSources(t *testing.T) {
 			"https://k8s.m.daocloud.io/pause",
 			"https://registry.k8s.io/pause",
 			"https://gcr.m.daocloud.io/google-containers/pause",
-			"http://10.0.0.5:5000/gcr/google-containers/pause",
+			"http://127.0.0.5:5000/gcr/google-containers/pause",
 			"https://gcr.io/google-containers/pause",
 		},
 		wantFrom: []string{"gcr.io/google-containers/pause", "gcr.io/google-containers", "gcr.io/google-containers", "gcr.io", "gcr.io", ""},
@@ -290,9 +290,9 @@ func TestFileSources(t *testing.T) {
 		want:    []string{"https://pypi.tuna.tsinghua.edu.cn", "https://pypi.org", "https://pypi.tuna.tsinghua.edu.cn?x=1", "https://pypi.org?x=1"},
 	}, {
 		name:    "scheme and host without case, path with",
-		mirrors: []string{"HTTP://Archive.Ubuntu.com/ubuntu=http://10.0.0.5/ubuntu"},
+		mirrors: []string{"HTTP://Archive.Ubuntu.com/ubuntu=http://127.0.0.5/ubuntu"},
 		urls:    []string{"http://ARCHIVE.ubuntu.com/ubuntu/dists/bionic/InRelease", "http://archive.ubuntu.com/Ubuntu/dists/bionic/InRelease"},
-		want:    []string{"http://10.0.0.5/ubuntu/dists/bionic/InRelease", "http://ARCHIVE.ubuntu.com/ubuntu/dists/bionic/InRelease", "http://archive.ubuntu.com/Ubuntu/dists/bionic/InRelease"},
+		want:    []string{"http://127.0.0.5/ubuntu/dists/bionic/InRelease", "http://ARCHIVE.ubuntu.com/ubuntu/dists/bionic/InRelease", "http://archive.ubuntu.com/Ubuntu/dists/bionic/InRelease"},
 	}, {
 		name:    "scheme must match",
 		mirrors: []string{"https://archive.ubuntu.com=https://mirrors.example.cn"},

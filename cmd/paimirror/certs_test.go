@@ -88,7 +88,7 @@ func verifyAgainst(ca, leaf *x509.Certificate, host string) error {
 // signed with the same key does not.
 func TestTLSDirCAConstrained(t *testing.T) {
 	dir := t.TempDir()
-	hosts := []string{"10.0.0.10", "127.0.0.1", "::1", "localhost", "mirror.lab"}
+	hosts := []string{"127.0.0.10", "127.0.0.1", "::1", "localhost", "mirror.lab"}
 	var log bytes.Buffer
 	if _, err := ensureCerts(dir, hosts, testLogger(&log)); err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestTLSDirCAConstrained(t *testing.T) {
 	for _, r := range ca.PermittedIPRanges {
 		ranges = append(ranges, r.String())
 	}
-	if want := []string{"10.0.0.10/32", "127.0.0.1/32", "::1/128"}; !slices.Equal(ranges, want) {
+	if want := []string{"127.0.0.10/32", "127.0.0.1/32", "::1/128"}; !slices.Equal(ranges, want) {
 		t.Errorf("permitted IP ranges %q, want %q", ranges, want)
 	}
 	if life := ca.NotAfter.Sub(ca.NotBefore); life > 2*365*24*time.Hour+2*time.Hour {
@@ -126,7 +126,7 @@ func TestTLSDirCAConstrained(t *testing.T) {
 			t.Errorf("server certificate for %s: %v", h, err)
 		}
 	}
-	for _, names := range [][]string{{"github.com"}, {"mirror.lab", "github.com"}, {"8.8.8.8"}, {"10.0.0.11"}} {
+	for _, names := range [][]string{{"github.com"}, {"mirror.lab", "github.com"}, {"8.8.8.8"}, {"127.0.0.11"}} {
 		leaf := signLeaf(t, dir, names...)
 		if err := verifyAgainst(ca, leaf, names[len(names)-1]); err == nil {
 			t.Errorf("a certificate for %v signed by the --tls-dir CA verifies", names)
