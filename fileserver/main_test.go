@@ -92,12 +92,20 @@ func buildDefault() (*testBundle, error) {
 // its HOST:PORT.
 func start(t *testing.T, opts ...fileserver.Option) (*fileserver.Server, string) {
 	t.Helper()
+	s, ts := startServer(t, opts...)
+	return s, strings.TrimPrefix(ts.URL, "http://")
+}
+
+// startServer is start, with the test server itself: its Close waits for
+// every handler, so what they record afterwards is complete.
+func startServer(t *testing.T, opts ...fileserver.Option) (*fileserver.Server, *httptest.Server) {
+	t.Helper()
 	tb := defaultBundle(t)
 	opts = append([]fileserver.Option{fileserver.WithLogger(testLogger(t))}, opts...)
 	s := fileserver.New(tb.b, opts...)
 	ts := httptest.NewServer(s.Handler(http.NotFoundHandler()))
 	t.Cleanup(ts.Close)
-	return s, strings.TrimPrefix(ts.URL, "http://")
+	return s, ts
 }
 
 // testLogger logs through t, from Info up (Debug has a line per request).

@@ -196,7 +196,8 @@ func TestRegistryKind(t *testing.T) {
 // TestMetricsConcurrent downloads from many clients at once and checks
 // nothing is lost (run with -race).
 func TestMetricsConcurrent(t *testing.T) {
-	s, addr := start(t)
+	s, ts := startServer(t)
+	addr := strings.TrimPrefix(ts.URL, "http://")
 	const clients, each = 50, 4
 	f := fileAt(t, kubeadm)
 	client := &http.Client{Transport: bundletest.LoopbackTransport()}
@@ -223,6 +224,9 @@ func TestMetricsConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+	// A client may have read a whole body before its handler returned and
+	// was counted: wait for every handler.
+	ts.Close()
 	var buf bytes.Buffer
 	if _, err := s.Metrics().WriteTo(&buf); err != nil {
 		t.Fatal(err)
