@@ -142,7 +142,8 @@ type buildProgress struct {
 	done     int
 	items    int
 	resumed  int64
-	early    int64 // bytes fetched before the plan (the bar counts the rest)
+	early    int64  // bytes fetched before the plan (the bar counts the rest)
+	verb     string // what a finished item is, without a terminal: "stored" (default) or "pushed"
 }
 
 // itemProgress is one item in flight: bytes done of total (-1: unknown).
@@ -217,7 +218,11 @@ func (p *buildProgress) event(e bundle.Event) {
 	case bundle.EventDone:
 		delete(p.inflight, e.Item)
 		if !tty {
-			fmt.Fprintf(p.g.stderr, "stored %s\n", e.Item)
+			verb := p.verb
+			if verb == "" {
+				verb = "stored"
+			}
+			fmt.Fprintf(p.g.stderr, "%s %s\n", verb, e.Item)
 		}
 		p.describe()
 	case bundle.EventItemDone:

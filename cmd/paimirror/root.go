@@ -97,6 +97,7 @@ func newRoot(g *globalOptions) *cobra.Command {
 	root.AddCommand(
 		newBuildCmd(g),
 		newServeCmd(g),
+		newPushCmd(g),
 		newInstallCmd(g),
 		newVerifyCmd(g),
 		newInspectCmd(g),
