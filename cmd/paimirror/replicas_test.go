@@ -1,0 +1,224 @@
+package main
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
+	"github.com/paimirror/paimirror/manifests"
+)
+
+// TestServeReplicasBehindHAProxy serves three copies of one bundle with
+// three serve processes behind a real HAProxy configured as the README's
+// "serve replicas" section says, starts 32 parallel image pulls through
+// it, and kills one replica with SIGKILL once a quarter of the bytes have
+// arrived. Each puller behaves as docker and containerd do: a blob whose
+// transfer breaks is asked for again from the byte it reached (Range).
+// Every pull must complete with every digest checked, and at least one
+// must have met the kill.
+func TestServeReplicasBehindHAProxy(t *testing.T) {
+	def := manifests.Default()
+	sel, err := def.Select(nil, []string{"kubespray-files"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel.Files, sel.Python, sel.Apt = nil, nil, nil
+	sel.Images = sel.Images[:8]
+	_, path := bundletest.Build(t, sel, bundletest.Options{LayerSize: 4 << 20})
+	b, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+
+	var replicas []*replica
+	var backends []string
+	for i := range 3 {
+		cp := filepath.Join(t.TempDir(), fmt.Sprintf("copy%d.tar", i))
+		copyFile(t, path, cp)
+		addr := freeAddr(t)
+		cmd, _ := startServe(t, "--addr", addr, cp)
+		replicas = append(replicas, &replica{cmd: cmd, addr: addr})
+		backends = append(backends, addr)
+	}
+	lb := badlink.HAProxy(t, backends)
+
+	const pulls = 32
+	var total int64
+	for i := range pulls {
+		img := b.Lock.Images[i%len(b.Lock.Images)]
+		total += img.Size
+		for _, bl := range img.Blobs() {
+			total += bl.Size
+		}
+	}
+	var received, resumed atomic.Int64
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: pulls, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	errs := make([]error, pulls)
+	var wg sync.WaitGroup
+	for i := range pulls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p := &puller{client: client, base: "http://" + lb.Addr, received: &received, resumed: &resumed}
+			errs[i] = p.pull(b.Lock.Images[i%len(b.Lock.Images)])
+		}()
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for received.Load() < total/4 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	killedAt := received.Load()
+	if err := replicas[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("pull %d: %v", i, err)
+		}
+	}
+	if killedAt >= total {
+		t.Fatalf("every pull had finished before the kill")
+	}
+	if resumed.Load() == 0 {
+		t.Errorf("no transfer broke: the killed replica was serving none of the %d pulls (killed at %d of %d bytes)", pulls, killedAt, total)
+	}
+	t.Logf("%d pulls, %d bytes; replica 2 killed at %d; %d transfers resumed", pulls, total, killedAt, resumed.Load())
+}
+
+type replica struct {
+	cmd  *exec.Cmd
+	addr string
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.Create(to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// puller pulls an image over the registry API as docker and containerd
+// do: the manifest by tag, then each blob, a broken blob transfer asked
+// for again from where it stopped (up to 10 times), every digest checked.
+type puller struct {
+	client            *http.Client
+	base              string
+	received, resumed *atomic.Int64
+}
+
+func (p *puller) pull(img bundle.Image) error {
+	repo, tag, _ := strings.Cut(img.Names[0], ":")
+	var manifest []byte
+	err := p.retry(func() error {
+		req, _ := http.NewRequest(http.MethodGet, p.base+"/v2/"+repo+"/manifests/"+tag, nil)
+		req.Header.Set("Accept", img.MediaType)
+		resp, err := p.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("manifest: %s", resp.Status)
+		}
+		manifest, err = io.ReadAll(resp.Body)
+		p.received.Add(int64(len(manifest)))
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if d := digestOf(manifest); d != img.Digest {
+		return fmt.Errorf("manifest digest %s, want %s", d, img.Digest)
+	}
+	for _, bl := range img.Blobs() {
+		if err := p.blob(repo, bl); err != nil {
+			return fmt.Errorf("%s blob %s: %w", repo, bl.Digest, err)
+		}
+	}
+	return nil
+}
+
+// blob fetches one blob, resuming a broken transfer with Range.
+func (p *puller) blob(repo string, bl bundle.Blob) error {
+	var got bytes.Buffer
+	attempts := 0
+	err := p.retry(func() error {
+		attempts++
+		req, _ := http.NewRequest(http.MethodGet, p.base+"/v2/"+repo+"/blobs/"+bl.Digest, nil)
+		if got.Len() > 0 {
+			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", got.Len()))
+			p.resumed.Add(1)
+		}
+		resp, err := p.client.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		switch {
+		case resp.StatusCode == http.StatusOK:
+			got.Reset()
+		case resp.StatusCode == http.StatusPartialContent && got.Len() > 0:
+		default:
+			return fmt.Errorf("GET: %s", resp.Status)
+		}
+		n, err := io.Copy(&got, resp.Body)
+		p.received.Add(n)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("after %d attempts: %w", attempts, err)
+	}
+	if int64(got.Len()) != bl.Size || digestOf(got.Bytes()) != bl.Digest {
+		return fmt.Errorf("got %d bytes hashing to %s", got.Len(), digestOf(got.Bytes()))
+	}
+	return nil
+}
+
+func (p *puller) retry(f func() error) error {
+	var errs []error
+	for range 10 {
+		err := f()
+		if err == nil {
+			return nil
+		}
+		errs = append(errs, err)
+		time.Sleep(50 * time.Millisecond)
+	}
+	return errors.Join(errs...)
+}
+
+func digestOf(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
