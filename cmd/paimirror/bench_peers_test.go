@@ -239,12 +239,31 @@ func serveBin(tb testing.TB) string {
 	return benchTool(tb, "paimirror", "PAIMIRROR_BIN", "paimirror")
 }
 
-// startBenchRegistry runs distribution's registry binary with filesystem storage
-// in a temp dir, its shipped config-example.yml settings (in-memory blob
-// descriptor cache), errors-only logging and tracing off, and pushes every
-// image of b into it under its first mirror name with go-containerregistry,
-// from the bundle's own bytes, so that every digest is the bundle's.
+// startBenchRegistry runs distribution's registry binary (startEmptyBenchRegistry)
+// and pushes every image of b into it under its first mirror name with
+// go-containerregistry, from the bundle's own bytes, so that every digest
+// is the bundle's.
 func startBenchRegistry(tb testing.TB, bin string, b *bundle.Bundle) *benchProcess {
+	tb.Helper()
+	p := startEmptyBenchRegistry(tb, bin)
+	addr := strings.TrimPrefix(p.url, "http://")
+	start := time.Now()
+	tr := bundletest.LoopbackTransport()
+	defer tr.CloseIdleConnections()
+	for _, img := range b.Lock.Images {
+		if err := pushImage(addr, b, img, tr); err != nil {
+			tb.Fatalf("pushing %s into the baseline registry: %v\n%s", img.Names[0], err, p.log)
+		}
+	}
+	tb.Logf("pushed %d images into registry %s in %s", len(b.Lock.Images), registryVersion, time.Since(start).Round(time.Millisecond))
+	return p
+}
+
+// startEmptyBenchRegistry runs distribution's registry binary with
+// filesystem storage in a temp dir, its shipped config-example.yml
+// settings (in-memory blob descriptor cache), errors-only logging and
+// tracing off.
+func startEmptyBenchRegistry(tb testing.TB, bin string) *benchProcess {
 	tb.Helper()
 	dir := tb.TempDir()
 	addr := benchAddr(tb)
@@ -280,18 +299,7 @@ http:
 	// so the baseline pays nothing for tracing.
 	cmd.Env = append(os.Environ(), "OTEL_TRACES_EXPORTER=none", "OTEL_METRICS_EXPORTER=none",
 		"OTEL_LOGS_EXPORTER=none", "OTEL_TRACES_SAMPLER=always_off")
-	p := startBenchProcess(tb, "registry "+registryVersion, "registry-"+registryVersion, "http://"+addr, "/v2/", cmd)
-
-	start := time.Now()
-	tr := bundletest.LoopbackTransport()
-	defer tr.CloseIdleConnections()
-	for _, img := range b.Lock.Images {
-		if err := pushImage(addr, b, img, tr); err != nil {
-			tb.Fatalf("pushing %s into the baseline registry: %v\n%s", img.Names[0], err, p.log)
-		}
-	}
-	tb.Logf("pushed %d images into registry %s in %s", len(b.Lock.Images), registryVersion, time.Since(start).Round(time.Millisecond))
-	return p
+	return startBenchProcess(tb, "registry "+registryVersion, "registry-"+registryVersion, "http://"+addr, "/v2/", cmd)
 }
 
 // pushImage writes one image of the bundle to the registry at addr.
