@@ -164,10 +164,11 @@ var (
 	// kubespray's required_pkgs less python-apt, python3-apt for its
 	// python3 interpreter, common_required_pkgs and ipvs's two; sshpass
 	// (pai); ntp, unzip, nfs-common (the guide); the dev box's list
-	// (environment.sh).
+	// (environment.sh); dbus, which kubespray's bootstrap-os installs for
+	// the hostname module.
 	aptCommon = []string{"python3-apt", "aufs-tools", "apt-transport-https", "software-properties-common", "ebtables",
 		"openssl", "curl", "rsync", "socat", "unzip", "e2fsprogs", "xfsprogs", "ipvsadm", "ipset",
-		"sshpass", "ntp", "nfs-common", "python3", "python3-dev", "python3-pip"}
+		"sshpass", "ntp", "nfs-common", "python3", "python3-dev", "python3-pip", "dbus"}
 	ubuntuSuites = func(codename string) []string {
 		return []string{codename, codename + "-updates", codename + "-security"}
 	}
@@ -349,7 +350,7 @@ func TestDefaultManifest(t *testing.T) {
 		for _, g := range []struct {
 			name string
 			on   bool
-		}{{"ubuntu-18.04", true}, {"ubuntu-16.04", false}, {"ubuntu-20.04", false}, {"nvidia-runtime", false}} {
+		}{{"ubuntu-18.04", true}, {"ubuntu-16.04", false}, {"ubuntu-20.04", false}, {"nvidia-runtime", true}} {
 			i := slices.IndexFunc(m.Groups, func(x Group) bool { return x.Name == g.name })
 			if i < 0 {
 				t.Errorf("group %s is not declared", g.name)
@@ -370,12 +371,19 @@ func TestDefaultManifest(t *testing.T) {
 			!slices.Equal(a.Packages, []string{"nvidia-container-runtime"}) || !a.Sources {
 			t.Errorf("nvidia-container = %+v", a)
 		}
-		gpu, err := m.Select([]string{"nvidia-runtime"}, nil)
+		// A default build carries nvidia-container-runtime, for prepare to
+		// install on GPU workers (the seed guide's step 5); --exclude
+		// nvidia-runtime leaves it out.
+		if i := slices.IndexFunc(selected.Apt, func(a Apt) bool { return a.Name == "nvidia-container" }); i < 0 ||
+			!slices.Contains(selected.Apt[i].Packages, "nvidia-container-runtime") || !selected.Apt[i].Sources {
+			t.Errorf("a default build lacks nvidia-container-runtime in the machines' sources: %+v", selected.Apt)
+		}
+		noGPU, err := m.Select(nil, []string{"nvidia-runtime"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(gpu.Apt); n != 3 || gpu.Apt[2].Name != "nvidia-container" {
-			t.Errorf("--include nvidia-runtime gives %d apt entries", n)
+		if slices.ContainsFunc(noGPU.Apt, func(a Apt) bool { return a.Name == "nvidia-container" }) {
+			t.Errorf("--exclude nvidia-runtime keeps nvidia-container")
 		}
 		for _, want := range aptEntries {
 			i := slices.IndexFunc(m.Apt, func(a Apt) bool { return a.Name == want.name })
@@ -426,7 +434,7 @@ func TestDefaultManifest(t *testing.T) {
 			}
 			return out
 		}
-		if got := names(selected); !slices.Equal(got, []string{"ubuntu-bionic", "docker-bionic"}) {
+		if got := names(selected); !slices.Equal(got, []string{"ubuntu-bionic", "docker-bionic", "nvidia-container"}) {
 			t.Errorf("a default build has apt entries %q, want only 18.04's", got)
 		}
 		xenial, err := m.Select([]string{"ubuntu-16.04"}, []string{"ubuntu-18.04"})

@@ -51,11 +51,14 @@
 //
 // # Applying
 //
-// Apply writes a Result: it refuses, writing nothing, if a file changed
-// since Plan read it (ErrChanged); it keeps each original once as
-// <file>.paimirror-orig (never overwritten, so the first original
-// survives every rerun); and it replaces each file atomically, through a
-// temporary file renamed over it, keeping its permissions. Plan after
+// Apply writes a Result, all or nothing: it refuses, writing nothing, if a
+// file changed since Plan read it (ErrChanged); it keeps each original
+// once as <file>.paimirror-orig (never overwritten, so the first original
+// survives every rerun; one that is not a regular file is
+// ErrOriginalNotFile); it writes every new content and original to a
+// synced temporary file beside its target, and only then renames them all
+// into place, keeping permissions. A failure before the renames leaves the
+// tree as it was; a failed rename puts back what was renamed. Plan after
 // Apply, with the same options, yields no changes. Result.Diff renders the
 // changes as a unified diff (a/ and b/ paths relative to the checkout),
 // for --dry-run.
@@ -68,7 +71,12 @@
 // scan of the tree as it will be after Apply. With ScanOptions.AptPackages
 // (Options.AptPackages for Plan: the bundle's apt repositories, which
 // prepare points the machines at), apt updates and installs of only those
-// packages are not findings.
+// packages are not findings. A finding in an Ansible task whose `when:`
+// (or that of a block or play around it) is false on every release of
+// ScanOptions.Targets (default Ubuntu 16.04 and 18.04) is off the default
+// path: conditions on the distribution facts (ansible_distribution,
+// ansible_distribution_version, ansible_lsb, ...) are evaluated; any other
+// condition keeps the task on the path.
 //
 // # Concurrency
 //

@@ -15,13 +15,24 @@ var (
 	// gitCloneKubespray matches environment.sh's clone of kubespray and
 	// captures the destination.
 	gitCloneKubespray = regexp.MustCompile(`^(\s*)git clone .*kubernetes-sigs/kubespray(?:\.git)?\s+(\S+)\s*$`)
-	// mirrorKubespray matches a line this patch wrote, to repoint it.
-	mirrorKubespray = regexp.MustCompile(`^(\s*)mkdir -p (\S+) && \(set -o pipefail; curl -fsSL "[^"]*" \| tar -xz --strip-components=1 -C \S+\) \|\| exit \$\?\s*$`)
+	// mirrorKubespray matches a line this patch wrote, to repoint it: a
+	// download with curl, else wget, else python3 (fetchKubespray), or
+	// the curl-only one of earlier versions.
+	mirrorKubespray = regexp.MustCompile(`^(\s*)mkdir -p (\S+) && \(set -o pipefail; (?:u="[^"]*"; if command -v curl .* fi|curl -fsSL "[^"]*") \| tar -xz --strip-components=1 -C \S+\) \|\| exit \$\?\s*$`)
 	// pipInstall finds `pip install` (python3 -m pip, pip3, pip) and an
 	// index option this patch added before.
 	pipInstall  = regexp.MustCompile(`\bpip3? install\b`)
 	pipIndexOpt = regexp.MustCompile(` --index-url \S+( --trusted-host \S+| --cert \S+)?`)
 )
+
+// fetchKubespray writes the URL in $u to standard output with curl, or
+// wget, or python3, whichever the dev box has (a stock Ubuntu 18.04
+// desktop has wget and python3, not curl), failing on an HTTP error. With
+// none of them it says what to install.
+const fetchKubespray = `if command -v curl >/dev/null 2>&1; then curl -fsSL "$u"; ` +
+	`elif command -v wget >/dev/null 2>&1; then wget -qO- "$u"; ` +
+	`elif command -v python3 >/dev/null 2>&1; then python3 -c 'import shutil, sys, urllib.request; shutil.copyfileobj(urllib.request.urlopen(sys.argv[1]), sys.stdout.buffer)' "$u"; ` +
+	`else echo "environment.sh: fetching kubespray from the mirror needs curl, wget or python3; install one and run again" >&2; exit 127; fi`
 
 // envPatch says where environment.sh should take kubespray and Python
 // packages from; an empty field leaves that part alone.
@@ -37,9 +48,10 @@ type envPatch struct {
 }
 
 // patchEnvironment rewrites environment.sh: the kubespray clone becomes a
-// download of the same tree from the mirror, and every pip install gets the
-// mirror's index. Lines it wrote before are repointed, so a second run with
-// the same mirror changes nothing.
+// download of the same tree from the mirror (with curl, wget or python3),
+// and every pip install gets the mirror's index. Lines it wrote before
+// (also the curl-only download of earlier versions) are repointed, so a
+// second run with the same mirror changes nothing.
 func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 	var warnings []string
 	lines := strings.SplitAfter(string(data), "\n")
@@ -53,7 +65,7 @@ func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 				m = mirrorKubespray.FindStringSubmatch(body)
 			}
 			if m != nil {
-				lines[i] = fmt.Sprintf(`%smkdir -p %s && (set -o pipefail; curl -fsSL "%s" | tar -xz --strip-components=1 -C %s) || exit $?`, m[1], m[2], p.kubesprayURL, m[2]) + nl
+				lines[i] = fmt.Sprintf(`%smkdir -p %s && (set -o pipefail; u="%s"; %s | tar -xz --strip-components=1 -C %s) || exit $?`, m[1], m[2], p.kubesprayURL, fetchKubespray, m[2]) + nl
 				cloned = true
 				continue
 			}

@@ -13,3 +13,8 @@ var ErrInvalidOptions = errors.New("invalid options")
 // ErrChanged is returned (wrapped) by Apply when a file no longer holds
 // what Plan read; plan again.
 var ErrChanged = errors.New("changed since it was planned")
+
+// ErrOriginalNotFile is returned (wrapped) by Apply when a file's
+// <file>.paimirror-orig exists but is not a regular file (a directory, a
+// symbolic link), so it cannot be the kept original.
+var ErrOriginalNotFile = errors.New("the kept original is not a regular file")

@@ -101,3 +101,29 @@ func readFileF(f *testing.F, path string) []byte {
 	}
 	return data
 }
+
+// FuzzEvalCondition: any when: text evaluates without panicking, and
+// "not (X)" is the negation of X (unknown stays unknown).
+func FuzzEvalCondition(f *testing.F) {
+	for _, s := range []string{
+		`ansible_distribution_version is version('20.04', '=')`,
+		`ansible_distribution == "Ubuntu" and ansible_distribution_version is version('16.04', '>=')`,
+		`ansible_lsb['codename'] not in ['xenial', 'bionic'] or x|int > 3`,
+		`(a or (b and not c)`, `'unterminated`, `x is version(operator='lt')`, ``,
+	} {
+		f.Add(s)
+	}
+	ts, err := parseTargets(nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, expr string) {
+		for _, tg := range ts {
+			r := evalCondition(expr, tg.facts)
+			if n := evalCondition("not ("+expr+")", tg.facts); r != unknown && n != not3(r) {
+				t.Fatalf("%s = %v but its negation = %v", expr, r, n)
+			}
+		}
+		offByWhen([]byte("- name: t\n  apt: name=x\n  when: "+expr+"\n"), []int{2}, ts)
+	})
+}

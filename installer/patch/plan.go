@@ -72,6 +72,9 @@ type Options struct {
 	// docker the mirror in registry-mirrors (see ScanOptions). Default
 	// false.
 	DevBoxDocker bool
+	// Targets are the releases of the install's machines, for Scan (see
+	// ScanOptions.Targets). Default: DefaultTargets.
+	Targets []string
 }
 
 // SystemCABundle is the system's CA bundle on Debian and Ubuntu, which
@@ -154,6 +157,9 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	case "http", "https":
 	default:
 		return nil, fmt.Errorf("%w: scheme %q: want http or https", ErrInvalidOptions, opts.Scheme)
+	}
+	if _, err := parseTargets(opts.Targets); err != nil {
+		return nil, err
 	}
 	if err := checkPaiDir(paiDir); err != nil {
 		return nil, err
@@ -310,7 +316,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	for line, dev := range dp.unused {
 		off[line] = "renders only when layout.yaml's workers have " + dev
 	}
-	sopts := ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker,
+	sopts := ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker, Targets: opts.Targets,
 		offLines: map[string]map[int]string{DevicePluginFile: off}}
 	if r.Findings, err = scanTree(paiDir, overlay, sopts); err != nil {
 		return nil, err
@@ -341,92 +347,6 @@ func (r *Result) Diff() string {
 		b.Write(diff.Diff(oldName, maskSecrets(c.Old), newName, maskSecrets(c.New)))
 	}
 	return b.String()
-}
-
-// Apply writes the changes of r. It first checks that every file still
-// holds what Plan read (else an error wrapping ErrChanged, and nothing is
-// written); then, for each file, it keeps the original as
-// <file>.paimirror-orig unless that exists already (so the first original
-// survives any number of runs), and replaces the file atomically (a
-// temporary file renamed over it), keeping its permissions; a symbolic
-// link stays in place and its target is rewritten.
-func Apply(r *Result) error {
-	for _, c := range r.Changes {
-		cur, err := os.ReadFile(c.Path)
-		if err != nil {
-			return fmt.Errorf("applying: %w", err)
-		}
-		if !bytes.Equal(cur, c.Old) {
-			return fmt.Errorf("applying: %s: %w", c.Path, ErrChanged)
-		}
-	}
-	for _, c := range r.Changes {
-		// A symbolic link stays one: its target is what gets rewritten.
-		path, err := filepath.EvalSymlinks(c.Path)
-		if err != nil {
-			return fmt.Errorf("applying: %w", err)
-		}
-		info, err := os.Stat(path)
-		if err != nil {
-			return fmt.Errorf("applying: %w", err)
-		}
-		if err := keepOriginal(c.Path+OrigSuffix, c.Old, info.Mode().Perm()); err != nil {
-			return fmt.Errorf("keeping the original of %s: %w", c.Path, err)
-		}
-		if err := writeAtomic(path, c.New, info.Mode().Perm()); err != nil {
-			return fmt.Errorf("writing %s: %w", c.Path, err)
-		}
-	}
-	return nil
-}
-
-// keepOriginal writes data to path unless path exists.
-func keepOriginal(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if errors.Is(err, fs.ErrExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
-}
-
-// writeAtomic replaces path with data through a temporary file in the same
-// directory.
-func writeAtomic(path string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".paimirror-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-	}
-	return err
 }
 
 // checkMirror checks a mirror address: HOST or HOST:PORT, no scheme, and a

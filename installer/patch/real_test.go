@@ -37,11 +37,11 @@ func nslookups(s string) int {
 // v1.8.0 from it into a temporary directory and skips when it is absent.
 const realPai = "/work/.mirror/microsoft+pai/repo"
 
-// TestRealTree patches the real pai v1.8.0 tree and checks that kubespray
-// would ask the mirror for every image and file the patch covers, that the
-// NVIDIA device plugin comes from the mirror, and that a second run
-// changes nothing. It logs what Scan still finds.
-func TestRealTree(t *testing.T) {
+// realTree extracts contrib/kubespray and src of pai v1.8.0 from realPai
+// into a temporary directory and returns it; it skips the test when the
+// repository or a tool is missing.
+func realTree(t *testing.T) string {
+	t.Helper()
 	if _, err := os.Stat(realPai); err != nil {
 		t.Skipf("no pai repository at %s", realPai)
 	}
@@ -56,7 +56,40 @@ func TestRealTree(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Skipf("extracting pai v1.8.0: %v: %s", err, out)
 	}
+	return dir
+}
 
+// TestRealTreeWhen: pai v1.8.0's pre-installation role installs python
+// only on Ubuntu 20.04; on the default targets that apt install is off the
+// default path even when the bundle lacks the package, and on 20.04 it is
+// on it.
+func TestRealTreeWhen(t *testing.T) {
+	dir := realTree(t)
+	noPython := slices.DeleteFunc(slices.Clone(realAptPackages), func(p string) bool { return p == "python" })
+	for _, tc := range []struct {
+		targets []string
+		off     bool
+	}{{nil, true}, {[]string{"ubuntu-20.04"}, false}} {
+		fs, err := Scan(dir, ScanOptions{Mirror: testMirror, AptPackages: noPython, DevBoxDocker: true, Targets: tc.targets})
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := slices.IndexFunc(fs, func(f Finding) bool { return f.Path == preInstallationFile && f.Line == 16 })
+		if i < 0 {
+			t.Fatalf("targets %v: no finding for the python install at %s:16", tc.targets, preInstallationFile)
+		}
+		if got := fs[i].OffPath != ""; got != tc.off {
+			t.Errorf("targets %v: %v: off the default path %v, want %v", tc.targets, fs[i], got, tc.off)
+		}
+	}
+}
+
+// TestRealTree patches the real pai v1.8.0 tree and checks that kubespray
+// would ask the mirror for every image and file the patch covers, that the
+// NVIDIA device plugin comes from the mirror, and that a second run
+// changes nothing. It logs what Scan still finds.
+func TestRealTree(t *testing.T) {
+	dir := realTree(t)
 	opts := Options{Mirror: testMirror, DockerApt: &testDockerApt, AptPackages: realAptPackages, PipIndex: "/pypi/simple/", DevBoxDocker: true}
 	r, err := Plan(dir, opts)
 	if err != nil {

@@ -55,6 +55,15 @@ type ScanOptions struct {
 	// registry-mirrors (the prepare step): its pulls of Docker Hub images
 	// are then not findings. Default false.
 	DevBoxDocker bool
+	// Targets are the releases the install's machines run, as
+	// "ubuntu-VERSION" (their {ID}-{VERSION_ID}, like the manifest's apt
+	// targets): an Ansible task whose `when:` (or that of a block or play
+	// around it) is false on every one of them is off the default path.
+	// Conditions on ansible_distribution, ansible_distribution_version,
+	// ansible_distribution_release, ansible_distribution_major_version,
+	// ansible_os_family and ansible_lsb are judged; a condition on
+	// anything else keeps the task on the path. Default: DefaultTargets.
+	Targets []string
 
 	// offLines says, per file and line, why a default install does not
 	// run it (set by Plan from layout.yaml).
@@ -97,7 +106,11 @@ func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Fin
 			roots = append(roots, rel)
 		}
 	}
-	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker, offLines: opts.offLines}
+	targets, err := parseTargets(opts.Targets)
+	if err != nil {
+		return nil, err
+	}
+	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker, offLines: opts.offLines, targets: targets}
 	if len(opts.AptPackages) > 0 {
 		s.aptPackages = map[string]bool{}
 		for _, p := range opts.AptPackages {
@@ -152,6 +165,9 @@ type hit struct {
 	// aptOnly marks an apt module hit that only updates the index or
 	// installs the packages in detail (no upgrade).
 	aptOnly bool
+	// off says why a default install does not run this line (an
+	// Ansible when: false on every target), or "".
+	off string
 }
 
 type scanner struct {
@@ -166,7 +182,9 @@ type scanner struct {
 	devBoxDocker bool
 	// offLines: ScanOptions.offLines.
 	offLines map[string]map[int]string
-	hits     []hit
+	// targets: ScanOptions.Targets; nil reads as DefaultTargets.
+	targets []target
+	hits    []hit
 }
 
 // aptCovered reports whether an apt update or install of the packages
@@ -182,6 +200,25 @@ func (s *scanner) aptCovered(detail string) bool {
 		}
 	}
 	return true
+}
+
+// judgeWhen marks the hits of one YAML file whose task never runs on the
+// targets (see offByWhen).
+func (s *scanner) judgeWhen(data []byte, hits []hit) {
+	if len(hits) == 0 || !strings.Contains(path.Base(hits[0].path), ".yml") && !strings.Contains(path.Base(hits[0].path), ".yaml") {
+		return
+	}
+	if s.targets == nil {
+		s.targets, _ = parseTargets(nil)
+	}
+	var lines []int
+	for _, h := range hits {
+		lines = append(lines, h.line)
+	}
+	off := offByWhen(data, lines, s.targets)
+	for i := range hits {
+		hits[i].off = off[hits[i].line]
+	}
 }
 
 // syntax is how a file marks comments.
@@ -216,6 +253,8 @@ func (s *scanner) file(rel string, data []byte) {
 	if syn == skipFile || bytes.IndexByte(data[:min(len(data), 8000)], 0) >= 0 {
 		return
 	}
+	first := len(s.hits)
+	defer func() { s.judgeWhen(data, s.hits[first:]) }()
 	lines := splitLines(data)
 	code := stripComments(lines, syn)
 	isYAML := strings.Contains(path.Base(rel), ".yml") || strings.Contains(path.Base(rel), ".yaml")
@@ -708,10 +747,7 @@ func (s *scanner) findings() []Finding {
 	details := map[key][]string{}
 	var order []key
 	for _, h := range s.hits {
-		off := offPath(h)
-		if o := s.offLines[h.path][h.line]; off == "" && o != "" {
-			off = o
-		}
+		off := cmp.Or(offPath(h), s.offLines[h.path][h.line], h.off)
 		k := key{h.path, h.host, off}
 		f, ok := first[k]
 		if !ok {
