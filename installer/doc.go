@@ -21,6 +21,14 @@
 // bundle's lock from /paimirror.json), so serve and install may run on
 // different machines.
 //
+// A dry run (Options.DryRun) changes nothing: it reports the patch as a
+// diff (ReportText), each warning apart (ReportWarning: config.yaml's
+// docker_image_tag naming OpenPAI images the bundle lacks, a device plugin
+// file missing for a device type layout.yaml has, ...), the steps that
+// would run and, with the storage step, its plan (storage.NewPlan). With
+// Options.Bundle it reads the lock from the bundle file and needs no
+// mirror running.
+//
 // RestoreApt undoes prepare's apt changes after the install (paimirror
 // install --restore-apt).
 //

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
@@ -48,8 +50,20 @@ type Options struct {
 	// PaiDir is the pai v1.8.0 checkout the install runs from.
 	PaiDir string
 	// Mirror is the mirror as the nodes reach it: "HOST:PORT" (plain HTTP)
-	// or "https://HOST:PORT".
+	// or "https://HOST:PORT". Required, but for a DryRun with Bundle,
+	// which shows MirrorPlaceholder where the mirror's address goes.
 	Mirror string
+	// Bundle is the bundle file, or its parts in order, whose lock (what
+	// the bundle holds) the install reads on the dev box. Without Mirror,
+	// a DryRun works from it alone: no mirror needs to run, and pai's
+	// source, when PaiDir is empty, comes out of the bundle into a
+	// temporary directory. With Mirror, the mirror's lock must be the
+	// same, byte for byte (a warning says when it is not; the mirror's is
+	// what the install uses, since the nodes pull from it); a DryRun whose
+	// mirror does not answer warns and goes on with the bundle's. Opening
+	// reads the bundle's tar headers (see bundle.Open), not its blobs.
+	// Default: none; the lock comes from the mirror.
+	Bundle []string
 	// MirrorCA is the PEM CA of an https mirror (paimirror serve
 	// --tls-dir serves it at /paimirror-ca.crt); nodes get it in
 	// /etc/docker/certs.d. Default: none (the system's roots).
@@ -63,7 +77,8 @@ type Options struct {
 	// ssh_key_file_path, else its password.
 	SSHKeyFile string
 	// StateDir records the steps; default
-	// ~/.paimirror/install/<mirror host_port>.
+	// ~/.paimirror/install/<mirror host_port> (without Mirror, none: a dry
+	// run from Bundle keeps nothing).
 	StateDir string
 	// Only runs just these steps; From runs this step and every one after.
 	// Default: resume after the last finished step.
@@ -113,7 +128,15 @@ const (
 	// ReportStatus: the one-line status of a long step (the current
 	// ansible play or task).
 	ReportStatus ReportKind = "status"
+	// ReportWarning: something that will fail or go wrong later, in one
+	// sentence with what to do (Text, without a "warning:" prefix). Kept
+	// apart from ReportText so that a diff stays a diff.
+	ReportWarning ReportKind = "warning"
 )
+
+// MirrorPlaceholder stands for the mirror's address in a DryRun without
+// Options.Mirror.
+const MirrorPlaceholder = "MIRROR:5000"
 
 // Report is one piece of progress from Install.
 type Report struct {
@@ -130,16 +153,37 @@ func Install(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if in.bundledPai {
-		if err := in.ensurePaiTree(ctx, in.opts.PaiDir); err != nil {
-			return err
+	if len(opts.Bundle) > 0 {
+		b, err := bundle.Open(opts.Bundle...)
+		if err != nil {
+			return fmt.Errorf("reading the lock from the bundle: %w", err)
 		}
+		defer b.Close()
+		if err := checkAptLock(b.Lock); err != nil {
+			return fmt.Errorf("%s's %s: %w; rebuild the bundle with paimirror build", in.bundleName(), bundle.LockName, err)
+		}
+		in.bundle = b
 	}
 	// The steps' fingerprints depend on the bundle's apt record. A mirror
 	// that does not answer now fails the first step that needs it.
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	_, _ = in.lock(pctx)
 	cancel()
+	if in.bundledPai {
+		if in.opts.PaiDir == "" {
+			// A dry run without a mirror or a state directory: pai's
+			// source goes where nothing stays.
+			tmp, err := os.MkdirTemp("", "paimirror-pai-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(tmp)
+			in.opts.PaiDir = filepath.Join(tmp, "pai")
+		}
+		if err := in.ensurePaiTree(ctx, in.opts.PaiDir); err != nil {
+			return err
+		}
+	}
 	if opts.DryRun {
 		return in.dryRun(ctx)
 	}
@@ -177,16 +221,23 @@ type install struct {
 	// bundledPai: the pai tree is the mirror's source archive, unpacked
 	// into the state directory.
 	bundledPai bool
-	// cachedLock is the bundle's lock once read from the mirror.
-	cachedLock *bundle.Lock
+	// cachedLock is the bundle's lock once read from the mirror (or from
+	// bundle, when lockFromBundle).
+	cachedLock     *bundle.Lock
+	lockFromBundle bool
+	// bundle is Options.Bundle, opened; nil without it.
+	bundle *bundle.Bundle
 }
 
 func newInstall(opts Options) (*install, error) {
 	if opts.PaiDir == "" && (opts.ConfigPath == "" || opts.LayoutPath == "") {
 		return nil, errors.New("without --pai DIR, the bundled pai v1.8.0 source is used, and --config and --layout must name your config.yaml and layout.yaml")
 	}
-	if opts.Mirror == "" {
+	switch {
+	case opts.Mirror == "" && len(opts.Bundle) == 0:
 		return nil, errors.New("the mirror address is required (--mirror HOST:PORT, as the nodes reach it)")
+	case opts.Mirror == "" && !opts.DryRun:
+		return nil, errors.New("a bundle without the mirror's address is enough only for a dry run: the nodes download from the mirror (--mirror HOST:PORT)")
 	}
 	if opts.Storage == nil && slices.Contains(opts.Only, StepStorage) {
 		return nil, errors.New("the storage step needs --storage-node NODE (the worker that will serve NFS)")
@@ -196,6 +247,9 @@ func newInstall(opts Options) (*install, error) {
 		in.log = slog.New(slog.DiscardHandler)
 	}
 	addr := opts.Mirror
+	if addr == "" {
+		addr = MirrorPlaceholder
+	}
 	if rest, ok := strings.CutPrefix(addr, "https://"); ok {
 		addr, in.scheme = rest, "https"
 	}
@@ -205,7 +259,7 @@ func newInstall(opts Options) (*install, error) {
 	}
 	in.mirror = nodes.Mirror{Addr: addr, TLS: in.scheme == "https", CA: opts.MirrorCA}
 	in.stateDir = opts.StateDir
-	if in.stateDir == "" {
+	if in.stateDir == "" && opts.Mirror != "" {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return nil, fmt.Errorf("finding the state directory: %w (pass --state DIR)", err)
@@ -213,8 +267,11 @@ func newInstall(opts Options) (*install, error) {
 		in.stateDir = filepath.Join(home, ".paimirror", "install", strings.ReplaceAll(addr, ":", "_"))
 	}
 	if in.opts.PaiDir == "" {
-		// Unpacked from the mirror by Install before any step runs.
-		in.opts.PaiDir = filepath.Join(in.stateDir, "pai")
+		// Unpacked from the mirror (or the bundle) by Install before any
+		// step runs; without a state directory, into a temporary one.
+		if in.stateDir != "" {
+			in.opts.PaiDir = filepath.Join(in.stateDir, "pai")
+		}
 		in.bundledPai = true
 	}
 	in.configPath = opts.ConfigPath
@@ -313,37 +370,89 @@ func fileSum(path string) string {
 	return hex.EncodeToString(s[:])
 }
 
-// lock reads the bundle's lock from the mirror, proving it is reachable
-// from the dev box; once read, it is kept for the run.
+// lock returns the bundle's lock: the mirror's, proving it is reachable
+// from the dev box, or, without a mirror, Options.Bundle's. With both, it
+// warns when they differ, and a dry run whose mirror does not answer
+// warns and goes on with the bundle's. Once read, it is kept for the run.
 func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
 	if in.cachedLock != nil {
 		return in.cachedLock, nil
 	}
+	if in.opts.Mirror == "" {
+		in.cachedLock, in.lockFromBundle = in.bundle.Lock, true
+		return in.cachedLock, nil
+	}
+	l, sum, err := in.mirrorLock(ctx)
+	switch {
+	case err != nil && in.bundle != nil && in.opts.DryRun:
+		in.warn("%v; the dry run goes on with the lock of %s", err, in.bundleName())
+		in.cachedLock, in.lockFromBundle = in.bundle.Lock, true
+		return in.cachedLock, nil
+	case err != nil:
+		return nil, err
+	case in.bundle != nil:
+		if want := sha256.Sum256(in.bundle.LockBytes()); sum != want {
+			in.warn("the mirror at %s serves another bundle than %s (its %s has sha256 %x, the file's %x); the install uses what the mirror serves: serve this bundle there (paimirror serve), or leave out --bundle",
+				in.mirror.Addr, in.bundleName(), bundle.LockName, sum[:6], want[:6])
+		}
+	}
+	in.cachedLock = l
+	return l, nil
+}
+
+// mirrorLock reads the lock from the mirror, with the sha256 of its bytes.
+func (in *install) mirrorLock(ctx context.Context) (*bundle.Lock, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
 	u := in.scheme + "://" + in.mirror.Addr + "/" + bundle.LockName
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return nil, err
+		return nil, sum, err
 	}
 	resp, err := in.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("reaching the mirror from the dev box: %w (is `paimirror serve` running, and is %s its address as the nodes see it?)", err, in.mirror.Addr)
+		return nil, sum, fmt.Errorf("reaching the mirror from the dev box: %w (is `paimirror serve` running, and is %s its address as the nodes see it?)", err, in.mirror.Addr)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("reaching the mirror: GET %s: %s (is this a paimirror serve?)", u, resp.Status)
+		return nil, sum, fmt.Errorf("reaching the mirror: GET %s: %s (is this a paimirror serve?)", u, resp.Status)
+	}
+	const limit = 64 << 20
+	data, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err == nil && len(data) > limit {
+		err = fmt.Errorf("more than %d bytes", limit)
+	}
+	if err != nil {
+		return nil, sum, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
 	}
 	var l bundle.Lock
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&l); err != nil {
-		return nil, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
+	if err := json.Unmarshal(data, &l); err != nil {
+		return nil, sum, fmt.Errorf("reading the mirror's %s: %w", bundle.LockName, err)
 	}
 	// Its apt record goes into root shell scripts and sources lists on
 	// every machine: nothing in it may be more than the plain names and
 	// paths a build writes.
 	if err := checkAptLock(&l); err != nil {
-		return nil, fmt.Errorf("the mirror's %s: %w; rebuild the bundle with paimirror build, or check what serves %s", bundle.LockName, err, u)
+		return nil, sum, fmt.Errorf("the mirror's %s: %w; rebuild the bundle with paimirror build, or check what serves %s", bundle.LockName, err, u)
 	}
-	in.cachedLock = &l
-	return &l, nil
+	return &l, sha256.Sum256(data), nil
+}
+
+// bundleName names Options.Bundle for messages: its file, or its first
+// part and how many there are.
+func (in *install) bundleName() string {
+	switch b := in.opts.Bundle; len(b) {
+	case 0:
+		return ""
+	case 1:
+		return b[0]
+	default:
+		return fmt.Sprintf("%s (and %d more parts)", b[0], len(b)-1)
+	}
+}
+
+// warn reports a warning.
+func (in *install) warn(format string, args ...any) {
+	in.report(Report{Kind: ReportWarning, Text: fmt.Sprintf(format, args...)})
 }
 
 func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, error) {
@@ -361,13 +470,100 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 		Mirror: in.mirror.Addr, Scheme: in.scheme,
 		ConfigPath: in.configPath, LayoutPath: in.layoutPath,
 		HasPath:     func(p string) bool { return paths[p] },
-		PipIndex:    in.pipIndex(ctx),
+		PipIndex:    in.pipIndex(ctx, lock),
 		DockerApt:   dockerAptOf(lock),
 		AptPackages: aptPackages(lock),
 		// prepare gives the dev box's docker the mirror, unless told not to.
 		DevBoxDocker: in.opts.DevBox != "-",
 	})
-	return res, lock, err
+	if err != nil {
+		return nil, nil, err
+	}
+	// A device plugin block renders only for the device types of
+	// layout.yaml's workers (and pai's default, nvidia.com/gpu): what the
+	// others lack does not matter to this cluster.
+	res.Warnings = slices.DeleteFunc(res.Warnings, func(w string) bool {
+		if strings.Contains(w, unusedDeviceMark) {
+			in.log.Debug("patch warning about a device type the layout does not have", "warning", w)
+			return true
+		}
+		return false
+	})
+	if w := in.imageTagWarning(lock); w != "" {
+		res.Warnings = append(res.Warnings, w)
+	}
+	return res, lock, nil
+}
+
+// unusedDeviceMark ends patch's warnings about a device plugin block
+// that renders only for a device type layout.yaml's workers do not have.
+const unusedDeviceMark = "; it matters only if the cluster has "
+
+// imageTagWarning returns a warning when config.yaml's docker_image_tag
+// names OpenPAI images (docker_registry_namespace, default openpai) that
+// the lock does not hold: the services step would fail late, pulling
+// them; else "".
+func (in *install) imageTagWarning(lock *bundle.Lock) string {
+	data, err := os.ReadFile(in.configPath)
+	if err != nil {
+		return "" // patch.Plan read it; a failure now is a race
+	}
+	var c struct {
+		Tag       any    `yaml:"docker_image_tag"`
+		Namespace string `yaml:"docker_registry_namespace"`
+	}
+	if yaml.Unmarshal(data, &c) != nil {
+		return ""
+	}
+	name := in.configPath
+	if rel, err := filepath.Rel(in.opts.PaiDir, name); err == nil && !strings.HasPrefix(rel, "..") {
+		name = filepath.ToSlash(rel)
+	}
+	ns := c.Namespace
+	if ns == "" {
+		ns = "openpai"
+	}
+	tag := ""
+	if c.Tag != nil {
+		tag = fmt.Sprint(c.Tag)
+	}
+	var held []string // the namespace's images in the bundle
+	tags := map[string]bool{}
+	for _, img := range lock.Images {
+		for _, n := range img.Names {
+			repo, t, ok := strings.Cut(n, ":")
+			if !ok || !strings.HasPrefix(repo, ns+"/") {
+				continue
+			}
+			if t == tag {
+				return ""
+			}
+			held = append(held, n)
+			tags[t] = true
+		}
+	}
+	if tag == "" {
+		return fmt.Sprintf("%s: no docker_image_tag: pai's services step pulls %s/<service>:<docker_image_tag> and cannot run without it; add docker_image_tag: v1.8.0", name, ns)
+	}
+	if len(held) == 0 {
+		return fmt.Sprintf("%s: docker_image_tag is %s, but the bundle holds no %s/ images: the services step would fail pulling %s/dev-box:%s and every service's image from the mirror; build the bundle with the devbox and services groups (paimirror build)", name, tag, ns, ns, tag)
+	}
+	slices.Sort(held)
+	shown := held
+	if len(shown) > 3 {
+		shown = shown[:3]
+	}
+	list := strings.Join(shown, ", ")
+	if len(held) > len(shown) {
+		list += fmt.Sprintf(" and %d more", len(held)-len(shown))
+	}
+	var have []string
+	for t := range tags {
+		have = append(have, "docker_image_tag: "+t)
+	}
+	slices.Sort(have)
+	return fmt.Sprintf("%s: docker_image_tag is %s, but the bundle holds OpenPAI's images only as %s: the services step would fail pulling %s/dev-box:%s; set %s in config.yaml, or build a bundle with the %s images",
+		name, tag, list, ns, tag, strings.Join(have, " or "), tag)
 }
 
 // pipIndexPath is where paimirror serve publishes a bundle's Python
@@ -375,8 +571,14 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 const pipIndexPath = "/pypi/simple/"
 
 // pipIndex returns pipIndexPath when the mirror serves Python packages
-// there, else "".
-func (in *install) pipIndex(ctx context.Context) string {
+// there, else "". With the lock read from the bundle, the lock says.
+func (in *install) pipIndex(ctx context.Context, lock *bundle.Lock) string {
+	if in.lockFromBundle {
+		if len(lock.PythonFiles()) > 0 {
+			return pipIndexPath
+		}
+		return ""
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, in.scheme+"://"+in.mirror.Addr+pipIndexPath, nil)
 	if err != nil {
 		return ""
@@ -400,6 +602,7 @@ func (in *install) patch(ctx context.Context) error {
 	if err := patch.Apply(res); err != nil {
 		return err
 	}
+	in.warnAll(res.Warnings)
 	var b strings.Builder
 	if len(res.Changes) == 0 {
 		b.WriteString("the pai tree already points at the mirror; nothing to change\n")
@@ -416,10 +619,16 @@ func (in *install) patch(ctx context.Context) error {
 	return nil
 }
 
-func writeFindings(b *strings.Builder, res *patch.Result) {
-	for _, w := range res.Warnings {
-		fmt.Fprintf(b, "warning: %s\n", w)
+// warnAll reports each warning.
+func (in *install) warnAll(warnings []string) {
+	for _, w := range warnings {
+		in.warn("%s", w)
 	}
+}
+
+// writeFindings writes the scan's findings; the warnings are reported
+// apart.
+func writeFindings(b *strings.Builder, res *patch.Result) {
 	var on, off []patch.Finding
 	for _, f := range res.Findings {
 		if f.OffPath == "" {
@@ -444,12 +653,14 @@ func writeFindings(b *strings.Builder, res *patch.Result) {
 	}
 }
 
-// dryRun shows the patch as a diff and the steps that would run.
+// dryRun shows the patch as a diff, the steps that would run, and the
+// storage step's plan; the warnings are reported apart.
 func (in *install) dryRun(ctx context.Context) error {
 	res, _, err := in.patchPlan(ctx)
 	if err != nil {
 		return err
 	}
+	in.warnAll(res.Warnings)
 	var b strings.Builder
 	if d := res.Diff(); d != "" {
 		b.WriteString(d)
@@ -468,9 +679,35 @@ func (in *install) dryRun(ctx context.Context) error {
 			steps = steps[i:]
 		}
 	}
+	var planErr error
+	if in.opts.Storage != nil && slices.Contains(steps, StepStorage) {
+		plan, err := in.storagePlan()
+		if err != nil {
+			planErr = fmt.Errorf("the storage step: %w", err)
+		} else {
+			fmt.Fprintf(&b, "storage (the storage step's plan):\n%s", plan)
+		}
+	}
 	fmt.Fprintf(&b, "dry run: nothing was changed; the install would run: %s\n", strings.Join(steps, ", "))
+	if in.lockFromBundle {
+		fmt.Fprintf(&b, "dry run: the lock read from %s\n", in.bundleName())
+	}
+	if in.opts.Mirror == "" {
+		fmt.Fprintf(&b, "dry run: %s stands for the mirror's address as the nodes reach it (give --mirror HOST:PORT)\n", MirrorPlaceholder)
+	}
 	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
-	return nil
+	return planErr
+}
+
+// storagePlan works out the storage step's plan from the install's
+// layout.yaml (the one the quick-start copies into the cluster's
+// configuration).
+func (in *install) storagePlan() (*storage.Plan, error) {
+	data, err := os.ReadFile(in.layoutPath)
+	if err != nil {
+		return nil, fmt.Errorf("reading layout.yaml: %w", err)
+	}
+	return storage.NewPlan(*in.opts.Storage, data, in.layoutPath)
 }
 
 func (in *install) auth() (nodes.Auth, error) {

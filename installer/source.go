@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -20,7 +21,8 @@ const paiSourcePath = "/github.com/microsoft/pai/archive/refs/tags/v1.8.0.tar.gz
 
 // ensurePaiTree unpacks the mirror's pai v1.8.0 source into dir, once: a
 // finished unpack leaves dir/.paimirror-unpacked, and a half-finished one is
-// started again.
+// started again. When the lock came from Options.Bundle, the source does
+// too.
 func (in *install) ensurePaiTree(ctx context.Context, dir string) error {
 	marker := filepath.Join(dir, ".paimirror-unpacked")
 	if _, err := os.Stat(marker); err == nil {
@@ -28,6 +30,12 @@ func (in *install) ensurePaiTree(ctx context.Context, dir string) error {
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
+	}
+	if in.lockFromBundle {
+		if err := in.unpackBundledPai(dir); err != nil {
+			return err
+		}
+		return os.WriteFile(marker, nil, 0o644)
 	}
 	u := in.scheme + "://" + in.mirror.Addr + paiSourcePath
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -46,6 +54,24 @@ func (in *install) ensurePaiTree(ctx context.Context, dir string) error {
 		return fmt.Errorf("unpacking pai's source: %w", err)
 	}
 	return os.WriteFile(marker, nil, 0o644)
+}
+
+// unpackBundledPai unpacks pai's source from Options.Bundle into dir.
+func (in *install) unpackBundledPai(dir string) error {
+	for _, f := range in.bundle.Lock.Files {
+		if !slices.Contains(f.Paths, paiSourcePath) {
+			continue
+		}
+		r, err := in.bundle.Blob(f.Digest())
+		if err != nil {
+			return fmt.Errorf("reading pai's source from %s: %w", in.bundleName(), err)
+		}
+		if err := untar(r, dir, 1); err != nil {
+			return fmt.Errorf("unpacking pai's source from %s: %w", in.bundleName(), err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s does not hold pai's source (%s): build the bundle with the devbox-sources group, or pass --pai DIR", in.bundleName(), paiSourcePath)
 }
 
 // untar extracts a gzipped tar into dir, dropping the first strip path

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -31,14 +32,23 @@ const adminPasswordEnv = "PAIMIRROR_PAI_ADMIN_PASSWORD"
 func newInstallCmd(g *globalOptions) *cobra.Command {
 	o := &installOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "install --mirror HOST:PORT [--pai DIR | --config FILE --layout FILE]",
+		Use:   "install --mirror HOST:PORT [--pai DIR | --config FILE --layout FILE] [--bundle FILE]",
 		Short: "Install OpenPAI from the mirror: patch pai, check and prepare the nodes, run the quick-start",
 		Long: `Install runs, on the dev box, what the seed guide does by hand, with no
 internet: ` + strings.Join(installer.Steps, " → ") + `.
 
 Each step is idempotent and recorded in the state directory: a rerun resumes
 after the last finished step; --only and --from choose steps. --dry-run shows
-the patch as a diff and changes nothing.
+the patch as a diff (on standard output; warnings go to standard error), the
+steps that would run and, with --storage-node, the storage step's plan, and
+changes nothing.
+
+The install reads what the bundle holds (its lock) from the mirror. With
+--bundle FILE (each part of a split bundle as another --bundle), a dry run
+reads it from the file instead and needs no running mirror; the diff then
+shows ` + installer.MirrorPlaceholder + ` where --mirror's address goes. A real install still
+needs --mirror, since the nodes download from it; given both, install warns
+when the mirror serves another bundle.
 
 config.yaml and layout.yaml default to the ones in the pai tree
 (contrib/kubespray/config/), as in the guide. config.yaml's user and password
@@ -55,6 +65,7 @@ which fails offline; the patch makes it ask the mirror instead. When it
 still fails (NTP, resources), it stops at a prompt; --yes answers
 "continue".`,
 		Example: `  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --dry-run
+  paimirror install --pai ~/pai --bundle openpai-v1.8.0.tar --dry-run
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --yes
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --only preflight
   paimirror install --pai ~/pai --mirror https://10.0.0.10:5000 --mirror-ca /srv/paimirror-tls/ca.crt --from kubespray --yes
@@ -64,7 +75,8 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.opts.PaiDir, "pai", "", "the pai v1.8.0 checkout (default: the bundle's pai v1.8.0 source, unpacked into the state directory; then --config and --layout are needed)")
-	f.StringVar(&o.opts.Mirror, "mirror", "", "the mirror as the nodes reach it: HOST:PORT, or https://HOST:PORT (required)")
+	f.StringVar(&o.opts.Mirror, "mirror", "", "the mirror as the nodes reach it: HOST:PORT, or https://HOST:PORT (required, but for --dry-run with --bundle)")
+	f.StringArrayVar(&o.opts.Bundle, "bundle", nil, "read the lock from this bundle file (repeat for each part of a split bundle): enough for --dry-run without --mirror; with --mirror, checks the mirror serves it")
 	f.StringVar(&o.mirrorCA, "mirror-ca", "", "CA certificate of an https mirror (serve --tls-dir's ca.crt)")
 	f.StringVar(&o.opts.ConfigPath, "config", "", "config.yaml (default: the pai tree's contrib/kubespray/config/config.yaml)")
 	f.StringVar(&o.opts.LayoutPath, "layout", "", "layout.yaml (default: the pai tree's contrib/kubespray/config/layout.yaml)")
@@ -72,7 +84,7 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
 	f.StringVar(&o.opts.StateDir, "state", "", "state directory (default: ~/.paimirror/install/<mirror>)")
 	f.StringArrayVar(&o.opts.Only, "only", nil, "run only this step (repeatable): "+strings.Join(installer.Steps, ", "))
 	f.StringVar(&o.opts.From, "from", "", "run this step and every one after it")
-	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff and the steps that would run; change nothing")
+	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff, the steps that would run and the storage plan; change nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails")
 	f.BoolVar(&o.restoreApt, "restore-apt", false, "put back every machine's and the dev box's original apt sources, which prepare kept, and remove paimirror's; run no step")
 	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker and apt through, over SSH (default 127.0.0.1; - to skip)")
@@ -93,7 +105,6 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
 	for _, f := range []string{"only", "from", "dry-run", "storage-node"} {
 		cmd.MarkFlagsMutuallyExclusive("restore-apt", f)
 	}
-	cmd.MarkFlagRequired("mirror")
 	cmd.RegisterFlagCompletionFunc("only", stepCompletion)
 	cmd.RegisterFlagCompletionFunc("from", stepCompletion)
 	return cmd
@@ -104,6 +115,13 @@ func stepCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellComp
 }
 
 func runInstall(ctx context.Context, o *installOptions) error {
+	switch {
+	case o.opts.Mirror != "":
+	case len(o.opts.Bundle) == 0:
+		return usageError{errors.New(`required flag(s) "mirror" not set: --mirror HOST:PORT, the mirror as the nodes reach it (a --dry-run with --bundle FILE does without)`)}
+	case !o.opts.DryRun:
+		return usageError{errors.New("--bundle without --mirror works only with --dry-run: the nodes download from the mirror, so a real install needs --mirror HOST:PORT of the paimirror serve of this bundle")}
+	}
 	if o.mirrorCA != "" {
 		pem, err := os.ReadFile(o.mirrorCA)
 		if err != nil {
@@ -119,11 +137,13 @@ func runInstall(ctx context.Context, o *installOptions) error {
 		return installer.RestoreApt(ctx, o.opts)
 	}
 	if o.storage.Node != "" {
-		pw, err := adminPassword(o.stderr)
-		if err != nil {
-			return err
+		if !o.opts.DryRun { // a dry run only shows the plan
+			pw, err := adminPassword(o.stderr)
+			if err != nil {
+				return err
+			}
+			o.storage.AdminPassword = pw
 		}
-		o.storage.AdminPassword = pw
 		o.storage.Output = nil
 		o.opts.Storage = &o.storage
 	}
@@ -159,6 +179,11 @@ func (r *installReporter) report(e installer.Report) {
 		} else if r.g.verbose {
 			fmt.Fprintf(r.g.stderr, "  %s\n", e.Text)
 		}
+		return
+	case installer.ReportWarning:
+		// Even with --quiet: each says what will fail later.
+		r.endStatus()
+		fmt.Fprintf(r.g.stderr, "warning: %s\n", e.Text)
 		return
 	case installer.ReportText:
 		r.endStatus()

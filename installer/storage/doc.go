@@ -64,6 +64,13 @@
 //     a workstation to add data (the guide's 本地管理存储), with the real
 //     server and path.
 //
+// # Plan
+//
+// NewPlan works out, from Options and a layout.yaml alone, what Setup would
+// do: the node to mark, the storage-manager section, the volume and claim,
+// the groups and the rest-server. It needs no password, cluster or file;
+// paimirror install --dry-run shows it.
+//
 // # Secrets
 //
 // The admin password goes only into the login request's body, and the

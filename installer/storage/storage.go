@@ -249,8 +249,33 @@ func paiDeployDir() (string, error) {
 	return filepath.Join(home, "pai-deploy"), nil
 }
 
-// withDefaults checks opts and fills in its defaults.
+// withDefaults checks opts and fills in its defaults, for Setup.
 func (o Options) withDefaults() (Options, error) {
+	o, err := o.checked()
+	if err != nil {
+		return o, err
+	}
+	if o.AdminPassword == "" {
+		return o, fmt.Errorf("%w: the password of OpenPAI admin %s is required to grant the storage to groups", ErrInvalidOptions, o.AdminUser)
+	}
+	if o.Output == nil {
+		o.Output = io.Discard
+	}
+	if o.DevBox == nil {
+		o.DevBox = &Docker{Logger: o.Logger}
+	}
+	if o.HTTPClient == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.Proxy = nil
+		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
+	}
+	return o, nil
+}
+
+// checked checks what Setup and NewPlan share of opts (not the admin's
+// password, which only Setup needs) and fills in the defaults of plain
+// values.
+func (o Options) checked() (Options, error) {
 	bad := func(format string, args ...any) (Options, error) {
 		return o, fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
 	}
@@ -304,17 +329,6 @@ func (o Options) withDefaults() (Options, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.Output == nil {
-		o.Output = io.Discard
-	}
-	if o.DevBox == nil {
-		o.DevBox = &Docker{Logger: o.Logger}
-	}
-	if o.HTTPClient == nil {
-		tr := http.DefaultTransport.(*http.Transport).Clone()
-		tr.Proxy = nil
-		o.HTTPClient = &http.Client{Timeout: 30 * time.Second, Transport: tr}
-	}
 	switch {
 	case o.Node == "":
 		return bad("the storage node is required (a worker's hostname in layout.yaml)")
@@ -326,8 +340,6 @@ func (o Options) withDefaults() (Options, error) {
 		return bad("nfs path %q is not a clean absolute path of letters, digits and ._+-/", o.NFSPath)
 	case len(o.Name) > 60 || !dnsName.MatchString(o.Name):
 		return bad("storage name %q is not a valid Kubernetes name (lower-case letters, digits and '-', at most 60)", o.Name)
-	case o.AdminPassword == "":
-		return bad("the password of OpenPAI admin %s is required to grant the storage to groups", o.AdminUser)
 	case o.NFSPort < 1 || o.NFSPort > 65535:
 		return bad("nfs port %d is out of range", o.NFSPort)
 	}
@@ -483,22 +495,8 @@ func (s *setup) check(ctx context.Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	found := false
-	for _, m := range s.machines {
-		if m.Master {
-			s.master = m
-		}
-		if m.Hostname == s.opts.Node {
-			s.node, found = m, true
-		}
-	}
-	switch {
-	case !found:
-		return false, "", fmt.Errorf("storage node %s: %w %s", s.opts.Node, ErrNoSuchNode, layoutPath)
-	case s.node.Master:
-		return false, "", fmt.Errorf("storage node %s is the master: %w (the guide: the storage server must be a worker)", s.opts.Node, ErrNotWorker)
-	case !s.node.Worker:
-		return false, "", fmt.Errorf("storage node %s: %w (no pai-worker: \"true\")", s.opts.Node, ErrNotWorker)
+	if s.node, s.master, err = locate(s.machines, s.opts.Node, layoutPath); err != nil {
+		return false, "", err
 	}
 	for _, f := range []string{"config.yaml", "layout.yaml", "services-configuration.yaml"} {
 		if _, err := os.Stat(filepath.Join(s.opts.ClusterCfgDir, f)); err != nil {
@@ -523,6 +521,29 @@ func (s *setup) check(ctx context.Context) (bool, string, error) {
 		return false, "", err
 	}
 	return false, fmt.Sprintf("%s is a worker (%s); %s is installed on every worker", s.node.Hostname, s.node.IP, nfsCommon), nil
+}
+
+// locate finds the storage node and the master among the machines of
+// layoutPath; the node must be a worker.
+func locate(machines []Machine, node, layoutPath string) (found, master Machine, err error) {
+	ok := false
+	for _, m := range machines {
+		if m.Master {
+			master = m
+		}
+		if m.Hostname == node {
+			found, ok = m, true
+		}
+	}
+	switch {
+	case !ok:
+		return found, master, fmt.Errorf("storage node %s: %w %s", node, ErrNoSuchNode, layoutPath)
+	case found.Master:
+		return found, master, fmt.Errorf("storage node %s is the master: %w (the guide: the storage server must be a worker)", node, ErrNotWorker)
+	case !found.Worker:
+		return found, master, fmt.Errorf("storage node %s: %w (no pai-worker: \"true\")", node, ErrNotWorker)
+	}
+	return found, master, nil
 }
 
 // sshRunner builds the default Runner from config.yaml.
@@ -870,12 +891,7 @@ func (s *setup) volume(ctx context.Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	v := kube.NFSVolume{
-		Name: s.opts.Name + "-pv", Claim: s.opts.Name, Label: s.opts.Name,
-		Server: s.node.IP, Path: s.opts.NFSPath,
-		ReadOnly: !s.opts.ReadWrite, MountOptions: []string{"nfsvers=4.1"},
-		BindTimeout: s.opts.BindWait,
-	}
+	v := nfsVolume(s.opts, s.node)
 	s.status(StepVolume, "persistent volume %s and claim %s/%s", v.Name, kube.ClaimNamespace, v.Claim)
 	out, err := kube.EnsureNFS(ctx, c, v, s.opts.Recreate)
 	if err != nil {
@@ -889,12 +905,28 @@ func (s *setup) volume(ctx context.Context) (bool, string, error) {
 	return out != kube.Unchanged, detail, nil
 }
 
+// nfsVolume is the persistent volume and claim of the storage on node.
+func nfsVolume(o Options, node Machine) kube.NFSVolume {
+	return kube.NFSVolume{
+		Name: o.Name + "-pv", Claim: o.Name, Label: o.Name,
+		Server: node.IP, Path: o.NFSPath,
+		ReadOnly: !o.ReadWrite, MountOptions: []string{"nfsvers=4.1"},
+		BindTimeout: o.BindWait,
+	}
+}
+
+// restServer is the rest-server's base URL: o.RestServer, else through
+// pylon on the master.
+func restServer(o Options, master Machine) string {
+	if o.RestServer != "" {
+		return o.RestServer
+	}
+	return "http://" + master.IP + "/rest-server"
+}
+
 // grant is step 5: every group may use the storage.
 func (s *setup) grant(ctx context.Context) (bool, string, error) {
-	base := s.opts.RestServer
-	if base == "" {
-		base = "http://" + s.master.IP + "/rest-server"
-	}
+	base := restServer(s.opts, s.master)
 	c := &restClient{base: base, http: s.opts.HTTPClient, log: s.log, user: s.opts.AdminUser, password: s.opts.AdminPassword}
 	s.status(StepGrant, "logging in to the rest-server at %s as %s", base, s.opts.AdminUser)
 	if err := c.login(ctx); err != nil {
