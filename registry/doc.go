@@ -12,9 +12,9 @@
 //
 //	blobs/sha256/<hex[:2]>/<hex>/data
 //	    for every image's manifest, config and layers: a section of the tar
-//	    (Reader with an offset is a shorter section, so Range requests cost
-//	    nothing extra). The bundle's plain files are not blobs of the
-//	    registry.
+//	    (Reader with an offset is a shorter section, so Range requests of
+//	    a verified blob cost nothing extra). The bundle's plain files are
+//	    not blobs of the registry.
 //	repositories/<repo>/_manifests/revisions/sha256/<hex>/link
 //	repositories/<repo>/_manifests/tags/<tag>/current/link
 //	repositories/<repo>/_manifests/tags/<tag>/index/sha256/<hex>/link
@@ -31,6 +31,21 @@
 // tag list (a List of _manifests/tags) and the catalog (a Walk of
 // repositories/ that stops at each _manifests) work unchanged. Links and
 // blob data report the lock's build time as their modification time.
+//
+// # Damaged blobs
+//
+// serve checks the bundle's structure at start, not every blob's bytes
+// (that is paimirror verify's work, and would cost a read of the whole
+// bundle). Instead each blob is checked against its digest the first time
+// it is served, and remembered as good (a concurrent-safe set), so later
+// reads cost nothing extra. A full GET hashes as it streams and checks
+// before the last bytes go out; a ranged GET of a blob not yet verified
+// first reads the whole blob from the local disk to hash it. A damaged
+// blob is never served complete: the read fails with ErrDamaged, the
+// response is cut (the client sees a short body or a broken connection,
+// never a complete wrong one), and one Error record names the blob and
+// says to run paimirror verify. Manifests and configs, read whole through
+// GetContent, are checked the same way.
 //
 // # Read-only and writable
 //
@@ -52,6 +67,18 @@
 // blob) with 403 DENIED first. Writing identical bytes (re-pushing a bundle
 // image unchanged) succeeds without writing.
 //
+// Writable, Registry also refuses a manifest push whose descriptors give
+// sizes other than those of the blobs the registry holds under their
+// digests (400 MANIFEST_INVALID; distribution checks only that the blobs
+// exist), and removes uploads left unfinished for more than 24 hours
+// (distribution's upload state under repositories/<name>/_uploads/) at
+// start and every hour.
+//
+// Any server error (5xx) reaches the client with its registry error codes
+// only: distribution's messages and details, which can carry the server's
+// paths (the writable directory's, on a full disk), go to the log, as an
+// Error record, instead.
+//
 // # Beyond distribution
 //
 // distribution v3.1 has no referrers API; Registry answers
@@ -69,7 +96,8 @@
 // parks its driver in a process-local map under a random instance id,
 // passes that id as the storage parameter "instance" to handlers.NewApp,
 // whose factory call picks the driver up, and removes it again once NewApp
-// returns. Upload purging, redis and redirects are off; http.secret is
+// returns. distribution's upload purging (replaced by this package's own),
+// redis and redirects are off; http.secret is
 // random per Registry. http.DefaultServeMux (where distribution's health
 // package registers itself) is never served.
 //

@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"hash"
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
+	"sync/atomic"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 )
@@ -25,10 +29,20 @@ const maxGetContent = 32 << 20
 // synthesized from a bundle. Reads of blob data are sections of the bundle
 // file; every write method fails with ErrReadOnly. It is safe for concurrent
 // use.
+//
+// Every blob is checked against its digest the first time it is served
+// whole (see Reader and GetContent) and remembered as good in verified, so
+// later reads cost nothing extra.
 type bundleDriver struct {
 	b    *bundle.Bundle
 	tree *tree
 	log  *slog.Logger // bundle read errors; default discard
+
+	// verified holds the digests (strings) of blobs whose bytes were
+	// hashed and found to match.
+	verified sync.Map
+	// hashed counts whole-blob hashings that found a match; tests read it.
+	hashed atomic.Int64
 }
 
 // readFailed logs a failed read of the bundle file: the bundle is damaged
@@ -39,20 +53,92 @@ func (d *bundleDriver) readFailed(blob string, err error) {
 	}
 }
 
-// blobReader reads one blob section and logs read errors.
+// damaged logs a blob whose bytes do not match its digest and returns the
+// error the read fails with.
+func (d *bundleDriver) damaged(ctx context.Context, blob string, got digest.Digest) error {
+	if d.log != nil {
+		d.log.Error("blob is damaged: its bytes in the bundle do not match its digest, so the download was cut short; run 'paimirror verify BUNDLE' and rebuild or copy the bundle again",
+			"blob", blob, "hashed", got.String())
+	}
+	if f, ok := ctx.Value(damageKey{}).(*atomic.Bool); ok {
+		f.Store(true)
+	}
+	return fmt.Errorf("blob %s: %w", blob, ErrDamaged)
+}
+
+// damageKey is the context key of an *atomic.Bool that the driver sets
+// when it cuts a read of a damaged blob; Registry then aborts the
+// response.
+type damageKey struct{}
+
+// good records that blob's bytes match its digest.
+func (d *bundleDriver) good(blob string) {
+	d.verified.Store(blob, struct{}{})
+	d.hashed.Add(1)
+}
+
+func (d *bundleDriver) isVerified(blob string) bool {
+	_, ok := d.verified.Load(blob)
+	return ok
+}
+
+// verify hashes the whole blob (one read of its section of the bundle) and
+// checks it against its digest.
+func (d *bundleDriver) verify(ctx context.Context, blob string, sr *io.SectionReader) error {
+	h := digest.Digest(blob).Algorithm().Hash()
+	r := &blobReader{SectionReader: io.NewSectionReader(sr, 0, sr.Size()), d: d, blob: blob}
+	if _, err := io.Copy(h, r); err != nil {
+		return fmt.Errorf("reading %s: %w", blob, err)
+	}
+	if got := digest.NewDigest(digest.Digest(blob).Algorithm(), h); got.String() != blob {
+		return d.damaged(ctx, blob, got)
+	}
+	d.good(blob)
+	return nil
+}
+
+// blobReader reads one blob section and logs read errors. With a hash
+// (reads from offset 0 of a blob not yet verified) it hashes what it
+// reads, and checks the digest before it hands over the last bytes: on a
+// mismatch it returns ErrDamaged instead of them, so the client never
+// receives a complete body.
 type blobReader struct {
 	*io.SectionReader
 	d      *bundleDriver
 	blob   string
 	logged bool
+
+	ctx  context.Context
+	hash hash.Hash // nil: not hashing
+	pos  int64
+	err  error // sticky ErrDamaged
 }
 
 func (r *blobReader) Read(p []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
 	n, err := r.SectionReader.Read(p)
 	if err != nil && err != io.EOF && !r.logged {
 		r.logged = true
 		r.d.readFailed(r.blob, err)
 	}
+	if r.hash == nil {
+		return n, err
+	}
+	r.hash.Write(p[:n])
+	r.pos += int64(n)
+	if r.pos < r.SectionReader.Size() {
+		return n, err
+	}
+	alg := digest.Digest(r.blob).Algorithm()
+	got := digest.NewDigest(alg, r.hash)
+	r.hash = nil
+	if got.String() != r.blob {
+		r.err = r.d.damaged(r.ctx, r.blob, got)
+		return 0, r.err
+	}
+	r.d.good(r.blob)
 	return n, err
 }
 
@@ -73,8 +159,10 @@ func (d *bundleDriver) find(p string) (*node, error) {
 	return n, nil
 }
 
-// GetContent returns a link's digest or a small blob's bytes.
-func (d *bundleDriver) GetContent(_ context.Context, p string) ([]byte, error) {
+// GetContent returns a link's digest or a small blob's bytes. A blob not
+// yet verified is checked against its digest (it is in memory whole
+// anyway); a damaged one is an error wrapping ErrDamaged.
+func (d *bundleDriver) GetContent(ctx context.Context, p string) ([]byte, error) {
 	n, err := d.find(p)
 	if err != nil {
 		return nil, err
@@ -90,13 +178,35 @@ func (d *bundleDriver) GetContent(_ context.Context, p string) ([]byte, error) {
 			d.readFailed(n.blob, err)
 			return nil, fmt.Errorf("reading %s: %w", n.blob, err)
 		}
+		if !d.isVerified(n.blob) {
+			if got := digest.Digest(n.blob).Algorithm().FromBytes(data); got.String() != n.blob {
+				return nil, d.damaged(ctx, n.blob, got)
+			}
+			d.good(n.blob)
+		}
 		return data, nil
 	}
 }
 
 // Reader returns the content at p from offset on. Blob data is read in
 // place from the bundle.
-func (d *bundleDriver) Reader(_ context.Context, p string, offset int64) (io.ReadCloser, error) {
+//
+// A blob is verified the first time it is served whole; once good, reads
+// cost no more than the section read. Until then:
+//   - from offset 0 (a full GET, or a Range from byte 0), the reader hashes
+//     as it goes and checks the digest before it returns the last bytes;
+//     on a mismatch it fails with ErrDamaged instead, so the response is
+//     cut short (never complete with wrong bytes). A read that stops
+//     before the end (Range: bytes=0-N, a client that hangs up) verifies
+//     nothing and serves what it read unchecked.
+//   - from any other offset (a resumed download, Range: bytes=N-), Reader
+//     first hashes the whole blob: one extra read of the blob from the
+//     local disk, before the first byte goes out. A damaged blob fails
+//     with ErrDamaged and nothing of it is served.
+//
+// Concurrent first reads of one blob each hash it. A damaged blob is not
+// remembered: every attempt to serve it is checked, fails and is logged.
+func (d *bundleDriver) Reader(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
 	n, err := d.find(p)
 	if err != nil {
 		return nil, err
@@ -113,6 +223,14 @@ func (d *bundleDriver) Reader(_ context.Context, p string, offset int64) (io.Rea
 	sr, err := d.b.Blob(n.blob)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", n.blob, err)
+	}
+	if !d.isVerified(n.blob) {
+		if offset == 0 {
+			return &blobReader{SectionReader: sr, d: d, blob: n.blob, ctx: ctx, hash: digest.Digest(n.blob).Algorithm().Hash()}, nil
+		}
+		if err := d.verify(ctx, n.blob, sr); err != nil {
+			return nil, err
+		}
 	}
 	return &blobReader{SectionReader: io.NewSectionReader(sr, offset, n.size-offset), d: d, blob: n.blob}, nil
 }

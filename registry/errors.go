@@ -11,4 +11,7 @@ var (
 	// that comes from the bundle; with WithWritable only content pushed to
 	// the registry can be replaced or deleted (403 DENIED).
 	ErrBundleContent = errors.New("content belongs to the read-only bundle")
+	// ErrDamaged means a blob's bytes in the bundle do not match its
+	// digest: the bundle file is damaged (paimirror verify finds where).
+	ErrDamaged = errors.New("the blob's bytes in the bundle do not match its digest")
 )

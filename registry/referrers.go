@@ -1,9 +1,7 @@
 package registry
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"path"
 	"regexp"
@@ -12,9 +10,7 @@ import (
 	"strings"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
-	v2 "github.com/distribution/distribution/v3/registry/api/v2"
 	"github.com/distribution/reference"
-	"github.com/gorilla/mux"
 	"github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -159,18 +155,9 @@ func (r *Registry) manifestInfo(req *http.Request, d digest.Digest) (manifestInf
 	return info, true
 }
 
-// noteSubject arranges for a manifest push whose manifest has a subject to
-// answer with the OCI-Subject header.
-func (r *Registry) noteSubject(w *recorder, req *http.Request) {
-	var m mux.RouteMatch
-	if !v2.Router().Match(req, &m) || m.Route == nil || m.Route.GetName() != v2.RouteNameManifest {
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(req.Body, maxManifestBody+1))
-	req.Body = io.NopCloser(bytes.NewReader(body))
-	if err != nil {
-		return
-	}
+// noteSubject arranges for the push of the manifest body whose manifest
+// has a subject to answer with the OCI-Subject header.
+func (r *Registry) noteSubject(w *recorder, body []byte) {
 	var mf struct {
 		Subject *struct {
 			Digest string `json:"digest"`

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -49,7 +48,11 @@ type Registry struct {
 	accessLog bool
 	writable  bool
 	driver    storagedriver.StorageDriver
-	closeOnce sync.Once
+	// bundleDriver is the driver over the bundle (the lower layer when
+	// writable).
+	bundleDriver *bundleDriver
+	closeOnce    sync.Once
+	stop         context.CancelFunc // ends the background work
 
 	seq      atomic.Uint64
 	requests sync.Map // request id -> *requestLog
@@ -85,8 +88,10 @@ func WithAccessLog(on bool) Option {
 // layered over the bundle: pulls see pushed content and bundle content
 // together, and tag lists and the catalog merge both. The bundle is never
 // modified; replacing or deleting content that comes from it is refused
-// with 403 DENIED. Default: read-only, where every push and delete gets 405
-// UNSUPPORTED.
+// with 403 DENIED. A manifest whose sizes disagree with the blobs it names
+// is refused with 400 MANIFEST_INVALID. Uploads left unfinished for more
+// than 24 hours are removed from dir, at New and every hour after.
+// Default: read-only, where every push and delete gets 405 UNSUPPORTED.
 func WithWritable(dir string) Option {
 	return func(o *options) { o.writableDir = dir }
 }
@@ -108,6 +113,7 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	}
 	lower := &bundleDriver{b: b, tree: t, log: o.log}
 	var drv storagedriver.StorageDriver = lower
+	writableDir := ""
 	if o.writableDir != "" {
 		dir, err := filepath.Abs(o.writableDir)
 		if err != nil {
@@ -118,6 +124,8 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 		}
 		upper := filesystem.New(filesystem.DriverParameters{RootDirectory: dir, MaxThreads: 100})
 		drv = &overlayDriver{upper: upper, lower: lower}
+		purgeUploads(dir, uploadMaxAge, time.Now(), o.log)
+		writableDir = dir
 	}
 
 	var idb [16]byte
@@ -128,6 +136,8 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 		log:       o.log,
 		accessLog: o.accessLog,
 		writable:  o.writableDir != "",
+
+		bundleDriver: lower,
 	}
 
 	registerFactory()
@@ -136,6 +146,8 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	pending.Store(r.id, r.driver)
 	defer pending.Delete(r.id)
 	setLive(r, true)
+	bgCtx, stop := context.WithCancel(ctx)
+	r.stop = stop
 
 	secret := make([]byte, 32)
 	rand.Read(secret)
@@ -149,6 +161,8 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	cfg.Storage = configuration.Storage{
 		driverName: configuration.Parameters{instanceParam: r.id},
 		"maintenance": configuration.Parameters{
+			// distribution's purger first runs after a random delay of up
+			// to an hour; purgeUploads runs at start and then hourly.
 			"uploadpurging": map[any]any{"enabled": false},
 			"readonly":      map[any]any{"enabled": !r.writable},
 		},
@@ -162,8 +176,12 @@ func New(ctx context.Context, b *bundle.Bundle, opts ...Option) (*Registry, erro
 	appCtx := context.WithValue(ctx, instanceKey, r.id) //nolint:staticcheck
 	r.app, err = newApp(appCtx, cfg)
 	if err != nil {
+		stop()
 		setLive(r, false)
 		return nil, fmt.Errorf("creating registry: %w", err)
+	}
+	if writableDir != "" {
+		go purgeUploadsEvery(bgCtx, writableDir, uploadPurgeEvery, o.log)
 	}
 	r.log.Debug("registry ready", "repositories", len(t.repos), "nodes", len(t.nodes), "writable", o.writableDir)
 	return r, nil
@@ -185,6 +203,7 @@ func newApp(ctx context.Context, cfg *configuration.Configuration) (app *handler
 func (r *Registry) Close() error {
 	var err error
 	r.closeOnce.Do(func() {
+		r.stop()
 		err = r.app.Shutdown()
 		setLive(r, false)
 	})
@@ -197,9 +216,14 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	reqID := r.id + "/" + strconv.FormatUint(r.seq.Add(1), 10)
 	held := r.beginRequest(reqID)
+	var damaged atomic.Bool
 	//lint:ignore SA1029 distribution reads this exact string key
-	req = req.WithContext(context.WithValue(req.Context(), instanceKey, reqID)) //nolint:staticcheck
+	ctx := context.WithValue(req.Context(), instanceKey, reqID) //nolint:staticcheck
+	req = req.WithContext(context.WithValue(ctx, damageKey{}, &damaged))
 	r.serve(rec, req)
+	if rec.held != nil {
+		r.answerServerError(rec, req)
+	}
 	status := rec.status
 	if status == 0 {
 		status = http.StatusOK
@@ -216,6 +240,11 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			slog.String("agent", req.UserAgent()),
 		)
 	}
+	if damaged.Load() {
+		// The driver cut a damaged blob short; make sure the client sees
+		// a broken connection, not an answer.
+		panic(http.ErrAbortHandler)
+	}
 }
 
 func (r *Registry) serve(w *recorder, req *http.Request) {
@@ -226,8 +255,12 @@ func (r *Registry) serve(w *recorder, req *http.Request) {
 		r.serveReferrers(w, req, name, dgst)
 		return
 	}
-	if r.writable && req.Method == http.MethodPut {
-		r.noteSubject(w, req)
+	if r.writable && manifestPush(req) {
+		body, err := peekBody(req)
+		if err == nil && r.wrongSizes(w, req, body) {
+			return
+		}
+		r.noteSubject(w, body)
 	}
 	r.app.ServeHTTP(w, req)
 }
@@ -325,8 +358,7 @@ func (r *Registry) refused(w http.ResponseWriter, req *http.Request) bool {
 			if !ok {
 				return false // a new tag, or a digest (content-addressed)
 			}
-			body, err := io.ReadAll(io.LimitReader(req.Body, maxManifestBody+1))
-			req.Body = io.NopCloser(bytes.NewReader(body))
+			body, err := peekBody(req)
 			if err != nil {
 				return false // distribution reports the broken upload
 			}
@@ -347,20 +379,31 @@ func serveError(w http.ResponseWriter, err errcode.Error) {
 	_ = errcode.ServeJSON(w, err)
 }
 
-// recorder notes the status and size of a response for the access log.
+// recorder notes the status and size of a response for the access log,
+// and holds back the body of a server error (5xx) for answerServerError.
 type recorder struct {
 	http.ResponseWriter
 	status  int
 	written int64
 	// onCreated adds headers to a 201 response.
 	onCreated func(http.Header)
+	// held is the body of a server error, kept from the client (up to
+	// maxHeldBody bytes); nil for any other response.
+	held *bytes.Buffer
 }
 
 func (rec *recorder) WriteHeader(code int) {
+	if rec.held != nil {
+		return
+	}
 	if rec.status == 0 {
 		rec.status = code
 		if code == http.StatusCreated && rec.onCreated != nil {
 			rec.onCreated(rec.Header())
+		}
+		if code >= 500 {
+			rec.held = &bytes.Buffer{}
+			return
 		}
 	}
 	rec.ResponseWriter.WriteHeader(code)
@@ -370,6 +413,12 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	if rec.status == 0 {
 		rec.WriteHeader(http.StatusOK)
 	}
+	if rec.held != nil {
+		if room := maxHeldBody - rec.held.Len(); room > 0 {
+			rec.held.Write(p[:min(len(p), room)])
+		}
+		return len(p), nil
+	}
 	n, err := rec.ResponseWriter.Write(p)
 	rec.written += int64(n)
 	return n, err
@@ -377,6 +426,9 @@ func (rec *recorder) Write(p []byte) (int, error) {
 
 // Flush lets streamed responses through.
 func (rec *recorder) Flush() {
+	if rec.held != nil {
+		return
+	}
 	if f, ok := rec.ResponseWriter.(http.Flusher); ok {
 		f.Flush()
 	}

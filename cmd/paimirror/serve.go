@@ -5,9 +5,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -23,7 +25,7 @@ const caPath = "/paimirror-ca.crt"
 // defaultIdleTimeout is how long serve keeps a keep-alive connection with
 // no request in flight before closing it (--idle-timeout). Only idle time
 // counts: a pull or push of any length is never cut, as serve sets no
-// read or write timeout.
+// read or write timeout (request bodies are bounded by serveHandler).
 const defaultIdleTimeout = 2 * time.Minute
 
 type serveOptions struct {
@@ -37,6 +39,7 @@ type serveOptions struct {
 	accessLog bool
 	drain     time.Duration
 	idle      time.Duration
+	key       string
 }
 
 func newServeCmd(g *globalOptions) *cobra.Command {
@@ -51,7 +54,17 @@ Python packages; everything else is the file server, with a page at / that
 shows what the bundle holds and the exact config to paste.
 
 Read-only unless --writable DIR is given: pushes then go to DIR, layered over
-the bundle, which is never modified.`,
+the bundle, which is never modified.
+
+Each blob is checked against its digest the first time it is served; a
+damaged one is never sent whole (the download is cut and the log names the
+blob: run 'paimirror verify'). When file descriptors run short, serve closes
+the longest idle keep-alive connections to accept new clients, and logs it.
+
+On SIGINT/SIGTERM every answer closes its connection, and serve keeps
+answering until no request has been in flight for 1s (so a pull between two
+of its requests finishes) or --drain has passed; then it stops accepting and
+lets in-flight requests finish within what is left of --drain.`,
 		Example: `  paimirror serve openpai-v1.8.0.tar
   paimirror serve openpai-v1.8.0.tar --addr :5000 --advertise 10.0.0.10:5000
   paimirror serve openpai-v1.8.0.tar --writable /srv/paimirror-pushed --tls-dir /srv/paimirror-tls`,
@@ -67,7 +80,8 @@ the bundle, which is never modified.`,
 	f.StringVar(&o.tlsDir, "tls-dir", "", "serve TLS with a CA and certificate generated once into DIR; the CA is served at "+caPath)
 	f.BoolVar(&o.accessLog, "access-log", false, "log every request")
 	f.DurationVar(&o.idle, "idle-timeout", defaultIdleTimeout, "close a keep-alive connection after this long with no request (0: never)")
-	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGINT/SIGTERM, how long in-flight requests may finish")
+	f.DurationVar(&o.drain, "drain", 30*time.Second, "on SIGINT/SIGTERM, how long pulls under way and in-flight requests may take to finish")
+	f.StringVar(&o.key, "key", "", "serve only a bundle whose lock's signature verifies against this public key (cosign.pub; see 'paimirror sign')")
 	return cmd
 }
 
@@ -94,6 +108,15 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		return fmt.Errorf("%w\n(serve checks the bundle's structure only; damage inside a blob is what 'paimirror verify' finds)", err)
 	}
 	defer b.Close()
+	if o.key != "" {
+		pub, err := loadPublicKey("--key", o.key)
+		if err != nil {
+			return err
+		}
+		if err := checkSignature(b, pub, paths[0]); err != nil {
+			return fmt.Errorf("refusing to serve %w", err)
+		}
+	}
 
 	log := o.serveLogger()
 	regOpts := []registry.Option{registry.WithLogger(log), registry.WithAccessLog(o.accessLog)}
@@ -144,15 +167,20 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w (is another server on that port? choose one with --addr)", o.addr, err)
 	}
+	conns := newConnTracker()
+	ln = &shedListener{Listener: ln, conns: conns, log: log}
 	if tlsConfig != nil {
 		ln = tls.NewListener(ln, tlsConfig)
 	}
+	var draining atomic.Bool
 	srv := &http.Server{
-		Handler:           files.Handler(reg),
+		Handler:           serveHandler(files.Handler(reg), o.writable != "", defaultBodyLimits, &draining),
 		ReadHeaderTimeout: 30 * time.Second,
 		// No ReadTimeout or WriteTimeout: they would cut long blob pulls
-		// and pushes. Only idle keep-alive connections are closed.
+		// and pushes. Idle keep-alive connections are closed, and request
+		// bodies bounded (serveHandler).
 		IdleTimeout: o.idle,
+		ConnState:   conns.state,
 		ErrorLog:    nil,
 	}
 	shown := advertise
@@ -178,13 +206,45 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	case <-ctx.Done():
 	}
 	if !o.quiet {
-		fmt.Fprintln(o.stderr, "stopping: letting in-flight requests finish")
+		fmt.Fprintln(o.stderr, "stopping: letting in-flight requests finish, and pulls between two requests")
+	}
+	return drain(srv, conns, &draining, o.drain)
+}
+
+// drainQuiet is how long serve, stopping, waits with no request in flight
+// before it stops accepting: far longer than the gap between two requests
+// of one pull.
+const drainQuiet = time.Second
+
+// drain stops srv within limit and reports whether every request finished.
+// net/http's Shutdown alone would stop accepting and close idle keep-alive
+// connections at once, breaking every pull that is between two of its
+// requests (its next one is refused). So first, for as long as requests
+// keep coming (up to limit): every answer closes its connection
+// (draining), so clients leave after their current request, and new
+// connections are still accepted, so a pull's next request is served.
+// Once no request has been in flight for drainQuiet, Shutdown stops
+// accepting, closes the idle connections and waits for what is left of
+// limit for in-flight requests. It checks for quiet every 50 ms.
+func drain(srv *http.Server, conns *connTracker, draining *atomic.Bool, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	draining.Store(true)
+	start := time.Now()
+	for {
+		busy, since := conns.busy()
+		if busy == 0 && time.Since(since) >= drainQuiet && time.Since(start) >= drainQuiet {
+			break
+		}
+		if !time.Now().Before(deadline) {
+			break
+		}
+		time.Sleep(min(50*time.Millisecond, time.Until(deadline)))
 	}
 	// A fresh context: the command's is already cancelled.
-	sctx, cancel := context.WithTimeout(context.Background(), o.drain)
+	sctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
-		return fmt.Errorf("draining: %w", err)
+		return fmt.Errorf("draining: %w (requests still in flight after --drain %s)", err, limit)
 	}
 	return nil
 }
@@ -199,4 +259,88 @@ func displayAddr(a net.Addr) string {
 		host = "127.0.0.1"
 	}
 	return net.JoinHostPort(host, port)
+}
+
+// bodyLimits bounds how serve reads request bodies (see serveHandler).
+type bodyLimits struct {
+	// window is how long an upload's body may take to bring progress
+	// more bytes.
+	window time.Duration
+	// progress is the number of bytes that moves an upload's read
+	// deadline window on.
+	progress int64
+}
+
+// defaultBodyLimits: an upload must bring 64 KiB a minute (about 1 KiB/s).
+var defaultBodyLimits = bodyLimits{window: time.Minute, progress: 64 << 10}
+
+// serveHandler wraps serve's handler h with the rules for request bodies
+// and for the drain. serve sets no read timeout, since a push may take any
+// time, so without these a body that trickles in (or never comes) would
+// hold its connection, and a drain, for ever:
+//
+//   - the body of an upload (POST, PUT or PATCH under /v2/, with uploads
+//     on: --writable) is read under a deadline that moves on by
+//     limits.window each time limits.progress more bytes arrive; a body
+//     that stops or crawls fails with a read timeout and its connection is
+//     closed.
+//   - any other request's body is never read: the answer goes out at once
+//     and closes the connection (net/http would otherwise wait for the
+//     body to arrive, to find the next request).
+//   - once draining is set, every answer closes its connection
+//     (Connection: close), so clients leave after their current request.
+//
+// It costs a deadline update per progress bytes of upload; requests
+// without a body are passed through untouched.
+func serveHandler(h http.Handler, uploads bool, limits bodyLimits, draining *atomic.Bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		if r.ContentLength != 0 { // -1: a body of unknown length
+			rc := http.NewResponseController(w)
+			if uploads && isUpload(r) {
+				if err := rc.SetReadDeadline(time.Now().Add(limits.window)); err == nil {
+					r.Body = &progressBody{ReadCloser: r.Body, rc: rc, limits: limits}
+				}
+			} else {
+				w.Header().Set("Connection", "close")
+				// A deadline already passed: the body is not waited for,
+				// and what remains of it is never taken for a request.
+				rc.SetReadDeadline(time.Unix(1, 0))
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// isUpload reports whether r may carry a body the registry reads: a blob
+// upload or a manifest push.
+func isUpload(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		return strings.HasPrefix(r.URL.Path, "/v2/")
+	}
+	return false
+}
+
+// progressBody moves its connection's read deadline on each time another
+// limits.progress bytes have been read.
+type progressBody struct {
+	io.ReadCloser
+	rc     *http.ResponseController
+	limits bodyLimits
+	since  int64 // bytes read since the deadline last moved
+}
+
+func (b *progressBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.since += int64(n)
+	// Only while the body goes on: at its end net/http clears the
+	// deadline to watch the connection, and must not find one set.
+	if err == nil && b.since >= b.limits.progress {
+		b.since = 0
+		b.rc.SetReadDeadline(time.Now().Add(b.limits.window))
+	}
+	return n, err
 }

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -60,9 +61,17 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe runs `paimirror serve` and waits until it reports its address.
-func startServe(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
+func startServe(t *testing.T, args ...string) (*exec.Cmd, *lockedLog) {
+	t.Helper()
+	return startServeEnv(t, nil, args...)
+}
+
+// startServeEnv is startServe with extra environment variables (NAME=VALUE)
+// for the serve process. Its log is safe to read while serve runs.
+func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *lockedLog) {
 	t.Helper()
 	cmd := paimirror(t, append([]string{"serve"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +83,7 @@ func startServe(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	log := &strings.Builder{}
+	log := &lockedLog{}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -95,6 +104,24 @@ func startServe(t *testing.T, args ...string) (*exec.Cmd, *strings.Builder) {
 		t.Fatalf("serve did not start:\n%s", log)
 	}
 	return cmd, log
+}
+
+// lockedLog is serve's stderr as a test reads it while serve writes.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) WriteString(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(s)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // TestServeTLSDir serves a bundle over TLS with a generated CA: curl trusts
