@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -10,7 +11,18 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/sbom"
 )
+
+// inspectFormats are the values of inspect's -o, in the order help shows
+// them: the summary as text or JSON, and the SBOMs of bundle/sbom.
+func inspectFormats() []string {
+	out := []string{"text", "json"}
+	for _, f := range sbom.Formats() {
+		out = append(out, string(f))
+	}
+	return out
+}
 
 type inspectOptions struct {
 	*globalOptions
@@ -19,23 +31,35 @@ type inspectOptions struct {
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
 	o := &inspectOptions{globalOptions: g}
+	formats := strings.Join(inspectFormats(), ", ")
 	cmd := &cobra.Command{
 		Use:   "inspect BUNDLE [PART...]",
 		Short: "Show what a bundle holds",
-		Args:  minArgs(1),
+		Long: `Show what a bundle holds. Inspect reads the tar headers and the lock
+(paimirror.json), never blob data, so it is instant whatever the bundle's
+size (paimirror verify checks the content).
+
+-o text (default) and -o json give the summary; -o spdx-json (SPDX 2.3) and
+-o cyclonedx-json (CycloneDX 1.6) give a software bill of materials: every
+image, file, Python package file and .deb with its package URL, sha256 and
+where it came from. The same bundle gives the same bytes.`,
+		Args: minArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if o.format != "text" && o.format != "json" {
-				return usageError{fmt.Errorf("-o %q: want text or json", o.format)}
+			if !slices.Contains(inspectFormats(), o.format) {
+				return usageError{fmt.Errorf("-o %q: want one of %s", o.format, formats)}
 			}
 			b, err := bundle.Open(args...)
 			if err != nil {
 				return err
 			}
 			defer b.Close()
-			return renderSummary(o, b.Summary())
+			if o.format == "text" || o.format == "json" {
+				return renderSummary(o, b.Summary())
+			}
+			return sbom.Write(o.stdout, sbom.Format(o.format), b, sbom.Options{ToolVersion: toolVersion()})
 		},
 	}
-	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: text or json")
+	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: "+formats)
 	return cmd
 }
 
