@@ -13,6 +13,8 @@
 //	oci-layout           {"imageLayoutVersion":"1.0.0"}
 //	index.json           one descriptor per image (see below)
 //	paimirror.json       the lock (Lock)
+//	paimirror.json.signer  in a signed bundle: the signing key's fingerprint
+//	paimirror.json.sig     in a signed bundle: the lock's signature
 //
 // Blob members are named by the sha256 of their content and appear once:
 // content shared by several images, or by an image and a file, is stored
@@ -44,6 +46,19 @@
 // place whose download continues (or, no longer wanted, is left out of
 // the bundle), with <output>.partial.journal recording which images and
 // files are complete so that they are not asked for again.
+//
+// # Signature
+//
+// A signed bundle ends with two small plain-ustar members after the lock:
+// SignerName (SignerSize bytes, "sha256:<hex>\n", the fingerprint of the
+// signing key, a hint for messages) and SignatureName (SignatureSize
+// bytes: the signature of paimirror.json exactly as stored, as `cosign
+// sign-blob` prints it, base64, then newlines), so that `tar -x` puts the
+// signature beside the lock for `cosign verify-blob`. Build writes
+// neither; AttachSignature adds or replaces them in place, safe against a
+// kill at any point (see there). Open reads them (Bundle.Signature);
+// bundle/sign makes and checks the signature. Bundles without them open
+// as before.
 //
 // # Reading in place
 //

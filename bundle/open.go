@@ -25,6 +25,8 @@ type Bundle struct {
 
 	r        *partsReader
 	lockData []byte
+	sig      Signature
+	signed   bool
 	blobs    map[string]entry
 	entries  []entry
 }
@@ -32,9 +34,10 @@ type Bundle struct {
 // Open opens a bundle in place. paths are the bundle file, or its parts in
 // order. Only tar headers and the small metadata entries are read, so Open
 // takes the same time whatever the bundle's size. Open checks the structure:
-// that the tar is whole, holds only the layout's names, no links, and every
-// blob the lock names with the size the lock gives. It does not hash blob
-// contents; that is Verify's job.
+// that the tar is whole, holds only the layout's names (and the signature
+// members, when the bundle is signed), no links, and every blob the lock
+// names with the size the lock gives. It does not hash blob contents;
+// that is Verify's job, nor check a signature; that is bundle/sign's.
 func Open(paths ...string) (*Bundle, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("opening bundle: no file given")
@@ -87,7 +90,7 @@ func open(r *partsReader) (*Bundle, error) {
 			continue
 		}
 		switch e.Name {
-		case LockName, IndexName, OCILayoutName:
+		case LockName, IndexName, OCILayoutName, SignatureName, SignerName:
 			if _, dup := meta[e.Name]; dup {
 				return nil, fmt.Errorf("%w: %s appears twice", ErrCorrupt, e.Name)
 			}
@@ -117,6 +120,9 @@ func open(r *partsReader) (*Bundle, error) {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
 	}
 	if err := b.checkLock(); err != nil {
+		return nil, err
+	}
+	if err := b.readSignature(meta); err != nil {
 		return nil, err
 	}
 	return b, nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/sign"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -30,6 +32,7 @@ type buildOptions struct {
 	connections int
 	retries     int
 	force       bool
+	signKey     string
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -79,6 +82,7 @@ public mirrors commonly used inside China.`,
 	f.IntVar(&o.connections, "connections", 5, "connections per large blob (16 MiB and more), spread over its mirrors; 1 turns splitting off")
 	f.IntVar(&o.retries, "retries", 5, "give a source up for an item after this many attempts in a row that bring no bytes (attempts that do are retried for as long as they do)")
 	f.BoolVar(&o.force, "force", false, "replace the bundle if it exists")
+	f.StringVar(&o.signKey, "sign-key", "", "sign the lock with this cosign private key (password: $"+sign.PasswordEnv+" or asked first); see 'paimirror sign'")
 	return cmd
 }
 
@@ -105,6 +109,13 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	if err := bundle.CheckMirrors(sel, mirrors); err != nil {
 		return usageError{err}
 	}
+	// The key is opened before hours of downloads, not after.
+	var key *ecdsa.PrivateKey
+	if o.signKey != "" {
+		if key, err = loadPrivateKey(o.stderr, "--sign-key", o.signKey); err != nil {
+			return err
+		}
+	}
 	prog := newBuildProgress(o.globalOptions)
 	res, err := bundle.Build(ctx, m, bundle.BuildOptions{
 		Output: o.output, Force: o.force, Mirrors: mirrors,
@@ -127,6 +138,14 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %d .debs, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
 		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), res.Lock.AptDebs(), bundle.HumanSize(res.Size),
 		bundle.HumanSize(res.Fetched), bundle.HumanSize(res.Resumed), bundle.HumanSize(res.Shared), res.Duration.Round(time.Millisecond))
+	if key != nil {
+		// Build verified every blob as it stored it.
+		fp, err := sign.Bundle(res.Path, key)
+		if err != nil {
+			return fmt.Errorf("%w (the bundle is whole but unsigned: sign it with 'paimirror sign %s --key %s')", err, res.Path, o.signKey)
+		}
+		fmt.Fprintf(o.stdout, "signed its lock with key %s\n", fp)
+	}
 	return nil
 }
 

@@ -48,10 +48,19 @@ func cacheDir() string {
 }
 
 // findProgram returns the path of a program a peer runs (what describes
-// it): the environment variable env, else cacheDir()/bin/cached, else
-// onPath on PATH. A path named by env must exist; otherwise a missing
-// program skips the test, or fails it where RequireEnv is set.
+// it), as FindProgram does, for a program .ci/badlink-tools.sh builds.
 func findProgram(t testing.TB, what, env, cached, onPath string) string {
+	t.Helper()
+	return FindProgram(t, what, env, cached, onPath, ".ci/badlink-tools.sh")
+}
+
+// FindProgram returns the path of a program a test runs (what describes
+// it): the environment variable env, else bin/cached in the cache
+// directory the .ci scripts build into ($PAIMIRROR_CACHE, else the user
+// cache dir's paimirror/), else onPath on PATH. A path named by env must
+// exist; otherwise a missing program skips the test, or fails it where
+// RequireEnv is set, naming builder, the script that builds it.
+func FindProgram(t testing.TB, what, env, cached, onPath, builder string) string {
 	t.Helper()
 	if p := os.Getenv(env); p != "" {
 		if !executable(p) {
@@ -65,8 +74,8 @@ func findProgram(t testing.TB, what, env, cached, onPath string) string {
 	if p, err := exec.LookPath(onPath); err == nil {
 		return p
 	}
-	Need(t, "%s is not installed (%s unset, no %s, no %s on PATH); .ci/badlink-tools.sh builds it",
-		what, env, filepath.Join(cacheDir(), "bin", cached), onPath)
+	Need(t, "%s is not installed (%s unset, no %s, no %s on PATH); %s builds it",
+		what, env, filepath.Join(cacheDir(), "bin", cached), onPath, builder)
 	return ""
 }
 
