@@ -32,7 +32,10 @@ type LB struct {
 // recommends: each backend checked with GET /healthz every 200 ms, marked
 // down after one failed check and up after two good ones; a request whose
 // connection to a backend fails is sent to another (retries 3 with
-// redispatch, retry-on conn-failure empty-response).
+// redispatch, retry-on conn-failure empty-response). One setting is the
+// test's own: HAProxy's socket buffers are 64 KiB (tune.rcvbuf.server,
+// tune.sndbuf.client), so that a response is in flight through it, not
+// sitting whole in kernel buffers, when a test kills a backend.
 func HAProxy(t testing.TB, backends []string) *LB {
 	t.Helper()
 	if !strings.Contains(os.Getenv("PATH"), "/usr/sbin") {
@@ -52,6 +55,8 @@ func HAProxy(t testing.TB, backends []string) *LB {
 		}
 		config := fmt.Sprintf(`global
   maxconn 4096
+  tune.rcvbuf.server 65536
+  tune.sndbuf.client 65536
 defaults
   mode http
   timeout connect 2s
