@@ -22,11 +22,70 @@ const (
 	keyInsecureRegistries = "insecure-registries"
 )
 
-// daemonConfig is a daemon.json object with its top-level keys in file
-// order, each value as the raw JSON it was written with.
-type daemonConfig struct {
+// jsonObject is a JSON object with its keys in file order, each value as
+// the raw JSON it was written with: a daemon.json, or a docker config.json
+// and its "auths".
+type jsonObject struct {
 	keys   []string
 	values map[string]json.RawMessage
+}
+
+// daemonConfig is a daemon.json.
+type daemonConfig = jsonObject
+
+// parseObject reads one JSON object with no repeated keys. Missing, empty
+// or all-whitespace input is an empty object. On error it also returns
+// the byte offset of the problem.
+func parseObject(data []byte) (*jsonObject, int64, error) {
+	c := &jsonObject{values: map[string]json.RawMessage{}}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return c, 0, nil
+	}
+	// Unmarshal first: its syntax errors carry absolute offsets, the
+	// Decoder's do not.
+	var whole any
+	if err := json.Unmarshal(data, &whole); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, se.Offset, err
+		}
+		return nil, 0, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, dec.InputOffset(), err
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, dec.InputOffset(), errors.New("the top level is not a JSON object")
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, dec.InputOffset(), err
+		}
+		key, ok := tok.(string)
+		if !ok {
+			return nil, dec.InputOffset(), errors.New("object key is not a string")
+		}
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, dec.InputOffset(), err
+		}
+		if _, dup := c.values[key]; dup {
+			return nil, dec.InputOffset(), fmt.Errorf("key %q appears twice", key)
+		}
+		c.keys = append(c.keys, key)
+		c.values[key] = raw
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, dec.InputOffset(), err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, dec.InputOffset(), errors.New("data after the top-level object")
+	}
+	return c, 0, nil
 }
 
 // parseDaemonJSON reads a daemon.json. Missing, empty or all-whitespace input
@@ -35,57 +94,10 @@ type daemonConfig struct {
 // must be one JSON object with no repeated keys, and the two keys paimirror
 // edits, when present, must be arrays of strings.
 func parseDaemonJSON(data []byte) (*daemonConfig, error) {
-	c := &daemonConfig{values: map[string]json.RawMessage{}}
-	if len(bytes.TrimSpace(data)) == 0 {
-		return c, nil
-	}
-	fail := func(off int64, err error) error {
-		line, col := lineCol(data, off)
-		return &DaemonJSONError{Path: DaemonJSONPath, Line: line, Column: col, Err: err}
-	}
-	// Unmarshal first: its syntax errors carry absolute offsets, the
-	// Decoder's do not.
-	var whole any
-	if err := json.Unmarshal(data, &whole); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fail(se.Offset, err)
-		}
-		return nil, fail(0, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	tok, err := dec.Token()
+	c, off, err := parseObject(data)
 	if err != nil {
-		return nil, fail(dec.InputOffset(), err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fail(dec.InputOffset(), errors.New("the top level is not a JSON object"))
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fail(dec.InputOffset(), err)
-		}
-		key, ok := tok.(string)
-		if !ok {
-			return nil, fail(dec.InputOffset(), errors.New("object key is not a string"))
-		}
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, fail(dec.InputOffset(), err)
-		}
-		if _, dup := c.values[key]; dup {
-			return nil, fail(dec.InputOffset(), fmt.Errorf("key %q appears twice", key))
-		}
-		c.keys = append(c.keys, key)
-		c.values[key] = raw
-	}
-	if _, err := dec.Token(); err != nil { // the closing brace
-		return nil, fail(dec.InputOffset(), err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fail(dec.InputOffset(), errors.New("data after the top-level object"))
+		line, col := lineCol(data, off)
+		return nil, &DaemonJSONError{Path: DaemonJSONPath, Line: line, Column: col, Err: err}
 	}
 	for _, k := range []string{keyRegistryMirrors, keyInsecureRegistries} {
 		if _, err := c.strings(k); err != nil {
@@ -97,7 +109,7 @@ func parseDaemonJSON(data []byte) (*daemonConfig, error) {
 
 // strings returns the value of key as a list of strings; a missing key is an
 // empty list.
-func (c *daemonConfig) strings(key string) ([]string, error) {
+func (c *jsonObject) strings(key string) ([]string, error) {
 	raw, ok := c.values[key]
 	if !ok {
 		return nil, nil
@@ -110,7 +122,7 @@ func (c *daemonConfig) strings(key string) ([]string, error) {
 }
 
 // set replaces (or appends) key with a list of strings.
-func (c *daemonConfig) set(key string, list []string) {
+func (c *jsonObject) set(key string, list []string) {
 	raw, _ := json.Marshal(list) // a []string always marshals
 	if _, ok := c.values[key]; !ok {
 		c.keys = append(c.keys, key)
@@ -120,7 +132,7 @@ func (c *daemonConfig) set(key string, list []string) {
 
 // marshal writes the object with two-space indentation, keys in their
 // original order, and a final newline.
-func (c *daemonConfig) marshal() []byte {
+func (c *jsonObject) marshal() []byte {
 	var b bytes.Buffer
 	if len(c.keys) == 0 {
 		return []byte("{}\n")
@@ -202,6 +214,71 @@ func MergeDaemonJSON(old []byte, mirror string, tls bool) (merged []byte, change
 		return old, false, nil
 	}
 	return c.marshal(), true, nil
+}
+
+// AddInsecureRegistry adds a lab registry that speaks plain HTTP
+// (Registry.Insecure) to a docker daemon.json: "insecure-registries"
+// holds host ("HOST" or "HOST:PORT") exactly once afterwards, every other
+// key and entry kept as MergeDaemonJSON keeps them. The registry is not
+// added to "registry-mirrors": the install names its images with the
+// registry's host, so docker goes there directly.
+//
+// The contract is MergeDaemonJSON's: nil or blank old counts as "{}";
+// changed false means merged is old unchanged; otherwise merged is
+// indented JSON ending in a newline; content docker would refuse is a
+// *DaemonJSONError. A host that is not HOST[:PORT] is an error wrapping
+// ErrRegistry.
+func AddInsecureRegistry(old []byte, host string) (merged []byte, changed bool, err error) {
+	if err := checkRegistryHost(host); err != nil {
+		return nil, false, err
+	}
+	c, err := parseDaemonJSON(old)
+	if err != nil {
+		return nil, false, err
+	}
+	changed = len(bytes.TrimSpace(old)) == 0
+	insecure, _ := c.strings(keyInsecureRegistries) // validated by parseDaemonJSON
+	if list, ok := ensureOnce(insecure, host, sameRegistry); ok {
+		c.set(keyInsecureRegistries, list)
+		changed = true
+	}
+	if !changed {
+		return old, false, nil
+	}
+	return c.marshal(), true, nil
+}
+
+// checkRegistryHost accepts HOST or HOST:PORT (a numeric port; an IPv6
+// address in brackets) with no scheme, path or white space: the registry
+// part of an image name.
+func checkRegistryHost(host string) error {
+	switch {
+	case strings.Contains(host, "://"):
+		return fmt.Errorf("%w %q: want HOST or HOST:PORT, without a scheme (plain HTTP is Insecure)", ErrRegistry, host)
+	case strings.Contains(host, "/"):
+		return fmt.Errorf("%w %q: want HOST or HOST:PORT; the path prefix belongs to the image names, not to the registry's host", ErrRegistry, host)
+	case host == "" || strings.ContainsFunc(host, func(r rune) bool { return r <= ' ' || r == 0x7f || strings.ContainsRune("@?#\\\"'", r) }):
+		return fmt.Errorf("%w %q: want HOST or HOST:PORT", ErrRegistry, host)
+	}
+	name := host
+	if h, port, err := net.SplitHostPort(host); err == nil {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || h == "" {
+			return fmt.Errorf("%w %q: want HOST or HOST:PORT, with a port from 1 to 65535", ErrRegistry, host)
+		}
+		name = h
+		if strings.Contains(h, ":") { // IPv6: SplitHostPort took the brackets off
+			return nil
+		}
+	} else if strings.HasPrefix(host, "[") && strings.HasSuffix(host, "]") {
+		if net.ParseIP(host[1:len(host)-1]) == nil {
+			return fmt.Errorf("%w %q: want HOST or HOST:PORT", ErrRegistry, host)
+		}
+		return nil
+	}
+	if strings.ContainsAny(name, ":[]") || strings.HasPrefix(name, ".") || strings.HasSuffix(name, ".") || strings.HasPrefix(name, "-") {
+		return fmt.Errorf("%w %q: want HOST or HOST:PORT", ErrRegistry, host)
+	}
+	return nil
 }
 
 // ensureOnce returns list with exactly one entry equivalent to want (the

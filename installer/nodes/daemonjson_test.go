@@ -198,3 +198,141 @@ func FuzzMergeDaemonJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestAddInsecureRegistry(t *testing.T) {
+	const host = "harbor.lab:8080"
+	tests := []struct {
+		name     string
+		old      string
+		want     string
+		wantSame bool
+		wantErr  string
+	}{
+		{name: "missing", old: "", want: `{"insecure-registries":["harbor.lab:8080"]}`},
+		{name: "kept with the mirror's entries",
+			old:  `{"registry-mirrors":["http://10.0.0.9:5000"],"insecure-registries":["10.0.0.9:5000"],"default-runtime":"nvidia"}`,
+			want: `{"registry-mirrors":["http://10.0.0.9:5000"],"insecure-registries":["10.0.0.9:5000","harbor.lab:8080"],"default-runtime":"nvidia"}`},
+		{name: "already there", old: `{"insecure-registries":["harbor.lab:8080"]}`, wantSame: true},
+		{name: "already there as http://, other case", old: `{"insecure-registries":["http://Harbor.lab:8080/"]}`, wantSame: true},
+		{name: "repeats collapse", old: `{"insecure-registries":["harbor.lab:8080","x:1","http://harbor.lab:8080"]}`,
+			want: `{"insecure-registries":["harbor.lab:8080","x:1"]}`},
+		{name: "not added to registry-mirrors", old: `{"registry-mirrors":[]}`,
+			want: `{"registry-mirrors":[],"insecure-registries":["harbor.lab:8080"]}`},
+		{name: "invalid", old: `{"insecure-registries": "x"}`, wantErr: "list of strings"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			merged, changed, err := AddInsecureRegistry([]byte(tt.old), host)
+			if tt.wantErr != "" {
+				var de *DaemonJSONError
+				if !errors.As(err, &de) || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("error %v, want a *DaemonJSONError mentioning %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantSame {
+				if changed || string(merged) != tt.old {
+					t.Fatalf("changed=%v merged=%q, want the input unchanged", changed, merged)
+				}
+				return
+			}
+			var got, want any
+			if err := json.Unmarshal(merged, &got); err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(tt.want), &want); err != nil {
+				t.Fatal(err)
+			}
+			if !changed || !reflect.DeepEqual(got, want) {
+				t.Errorf("changed=%v merged:\n%s\nwant %s", changed, merged, tt.want)
+			}
+			again, changed, err := AddInsecureRegistry(merged, host)
+			if err != nil || changed || string(again) != string(merged) {
+				t.Errorf("second add: changed=%v err=%v", changed, err)
+			}
+		})
+	}
+	for _, bad := range []string{"", "http://harbor.lab", "harbor.lab/pai", "harbor.lab:x", "harbor lab"} {
+		if _, _, err := AddInsecureRegistry(nil, bad); !errors.Is(err, ErrRegistry) {
+			t.Errorf("host %q: error %v, want ErrRegistry", bad, err)
+		}
+	}
+	if _, _, err := AddInsecureRegistry(nil, "harbor.lab"); err != nil {
+		t.Errorf("a host without a port: %v", err)
+	}
+}
+
+// FuzzAddInsecureRegistry: the mirror's merge, then the lab registry's
+// insecure entry, on whatever daemon.json a node holds: refused with a
+// *DaemonJSONError, or valid JSON that keeps every other key, lists both
+// once, and is a fixed point of both.
+func FuzzAddInsecureRegistry(f *testing.F) {
+	for _, s := range []string{"", "{}", `{"insecure-registries":["http://H:80/"]}`, `{"insecure-registries":null}`,
+		`{"registry-mirrors":["http://10.0.0.9:5000"],"insecure-registries":["10.0.0.9:5000","h:80","h:80"]}`, `{"a":[1,}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, old []byte) {
+		const mirror, host = "10.0.0.9:5000", "h:80"
+		merged, _, err := MergeDaemonJSON(old, mirror, false)
+		if err == nil {
+			merged, _, err = AddInsecureRegistry(merged, host)
+		}
+		if err != nil {
+			var de *DaemonJSONError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v is not a *DaemonJSONError", err)
+			}
+			return
+		}
+		var before, after map[string]any
+		if len(strings.TrimSpace(string(old))) > 0 {
+			if err := json.Unmarshal(old, &before); err != nil {
+				t.Fatalf("accepted input that is not an object: %v", err)
+			}
+		}
+		if err := json.Unmarshal(merged, &after); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range before {
+			if k == keyRegistryMirrors || k == keyInsecureRegistries {
+				continue
+			}
+			if !reflect.DeepEqual(after[k], v) {
+				t.Fatalf("key %q changed from %v to %v", k, v, after[k])
+			}
+		}
+		n := 0
+		for _, s := range strList(after[keyInsecureRegistries]) {
+			if sameRegistry(s, host) {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Fatalf("%s listed %d times: %s", host, n, merged)
+		}
+		inMirrors := func(m map[string]any) int {
+			k := 0
+			if list, ok := m[keyRegistryMirrors].([]any); ok {
+				for _, s := range list {
+					if s, _ := s.(string); strings.Contains(strings.ToLower(s), host) {
+						k++
+					}
+				}
+			}
+			return k
+		}
+		if inMirrors(after) != inMirrors(before) {
+			t.Fatalf("the registry was added to registry-mirrors: %s", merged)
+		}
+		again, changed, err := MergeDaemonJSON(merged, mirror, false)
+		if err == nil && !changed {
+			again, changed, err = AddInsecureRegistry(again, host)
+		}
+		if err != nil || changed || string(again) != string(merged) {
+			t.Fatalf("second pass: changed=%v err=%v", changed, err)
+		}
+	})
+}

@@ -22,8 +22,8 @@
 // node × check with pass, warn, FAIL or skip in each cell and a one-line fix
 // for every problem. Each check runs as its own SSH session, so a failure
 // is always attributed to its check. Blocking checks (ssh, sudo, os,
-// docker, nvidia on GPU workers, address, daemon.json, mirror) stop the
-// install; the others (memory, disk, ntp, packages, hostname) warn; each
+// docker, nvidia on GPU workers, address, daemon.json, mirror, registry)
+// stop the install; the others (memory, disk, ntp, packages, hostname) warn; each
 // Check's Why says why. A node that cannot be reached fails its ssh cell
 // and is skipped in the others, while the other nodes are still checked.
 //
@@ -38,6 +38,55 @@
 // info` answers. A daemon.json that is not valid JSON is left untouched and
 // reported. The dev box is prepared over SSH like any node (Role DevBox,
 // Addr "127.0.0.1"), so it needs an sshd.
+//
+// # Lab registry
+//
+// With install --registry, every image comes from a lab registry (Harbor,
+// distribution's registry) that paimirror push filled, while files, apt
+// and Python packages still come from the mirror. A Registry describes it
+// as the machines reach it. With PrepareOptions.Registry, Prepare gives
+// every machine, the dev box included, what docker and kubelet need to
+// pull from it:
+//
+//   - HTTPS with Registry.CAPEM: the CA at
+//     /etc/docker/certs.d/HOST[:PORT]/ca.crt (CAPath), which docker reads
+//     on each connection and trusts for that registry alone; it is not
+//     added to the system's trust store, and docker is not restarted;
+//   - plain HTTP (Registry.Insecure): HOST[:PORT] in daemon.json's
+//     insecure-registries (AddInsecureRegistry), in the same write and
+//     docker restart as the mirror's entries. The registry is never added
+//     to registry-mirrors: the install names its images with its host;
+//   - Registry.Username and Password: an "auths" entry for the host
+//     ({"auth": base64("USER:PASSWORD")}, MergeDockerAuth: other entries
+//     and keys kept, other spellings of the same host removed) in root's
+//     /root/.docker/config.json, which `docker pull` run as root reads
+//     (kubespray's and pai's pulls), and in /var/lib/kubelet/config.json,
+//     the first place kubelet 1.15 looks (its --root-dir, before its
+//     working directory, $HOME/.docker and /.docker; the first file found
+//     is the only one read, every five minutes) for credentials to pass to
+//     docker when it pulls a pod's image. Both are written through a
+//     temporary file and mv, with mode 0600 (a missing directory is made
+//     0700, kubelet's 0750), only when their content changes. The image
+//     pull secret of pai's own services is pai's, from config.yaml.
+//
+// The password travels to the machines on the SSH session's standard
+// input, never on a command line, and never reaches a log or an error;
+// Registry hides it from fmt and slog.
+//
+// With PreflightOptions.Registry, the registry check asks, from every
+// machine as the SSH user, for Registry.Probe's manifest (HEAD, with the
+// Accept headers of docker's and OCI's manifests and indexes; /v2/ without
+// a probe) with curl, verifying the registry with Registry.CAPEM (the CA
+// is in the command, being public) and sending the credentials with basic
+// auth (curl configuration on standard input, `curl -K -`). A 401 with a
+// Bearer challenge (Harbor's and Docker Hub's token auth) gets the
+// standard token flow, with the credentials when there are some. The
+// finding says which of these it was, each with its fix: the registry
+// cannot be reached (network, firewall), TLS failed (--registry-ca, or
+// --registry-insecure for plain HTTP), 401 (credentials), 403 (pull
+// rights), 404 (paimirror push first), 400 to plain HTTP (the registry
+// speaks HTTPS), or the manifest came (pass). A machine without curl gets
+// a warning.
 //
 // # Apt
 //

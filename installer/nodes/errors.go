@@ -14,6 +14,9 @@ var (
 	ErrNoCredentials = errors.New("no password and no key file to log in with")
 	// ErrNoNodes means Preflight or Prepare was given no node.
 	ErrNoNodes = errors.New("no nodes")
+	// ErrRegistry means a Registry is not usable as given: its host, its
+	// probe, its CA or its credentials.
+	ErrRegistry = errors.New("invalid registry")
 )
 
 // UnreachableError reports a node that did not answer on its SSH port: no
@@ -135,6 +138,39 @@ func (e *DaemonJSONError) Error() string {
 
 // Unwrap returns the underlying error.
 func (e *DaemonJSONError) Unwrap() error { return e.Err }
+
+// DockerConfigError reports a docker client config.json (root's, or
+// kubelet's) that cannot be merged into: not JSON, not an object, a
+// repeated key, or "auths" not an object. Prepare leaves such a file
+// untouched. The message never quotes the file, which holds credentials.
+type DockerConfigError struct {
+	Node   string // the node's name; empty from MergeDockerAuth
+	Path   string // the file; empty from MergeDockerAuth
+	Line   int    // 1-based position of the problem; 0 when not positional
+	Column int
+	Err    error // the parse error
+}
+
+// Error says what went wrong and where.
+func (e *DockerConfigError) Error() string {
+	var b strings.Builder
+	if e.Node != "" {
+		fmt.Fprintf(&b, "node %s: ", e.Node)
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path)
+	} else {
+		b.WriteString("docker config.json")
+	}
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ": line %d, column %d", e.Line, e.Column)
+	}
+	fmt.Fprintf(&b, ": invalid docker client configuration: %v (repair or move the file away by hand; prepare leaves it untouched)", e.Err)
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *DockerConfigError) Unwrap() error { return e.Err }
 
 // DockerError reports that docker did not answer after Prepare restarted it.
 type DockerError struct {

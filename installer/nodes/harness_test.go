@@ -5,7 +5,9 @@ package nodes
 // 10.200.0.1), its own mount and UTS namespaces (own hostname; a tmpfs on
 // /run; an overlay over /etc so its user, sudoers rule, os-release and
 // /etc/docker are its own and the host's /etc is never written; a file
-// bound over /proc/meminfo) and a bin directory first on PATH (for the SSH
+// bound over /proc/meminfo; an overlay over /var/lib and a directory of
+// its own bound over /root, so kubelet's and root's docker config.json are
+// its own) and a bin directory first on PATH (for the SSH
 // session and for sudo) holding test doubles for docker, systemctl,
 // nvidia-smi, timedatectl, dpkg-query and df that read their answers from
 // the node's state directory. SSH, sudo, the shell, file editing, ip,
@@ -30,12 +32,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
 )
@@ -183,8 +188,10 @@ type nodeSpec struct {
 	daemonJSON    *string  // nil: no /etc/docker/daemon.json
 	// apt are files of the node's own /etc/apt (over the host's), by
 	// path inside it: "sources.list", "trusted.gpg.d/k.gpg".
-	apt    map[string]string
-	noSSHD bool
+	apt map[string]string
+	// rootDockerConfig is root's /root/.docker/config.json; nil: none.
+	rootDockerConfig *string
+	noSSHD           bool
 }
 
 // testNode is one machine of the test bed.
@@ -199,6 +206,9 @@ type testNode struct {
 	state    string // what the doubles read and write
 	upper    string // the overlay's upper layer: the node's own /etc changes
 	work     string
+	varUpper string // the same for /var/lib
+	varWork  string
+	root     string // bound over /root: root's home on the node
 	hostKey  string
 	userKey  string // a private key the test user may log in with
 
@@ -258,12 +268,18 @@ func newNode(t *testing.T, spec nodeSpec) *testNode {
 	n.state = filepath.Join(dir, "state")
 	n.upper = filepath.Join(dir, "etc-upper")
 	n.work = filepath.Join(dir, "etc-work")
+	n.varUpper = filepath.Join(dir, "varlib-upper")
+	n.varWork = filepath.Join(dir, "varlib-work")
+	n.root = filepath.Join(dir, "root")
 	n.hostKey = filepath.Join(dir, "ssh_host_ed25519_key")
 	n.userKey = filepath.Join(dir, "user_key")
-	for _, d := range []string{n.bin, n.state, n.upper, n.work, filepath.Join(n.upper, "sudoers.d"), filepath.Join(dir, "home")} {
+	for _, d := range []string{n.bin, n.state, n.upper, n.work, n.varUpper, n.varWork, filepath.Join(n.upper, "sudoers.d"), filepath.Join(dir, "home")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
 		}
+	}
+	if err := os.Mkdir(n.root, 0o700); err != nil {
+		t.Fatal(err)
 	}
 	n.writeFiles()
 	n.keygen(n.hostKey)
@@ -430,6 +446,9 @@ echo "/dev/sda1        500000000 100000000 %d      20%% /"
 	if s.daemonJSON != nil {
 		n.write(n.daemonJSONPath(), *s.daemonJSON, 0o644)
 	}
+	if s.rootDockerConfig != nil {
+		n.write(filepath.Join(n.root, ".docker", "config.json"), *s.rootDockerConfig, 0o600)
+	}
 	for name, content := range s.apt {
 		n.write(filepath.Join(n.upper, "apt", filepath.FromSlash(name)), content, 0o644)
 	}
@@ -499,6 +518,8 @@ func (n *testNode) start() {
 mount -t tmpfs -o mode=0755 tmpfs /run
 mkdir -p /run/sshd
 mount -t overlay overlay -o lowerdir=/etc,upperdir=%[1]s,workdir=%[2]s /etc
+mount -t overlay overlay -o lowerdir=/var/lib,upperdir=%[9]s,workdir=%[10]s /var/lib
+mount --bind %[11]s /root
 mount --bind %[3]s /proc/meminfo
 mount -t tmpfs -o mode=0755 tmpfs /var/lib/apt
 mount -t tmpfs -o mode=0755 tmpfs /var/cache
@@ -510,7 +531,7 @@ id %[5]s >/dev/null 2>&1 || useradd -M -d %[6]s -s /bin/sh %[5]s
 chpasswd
 exec /usr/sbin/sshd -D -e -f %[7]s </dev/null
 `, n.upper, n.work, filepath.Join(n.dir, "meminfo"), n.spec.hostname, testUser, filepath.Join(n.dir, "home"),
-		filepath.Join(n.dir, "sshd_config"), strings.Join(n.spec.hide, " "))
+		filepath.Join(n.dir, "sshd_config"), strings.Join(n.spec.hide, " "), n.varUpper, n.varWork, n.root)
 	cmd := exec.Command("ip", "netns", "exec", n.ns, "unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c", script)
 	cmd.Stdin = strings.NewReader(testUser + ":" + testPassword + "\n")
 	n.stderr = &lockedBuffer{}
@@ -583,6 +604,97 @@ func (n *testNode) killLeftovers() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+// hostPath is where the test reads a file of the node's /etc, /var/lib or
+// /root (as the node sees it at path).
+func (n *testNode) hostPath(path string) string {
+	for _, m := range []struct{ at, dir string }{{"/etc/", n.upper}, {"/var/lib/", n.varUpper}, {"/root/", n.root}} {
+		if rest, ok := strings.CutPrefix(path, m.at); ok {
+			return filepath.Join(m.dir, filepath.FromSlash(rest))
+		}
+	}
+	n.t.Fatalf("%s is the host's own on a test node", path)
+	return ""
+}
+
+// forward makes addr, a loopback address of the test process
+// ("127.0.0.1:PORT", where a test registry listens), reachable at the
+// same address inside the node's network namespace: a listener opened in
+// the namespace relays each connection to addr. A certificate made for
+// 127.0.0.1 then matches on the node too. The listener and its relays end
+// with the test.
+func (n *testNode) forward(addr string) {
+	n.t.Helper()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		// Never unlocked: the thread, moved into the node's namespace,
+		// ends with this goroutine instead of running others.
+		runtime.LockOSThread()
+		f, err := os.Open(filepath.Join("/run/netns", n.ns))
+		if err != nil {
+			ch <- result{err: err}
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("setns %s: %w", n.ns, err)}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		n.t.Fatalf("forwarding %s into %s: %v", addr, n.ns, r.err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	track := func(c net.Conn) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if conns == nil {
+			return false // closed
+		}
+		conns = append(conns, c)
+		return true
+	}
+	conns = []net.Conn{}
+	n.t.Cleanup(func() {
+		r.l.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		conns = nil
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			in, err := r.l.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", addr)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			if !track(in) || !track(out) {
+				in.Close()
+				out.Close()
+				return
+			}
+			wg.Go(func() { io.Copy(out, in); out.(*net.TCPConn).CloseWrite() })
+			wg.Go(func() { io.Copy(in, out); in.(*net.TCPConn).CloseWrite() })
+		}
+	})
 }
 
 // newHostKey gives the node a new host key, as a reinstall would.

@@ -32,6 +32,8 @@ const (
 	CheckAddress    = "address"
 	CheckDaemonJSON = "daemon.json"
 	CheckMirror     = "mirror"
+	// CheckRegistry runs only with PreflightOptions.Registry.
+	CheckRegistry = "registry"
 	// CheckApt runs only with PreflightOptions.Apt.
 	CheckApt = "apt"
 )
@@ -78,6 +80,8 @@ var checks = []Check{
 		Why: "docker and pai's docker cache step both stop on an invalid file, and prepare must not guess", applies: anyNode},
 	{ID: CheckMirror, Title: "the mirror answers from the node (its /v2/ and one file)", Blocking: true,
 		Why: "every image and file of the install comes from it", applies: anyNode},
+	{ID: CheckRegistry, Title: "the lab registry answers from the node and serves the probe image's manifest, with the credentials given (install --registry)", Blocking: true,
+		Why: "with --registry every image of the install comes from it; a node that cannot pull stops kubespray half-way", applies: anyNode},
 	{ID: CheckApt, Title: "which of the packages the bundle carries for the machine's release are installed, and whether the mirror's apt repositories for it answer (InRelease of each suite)", Blocking: true,
 		Why: "kubespray and the dev box install the missing packages with apt, offline only from the mirror; a machine that has them all needs no repository, so then it only warns", applies: anyNode},
 }
@@ -86,9 +90,12 @@ var checks = []Check{
 func Checks() []Check { return slices.Clone(checks) }
 
 // checksFor returns the checks Preflight runs with opts: the apt check
-// only with PreflightOptions.Apt.
+// only with PreflightOptions.Apt, the registry check only with
+// PreflightOptions.Registry.
 func checksFor(opts PreflightOptions) []Check {
-	return slices.DeleteFunc(Checks(), func(c Check) bool { return c.ID == CheckApt && opts.Apt == nil })
+	return slices.DeleteFunc(Checks(), func(c Check) bool {
+		return c.ID == CheckApt && opts.Apt == nil || c.ID == CheckRegistry && opts.Registry == nil
+	})
 }
 
 // Mirror is the paimirror mirror as the nodes reach it.
@@ -131,6 +138,11 @@ type PreflightOptions struct {
 	// MinFreeDisk is the least free space on the filesystem holding /mnt, in
 	// bytes; default 40e9.
 	MinFreeDisk int64
+	// Registry, when set, adds the registry check: from every machine,
+	// the lab registry answers and serves Registry.Probe's manifest (or
+	// /v2/), verified with Registry.CAPEM, with Registry's credentials.
+	// Default nil: no registry check (images come from the mirror).
+	Registry *Registry
 	// Apt, when set, adds the apt check: per machine, which of the
 	// packages wanted for its target are installed, and whether the
 	// mirror's repositories for it answer. Default nil: no apt check (the
@@ -184,6 +196,11 @@ func Preflight(ctx context.Context, nodes []Node, auth Auth, keys *HostKeys, opt
 	}
 	if err := checkMirrorAddr(opts.Mirror.Addr); err != nil {
 		return nil, fmt.Errorf("preflight: %w", err)
+	}
+	if opts.Registry != nil {
+		if err := opts.Registry.validate(); err != nil {
+			return nil, fmt.Errorf("preflight: %w", err)
+		}
 	}
 	list := checksFor(opts)
 	rows := make([][]CheckResult, len(nodes))
@@ -401,6 +418,8 @@ func runCheck(ctx context.Context, id string, p *probe) outcome {
 		return checkDaemonJSON(ctx, p)
 	case CheckMirror:
 		return checkMirror(ctx, p)
+	case CheckRegistry:
+		return checkRegistryReach(ctx, p)
 	case CheckApt:
 		return checkApt(ctx, p)
 	}

@@ -26,8 +26,9 @@ const (
 )
 
 // CAPath returns where docker looks for the CA of the registry at
-// HOST:PORT.
-func CAPath(mirror string) string { return "/etc/docker/certs.d/" + mirror + "/ca.crt" }
+// HOST:PORT (or HOST, for one on port 443): docker trusts it for that
+// registry alone, and reads it on every connection (no restart).
+func CAPath(registry string) string { return "/etc/docker/certs.d/" + registry + "/ca.crt" }
 
 // PrepareOptions configures Prepare. Mirror.Addr is required; the zero
 // value of every other field works.
@@ -45,6 +46,13 @@ type PrepareOptions struct {
 	// AptWait bounds apt-get update on each machine, and the installs of
 	// docker and the nvidia runtime from the mirror; default 10m.
 	AptWait time.Duration
+	// Registry, when set, is the lab registry the install pulls its images
+	// from (install --registry): every machine gets its CA in docker's
+	// certs.d (CAPath(Registry.Host)), or its host in daemon.json's
+	// insecure-registries for plain HTTP, and its credentials in
+	// RootDockerConfigPath and KubeletDockerConfigPath. Default nil: images
+	// come from the mirror.
+	Registry *Registry
 
 	// aptInstallArgs are more apt-get install options for those installs
 	// (tests: --download-only, as a test node's root is the host's).
@@ -96,6 +104,16 @@ type PrepareResult struct {
 	// Restarted reports that docker was restarted (only when daemon.json
 	// changed) and answered again.
 	Restarted bool
+	// RegistryCAInstalled reports that PrepareOptions.Registry's CA was
+	// written to CAPath(Registry.Host) (only when it differed).
+	RegistryCAInstalled bool
+	// RegistryInsecure reports that daemon.json got the plain HTTP
+	// Registry.Host in insecure-registries (only when it lacked it).
+	RegistryInsecure bool
+	// RegistryAuth are the docker config.json files (RootDockerConfigPath,
+	// KubeletDockerConfigPath) whose entry for Registry.Host was added or
+	// updated; none when they held it already, or without credentials.
+	RegistryAuth []string
 	// Apt is what was done to the machine's apt, with PrepareOptions.Apt
 	// (before docker is prepared); nil otherwise.
 	Apt *AptResult
@@ -128,6 +146,11 @@ type PrepareResult struct {
 // The dev box is prepared like any node, over SSH (Role DevBox, Addr
 // "127.0.0.1" when paimirror runs there).
 //
+// With PrepareOptions.Registry, each machine is also made ready to pull
+// from the lab registry (see "Lab registry" in the package
+// documentation): its CA, its insecure-registries entry (in the same
+// daemon.json write and restart), its credentials.
+//
 // With PrepareOptions.Apt, once docker is prepared, the machine's apt is
 // pointed at the mirror's repositories for its release and apt-get update
 // is run (see "Apt" in the package documentation); a failing update is an
@@ -147,6 +170,11 @@ func Prepare(ctx context.Context, nodes []Node, auth Auth, keys *HostKeys, opts 
 	if opts.Mirror.TLS && len(opts.Mirror.CA) > 0 {
 		if b, _ := pem.Decode(opts.Mirror.CA); b == nil || b.Type != "CERTIFICATE" {
 			return nil, errors.New("prepare: the mirror's CA is not a PEM certificate")
+		}
+	}
+	if opts.Registry != nil {
+		if err := opts.Registry.validate(); err != nil {
+			return nil, fmt.Errorf("prepare: %w", err)
 		}
 	}
 	return eachNode(nodes, func(n Node) (PrepareResult, error) {
@@ -176,7 +204,8 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 			log.Info("prepare", "error", r.Err.Error())
 			return
 		}
-		log.Info("prepare", "changed", r.Changed, "restarted", r.Restarted, "backup", r.Backup, "ca", r.CAInstalled)
+		log.Info("prepare", "changed", r.Changed, "restarted", r.Restarted, "backup", r.Backup, "ca", r.CAInstalled,
+			"registry_ca", r.RegistryCAInstalled, "registry_insecure", r.RegistryInsecure, "registry_auth", r.RegistryAuth)
 	}()
 	c, err := Dial(ctx, n, auth, keys, opts.Dial)
 	if err != nil {
@@ -239,6 +268,12 @@ func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions, nvidia b
 			changed, r.NvidiaRuntimeSet = true, true
 		}
 	}
+	if err == nil && opts.Registry != nil && opts.Registry.Insecure {
+		var added bool
+		if merged, added, err = AddInsecureRegistry(merged, opts.Registry.Host); added {
+			changed, r.RegistryInsecure = true, true
+		}
+	}
 	if err != nil {
 		var de *DaemonJSONError
 		if errors.As(err, &de) {
@@ -250,12 +285,17 @@ func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions, nvidia b
 	r.Created = absent || len(bytes.TrimSpace(old)) == 0
 
 	if opts.Mirror.TLS && len(opts.Mirror.CA) > 0 {
-		r.CAInstalled, r.Err = installCA(ctx, c, opts.Mirror)
+		r.CAInstalled, r.Err = installCA(ctx, c, opts.Mirror.Addr, opts.Mirror.CA)
 		if r.Err != nil {
 			return r
 		}
 		r.SystemCAInstalled, r.Err = installSystemCA(ctx, c, opts.Mirror)
 		if r.Err != nil {
+			return r
+		}
+	}
+	if opts.Registry != nil {
+		if r.Err = prepareRegistry(ctx, c, opts.Registry, &r); r.Err != nil {
 			return r
 		}
 	}
@@ -338,15 +378,15 @@ echo changed`, shell.Quote(SystemCAPath(m.Addr)))
 	return strings.TrimSpace(string(out)) == "changed", nil
 }
 
-// installCA writes the mirror's CA where docker looks for it, unless it is
-// already there.
-func installCA(ctx context.Context, c *Client, m Mirror) (bool, error) {
-	path := CAPath(m.Addr)
+// installCA writes the CA of the registry at addr (the mirror, or a lab
+// registry) where docker looks for it, unless it is already there.
+func installCA(ctx context.Context, c *Client, addr string, ca []byte) (bool, error) {
+	path := CAPath(addr)
 	cur, errb, err := c.Run(ctx, readFileCmd(path), RunOptions{Sudo: true})
 	if err != nil && !isAbsent(err) {
 		return false, fmt.Errorf("node %s: reading %s: %w", c.node.Name, path, withStderr(err, errb))
 	}
-	if err == nil && bytes.Equal(cur, m.CA) {
+	if err == nil && bytes.Equal(cur, ca) {
 		return false, nil
 	}
 	script := fmt.Sprintf(`set -e
@@ -358,7 +398,7 @@ cat > "$t"
 chmod 0644 "$t"
 mv -f "$t" "$f"
 trap - EXIT`, shell.Quote(path))
-	if _, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: m.CA}); err != nil {
+	if _, errb, err := c.Run(ctx, script, RunOptions{Sudo: true, Stdin: ca}); err != nil {
 		return false, fmt.Errorf("node %s: writing %s: %w", c.node.Name, path, withStderr(err, errb))
 	}
 	return true, nil
