@@ -22,30 +22,43 @@ lint:
 	GOFLAGS= $(GO) run $(STATICCHECK) ./...
 	cp go.mod go.sum /tmp/ && $(GO) mod tidy && diff -q go.mod /tmp/go.mod && diff -q go.sum /tmp/go.sum
 
-## fuzz: a short run of every fuzz target
+## fuzz: a short run of every fuzz target. Go's default spends up to 60 s
+## minimising each new input it finds, in which time it explores nothing:
+## FUZZMINIMIZE bounds that to a number of executions (not a time, so a
+## loaded machine minimises as much). What the runs find stays in Go's fuzz cache
+## (`go env GOCACHE`/fuzz) and seeds the next run; a failing input is
+## written to the package's testdata/fuzz/, to commit with its fix.
+FUZZTIME     ?= 30s
+FUZZMINIMIZE ?= 500x
+FUZZFLAGS    = -run XXX -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
 fuzz:
-	$(GO) test -run XXX -fuzz FuzzOpen -fuzztime 30s ./bundle
-	$(GO) test -run XXX -fuzz FuzzLookup -fuzztime 30s ./fileserver
-	$(GO) test -run XXX -fuzz FuzzValidateLayout -fuzztime 30s ./installer/patch
-	$(GO) test -run XXX -fuzz FuzzPatchConfig -fuzztime 30s ./installer/patch
-	$(GO) test -run XXX -fuzz FuzzPatchRequirement -fuzztime 30s ./installer/patch
-	$(GO) test -run XXX -fuzz FuzzMergeDaemonJSON -fuzztime 30s ./installer/nodes
-	$(GO) test -run XXX -fuzz FuzzAptMessages -fuzztime 30s ./installer/nodes
-	$(GO) test -run XXX -fuzz FuzzParseConfig -fuzztime 30s ./installer/kube
-	$(GO) test -run XXX -fuzz FuzzMarkStorage -fuzztime 30s ./installer/storage
-	$(GO) test -run XXX -fuzz FuzzEnableStorageManager -fuzztime 30s ./installer/storage
-	$(GO) test -run XXX -fuzz '^FuzzParse$$' -fuzztime 30s ./manifests
-	$(GO) test -run XXX -fuzz '^FuzzParseVersion$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseSpecifierSet$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseMarker$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseRequirement$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseWheelName$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseAnchors$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzMetadataFiles$$' -fuzztime 30s ./bundle/pypi
-	$(GO) test -run XXX -fuzz '^FuzzParseVersion$$' -fuzztime 30s ./bundle/apt
-	$(GO) test -run XXX -fuzz '^FuzzParseDependencies$$' -fuzztime 30s ./bundle/apt
-	$(GO) test -run XXX -fuzz '^FuzzParsePackages$$' -fuzztime 30s ./bundle/apt
-	$(GO) test -run XXX -fuzz '^FuzzParseRelease$$' -fuzztime 30s ./bundle/apt
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzOpen ./bundle
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzKeys ./bundle/sign
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzPURL ./bundle/sbom
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzLookup ./fileserver
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzValidateLayout ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzPatchConfig$$' ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzPatchRequirement ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzEvalCondition ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzMergeDaemonJSON ./installer/nodes
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzAptMessages ./installer/nodes
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzMergeDockerAuth ./installer/nodes
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzAddInsecureRegistry ./installer/nodes
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzParseConfig ./installer/kube
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzMarkStorage ./installer/storage
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzEnableStorageManager ./installer/storage
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParse$$' ./manifests
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseVersion$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseSpecifierSet$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseMarker$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseRequirement$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseWheelName$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseAnchors$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzMetadataFiles$$' ./bundle/pypi
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseVersion$$' ./bundle/apt
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseDependencies$$' ./bundle/apt
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParsePackages$$' ./bundle/apt
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseRelease$$' ./bundle/apt
 
 ## bench: benchmarks side by side with their baselines, and the ratios (see README)
 bench:

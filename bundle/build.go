@@ -37,7 +37,11 @@ type BuildOptions struct {
 	// Include and Exclude select groups (see manifests.Manifest.Select).
 	Include, Exclude []string
 	// Platform overrides each image's platform ("linux/amd64"); default:
-	// the first platform the manifest lists for the image.
+	// the first platform the manifest lists for the image. From an index
+	// the build takes that platform's image; a reference that names one
+	// image must be for it, as its config states (else a *PlatformError),
+	// and the lock records the platform the config states, variant and
+	// all.
 	Platform string
 	// Jobs is how many blobs and files download at once; default 4.
 	Jobs int
@@ -280,11 +284,12 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 			}
 			plans[i] = p
 			resolving.Done()
-			if err := b.pullImage(ctx, p); err != nil {
+			img, err := b.pullImage(ctx, p)
+			if err != nil {
 				errs[i] = &ItemError{Item: p.item, Err: err}
 				return
 			}
-			lock.Images[i] = p.image
+			lock.Images[i] = img
 		})
 	}
 	for i, f := range sel.Files {

@@ -1,6 +1,7 @@
 package bundle
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -72,6 +73,36 @@ func (e *UnreachableError) Error() string { return e.Err.Error() }
 // Unwrap returns ErrUnreachable and the sources' errors.
 func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }
 
+// PlatformError is an image whose reference names one image, not a
+// multi-platform index, whose config states a platform other than the one
+// asked for.
+type PlatformError struct {
+	// Image is the manifest's image reference.
+	Image string
+	// Have is the platform the image's config states; Want the one asked
+	// for.
+	Have, Want string
+	// Flag says Want came from --platform (BuildOptions.Platform), not
+	// from the manifest's platforms for the image.
+	Flag bool
+	// Groups are the image's groups in the manifest.
+	Groups []string
+}
+
+// Error says what the image is and what to do; Build's error puts the
+// image's reference before it.
+func (e *PlatformError) Error() string {
+	what := fmt.Sprintf("a single %s image, not a multi-platform index, so there is no %s image to pull", e.Have, e.Want)
+	out := "remove it from the manifest"
+	if len(e.Groups) > 0 {
+		out = fmt.Sprintf("leave it out with --exclude %s (and with it the rest of that group)", e.Groups[0])
+	}
+	if e.Flag {
+		return fmt.Sprintf("%s, which --platform %s asks for; build without --platform, or %s", what, e.Want, out)
+	}
+	return fmt.Sprintf("%s, which the manifest's platforms for it ask for; set its platforms to [%s] in the manifest, or %s", what, e.Have, out)
+}
+
 // imagePlan is a resolved image: its manifest bytes and where to get blobs.
 type imagePlan struct {
 	item     string
@@ -79,6 +110,10 @@ type imagePlan struct {
 	image    Image
 	manifest []byte // nil when resumed from the journal
 	sources  []imageSource
+	// groups are the image's groups in the manifest; flag says its
+	// platform came from BuildOptions.Platform (for a PlatformError).
+	groups []string
+	flag   bool
 }
 
 func imageKey(img manifests.Image, platform string) string {
@@ -146,7 +181,7 @@ func (b *builder) resolveImage(ctx context.Context, img manifests.Image) (*image
 			}
 			continue
 		}
-		p.key = key
+		p.key, p.groups, p.flag = key, img.Groups, b.opts.Platform != ""
 		// Blobs come from the source that answered first, then the others.
 		p.sources = append([]imageSource{src}, append(append([]imageSource{}, sources[:i]...), sources[i+1:]...)...)
 		return p, nil
@@ -255,42 +290,139 @@ func pickPlatform(ref string, desc *remote.Descriptor, plat string) (v1.Hash, er
 	return v1.Hash{}, fmt.Errorf("%s has no %s image (it has: %s); pass --platform or set the image's platforms", ref, plat, strings.Join(have, ", "))
 }
 
-// pullImage stores an image's manifest, config and layers.
-func (b *builder) pullImage(ctx context.Context, p *imagePlan) error {
+// blobSources returns srcs with digest after each URL.
+func blobSources(srcs []fetch.Source, digest string) []fetch.Source {
+	var out []fetch.Source
+	for _, s := range srcs {
+		s.URL += digest
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkPlatform makes sure that an image its reference names alone (not
+// an index, which says which image is for which platform) is for the
+// platform asked for, as its config states, and returns that platform,
+// variant and all, for the lock. It stores the config first, ahead of the layers, so an
+// image for another platform fails before they are downloaded; reading the
+// config back costs a scan of the partial file's headers. An image resumed
+// from the journal was checked when first pulled; a config that is not an
+// image config (an artifact's) or states no os and architecture is not
+// checked: the platform asked for (or recorded) is returned.
+func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.Source) (string, error) {
+	cfg, asked := p.image.Config, p.image.Platform
+	if p.manifest == nil || p.image.IndexDigest != "" {
+		return asked, nil
+	}
+	switch types.MediaType(cfg.MediaType) {
+	case types.DockerConfigJSON, types.OCIConfigJSON:
+	default:
+		return asked, nil
+	}
+	if cfg.Size < 0 || cfg.Size > maxManifestSize {
+		return "", fmt.Errorf("image config %s is %d bytes; at most %d are read", cfg.Digest, cfg.Size, maxManifestSize)
+	}
+	if _, err := b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest)); err != nil {
+		return "", err
+	}
+	raw, err := b.w.readBlob(cfg.Digest, cfg.Size)
+	if err != nil {
+		return "", err
+	}
+	cf, err := v1.ParseConfigFile(bytes.NewReader(raw))
+	if err != nil {
+		return "", fmt.Errorf("parsing image config %s: %w", cfg.Digest, err)
+	}
+	if cf.OS == "" && cf.Architecture == "" {
+		b.log.Warn("the image's config states no platform; recording the one asked for", "image", p.item, "platform", asked)
+		return asked, nil
+	}
+	want, err := v1.ParsePlatform(asked)
+	if err != nil {
+		return "", fmt.Errorf("platform %q: %w", asked, err)
+	}
+	have := v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant}
+	if !platformSatisfies(have, *want) {
+		return "", &PlatformError{Image: p.item, Have: have.String(), Want: asked, Flag: p.flag, Groups: p.groups}
+	}
+	return have.String(), nil
+}
+
+// readBlob returns a blob stored in the partial file, found by scanning
+// its headers (no member's data is read but the blob's) and checked
+// against its digest.
+func (w *partialWriter) readBlob(digest string, size int64) ([]byte, error) {
+	w.mu.Lock()
+	end := w.end
+	w.mu.Unlock()
+	res, err := scanTar(w.f, end)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", w.path, err)
+	}
+	for _, e := range res.Entries {
+		if e.Typeflag != tar.TypeReg || e.Size != size || blobDigest(e.Name) != digest {
+			continue
+		}
+		data := make([]byte, size)
+		if _, err := w.f.ReadAt(data, e.DataOff); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", w.path, err)
+		}
+		if "sha256:"+sha256hex(data) == digest {
+			return data, nil
+		}
+	}
+	return nil, fmt.Errorf("blob %s is not stored in %s", digest, w.path)
+}
+
+// platformSatisfies reports whether an image for have serves want: each
+// field want sets matches, and arm64 without a variant is arm64/v8.
+func platformSatisfies(have, want v1.Platform) bool {
+	if have.Architecture == "arm64" && have.Variant == "" {
+		have.Variant = "v8"
+	}
+	if want.Architecture == "arm64" && want.Variant == "" {
+		want.Variant = "v8"
+	}
+	return have.Satisfies(want)
+}
+
+// pullImage stores an image's manifest, config and layers, and returns the
+// image as the lock records it (with the platform checkPlatform found).
+func (b *builder) pullImage(ctx context.Context, p *imagePlan) (Image, error) {
 	if p.manifest != nil {
 		// Verified against its digest when resolved.
 		b.emit(Event{Kind: EventStart, Item: p.item, Total: p.image.Size})
 		if err := b.w.add(p.image.Digest, p.image.Size, bytes.NewReader(p.manifest)); err != nil {
-			return err
+			return Image{}, err
 		}
 		b.emit(Event{Kind: EventBytes, Item: p.item, Bytes: p.image.Size})
 		b.emit(Event{Kind: EventDone, Item: p.item})
 	}
 	srcs := b.registrySources(p.sources)
+	img := p.image
+	plat, err := b.checkPlatform(ctx, p, srcs)
+	if err != nil {
+		return Image{}, err
+	}
+	img.Platform = plat
 	var wg sync.WaitGroup
 	blobs := p.image.Blobs()
 	errs := make([]error, len(blobs))
 	for i, bl := range blobs {
 		wg.Go(func() {
-			var bs []fetch.Source
-			for _, s := range srcs {
-				s.URL += bl.Digest
-				bs = append(bs, s)
-			}
 			item := p.item + " " + shortDigest(bl.Digest)
-			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, bs)
+			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, blobSources(srcs, bl.Digest))
 		})
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return Image{}, err
 	}
-	img := p.image
 	if err := b.w.record(journalRecord{Key: p.key, Image: &img}); err != nil {
-		return err
+		return Image{}, err
 	}
 	b.emit(Event{Kind: EventItemDone, Item: p.item})
-	return nil
+	return img, nil
 }
 
 func shortDigest(d string) string {

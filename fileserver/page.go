@@ -40,26 +40,50 @@ func pythonRows(b *bundle.Bundle) ([]pythonRow, int) {
 
 type aptRow struct {
 	Name, Target, Size, KeyPath string
-	Debs                        int
-	Sources                     bool
-	// Lines are the apt sources lines without the mirror address, one per
-	// suite: "[arch=amd64] PREFIX SUITE COMPONENTS".
+	// URL is the repository's upstream root, Prefix its mirror path.
+	URL, Prefix string
+	Debs        int
+	Sources     bool
+	// Lines are its apt sources lines, one per suite (aptLine.Text).
 	Lines []aptLine
 }
 
-type aptLine struct{ Options, Prefix, Rest string }
+// aptLine is an apt sources line without the mirror's address.
+type aptLine struct {
+	// Options is "[arch=amd64]", or "" for no architectures.
+	Options string
+	// Prefix is the repository's mirror path.
+	Prefix string
+	// Rest is the suite and the components, "bionic main universe", or
+	// "./" for a flat repository.
+	Rest string
+}
+
+// Text returns the sources line for the mirror at base
+// ("http://HOST:PORT"): "deb [arch=amd64] BASE/PREFIX SUITE COMPONENTS".
+func (l aptLine) Text(base string) string {
+	parts := []string{"deb"}
+	if l.Options != "" {
+		parts = append(parts, l.Options)
+	}
+	return strings.Join(append(parts, base+l.Prefix, l.Rest), " ")
+}
 
 // aptRows prepares the bundle's apt repositories for the index page, once.
 func aptRows(sum bundle.Summary) []aptRow {
 	var out []aptRow
 	for _, r := range sum.Apt {
-		row := aptRow{Name: r.Name, Target: r.Target, Size: bundle.HumanSize(r.Size), KeyPath: r.KeyPath, Debs: len(r.Packages), Sources: r.Sources}
+		row := aptRow{Name: r.Name, Target: r.Target, Size: bundle.HumanSize(r.Size), KeyPath: r.KeyPath, URL: r.URL, Prefix: r.Prefix,
+			Debs: len(r.Packages), Sources: r.Sources}
+		opts := ""
+		if len(r.Architectures) > 0 {
+			opts = "[arch=" + strings.Join(r.Architectures, ",") + "]"
+		}
 		for _, suite := range r.Suites {
-			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix,
-				Rest: suite + " " + strings.Join(r.Components, " ")})
+			row.Lines = append(row.Lines, aptLine{Options: opts, Prefix: r.Prefix, Rest: strings.Join(append([]string{suite}, r.Components...), " ")})
 		}
 		if r.Flat {
-			row.Lines = append(row.Lines, aptLine{Options: "[arch=" + strings.Join(r.Architectures, ",") + "]", Prefix: r.Prefix, Rest: "./"})
+			row.Lines = append(row.Lines, aptLine{Options: opts, Prefix: r.Prefix, Rest: "./"})
 		}
 		out = append(out, row)
 	}
@@ -82,8 +106,10 @@ func rows(b *bundle.Bundle, sum bundle.Summary) ([]imageRow, []fileRow) {
 }
 
 type pageData struct {
-	Mirror      string
-	Scheme      string
+	Mirror string
+	Scheme string
+	// Base is the mirror's URL, "http://HOST:PORT".
+	Base        string
 	FromRequest bool
 	Manifest    string
 	Tool        string
@@ -106,7 +132,7 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	hostport, scheme, fromRequest := s.mirrorAddr(r)
 	l := s.b.Lock
 	d := pageData{
-		Mirror: hostport, Scheme: scheme, FromRequest: fromRequest,
+		Mirror: hostport, Scheme: scheme, Base: scheme + "://" + hostport, FromRequest: fromRequest,
 		Manifest: l.Manifest.Name, Tool: l.ToolVersion,
 		Created:    l.Created.UTC().Format("2006-01-02 15:04 UTC"),
 		BundleSize: bundle.HumanSize(s.b.Size),
@@ -205,6 +231,7 @@ th, td { text-align:left; vertical-align:top; padding:6px 10px; border-bottom:1p
 th { background:var(--soft); font-weight:600; position:sticky; top:0; }
 tr:nth-child(even) td { background:#fbfcfd; }
 td.num { text-align:right; white-space:nowrap; }
+td.lines pre { margin:0; padding:6px 10px; }
 td code.digest { white-space:nowrap; }
 .names code, .paths a { display:block; }
 .paths a + a { margin-top:4px; }
@@ -276,7 +303,7 @@ Images of other registries live under their registry's host{{if .Example}}: <cod
 <thead><tr><th>File</th><th>Served at</th><th>Size</th><th>SHA-256</th></tr></thead>
 <tbody>
 {{- range .Files}}
-<tr><td><b>{{.Name}}</b>{{if .Unpinned}}<span class="tag" title="upstream publishes no checksum; the digest is of the bytes downloaded at build time">unpinned</span>{{end}}<br><span class="muted"><code>{{range segments .Source}}{{.}}<wbr>{{end}}</code></span></td>
+<tr><td><b>{{.Name}}</b>{{if .Unpinned}} <span class="tag" title="upstream publishes no checksum; the digest is of the bytes downloaded at build time">unpinned</span>{{end}}<br><span class="muted"><code>{{range segments .Source}}{{.}}<wbr>{{end}}</code></span></td>
 <td class="paths">{{range .Paths}}<a href="{{.}}"><code>{{range segments .}}{{.}}<wbr>{{end}}</code></a>{{end}}</td><td class="num">{{.Size}}</td><td><code class="digest" title="{{.SHA256}}">{{.Short}}</code></td></tr>
 {{- end}}
 </tbody>
@@ -301,13 +328,13 @@ Images of other registries live under their registry's host{{if .Example}}: <cod
 <h2 id="apt">Apt repositories <span class="muted">({{len .Apt}})</span></h2>
 <p>Each is served byte for byte as its publisher signed it, so apt verifies it with the keys a node already trusts.
 <code>paimirror install</code> points the nodes' apt at those marked <i>sources</i>; kubespray adds the others itself.
-By hand, on a node of the repository's target:</p>
+To do it by hand, see the apt files in <a href="#config">the config above</a>.</p>
 <table>
 <thead><tr><th>Repository</th><th>Target</th><th>.debs</th><th>Size</th><th>apt sources lines</th></tr></thead>
 <tbody>
 {{- range .Apt}}
-<tr><td><b>{{.Name}}</b>{{if .Sources}}<span class="tag">sources</span>{{end}}<br><span class="muted">key: <a href="{{.KeyPath}}"><code>{{range segments .KeyPath}}{{.}}<wbr>{{end}}</code></a></span></td><td>{{.Target}}</td><td class="num">{{.Debs}}</td><td class="num">{{.Size}}</td>
-<td class="paths">{{range .Lines}}<code>deb {{.Options}} {{$.Scheme}}://{{$.Mirror}}{{.Prefix}} {{.Rest}}</code>{{end}}</td></tr>
+<tr><td><b>{{.Name}}</b>{{if .Sources}} <span class="tag">sources</span>{{end}}<br><span class="muted">key: <a href="{{.KeyPath}}"><code>{{range segments .KeyPath}}{{.}}<wbr>{{end}}</code></a></span></td><td>{{.Target}}</td><td class="num">{{.Debs}}</td><td class="num">{{.Size}}</td>
+<td class="lines"><pre><code>{{range $i, $l := .Lines}}{{if $i}}{{"\n"}}{{end}}{{$l.Text $.Base}}{{end}}</code></pre></td></tr>
 {{- end}}
 </tbody>
 </table>

@@ -437,7 +437,7 @@ func (s *Server) serveConfigText(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) serveConfigYAML(w http.ResponseWriter, r *http.Request) {
 	hostport, scheme, _ := s.mirrorAddr(r)
-	writeText(w, r, "application/yaml; charset=utf-8", configYAML(hostport, scheme))
+	writeText(w, r, "application/yaml; charset=utf-8", configYAML(hostport, scheme, s.dockerAptVars(hostport, scheme)...))
 }
 
 func (s *Server) serveDaemonJSON(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,11 @@ var (
 	knownArch = []string{"386", "amd64", "arm", "arm64", "loong64", "mips", "mips64", "mips64le", "mipsle", "ppc64", "ppc64le", "riscv64", "s390x", "wasm"}
 )
 
+// commonPlatforms are the --platform values shell completion offers: the
+// Linux platforms images are commonly published for (any os/arch[/variant]
+// of knownOS and knownArch is accepted).
+var commonPlatforms = []string{"linux/amd64", "linux/arm64", "linux/arm/v7", "linux/ppc64le", "linux/s390x", "linux/386", "linux/riscv64"}
+
 // parsePlatform checks an image platform, os/arch[/variant].
 func parsePlatform(s string) (*v1.Platform, error) {
 	p, err := v1.ParsePlatform(s)

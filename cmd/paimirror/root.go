@@ -100,10 +100,13 @@ func newRoot(g *globalOptions) *cobra.Command {
 		newPushCmd(g),
 		newInstallCmd(g),
 		newVerifyCmd(g),
+		newKeygenCmd(g),
+		newSignCmd(g),
 		newInspectCmd(g),
 		newManifestCmd(g),
 		newVersionCmd(g),
 	)
+	addCompletions(root)
 	return root
 }
 
