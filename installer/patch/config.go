@@ -36,11 +36,15 @@ var dockerFlagVars = map[string]bool{
 
 // configPatcher computes the config.yaml edit.
 type configPatcher struct {
-	name     string // for messages
-	lines    []string
-	eol      string
-	want     map[string]string
-	order    []string // want's keys in KubesprayVars order
+	name  string // for messages
+	lines []string
+	eol   string
+	want  map[string]string
+	order []string // want's keys in KubesprayVars order
+	// top are top-level keys to set (pai's own settings, not kubespray
+	// variables), topOrder their order.
+	top      map[string]string
+	topOrder []string
 	edits    []edit
 	warnings []lineWarning
 }
@@ -69,6 +73,17 @@ func (p *configPatcher) formatWarnings() []string {
 // mirror, editing only the lines it must. It returns the new text (equal
 // to data when nothing changes) and warnings, each starting "NAME:LINE: ".
 func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []string, error) {
+	return patchConfigTop(name, data, vars, nil)
+}
+
+// patchConfigTop is patchConfig that moreover makes each of top a
+// top-level string entry of config.yaml: a key already there gets the
+// value in place (keeping a comment after it), a missing one is added
+// after config.yaml's commented examples of such keys ("# KEY: ..." at
+// the start of a line), or else at the end. Values are written as YAML
+// double-quoted strings; the value of a key that names a secret
+// (password, token, ...) appears in no warning or error.
+func patchConfigTop(name string, data []byte, vars, top []manifests.Var) ([]byte, []string, error) {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, nil, yamlErrorf(name, err)
@@ -86,14 +101,27 @@ func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []stri
 		p.want[v.Name] = v.Value
 		p.order = append(p.order, v.Name)
 	}
+	if len(top) > 0 {
+		p.top = map[string]string{}
+	}
+	for _, v := range top {
+		p.top[v.Name] = v.Value
+		p.topOrder = append(p.topOrder, v.Name)
+	}
 
 	p.duplicates(root, "")
 	var blockKey, block *yaml.Node
+	haveTop := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch key := k.Value; {
 		case key == extraVarKey:
 			blockKey, block = k, v
+		case p.top[key] != "":
+			haveTop[key] = true
+			if err := p.setTop(k, v); err != nil {
+				return nil, nil, err
+			}
 		case p.want[key] != "":
 			if err := p.set(k, v, "top-level "+key); err != nil {
 				return nil, nil, err
@@ -107,12 +135,19 @@ func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []stri
 	if err := p.block(blockKey, block); err != nil {
 		return nil, nil, err
 	}
+	var missing []string
+	for _, key := range p.topOrder {
+		if !haveTop[key] {
+			missing = append(missing, key)
+		}
+	}
+	p.insertTop(missing)
 
 	out, err := applyEdits(p.lines, p.edits, p.eol)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if err := checkConfig(name, out, p.want); err != nil {
+	if err := checkConfig(name, out, p.want, p.top); err != nil {
 		return nil, nil, err
 	}
 	return out, p.formatWarnings(), nil
@@ -147,6 +182,84 @@ func (p *configPatcher) set(k, v *yaml.Node, what string) error {
 		p.warnf(k.Line, "replaced %s %s with %q", what, kindName(v), want)
 	}
 	return nil
+}
+
+// setTop makes the top-level entry k: v hold its wanted value in p.top,
+// warning when it replaces another one.
+func (p *configPatcher) setTop(k, v *yaml.Node) error {
+	want := p.top[k.Value]
+	if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want {
+		return nil
+	}
+	e, err := setValue(p.lines, k, v, yamlQuote(want))
+	if err != nil {
+		return fmt.Errorf("%s: %w", p.name, err)
+	}
+	p.edits = append(p.edits, e)
+	switch {
+	case v.Kind == yaml.ScalarNode && v.Tag == "!!null":
+	case secretKey(k.Value):
+		p.warnf(k.Line, "replaced top-level %s (values not shown)", k.Value)
+	default:
+		p.warnf(k.Line, "replaced top-level %s %s with %q", k.Value, kindName(v), want)
+	}
+	return nil
+}
+
+// insertTop adds the top-level entries keys of p.top after config.yaml's
+// commented examples of them, or else at the end of the file.
+func (p *configPatcher) insertTop(keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	lines := make([]string, len(keys))
+	for i, k := range keys {
+		lines[i] = k + ": " + yamlQuote(p.top[k]) + p.eol
+	}
+	if at := commentedKeysEnd(p.lines, keys); at >= 0 && p.tryInsert(at, lines, p.top) {
+		return
+	}
+	n := len(p.lines)
+	if n > 0 && strings.TrimSpace(p.lines[n-1]) != "" {
+		lines = append([]string{p.eol}, lines...)
+	}
+	// First among edits at the same place: before an added
+	// openpai_kubespray_extra_var.
+	p.edits = append([]edit{{n, n, lines}}, p.edits...)
+}
+
+// commentedKeysEnd finds the first run of lines that start "# KEY:" for
+// one of keys, such as config.yaml's
+//
+//	# docker_registry_domain: docker.io
+//	# docker_registry_namespace: openpai
+//
+// and returns the index of the line after the run, or -1.
+func commentedKeysEnd(lines []string, keys []string) int {
+	commented := func(l string) bool {
+		t, ok := strings.CutPrefix(l, "#")
+		if !ok {
+			return false
+		}
+		t = strings.TrimLeft(t, " ")
+		for _, k := range keys {
+			if strings.HasPrefix(t, k+":") {
+				return true
+			}
+		}
+		return false
+	}
+	for i, l := range lines {
+		if !commented(l) {
+			continue
+		}
+		j := i + 1
+		for j < len(lines) && commented(lines[j]) {
+			j++
+		}
+		return j
+	}
+	return -1
 }
 
 // block handles openpai_kubespray_extra_var: adds it, or the wanted
@@ -317,7 +430,7 @@ func encodePair(k, v *yaml.Node) ([]string, error) {
 // commented example of it ends, or else at the end of the file.
 func (p *configPatcher) insertBlock() {
 	block := append([]string{extraVarKey + ":" + p.eol}, p.render("  ", p.order)...)
-	if at := commentedExampleEnd(p.lines); at >= 0 && p.tryInsert(at, block) {
+	if at := commentedExampleEnd(p.lines); at >= 0 && p.tryInsert(at, block, nil) {
 		return
 	}
 	n := len(p.lines)
@@ -328,16 +441,19 @@ func (p *configPatcher) insertBlock() {
 }
 
 // tryInsert reports whether inserting block before line at keeps the
-// file's top-level keys as they were, and if so adds the edit.
-func (p *configPatcher) tryInsert(at int, block []string) bool {
-	out, err := applyEdits(p.lines, append(slices.Clone(p.edits), edit{at, at, block}), p.eol)
+// file's top-level keys as they were, with the wanted kubespray variables
+// and the top-level entries top, and if so adds the edit, first among
+// those at the same place.
+func (p *configPatcher) tryInsert(at int, block []string, top map[string]string) bool {
+	edits := append([]edit{{at, at, block}}, p.edits...)
+	out, err := applyEdits(p.lines, edits, p.eol)
 	if err != nil {
 		return false
 	}
-	if err := checkConfig(p.name, out, p.want); err != nil {
+	if err := checkConfig(p.name, out, p.want, top); err != nil {
 		return false
 	}
-	p.edits = append(p.edits, edit{at, at, block})
+	p.edits = edits
 	return true
 }
 
@@ -368,10 +484,12 @@ func commentedExampleEnd(lines []string) int {
 
 // checkConfig checks the patched config.yaml as pai will read it: one YAML
 // mapping; every wanted variable a string with the wanted value under
-// openpai_kubespray_extra_var (and at top level, if set there); and one
-// line, the docker_image_tag entry, containing "docker_image_tag", whose
-// value quick-start-service.sh's grep reads as YAML does.
-func checkConfig(name string, data []byte, want map[string]string) error {
+// openpai_kubespray_extra_var (and at top level, if set there); every
+// entry of top a top-level string with its value (a secret's value is
+// not shown in the error); and one line, the docker_image_tag entry,
+// containing "docker_image_tag", whose value quick-start-service.sh's
+// grep reads as YAML does.
+func checkConfig(name string, data []byte, want, top map[string]string) error {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
@@ -381,6 +499,7 @@ func checkConfig(name string, data []byte, want map[string]string) error {
 		return fmt.Errorf("%s: the result is not a mapping", name)
 	}
 	var block, tag, tagKey *yaml.Node
+	gotTop := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
@@ -388,6 +507,15 @@ func checkConfig(name string, data []byte, want map[string]string) error {
 			block = resolveAlias(v)
 		case k.Value == imageTagKey:
 			tagKey, tag = k, v
+		case top[k.Value] != "":
+			gotTop[k.Value] = true
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == top[k.Value] {
+				break
+			}
+			if secretKey(k.Value) {
+				return fmt.Errorf("%s:%d: %s does not hold the wanted value (not shown)", name, k.Line, k.Value)
+			}
+			return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, kindName(v), top[k.Value])
 		case want[k.Value] != "":
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value != want[k.Value] {
 				return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, kindName(v), want[k.Value])
@@ -410,6 +538,11 @@ func checkConfig(name string, data []byte, want map[string]string) error {
 	for k := range want {
 		if got[k] == 0 {
 			return fmt.Errorf("%s: %s.%s is missing from the result", name, extraVarKey, k)
+		}
+	}
+	for k := range top {
+		if !gotTop[k] {
+			return fmt.Errorf("%s: top-level %s is missing from the result", name, k)
 		}
 	}
 	return checkImageTag(name, data, tagKey, tag)

@@ -3,6 +3,8 @@ package patch
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"strings"
 )
 
 // ServiceBootFile runs the dev-box container that starts OpenPAI's services.
@@ -48,4 +50,30 @@ func patchServiceBoot(name string, data []byte) ([]byte, []string) {
 		return append(out, bytes.Join(lines[i:], nil)...), nil
 	}
 	return data, []string{fmt.Sprintf("%s: no docker run of openpai/dev-box found; its entrypoint will try GitHub (git fetch, api.github.com) when the services start", name)}
+}
+
+// devBoxImage matches the dev-box image in service-boot.sh's docker run,
+// with whatever registry and path precede it:
+// "openpai/dev-box:${OPENPAI_IMAGE_TAG}",
+// "harbor.lab/openpai/openpai/dev-box:${OPENPAI_IMAGE_TAG}".
+var devBoxImage = regexp.MustCompile(`(^|[\s"'=])((?:[^\s"'=/#]+/)*)openpai/dev-box:`)
+
+// patchDevBoxImage makes service-boot.sh run the dev box from the
+// registry, as PREFIX/openpai/dev-box:${OPENPAI_IMAGE_TAG}: the dev box's
+// docker, which pai never configures, then needs no registry mirror. It
+// returns data unchanged, and a warning, when no line names the image.
+func patchDevBoxImage(name string, data []byte, reg *Registry) ([]byte, []string) {
+	lines := splitLines(data)
+	found := false
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "#") || !devBoxImage.MatchString(l) {
+			continue
+		}
+		found = true
+		lines[i] = devBoxImage.ReplaceAllString(l, "${1}"+reg.Prefix+"/openpai/dev-box:")
+	}
+	if !found {
+		return data, []string{fmt.Sprintf("%s: no openpai/dev-box image found; the dev box will not come from the registry %s", name, reg.Prefix)}
+	}
+	return []byte(strings.Join(lines, "")), nil
 }

@@ -40,6 +40,9 @@ type devicePlugin struct {
 	hasPath  func(string) bool
 	manifest *manifests.Manifest
 	used     map[string]bool // device types layout.yaml's workers use
+	// registry, when set, holds the images; the manifests fetched from
+	// the mirror are piped through a sedStage for their device's images.
+	registry *Registry
 	// unused maps each line (1-based) of a block that renders only for a
 	// device type layout.yaml's workers do not use to that type; set by
 	// patch.
@@ -48,12 +51,21 @@ type devicePlugin struct {
 }
 
 // patch returns the script with every svn cat the mirror can answer
-// replaced by a curl of the same file from it.
+// replaced by a curl of the same file from it. With a registry, each such
+// curl is followed by a sed stage (sedStage) that points the manifest's
+// device plugin images at the registry, since the manifests name Docker
+// Hub images (nvidia/k8s-device-plugin:1.0.0-beta4): in a device type's
+// block, the registry's tags of that device's image
+// (devicePluginImages); elsewhere, every device plugin image the
+// registry holds (Registry.pluginImages). Without a registry, a sed
+// stage a former run added is taken out.
 func (d *devicePlugin) patch(data []byte) []byte {
 	lines := splitLines(data)
 	device := ""
 	var out strings.Builder
 	d.unused = map[int]string{}
+	ours := regexp.MustCompile(`(curl -fsSL "` + regexp.QuoteMeta(d.base) + `/[^"]*")((?: \| sed(?: -e '[^']*')+)?)`)
+	warned := map[string]bool{}
 	for i, line := range lines {
 		if m := deviceIf.FindStringSubmatch(line); m != nil {
 			device = m[1]
@@ -69,9 +81,38 @@ func (d *devicePlugin) patch(data []byte) []byte {
 		line = curlMirror.ReplaceAllStringFunc(line, func(cmd string) string {
 			return d.retarget(i+1, device, cmd)
 		})
+		line = ours.ReplaceAllStringFunc(line, func(s string) string {
+			if d.registry != nil && device != "" && d.used[device] && !warned[device] {
+				if repo := devicePluginImages[device]; repo != "" && !d.registry.holdsRepo(repo) {
+					warned[device] = true
+					d.warnings = append(d.warnings, fmt.Sprintf("%s:%d: the registry %s holds no %s image, which the %s device plugin's manifest names: its pods will pull it from Docker Hub (push a bundle that has it and patch again)",
+						d.name, i+1, d.registry.Prefix, repo, device))
+				}
+			}
+			return ours.FindStringSubmatch(s)[1] + d.stage(device)
+		})
 		out.WriteString(line)
 	}
 	return []byte(out.String())
+}
+
+// stage returns the sed stage for the manifests of device's block ("":
+// outside one), or "" without a registry or images for it.
+func (d *devicePlugin) stage(device string) string {
+	if d.registry == nil {
+		return ""
+	}
+	repo, ok := devicePluginImages[device]
+	if !ok {
+		return sedStage(d.registry, d.registry.pluginImages())
+	}
+	var names []string
+	for _, name := range d.registry.Images {
+		if rp, _ := manifests.RepoTag(name); rp == repo {
+			names = append(names, name)
+		}
+	}
+	return sedStage(d.registry, names)
 }
 
 // rewrite returns the curl command that replaces one svn cat, or the svn

@@ -49,6 +49,53 @@
 // layout.yaml is validated first (ValidateLayout); an invalid one stops
 // Plan with a *LayoutError.
 //
+// # With a registry
+//
+// With Options.Registry (install --registry REGISTRY/PREFIX), a lab
+// registry that paimirror push filled, under PREFIX/<mirror name>, every
+// image of the install path names it explicitly; docker's
+// registry-mirrors cannot carry a path, so nothing relies on them. Files,
+// apt and Python packages still come from the mirror. Plan then:
+//
+//   - config.yaml: openpai_kubespray_extra_var holds
+//     manifests.KubesprayRegistryVars (every kubespray image, Docker Hub
+//     ones included: calico, coredns, nginx) and the file URLs of
+//     KubesprayVars; the top-level docker_registry_domain (the registry's
+//     host[:port]) and docker_registry_namespace (PREFIX/openpai, or
+//     openpai) make pai's own images DOMAIN/NAMESPACE/NAME, that is
+//     REGISTRY/PREFIX/openpai/NAME; with a username and password,
+//     docker_registry_username and docker_registry_password, from which
+//     pai logs in and makes the pull secret pai-secret. pai writes those
+//     two unquoted into services-configuration.yaml and passes them to
+//     docker login through the shell, unquoted too, so a value other than
+//     a plain word is written as a shell-quoted word inside a YAML string
+//     (see paiCredential). Existing keys are set in place, missing ones
+//     added after pai's commented examples. No warning or error shows the
+//     password, and Result.Diff masks its line.
+//   - docker-cache-config-distribute.yml: enable_docker_cache becomes
+//     false, so the nodes' daemon.json gets no registry mirror (see
+//     patchDockerCache for why neither the mirror nor the registry is
+//     wanted there).
+//   - service-boot.sh: the dev box is REGISTRY/PREFIX/openpai/dev-box.
+//   - src/*/deploy/**: every literal image: value (not one a template
+//     fills in) whose image Registry.Images holds becomes
+//     REGISTRY/PREFIX/<mirror name> (busybox:1.31.1 becomes
+//     REGISTRY/PREFIX/library/busybox:1.31.1); one it lacks is left with
+//     a warning, unless its service is off by default (docker-cache,
+//     dshuttle).
+//   - the device plugin start script: each manifest fetched from the
+//     mirror is piped through sed, which points the Docker Hub device
+//     plugin images it names (nvidia/k8s-device-plugin:1.0.0-beta4) at
+//     the registry; a device type of layout.yaml whose plugin image the
+//     registry lacks gets a warning.
+//
+// The scan then reports every literal image reference that does not
+// name the registry (ScanOptions.Registry). Plan without a Registry
+// switches the docker cache step back on and drops the sed stages, but
+// leaves the docker_registry_* keys, the dev-box image and the services'
+// images as they are: to take images from the mirror again, restore the
+// *.paimirror-orig files first.
+//
 // # Applying
 //
 // Apply writes a Result, all or nothing: it refuses, writing nothing, if a

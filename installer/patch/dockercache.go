@@ -2,6 +2,7 @@ package patch
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
@@ -13,10 +14,30 @@ import (
 // in daemon.json's registry-mirrors and insecure-registries.
 const dockerCacheKey = "docker_cache_host"
 
+// dockerCacheSwitch is the docker-cache role's own switch, which
+// docker-cache-config-distribute.yml sets to true in the role's vars.
+const dockerCacheSwitch = "enable_docker_cache"
+
 // patchDockerCache points every docker_cache_host in
-// docker-cache-config-distribute.yml at mirror, keeping the rest of the
-// file as it is.
-func patchDockerCache(name string, data []byte, mirror string) ([]byte, error) {
+// docker-cache-config-distribute.yml at mirror and sets every
+// enable_docker_cache there to enable (a YAML boolean), keeping the rest
+// of the file as it is.
+//
+// With enable false (install --registry) the role does nothing: the
+// playbook still runs (quick-start-kubespray.sh runs it unconditionally)
+// and restarts docker, but daemon.json is left alone. Every image of the
+// install path then names the registry, so no registry mirror is needed,
+// and none is wanted: the mirror as registry mirror would quietly serve a
+// reference the patch missed, which then breaks once the mirror is shut
+// down (kubespray sets k8s_image_pull_policy: Always), and the registry
+// cannot take its place, since registry-mirrors cannot carry a path
+// (docker would ask REGISTRY/v2/library/busybox/..., outside the prefix,
+// where Harbor's default "library" project may answer with another
+// image), and the role would also put it in insecure-registries, which
+// turns off TLS verification for a registry that has it. The registry's
+// trust (its CA, or insecure-registries for a plain-HTTP one) and, for a
+// private project, the nodes' docker login are the prepare step's.
+func patchDockerCache(name string, data []byte, mirror string, enable bool) ([]byte, error) {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
 		return nil, yamlErrorf(name, err)
@@ -32,17 +53,25 @@ func patchDockerCache(name string, data []byte, mirror string) ([]byte, error) {
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				k, v := n.Content[i], n.Content[i+1]
-				if k.Value != dockerCacheKey || k.Kind != yaml.ScalarNode {
+				if k.Kind != yaml.ScalarNode || (k.Value != dockerCacheKey && k.Value != dockerCacheSwitch) {
 					continue
 				}
-				found = true
-				if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == mirror {
-					continue
+				text := quoted(mirror)
+				if k.Value == dockerCacheSwitch {
+					text = fmt.Sprint(enable)
+					if v.Kind == yaml.ScalarNode && pyType(v) == "bool" && pyBoolValue(v.Value) == enable {
+						continue
+					}
+				} else {
+					found = true
+					if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == mirror {
+						continue
+					}
 				}
 				if n.Style&yaml.FlowStyle != 0 {
-					return fmt.Errorf("%s:%d: %s is in a flow mapping ({...}); write it one key per line", name, k.Line, dockerCacheKey)
+					return fmt.Errorf("%s:%d: %s is in a flow mapping ({...}); write it one key per line", name, k.Line, k.Value)
 				}
-				e, err := setValue(lines, k, v, quoted(mirror))
+				e, err := setValue(lines, k, v, text)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
@@ -70,4 +99,13 @@ func patchDockerCache(name string, data []byte, mirror string) ([]byte, error) {
 		return nil, fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
 	}
 	return out, nil
+}
+
+// pyBoolValue is the value of a scalar PyYAML reads as a boolean.
+func pyBoolValue(s string) bool {
+	switch strings.ToLower(s) {
+	case "yes", "true", "on":
+		return true
+	}
+	return false
 }

@@ -85,6 +85,12 @@ func explain(h hit, details []string) string {
 		s = "pings " + h.host + " on " + where + " to choose an apt repository; both choices need the internet"
 	case "image":
 		s = "pulls " + h.detail + " from " + h.host + ", which docker's registry-mirrors does not cover; needs the internet, or the image on the mirror and this reference pointing there"
+	case "registry-image":
+		from := h.host
+		if from == "docker.io" {
+			from = "Docker Hub"
+		}
+		s = "pulls " + strings.Join(details, ", ") + " from " + from + " on " + where + ", not from the lab registry (install --registry): the patch names the registry only for images it holds, so push a bundle that has this one and patch again"
 	case "hub-image":
 		s = "the dev box pulls " + h.detail + " from Docker Hub; pai never sets up the dev box's docker, so it needs the mirror in its registry-mirrors (paimirror's prepare step) or the image loaded"
 	case "registry-login":
@@ -112,8 +118,8 @@ func offPath(h hit) string {
 	switch {
 	case h.host == "login.microsoftonline.com":
 		return "only with OIDC sign-in"
-	case strings.HasPrefix(h.path, "src/dshuttle"):
-		return "dshuttle runs only when enabled in services-configuration.yaml"
+	case strings.HasPrefix(h.path, "src/"):
+		return offService(h.path)
 	case strings.HasPrefix(h.path, "contrib/kubespray/") && !quickStart(h.path):
 		return "not run by the quick-start scripts, only by hand"
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
@@ -125,5 +126,44 @@ func FuzzEvalCondition(f *testing.F) {
 			}
 		}
 		offByWhen([]byte("- name: t\n  apt: name=x\n  when: "+expr+"\n"), []int{2}, ts)
+	})
+}
+
+// FuzzPatchConfigRegistry: with a registry's top-level keys too, a
+// config.yaml that patches gives one that parses, holds every key with
+// its value, and patches to itself.
+func FuzzPatchConfigRegistry(f *testing.F) {
+	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(ConfigFile))))
+	f.Add([]byte("docker_image_tag: v1\n# docker_registry_domain: docker.io\ndocker_registry_password: [a, b]\n"))
+	f.Add([]byte("docker_image_tag: v1\ndocker_registry_namespace: |\n  x\n# docker_registry_username: u\n"))
+	reg := &Registry{Prefix: testRegistry, Username: "robot$x", Password: testPassword}
+	vars, top := manifests.KubesprayRegistryVars(reg.Prefix), reg.topVars()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		out, _, err := patchConfigTop("fuzz.yaml", data, vars, top)
+		if err != nil {
+			if strings.Contains(err.Error(), "HOME;") {
+				t.Fatalf("the error shows the password: %v", err)
+			}
+			return
+		}
+		if err := checkConfig("fuzz.yaml", out, nil, map[string]string{registryDomainKey: "harbor.lab"}); err != nil {
+			t.Fatalf("the result: %v\n%s", err, out)
+		}
+		var in, res map[string]any
+		if yaml.Unmarshal(data, &in) != nil {
+			return // PyYAML reads duplicate keys, yaml.v3's Unmarshal does not
+		}
+		if err := yaml.Unmarshal(out, &res); err != nil {
+			t.Fatalf("the input parses, the result does not: %v\n%s", err, out)
+		}
+		for _, v := range top {
+			if res[v.Name] != v.Value {
+				t.Fatalf("%s = %#v, want %#v\n%s", v.Name, res[v.Name], v.Value, out)
+			}
+		}
+		again, _, err := patchConfigTop("fuzz.yaml", out, vars, top)
+		if err != nil || string(again) != string(out) {
+			t.Fatalf("patching the result: %v\n%s\nthen\n%s", err, out, again)
+		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,6 +76,14 @@ type Options struct {
 	// Targets are the releases of the install's machines, for Scan (see
 	// ScanOptions.Targets). Default: DefaultTargets.
 	Targets []string
+	// Registry, when set, is a lab registry holding the bundle's images
+	// (paimirror push): every image of the install path is then named
+	// there explicitly (kubespray's image variables, pai's
+	// docker_registry_* keys, the dev box, the literal images of pai's
+	// services, the device plugin manifests) and the docker cache step
+	// leaves daemon.json alone; files, apt and Python packages still come
+	// from Mirror. Default nil: images come from the mirror.
+	Registry *Registry
 }
 
 // SystemCABundle is the system's CA bundle on Debian and Ubuntu, which
@@ -126,7 +135,8 @@ type Result struct {
 	PaiDir string
 	// Changes are the files to rewrite, in a fixed order: config.yaml,
 	// docker-cache-config-distribute.yml, the device plugin start script,
-	// service-boot.sh, environment.sh, the RequirementFiles.
+	// service-boot.sh, environment.sh, the RequirementFiles, then, with
+	// a Registry, the services' deploy files in path order.
 	// Files that need no change are left out.
 	Changes []Change
 	// Warnings are things the patch replaced or could not do, each
@@ -144,8 +154,9 @@ type Result struct {
 // (openpai_kubespray_extra_var with manifests.KubesprayVars, and
 // DockerAptVars with Options.DockerApt), the new docker_cache_host, the
 // device plugin start script fetching from the mirror and the requirement
-// checks asking the mirror, and scans the tree as it would be afterwards. Running Plan again
-// after Apply gives no changes.
+// checks asking the mirror, with Options.Registry the registry edits (see
+// the package documentation), and scans the tree as it would be
+// afterwards. Running Plan again after Apply gives no changes.
 func Plan(paiDir string, opts Options) (*Result, error) {
 	if err := checkMirror(opts.Mirror); err != nil {
 		return nil, err
@@ -160,6 +171,11 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	}
 	if _, err := parseTargets(opts.Targets); err != nil {
 		return nil, err
+	}
+	if opts.Registry != nil {
+		if err := opts.Registry.check(); err != nil {
+			return nil, err
+		}
 	}
 	if err := checkPaiDir(paiDir); err != nil {
 		return nil, err
@@ -187,6 +203,16 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 
 	r := &Result{PaiDir: paiDir}
 	vars := manifests.KubesprayVars(opts.Mirror, scheme)
+	var top []manifests.Var
+	if reg := opts.Registry; reg != nil {
+		// The images from the registry, the files from the mirror.
+		images := manifests.KubesprayRegistryVars(reg.Prefix)
+		vars = slices.DeleteFunc(vars, func(v manifests.Var) bool {
+			return slices.ContainsFunc(images, func(w manifests.Var) bool { return w.Name == v.Name })
+		})
+		vars = append(images, vars...)
+		top = reg.topVars()
+	}
 	if d := opts.DockerApt; d != nil {
 		if d.Path == "" || d.KeyPath == "" || !strings.HasPrefix(d.Path, "/") || !strings.HasPrefix(d.KeyPath, "/") {
 			return nil, fmt.Errorf("%w: DockerApt needs the repository's and the key's mirror paths, got %q and %q", ErrInvalidOptions, d.Path, d.KeyPath)
@@ -199,7 +225,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading config: %w", err)
 	}
-	out, warnings, err := patchConfig(displayName(paiDir, configPath), old, vars)
+	out, warnings, err := patchConfigTop(displayName(paiDir, configPath), old, vars, top)
 	if err != nil {
 		return nil, err
 	}
@@ -208,17 +234,29 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	if opts.DockerApt != nil {
 		why = "kubespray pulls its non-Docker Hub images, downloads its files and installs docker-ce from the mirror (openpai_kubespray_extra_var)"
 	}
+	if opts.Registry != nil {
+		why = "kubespray pulls every image from the registry and downloads its files from the mirror (openpai_kubespray_extra_var); pai's own images come from the registry (docker_registry_*)"
+	}
 	r.add(configPath, old, out, why)
+	if reg := opts.Registry; reg != nil {
+		if w := reg.kubesprayWarning(displayName(paiDir, configPath), manifest); w != "" {
+			r.Warnings = append(r.Warnings, w)
+		}
+	}
 
 	// docker-cache-config-distribute.yml
 	path := filepath.Join(paiDir, filepath.FromSlash(DockerCacheFile))
 	if old, err = os.ReadFile(path); err != nil {
 		return nil, fmt.Errorf("reading docker cache playbook: %w", err)
 	}
-	if out, err = patchDockerCache(DockerCacheFile, old, opts.Mirror); err != nil {
+	if out, err = patchDockerCache(DockerCacheFile, old, opts.Mirror, opts.Registry == nil); err != nil {
 		return nil, err
 	}
-	r.add(path, old, out, "every node's docker uses the mirror as registry mirror and insecure registry (docker_cache_host)")
+	why = "every node's docker uses the mirror as registry mirror and insecure registry (docker_cache_host)"
+	if opts.Registry != nil {
+		why = "every image names the registry, so the docker cache step leaves the nodes' daemon.json alone (enable_docker_cache: false)"
+	}
+	r.add(path, old, out, why)
 
 	// the device plugin start script
 	path = filepath.Join(paiDir, filepath.FromSlash(DevicePluginFile))
@@ -231,10 +269,15 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		hasPath:  opts.HasPath,
 		manifest: manifest,
 		used:     layoutDevices(layout),
+		registry: opts.Registry,
 	}
 	out = dp.patch(old)
 	r.Warnings = append(r.Warnings, dp.warnings...)
-	r.add(path, old, out, "the device plugin manifests come from the mirror instead of svn (GitHub ended Subversion access)")
+	why = "the device plugin manifests come from the mirror instead of svn (GitHub ended Subversion access)"
+	if opts.Registry != nil {
+		why += ", their images from the registry (sed)"
+	}
+	r.add(path, old, out, why)
 
 	// the dev-box container's entrypoint
 	path = filepath.Join(paiDir, filepath.FromSlash(ServiceBootFile))
@@ -243,7 +286,13 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	}
 	out, warnings = patchServiceBoot(ServiceBootFile, old)
 	r.Warnings = append(r.Warnings, warnings...)
-	r.add(path, old, out, "the dev-box container starts bash directly, not its entrypoint's git fetch and GitHub API call")
+	why = "the dev-box container starts bash directly, not its entrypoint's git fetch and GitHub API call"
+	if opts.Registry != nil {
+		out, warnings = patchDevBoxImage(ServiceBootFile, out, opts.Registry)
+		r.Warnings = append(r.Warnings, warnings...)
+		why = "the dev-box container comes from the registry and starts bash directly, not its entrypoint's git fetch and GitHub API call"
+	}
+	r.add(path, old, out, why)
 
 	// environment.sh: kubespray's tree and the Python packages
 	path = filepath.Join(paiDir, filepath.FromSlash(EnvironmentFile))
@@ -288,6 +337,13 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		r.add(path, old, out, "pai's requirement check asks the mirror instead of looking up docker.io, gcr.io and quay.io in DNS, which fails offline")
 	}
 
+	// pai's services: their literal images from the registry.
+	if opts.Registry != nil {
+		if err := r.patchDeployFiles(paiDir, opts.Registry); err != nil {
+			return nil, err
+		}
+	}
+
 	// The files kubespray will download must be on the mirror.
 	if opts.HasPath != nil {
 		for _, v := range vars {
@@ -318,10 +374,57 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	}
 	sopts := ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker, Targets: opts.Targets,
 		offLines: map[string]map[int]string{DevicePluginFile: off}}
+	if opts.Registry != nil {
+		sopts.Registry = opts.Registry.Prefix
+	}
 	if r.Findings, err = scanTree(paiDir, overlay, sopts); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// patchDeployFiles adds the changes that point the literal images of
+// pai's service deploy files (src/*/deploy/**) at reg, in path order,
+// and their warnings. A file already changed is patched further.
+func (r *Result) patchDeployFiles(paiDir string, reg *Registry) error {
+	deploys, err := filepath.Glob(filepath.Join(paiDir, "src", "*", "deploy"))
+	if err != nil {
+		return fmt.Errorf("listing the services' deploy files: %w", err)
+	}
+	slices.Sort(deploys)
+	for _, d := range deploys {
+		err := filepath.WalkDir(d, func(p string, e fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, ok := relPath(paiDir, p)
+			if e.IsDir() || !e.Type().IsRegular() || !ok || !isDeployFile(rel) {
+				return nil
+			}
+			if i := slices.IndexFunc(r.Changes, func(c Change) bool { return c.Path == p }); i >= 0 {
+				out, warnings := patchDeployImages(rel, r.Changes[i].New, reg)
+				r.Changes[i].New = out
+				r.Warnings = append(r.Warnings, warnings...)
+				return nil
+			}
+			info, err := e.Info()
+			if err != nil || info.Size() > maxScanSize {
+				return err
+			}
+			old, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			out, warnings := patchDeployImages(rel, old, reg)
+			r.Warnings = append(r.Warnings, warnings...)
+			r.add(p, old, out, "the service pulls its images from the registry")
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("patching the services' images: %w", err)
+		}
+	}
+	return nil
 }
 
 // add records a change when new differs from old.
@@ -352,9 +455,13 @@ func (r *Result) Diff() string {
 // checkMirror checks a mirror address: HOST or HOST:PORT, no scheme, and a
 // host docker recognizes as a registry in an image reference (one with a
 // dot, a port or "localhost").
-func checkMirror(m string) error {
+func checkMirror(m string) error { return checkHost("mirror", m) }
+
+// checkHost checks the address of a registry (what names it in errors)
+// as checkMirror describes.
+func checkHost(what, m string) error {
 	bad := func(why string) error {
-		return fmt.Errorf("%w: mirror %q: %s", ErrInvalidOptions, m, why)
+		return fmt.Errorf("%w: %s %q: %s", ErrInvalidOptions, what, m, why)
 	}
 	switch {
 	case m == "":

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paimirror/paimirror/manifests"
 	"gopkg.in/yaml.v3"
 )
 
@@ -23,7 +24,11 @@ type Finding struct {
 	// Line is the 1-based line where Path first names Host.
 	Line int
 	// Host is the internet host, e.g. "github.com"; for apt and pip, the
-	// default source ("archive.ubuntu.com", "pypi.org").
+	// default source ("archive.ubuntu.com", "pypi.org"). With
+	// ScanOptions.Registry, an image reference that does not name the
+	// registry is a finding whatever its host: "docker.io" for Docker
+	// Hub, else the host it names (the mirror or a LAN registry
+	// included).
 	Host string
 	// What says what the access is and what it means for an offline
 	// install.
@@ -64,6 +69,14 @@ type ScanOptions struct {
 	// ansible_os_family and ansible_lsb are judged; a condition on
 	// anything else keeps the task on the path. Default: DefaultTargets.
 	Targets []string
+	// Registry is REGISTRY[/PREFIX] of a lab registry that every image of
+	// the install is to come from (install --registry): then every
+	// literal image reference (an image: value, the image of docker
+	// run/create/pull) that does not start with Registry + "/" is a
+	// finding, Docker Hub ones included; a reference whose repository a
+	// template or the shell fills in is not judged. Default "": only
+	// images from internet registries other than Docker Hub are findings.
+	Registry string
 
 	// offLines says, per file and line, why a default install does not
 	// run it (set by Plan from layout.yaml).
@@ -110,7 +123,8 @@ func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Fin
 	if err != nil {
 		return nil, err
 	}
-	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker, offLines: opts.offLines, targets: targets}
+	s := &scanner{root: paiDir, overlay: overlay, mirrorHost: hostOf(opts.Mirror), defaults: map[string]map[string]string{}, devBoxDocker: opts.DevBoxDocker, offLines: opts.offLines, targets: targets,
+		registry: strings.TrimSuffix(opts.Registry, "/")}
 	if len(opts.AptPackages) > 0 {
 		s.aptPackages = map[string]bool{}
 		for _, p := range opts.AptPackages {
@@ -184,7 +198,23 @@ type scanner struct {
 	offLines map[string]map[int]string
 	// targets: ScanOptions.Targets; nil reads as DefaultTargets.
 	targets []target
-	hits    []hit
+	// registry: ScanOptions.Registry.
+	registry string
+	hits     []hit
+}
+
+// registryMiss returns the hit for an image reference that does not name
+// s.registry, when there is one and ref is a literal that does not.
+func (s *scanner) registryMiss(rel string, line int, ref string) (hit, bool) {
+	repo, _ := manifests.RepoTag(ref)
+	if s.registry == "" || strings.HasPrefix(ref, s.registry+"/") || repo == "" || templated(repo) {
+		return hit{}, false
+	}
+	host := registryHost(ref)
+	if host == "" {
+		host = "docker.io"
+	}
+	return hit{path: rel, line: line, host: host, kind: "registry-image", detail: ref}, true
 }
 
 // aptCovered reports whether an apt update or install of the packages
@@ -322,11 +352,19 @@ func (s *scanner) file(rel string, data []byte) {
 			add(target, kind, "")
 		}
 		if m := imageRe.FindStringSubmatch(c); m != nil {
-			add(registryHost(m[1]), "image", m[1])
+			if s.registry == "" {
+				add(registryHost(m[1]), "image", m[1])
+			} else if h, ok := s.registryMiss(rel, i+1, m[1]); ok {
+				hs = append(hs, h)
+			}
 		}
 		if m := dockerRunRe.FindStringSubmatch(c); m != nil {
 			if img := dockerImageArg(m[1]); img != "" {
-				if h := registryHost(img); h != "" {
+				if s.registry != "" {
+					if h, ok := s.registryMiss(rel, i+1, img); ok {
+						hs = append(hs, h)
+					}
+				} else if h := registryHost(img); h != "" {
 					add(h, "image", img)
 				} else if whereRuns(rel) == "the dev box" && !s.devBoxDocker {
 					add("docker.io", "hub-image", img)
