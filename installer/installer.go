@@ -105,6 +105,22 @@ type Options struct {
 	// storage setup) after verify. Its Kubeconfig, Logger, Report and
 	// KnownHosts are filled in by Install when empty.
 	Storage *storage.Options
+	// Registry, when set, is the lab's own registry the cluster pulls
+	// every image from, "REGISTRY[/PREFIX]" as docker names images (the
+	// images put there by `paimirror push BUNDLE REGISTRY/PREFIX`): patch
+	// points kubespray's and pai's image references there, prepare makes
+	// every node and the dev box trust it (and log in to it), preflight
+	// checks every node reaches it. Files, apt and Python packages still
+	// come from Mirror. Default "": images come from the mirror.
+	Registry string
+	// RegistryCA is the PEM CA that signed an HTTPS registry's
+	// certificate; it goes to each node's /etc/docker/certs.d/HOST/ only.
+	// RegistryInsecure says the registry serves plain HTTP.
+	RegistryCA       []byte
+	RegistryInsecure bool
+	// RegistryUsername and RegistryPassword log every node's docker and
+	// pai's services in to a private project; default: anonymous pulls.
+	RegistryUsername, RegistryPassword string
 	// Client reaches the mirror from the dev box; default: a client that
 	// trusts MirrorCA.
 	Client *http.Client
@@ -242,6 +258,9 @@ func newInstall(opts Options) (*install, error) {
 	if opts.Storage == nil && slices.Contains(opts.Only, StepStorage) {
 		return nil, errors.New("the storage step needs --storage-node NODE (the worker that will serve NFS)")
 	}
+	if err := checkRegistry(opts); err != nil {
+		return nil, err
+	}
 	in := &install{opts: opts, scheme: "http", log: opts.Logger}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
@@ -312,6 +331,14 @@ func (in *install) steps() []quickstart.Step {
 		patchParts = append(patchParts, apt)
 		preflightParts = append(preflightParts, apt)
 		prepareParts = append(prepareParts, apt)
+	}
+	if in.opts.Registry != "" {
+		// Never the password: the state file keeps fingerprints.
+		sum := sha256.Sum256(in.opts.RegistryCA)
+		reg := []string{"registry", in.opts.Registry, fmt.Sprint(in.opts.RegistryInsecure), hex.EncodeToString(sum[:]), in.opts.RegistryUsername}
+		patchParts = append(patchParts, reg...)
+		preflightParts = append(preflightParts, reg...)
+		prepareParts = append(prepareParts, reg...)
 	}
 	steps := []quickstart.Step{
 		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(patchParts...), Run: in.patch},
@@ -475,6 +502,7 @@ func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, 
 		AptPackages: aptPackages(lock),
 		// prepare gives the dev box's docker the mirror, unless told not to.
 		DevBoxDocker: in.opts.DevBox != "-",
+		Registry:     in.patchRegistry(lock),
 	})
 	if err != nil {
 		return nil, nil, err
@@ -522,6 +550,10 @@ func (in *install) imageTagWarning(lock *bundle.Lock) string {
 	ns := c.Namespace
 	if ns == "" {
 		ns = "openpai"
+	}
+	if t, err := registryTarget(in.opts); err == nil && in.opts.Registry != "" && t.Prefix != "" {
+		// patch made it PREFIX/openpai; the lock names openpai/...
+		ns = strings.TrimPrefix(ns, t.Prefix+"/")
 	}
 	tag := ""
 	if c.Tag != nil {
@@ -775,6 +807,7 @@ func (in *install) preflight(ctx context.Context) error {
 	}
 	table, err := nodes.Preflight(ctx, ns, auth, keys, nodes.PreflightOptions{
 		Mirror: in.mirror, MirrorFile: file, Apt: aptOf(lock), Logger: in.log,
+		Registry: in.nodesRegistry(lock),
 	})
 	if err != nil {
 		return err
@@ -798,7 +831,7 @@ func (in *install) prepare(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Apt: aptOf(lock), Logger: in.log})
+	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Apt: aptOf(lock), Logger: in.log, Registry: in.nodesRegistry(lock)})
 	var b strings.Builder
 	var errs []error
 	for _, r := range results {
@@ -819,6 +852,17 @@ func (in *install) prepare(ctx context.Context) error {
 				writeAptPrepared(&b, r)
 			}
 			continue
+		}
+		if r.RegistryCAInstalled {
+			fmt.Fprintf(&b, "%-20s trusts the registry's CA (%s)\n", r.Node, nodes.CAPath(registryHost(in.opts.Registry)))
+		}
+		if r.RegistryInsecure {
+			fmt.Fprintf(&b, "%-20s daemon.json: the registry is an insecure (plain HTTP) registry\n", r.Node)
+		}
+		for _, f := range r.RegistryAuth {
+			fmt.Fprintf(&b, "%-20s registry credentials in %s\n", r.Node, f)
+		}
+		switch {
 		case r.Changed:
 			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)
 		default:

@@ -19,6 +19,7 @@ type installOptions struct {
 	*globalOptions
 	opts       installer.Options
 	mirrorCA   string
+	registryCA string
 	yes        bool
 	restoreApt bool
 	storage    storage.Options
@@ -28,6 +29,10 @@ type installOptions struct {
 // without it, install asks on the terminal. Never a flag: command lines are
 // visible to every user of the machine.
 const adminPasswordEnv = "PAIMIRROR_PAI_ADMIN_PASSWORD"
+
+// registryPasswordEnv holds --registry-username's password; without it,
+// install asks on the terminal.
+const registryPasswordEnv = "PAIMIRROR_REGISTRY_PASSWORD"
 
 func newInstallCmd(g *globalOptions) *cobra.Command {
 	o := &installOptions{globalOptions: g}
@@ -60,6 +65,16 @@ apt at the mirror's repositories for its release (the original sources are
 kept in /etc/apt/paimirror-backup/) and runs apt-get update; after the
 install, --restore-apt puts the original sources back.
 
+With --registry REGISTRY/PREFIX (after 'paimirror push BUNDLE REGISTRY/PREFIX'),
+every image on the install path comes from that registry: kubespray's image
+variables, pai's docker registry settings, the dev box image, pai's own
+service images and the device plugins name it; prepare makes each node and
+the dev box trust it (--registry-ca, or --registry-insecure for plain HTTP)
+and, for a private project, log in to it (--registry-username, the password
+from $`+registryPasswordEnv+` or a prompt); preflight checks every node
+fetches an image's manifest from it. Files, apt and Python packages still
+come from --mirror.
+
 pai's own requirement check looks docker.io, gcr.io and quay.io up in DNS,
 which fails offline; the patch makes it ask the mirror instead. When it
 still fails (NTP, resources), it stops at a prompt; --yes answers
@@ -69,7 +84,8 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --yes
   paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --only preflight
   paimirror install --pai ~/pai --mirror https://10.0.0.10:5000 --mirror-ca /srv/paimirror-tls/ca.crt --from kubespray --yes
-  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --restore-apt`,
+  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --restore-apt
+  paimirror install --pai ~/pai --mirror 10.0.0.10:5000 --registry harbor.lab/openpai --registry-ca lab-ca.pem --yes`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runInstall(cmd.Context(), o) },
 	}
@@ -78,6 +94,10 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
 	f.StringVar(&o.opts.Mirror, "mirror", "", "the mirror as the nodes reach it: HOST:PORT, or https://HOST:PORT (required, but for --dry-run with --bundle)")
 	f.StringArrayVar(&o.opts.Bundle, "bundle", nil, "read the lock from this bundle file (repeat for each part of a split bundle): enough for --dry-run without --mirror; with --mirror, checks the mirror serves it")
 	f.StringVar(&o.mirrorCA, "mirror-ca", "", "CA certificate of an https mirror (serve --tls-dir's ca.crt)")
+	f.StringVar(&o.opts.Registry, "registry", "", "pull every image from this registry, REGISTRY[/PREFIX], where 'paimirror push' put them (files and packages still come from --mirror)")
+	f.StringVar(&o.registryCA, "registry-ca", "", "CA certificate (PEM) of an HTTPS --registry with a certificate the nodes do not trust")
+	f.BoolVar(&o.opts.RegistryInsecure, "registry-insecure", false, "the --registry serves plain HTTP")
+	f.StringVar(&o.opts.RegistryUsername, "registry-username", "", "user of a private --registry project (password: $"+registryPasswordEnv+" or a prompt)")
 	f.StringVar(&o.opts.ConfigPath, "config", "", "config.yaml (default: the pai tree's contrib/kubespray/config/config.yaml)")
 	f.StringVar(&o.opts.LayoutPath, "layout", "", "layout.yaml (default: the pai tree's contrib/kubespray/config/layout.yaml)")
 	f.StringVar(&o.opts.SSHKeyFile, "ssh-key", "", "private key for the nodes (default: config.yaml's ssh_key_file_path, else its password)")
@@ -128,6 +148,20 @@ func runInstall(ctx context.Context, o *installOptions) error {
 			return usageError{fmt.Errorf("--mirror-ca: %w", err)}
 		}
 		o.opts.MirrorCA = pem
+	}
+	if o.registryCA != "" {
+		pem, err := os.ReadFile(o.registryCA)
+		if err != nil {
+			return usageError{fmt.Errorf("--registry-ca: %w", err)}
+		}
+		o.opts.RegistryCA = pem
+	}
+	if o.opts.RegistryUsername != "" {
+		pw, err := readSecret(o.stderr, registryPasswordEnv, "--registry-username needs its password", "Registry password for "+o.opts.RegistryUsername+": ")
+		if err != nil {
+			return err
+		}
+		o.opts.RegistryPassword = pw
 	}
 	o.opts.ContinueOnRequirementFailure = o.yes
 	if o.restoreApt {
@@ -215,14 +249,20 @@ func (r *installReporter) endStatus() {
 // adminPassword reads the OpenPAI admin's password from the environment or,
 // on a terminal, a prompt that does not echo.
 func adminPassword(stderr io.Writer) (string, error) {
-	if pw := os.Getenv(adminPasswordEnv); pw != "" {
+	return readSecret(stderr, adminPasswordEnv, "the storage step needs the OpenPAI admin's password", "OpenPAI admin password: ")
+}
+
+// readSecret returns $env or, on a terminal, what a prompt that does not
+// echo reads; need says what it is for in the error otherwise.
+func readSecret(stderr io.Writer, env, need, prompt string) (string, error) {
+	if pw := os.Getenv(env); pw != "" {
 		return pw, nil
 	}
 	fd := int(os.Stdin.Fd())
 	if !term.IsTerminal(fd) {
-		return "", usageError{fmt.Errorf("the storage step needs the OpenPAI admin's password: set $%s or run on a terminal to be asked", adminPasswordEnv)}
+		return "", usageError{fmt.Errorf("%s: set $%s or run on a terminal to be asked", need, env)}
 	}
-	fmt.Fprint(stderr, "OpenPAI admin password: ")
+	fmt.Fprint(stderr, prompt)
 	pw, err := term.ReadPassword(fd)
 	fmt.Fprintln(stderr)
 	if err != nil {

@@ -1,15 +1,15 @@
 package patch
 
 import (
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/paimirror/paimirror/manifests"
 	"gopkg.in/yaml.v3"
+
+	"github.com/paimirror/paimirror/installer/patch/paitest"
+	"github.com/paimirror/paimirror/manifests"
 )
 
 // testDockerApt is where paimirror serve publishes Docker's apt
@@ -33,31 +33,8 @@ func nslookups(s string) int {
 	return n
 }
 
-// realPai is a bare clone of microsoft/pai; TestRealTree extracts tag
-// v1.8.0 from it into a temporary directory and skips when it is absent.
-const realPai = "/work/.mirror/microsoft+pai/repo"
-
-// realTree extracts contrib/kubespray and src of pai v1.8.0 from realPai
-// into a temporary directory and returns it; it skips the test when the
-// repository or a tool is missing.
-func realTree(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat(realPai); err != nil {
-		t.Skipf("no pai repository at %s", realPai)
-	}
-	for _, tool := range []string{"sh", "git", "tar"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("no %s", tool)
-		}
-	}
-	dir := t.TempDir()
-	// git archive | tar -x, failing when either fails.
-	cmd := exec.Command("sh", "-c", `set -e; git -C "$1" archive --format=tar -o "$2/pai.tar" v1.8.0 contrib/kubespray src; tar -x -C "$2" -f "$2/pai.tar"; rm "$2/pai.tar"`, "sh", realPai, dir)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("extracting pai v1.8.0: %v: %s", err, out)
-	}
-	return dir
-}
+// realTree is paitest.RealTree.
+func realTree(t *testing.T) string { return paitest.RealTree(t) }
 
 // TestRealTreeWhen: pai v1.8.0's pre-installation role installs python
 // only on Ubuntu 20.04; on the default targets that apt install is off the
