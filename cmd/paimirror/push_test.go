@@ -26,13 +26,7 @@ import (
 // what the registry still lacked, and every name pulls back whole with the
 // lock's digest.
 func TestPushSurvivesSIGKILL(t *testing.T) {
-	def := manifests.Default()
-	sel, err := def.Select(nil, []string{"kubespray-files"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel.Files, sel.Python, sel.Apt = nil, nil, nil
-	sel.Images = sel.Images[:8]
+	sel := firstImages(t, 8)
 	b, path := bundletest.Build(t, sel, bundletest.Options{LayerSize: 256 << 10})
 	reg := badlink.Registry(t, badlink.RegistryOptions{})
 	px := badlink.Toxiproxy(t).Proxy(t, "registry", reg.Host)
@@ -55,7 +49,7 @@ func TestPushSurvivesSIGKILL(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	err = cmd.Wait()
+	err := cmd.Wait()
 	var ee interface{ Sys() any }
 	if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 		t.Fatalf("push was not killed: %v", err)
@@ -86,6 +80,19 @@ func TestPushSurvivesSIGKILL(t *testing.T) {
 		t.Errorf("the rerun uploaded %d blobs; the registry held %d of %d after the kill, so at most %d were missing", uploads, kept, len(unique), want)
 	}
 	checkPushed(t, b, reg.Host+"/lab/openpai")
+}
+
+// firstImages returns a manifest of the default manifest's first n
+// images, and nothing else.
+func firstImages(t *testing.T, n int) *manifests.Manifest {
+	t.Helper()
+	sel, err := manifests.Default().Select(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel.Files, sel.Python, sel.Apt = nil, nil, nil
+	sel.Images = sel.Images[:n]
+	return sel
 }
 
 // storedBlobs counts the blobs in a filesystem-driver registry's storage.

@@ -22,7 +22,6 @@ import (
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
-	"github.com/paimirror/paimirror/manifests"
 )
 
 // TestServeReplicasBehindHAProxy serves three copies of one bundle with
@@ -34,13 +33,7 @@ import (
 // Every pull must complete with every digest checked, and at least one
 // must have met the kill.
 func TestServeReplicasBehindHAProxy(t *testing.T) {
-	def := manifests.Default()
-	sel, err := def.Select(nil, []string{"kubespray-files"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	sel.Files, sel.Python, sel.Apt = nil, nil, nil
-	sel.Images = sel.Images[:8]
+	sel := firstImages(t, 8)
 	_, path := bundletest.Build(t, sel, bundletest.Options{LayerSize: 6 << 20})
 	b, err := bundle.Open(path)
 	if err != nil {
