@@ -259,8 +259,21 @@ func TestConfigSnippetsResolve(t *testing.T) {
 		t.Fatalf("/config.yaml is not YAML: %v\n%s", err, r.body)
 	}
 	vars := manifests.KubesprayVars(addr, "http")
-	if len(cfg.Extra) != len(vars) {
-		t.Errorf("/config.yaml has %d variables, want %d", len(cfg.Extra), len(vars))
+	// The default bundle carries Docker's apt repository: kubespray's two
+	// variables for it point at the mirror too, the key fetchable.
+	for _, name := range []string{"docker_ubuntu_repo_base_url", "docker_ubuntu_repo_gpgkey"} {
+		got, ok := cfg.Extra[name].(string)
+		if !ok || !strings.HasPrefix(got, "http://"+addr+"/") {
+			t.Errorf("%s: %#v, want a URL of the mirror", name, cfg.Extra[name])
+		}
+		if name == "docker_ubuntu_repo_gpgkey" && ok {
+			if fr := curl(t, got); fr.code != http.StatusOK {
+				t.Errorf("%s: GET %s: %d", name, got, fr.code)
+			}
+		}
+	}
+	if want := len(vars) + 2; len(cfg.Extra) != want {
+		t.Errorf("/config.yaml has %d variables, want %d", len(cfg.Extra), want)
 	}
 	downloads := 0
 	for _, v := range vars {
