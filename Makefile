@@ -33,6 +33,8 @@ FUZZMINIMIZE ?= 500x
 FUZZFLAGS    = -run XXX -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZE)
 fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzOpen ./bundle
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzSplitIndex$$' ./bundle
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseSize$$' ./cmd/paimirror
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzKeys ./bundle/sign
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPURL ./bundle/sbom
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzLookup ./fileserver
@@ -40,6 +42,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzPatchConfig$$' ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPatchRequirement ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzEvalCondition ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzPatchConfigRegistry ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzMergeDaemonJSON ./installer/nodes
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzAptMessages ./installer/nodes
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzMergeDockerAuth ./installer/nodes

@@ -66,6 +66,14 @@ type BuildOptions struct {
 	Progress func(Event)
 	// ToolVersion is recorded in the lock.
 	ToolVersion string
+	// Base, when set, makes the bundle a delta over the bundle whose lock
+	// it gives (ReadBase reads it from a bundle, or from what `paimirror
+	// inspect --lock` printed): every blob the base's lock names is
+	// neither downloaded nor stored, except an image config whose platform
+	// must be checked, which is downloaded and not stored. The lock is
+	// still the complete lock of the new state, and records the base
+	// (Lock.Base). Default nil: a whole bundle.
+	Base *Base
 }
 
 // EventKind says what an Event reports.
@@ -132,6 +140,9 @@ type Result struct {
 	// Shared is the bytes not stored twice because several images share a
 	// blob.
 	Shared int64
+	// InBase, for a delta, is the bytes of the blobs the lock names that
+	// are left to the base.
+	InBase int64
 	// Duration is the wall time of the build.
 	Duration time.Duration
 }
@@ -217,7 +228,17 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	if _, err := os.Stat(opts.Output); err == nil && !opts.Force {
 		return nil, fmt.Errorf("%s already exists; remove it, choose another -o, or pass --force to replace it", opts.Output)
 	}
-	w, records, resumed, err := openPartial(opts.Output)
+	var baseRef *BaseRef
+	var baseBlobs map[string]int64
+	if opts.Base != nil {
+		bl, err := parseLock(opts.Base.Lock)
+		if err != nil {
+			return nil, fmt.Errorf("the base's lock: %w", err)
+		}
+		baseBlobs = lockBlobs(bl)
+		baseRef = &BaseRef{LockSHA256: sha256hex(opts.Base.Lock), Manifest: bl.Manifest.Name, Created: bl.Created, File: opts.Base.File}
+	}
+	w, records, resumed, err := openPartial(opts.Output, baseBlobs)
 	if err != nil {
 		return nil, err
 	}
@@ -251,6 +272,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		},
 		Images: make([]Image, len(sel.Images)),
 		Files:  make([]File, len(sel.Files)),
+		Base:   baseRef,
 	}
 
 	// Each image is pulled as soon as its manifest is resolved, and files
@@ -310,14 +332,14 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 			continue
 		}
 		for _, bl := range append([]Blob{{Digest: p.image.Digest, Size: p.image.Size}}, p.image.Blobs()...) {
-			if !seen[bl.Digest] {
+			if !seen[bl.Digest] && !w.inBase(bl.Digest) {
 				seen[bl.Digest] = true
 				total += bl.Size
 			}
 		}
 	}
 	for _, f := range sel.Files {
-		if rec, ok := records[fileKey(f)]; ok {
+		if rec, ok := records[fileKey(f)]; ok && !w.inBase(rec.File.Digest()) {
 			total += rec.File.Size
 		}
 	}
@@ -325,7 +347,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	if py != nil {
 		items += len(py.Files)
 		for _, f := range py.Files {
-			if !seen[f.Digest()] && f.Size > 0 {
+			if !seen[f.Digest()] && f.Size > 0 && !w.inBase(f.Digest()) {
 				seen[f.Digest()] = true
 				total += f.Size
 			}
@@ -337,7 +359,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 				if f.Package != "" {
 					items++
 				}
-				if !seen[f.Digest()] && f.Size > 0 {
+				if !seen[f.Digest()] && f.Size > 0 && !w.inBase(f.Digest()) {
 					seen[f.Digest()] = true
 					total += f.Size
 				}
@@ -410,7 +432,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	return &Result{
 		Path: opts.Output, Lock: lock, Size: st.Size(),
 		Fetched: b.eng.Fetched(), Resumed: resumed.Bytes + partBytes, Shared: sharedBytes(lock),
-		Duration: time.Since(start),
+		InBase: inBaseBytes(lock, baseBlobs), Duration: time.Since(start),
 	}, nil
 }
 

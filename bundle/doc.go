@@ -60,14 +60,44 @@
 // bundle/sign makes and checks the signature. Bundles without them open
 // as before.
 //
+// # Delta bundles
+//
+// A delta (BuildOptions.Base) has the same layout and metadata, but its
+// tar holds only the blobs its base's lock does not name; its lock is the
+// complete lock of the new state, with Lock.Base naming the base by the
+// sha256 of the base's paimirror.json as stored. A delta alone therefore
+// does not extract into a whole OCI layout (the base's blobs are missing);
+// extracted over its base it does. Open takes the base, then the delta
+// (and a delta over that delta after it, and so on), and presents them as
+// one Bundle: the last lock, index.json and signature, and each blob from
+// whichever file holds it. It refuses (ErrWrongBase) a delta given without
+// its base, after another bundle, or a whole bundle given after another;
+// OpenOptions.NoBase opens a delta alone, to describe or sign it. A
+// delta's signature covers the whole new state: its lock names every blob
+// by digest and its base's lock by sha256. Changes says what a delta
+// brings.
+//
 // # Reading in place
 //
 // Open reads the tar headers only, never blob data, and serves blobs as
 // sections of the file (io.SectionReader over an io.ReaderAt), so its time
 // and memory do not grow with the bundle's size. A bundle split into parts
-// is read as their concatenation. Open checks structure (a whole tar, only
-// the names above, no links, every blob the lock names present with its
-// size); Verify hashes every blob and checks every reference.
+// is read as their concatenation; so is a base followed by its deltas, each
+// tar's end marker telling where one bundle ends and the next begins (the
+// next begins with the next file). Open checks structure (each a whole tar,
+// only the names above, no links, every blob the lock names present with
+// its size, each delta after its base); Verify hashes every blob and
+// checks every reference.
+//
+// # Parts
+//
+// Split cuts a bundle into parts for removable media, P.part001,
+// P.part002, …: byte slices of the tar, cut anywhere, that concatenate to
+// it byte for byte. Beside them it writes a split index, P.split.json
+// (SplitIndex): JSON with each part's name, size and sha256 and the sha256
+// of the bundle's lock. FindSplits finds the indexes of the parts a list
+// of paths names, and SplitParts.Check checks every part against its
+// index, naming one missing or damaged, before Open reads them.
 //
 // # Concurrency
 //

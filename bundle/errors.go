@@ -12,6 +12,12 @@ var (
 	ErrCorrupt = errors.New("bundle is damaged")
 	// ErrUnsupported means the bundle was written by a newer paimirror.
 	ErrUnsupported = errors.New("bundle format not supported")
+	// ErrWrongBase means the bundles given together are not a base and
+	// its deltas in order: a delta given without its base, after another
+	// bundle than the one it was built over, or a whole bundle given after
+	// another as if it were a delta. Nothing is damaged; the command line
+	// names the wrong files.
+	ErrWrongBase = errors.New("not a base bundle and its deltas")
 	// ErrNotFound means no blob or entry with that digest or name exists.
 	ErrNotFound = errors.New("not found in bundle")
 	// ErrDigestMismatch means bytes from a source did not hash to the

@@ -20,6 +20,11 @@ type Summary struct {
 	// Apt are the apt repositories, when the bundle has any.
 	Apt    []AptInfo     `json:"apt,omitempty"`
 	Totals SummaryTotals `json:"totals"`
+	// Base, for a delta bundle, names its base (Lock.Base).
+	Base *BaseRef `json:"base,omitempty"`
+	// Changes, for a delta bundle, is what it brings over its base
+	// (Bundle.Changes).
+	Changes *Changes `json:"changes,omitempty"`
 }
 
 // AptInfo is one apt repository in a Summary.
@@ -167,6 +172,7 @@ func (b *Bundle) Summary() Summary {
 		PythonFiles: len(s.PythonFiles), PythonProjects: len(projects),
 		AptRepositories: len(s.Apt), AptPackages: debs,
 		BundleBytes: b.Size, SharedBytes: sharedBytes(l)}
+	s.Base, s.Changes = l.Base, b.Changes()
 	return s
 }
 

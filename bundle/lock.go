@@ -59,6 +59,26 @@ type Lock struct {
 	// Apt is the apt repositories, when the manifest has apt entries
 	// selected; nil otherwise.
 	Apt *Apt `json:"apt,omitempty"`
+	// Base, in a delta bundle (built with BuildOptions.BaseLock), names
+	// the bundle it was built over; nil in a whole bundle. The lock is
+	// still the complete lock of the new state; only the tar leaves out
+	// the blobs the base's lock names (see the package doc, "Delta
+	// bundles").
+	Base *BaseRef `json:"base,omitempty"`
+}
+
+// BaseRef names the base of a delta bundle.
+type BaseRef struct {
+	// LockSHA256 is the lowercase hex sha256 of the base's paimirror.json
+	// exactly as stored: what Open checks the base given against.
+	LockSHA256 string `json:"lockSha256"`
+	// Manifest is the name of the manifest the base was built from.
+	Manifest string `json:"manifest"`
+	// Created is when the base was built.
+	Created time.Time `json:"created"`
+	// File is the base's file name as given to build ("" when its lock
+	// was given instead), for messages only.
+	File string `json:"file,omitempty"`
 }
 
 // ManifestInfo records the manifest a bundle was built from.

@@ -8,17 +8,21 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Bundle is a bundle opened in place: its tar headers have been read once and
-// every blob is served as a section of the file(s). A Bundle is safe for
-// concurrent use; it never writes.
+// every blob is served as a section of the file(s). A base bundle opened
+// with its deltas is one Bundle: the newest lock, and every blob from
+// whichever of them holds it. A Bundle is safe for concurrent use; it never
+// writes.
 type Bundle struct {
-	// Lock is the bundle's paimirror.json.
+	// Lock is the bundle's paimirror.json: for a base and its deltas, the
+	// last delta's, which is the complete lock of the new state.
 	Lock *Lock
-	// Index is the bundle's index.json as stored.
+	// Index is the bundle's index.json as stored (the last delta's).
 	Index ocispec.Index
 	// Size is the total size in bytes of the bundle file(s).
 	Size int64
@@ -28,17 +32,58 @@ type Bundle struct {
 	sig      Signature
 	signed   bool
 	blobs    map[string]entry
-	entries  []entry
+	// layers are the whole bundles given, base first; one for a bundle
+	// without deltas.
+	layers []*layer
+	// baseMissing: a delta opened alone (OpenOptions.NoBase); the blobs
+	// only its base holds are absent.
+	baseMissing bool
+}
+
+// layer is one whole bundle of those Open was given: a bundle, or a
+// delta over the one before it.
+type layer struct {
+	names      []string // its file(s)
+	start, end int64    // where it lies in the concatenation of the files
+	lockData   []byte
+	lock       *Lock
+	index      ocispec.Index
+	blobs      map[string]entry
+	sig        Signature
+	signed     bool
+}
+
+func (l *layer) name() string { return strings.Join(l.names, " ") }
+
+// OpenOptions configures OpenWith. The zero value opens as Open does.
+type OpenOptions struct {
+	// NoBase opens a delta bundle given without its base, to describe or
+	// sign it: Lock is the new state's complete lock, but the blobs only
+	// the base holds are absent (Blob returns ErrNotFound for them) and
+	// Verify checks only the blobs the delta holds. Default false: a delta
+	// given without its base is refused (ErrWrongBase).
+	NoBase bool
 }
 
 // Open opens a bundle in place. paths are the bundle file, or its parts in
-// order. Only tar headers and the small metadata entries are read, so Open
-// takes the same time whatever the bundle's size. Open checks the structure:
-// that the tar is whole, holds only the layout's names (and the signature
-// members, when the bundle is signed), no links, and every blob the lock
-// names with the size the lock gives. It does not hash blob contents;
+// order; or a base bundle followed by deltas built over it (each given as
+// one file or as its parts), which open as one Bundle serving the last
+// delta's lock. Only tar headers and the small metadata entries are read,
+// so Open takes the same time whatever the bundle's size. Open checks the
+// structure: that each tar is whole, holds only the layout's names (and
+// the signature members, when the bundle is signed), no links, every blob
+// the lock names with the size the lock gives, and that each delta follows
+// the base it was built over (the sha256 of the base's lock as stored;
+// ErrWrongBase otherwise, naming both). It does not hash blob contents;
 // that is Verify's job, nor check a signature; that is bundle/sign's.
-func Open(paths ...string) (*Bundle, error) {
+//
+// Bundles and parts are told apart by where each tar ends: a tar that ends
+// (its end-of-archive marker) before the last file is a whole bundle, and
+// the next file begins the next one.
+func Open(paths ...string) (*Bundle, error) { return OpenWith(OpenOptions{}, paths...) }
+
+// OpenWith is Open with options.
+func OpenWith(opts OpenOptions, paths ...string) (*Bundle, error) {
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("opening bundle: no file given")
 	}
@@ -46,7 +91,7 @@ func Open(paths ...string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := open(r)
+	b, err := open(r, opts)
 	if err != nil {
 		r.Close()
 		return nil, fmt.Errorf("opening %s: %w", strings.Join(paths, ", "), err)
@@ -54,87 +99,186 @@ func Open(paths ...string) (*Bundle, error) {
 	return b, nil
 }
 
-func open(r *partsReader) (*Bundle, error) {
-	res, err := scanTar(r, r.size)
-	if err != nil {
+func open(r *partsReader, opts OpenOptions) (*Bundle, error) {
+	b := &Bundle{r: r, Size: r.size, blobs: map[string]entry{}}
+	for i := 0; i < len(r.files); {
+		l, next, err := b.openLayer(i)
+		if err != nil {
+			return nil, err
+		}
+		b.layers = append(b.layers, l)
+		i = next
+	}
+	if err := b.checkChain(opts); err != nil {
 		return nil, err
+	}
+	for _, l := range b.layers {
+		for d, e := range l.blobs {
+			b.blobs[d] = e // a later layer's copy wins; they hash the same
+		}
+	}
+	top := b.layers[len(b.layers)-1]
+	b.Lock, b.Index, b.lockData, b.sig, b.signed = top.lock, top.index, top.lockData, top.sig, top.signed
+	if err := b.checkLock(); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// openLayer reads the whole bundle that begins with file i, and returns
+// it and the index of the file after it.
+func (b *Bundle) openLayer(i int) (*layer, int, error) {
+	r := b.r
+	off := r.offs[i]
+	res, err := scanTar(io.NewSectionReader(r, off, r.size-off), r.size-off)
+	if err != nil {
+		return nil, 0, err
 	}
 	if res.Torn != "" {
 		hint := ""
 		if len(r.names) == 1 {
 			hint = " (if the bundle was split, name every part in order)"
 		}
-		return nil, fmt.Errorf("%w: %s%s", ErrCorrupt, res.Torn, hint)
+		return nil, 0, fmt.Errorf("%w: %s%s", ErrCorrupt, res.Torn, hint)
 	}
 	if !res.Finished || len(res.Entries) == 0 {
-		return nil, fmt.Errorf("%w: not a complete tar archive (no end marker); was the copy cut short?", ErrCorrupt)
+		return nil, 0, fmt.Errorf("%w: not a complete tar archive (no end marker); was the copy cut short?", ErrCorrupt)
 	}
-	b := &Bundle{r: r, Size: r.size, blobs: map[string]entry{}, entries: res.Entries}
+	// The tar ends after its marker's two blocks; the bundle, at the end
+	// of the file holding them (anything after the marker is ignored, as
+	// tar does).
+	tarEnd := off + res.End + 2*512
+	next := i + 1
+	for next < len(r.offs) && r.offs[next] < tarEnd {
+		next++
+	}
+	l := &layer{names: r.names[i:next], start: off, end: r.size, blobs: map[string]entry{}}
+	if next < len(r.offs) {
+		l.end = r.offs[next]
+	}
 	meta := map[string]entry{}
 	for _, e := range res.Entries {
+		e.HeaderOff += off
+		e.DataOff += off
 		switch e.Typeflag {
 		case tar.TypeDir:
 			if e.Name != "blobs/" && e.Name != blobDir {
-				return nil, fmt.Errorf("%w: unexpected directory %q in the tar", ErrCorrupt, e.Name)
+				return nil, 0, fmt.Errorf("%w: unexpected directory %q in the tar", ErrCorrupt, e.Name)
+			}
+			if e.Name == "blobs/" && e.HeaderOff != off {
+				// Every bundle begins with it: a file ended at a member
+				// boundary without the end marker, and another bundle
+				// follows.
+				return nil, 0, fmt.Errorf("%w: the tar of %s has no end marker before offset %d, where another bundle begins; was a copy cut short, or are parts missing or out of order?", ErrCorrupt, l.name(), e.HeaderOff)
 			}
 			continue
 		case tar.TypeReg:
 		default:
-			return nil, fmt.Errorf("%w: tar entry %q is a link or special file (type %q); bundles hold only regular files", ErrCorrupt, e.Name, e.Typeflag)
+			return nil, 0, fmt.Errorf("%w: tar entry %q is a link or special file (type %q); bundles hold only regular files", ErrCorrupt, e.Name, e.Typeflag)
 		}
 		if d := blobDigest(e.Name); d != "" {
-			if _, dup := b.blobs[d]; dup {
-				return nil, fmt.Errorf("%w: blob %s appears twice", ErrCorrupt, d)
+			if _, dup := l.blobs[d]; dup {
+				return nil, 0, fmt.Errorf("%w: blob %s appears twice", ErrCorrupt, d)
 			}
-			b.blobs[d] = e
+			l.blobs[d] = e
 			continue
 		}
 		switch e.Name {
 		case LockName, IndexName, OCILayoutName, SignatureName, SignerName:
 			if _, dup := meta[e.Name]; dup {
-				return nil, fmt.Errorf("%w: %s appears twice", ErrCorrupt, e.Name)
+				return nil, 0, fmt.Errorf("%w: %s appears twice", ErrCorrupt, e.Name)
 			}
 			meta[e.Name] = e
 		default:
-			return nil, fmt.Errorf("%w: tar entry %q is outside the bundle layout", ErrCorrupt, e.Name)
+			return nil, 0, fmt.Errorf("%w: tar entry %q is outside the bundle layout", ErrCorrupt, e.Name)
 		}
 	}
 	for _, name := range []string{OCILayoutName, IndexName, LockName} {
 		if _, ok := meta[name]; !ok {
-			return nil, fmt.Errorf("%w: %s is missing (an unfinished build leaves a .partial file; rerun build to finish it)", ErrCorrupt, name)
+			return nil, 0, fmt.Errorf("%w: %s is missing (an unfinished build leaves a .partial file; rerun build to finish it)", ErrCorrupt, name)
 		}
 	}
-	lockData, err := b.readEntry(meta[LockName], 64<<20)
+	lockData, err := b.readEntry(meta[LockName], maxLockSize)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	b.lockData = lockData
-	if b.Lock, err = parseLock(lockData); err != nil {
-		return nil, err
+	l.lockData = lockData
+	if l.lock, err = parseLock(lockData); err != nil {
+		return nil, 0, err
 	}
 	idxData, err := b.readEntry(meta[IndexName], 64<<20)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	if err := json.Unmarshal(idxData, &b.Index); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
+	if err := json.Unmarshal(idxData, &l.index); err != nil {
+		return nil, 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, IndexName, err)
 	}
-	if err := b.checkLock(); err != nil {
-		return nil, err
+	if l.sig, l.signed, err = b.readSignature(meta); err != nil {
+		return nil, 0, err
 	}
-	if err := b.readSignature(meta); err != nil {
-		return nil, err
-	}
-	return b, nil
+	return l, next, nil
 }
 
-// checkLock makes sure every blob the lock names is in the tar with the size
-// the lock records.
+// checkChain makes sure the first bundle given is a whole bundle (or, with
+// opts.NoBase, a delta alone) and each one after it a delta over the one
+// before.
+func (b *Bundle) checkChain(opts OpenOptions) error {
+	first := b.layers[0]
+	if base := first.lock.Base; base != nil {
+		if !opts.NoBase {
+			file := "BASE.tar"
+			if base.File != "" {
+				file = base.File
+			}
+			return fmt.Errorf("%w: %s is a delta bundle over %s; it holds only what that bundle lacks: name its base first, e.g. paimirror serve %s %s",
+				ErrWrongBase, first.name(), base.describe(), file, first.name())
+		}
+		b.baseMissing = true
+	}
+	for i, l := range b.layers[1:] {
+		prev := b.layers[i]
+		have := sha256hex(prev.lockData)
+		switch {
+		case l.lock.Base == nil:
+			return fmt.Errorf("%w: %s is a whole bundle, not a delta; give one bundle (or its parts, in order), or a base bundle followed by deltas built over it",
+				ErrWrongBase, l.name())
+		case l.lock.Base.LockSHA256 == have:
+			continue
+		case prev.index.Annotations[AnnotationLockSHA256] != "" && prev.index.Annotations[AnnotationLockSHA256] != have:
+			return fmt.Errorf("%w: the lock of %s hashes to sha256:%s, its %s records sha256:%s, so %s cannot be checked against it; copy %s again from a good copy",
+				ErrCorrupt, prev.name(), have, IndexName, prev.index.Annotations[AnnotationLockSHA256], l.name(), prev.name())
+		default:
+			return fmt.Errorf("%w: %s is a delta over %s, but %s is another bundle (lock sha256:%s, manifest %s, built %s); give the base %s was built over",
+				ErrWrongBase, l.name(), l.lock.Base.describe(), prev.name(), have, prev.lock.Manifest.Name, prev.lock.Created.Format(time.RFC3339), l.name())
+		}
+	}
+	return nil
+}
+
+// describe names a base for messages.
+func (r *BaseRef) describe() string {
+	s := fmt.Sprintf("the bundle whose lock is sha256:%s (manifest %s, built %s", r.LockSHA256, r.Manifest, r.Created.Format(time.RFC3339))
+	if r.File != "" {
+		s += ", file " + r.File
+	}
+	return s + ")"
+}
+
+// checkLock makes sure every blob the lock names is in the tar (or, for a
+// delta, in it or its base) with the size the lock records. A delta opened
+// without its base is checked for the sizes of the blobs it holds only.
 func (b *Bundle) checkLock() error {
+	where := "the tar"
+	if len(b.layers) > 1 {
+		where = "the delta or its base"
+	}
 	want := func(what, digest string, size int64) error {
 		e, ok := b.blobs[digest]
 		if !ok {
-			return fmt.Errorf("%w: %s: blob %s is not in the tar (the lock disagrees with the tar)", ErrCorrupt, what, digest)
+			if b.baseMissing {
+				return nil
+			}
+			return fmt.Errorf("%w: %s: blob %s is not in %s (the lock disagrees with the tar)", ErrCorrupt, what, digest, where)
 		}
 		if size >= 0 && e.Size != size {
 			return fmt.Errorf("%w: %s: blob %s has %d bytes in the tar, the lock says %d", ErrCorrupt, what, digest, e.Size, size)
@@ -245,3 +389,7 @@ func (b *Bundle) Digests() []string {
 
 // Close releases the bundle's files.
 func (b *Bundle) Close() error { return b.r.Close() }
+
+// Name names the bundle for messages: its first file; for a base and its
+// deltas, the last delta's, which holds the lock and its signature.
+func (b *Bundle) Name() string { return b.layers[len(b.layers)-1].names[0] }

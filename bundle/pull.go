@@ -322,10 +322,14 @@ func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.
 	if cfg.Size < 0 || cfg.Size > maxManifestSize {
 		return "", fmt.Errorf("image config %s is %d bytes; at most %d are read", cfg.Digest, cfg.Size, maxManifestSize)
 	}
-	if _, err := b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest)); err != nil {
-		return "", err
+	var raw []byte
+	var err error
+	if b.w.inBase(cfg.Digest) {
+		// A delta's base holds it: read it, but do not store it.
+		raw, err = b.fetchMemory(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest))
+	} else if _, err = b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest)); err == nil {
+		raw, err = b.w.readBlob(cfg.Digest, cfg.Size)
 	}
-	raw, err := b.w.readBlob(cfg.Digest, cfg.Size)
 	if err != nil {
 		return "", err
 	}

@@ -42,41 +42,44 @@ type Signature struct {
 }
 
 // Signature returns the bundle's signature; ok is false when the bundle
-// has none. It is not checked here: bundle/sign does that.
+// has none. For a base and its deltas it is the last delta's, which signs
+// the whole new state: its lock names every blob by digest and its base's
+// lock by sha256. It is not checked here: bundle/sign does that.
 func (b *Bundle) Signature() (sig Signature, ok bool) {
 	return b.sig, b.signed
 }
 
-// readSignature reads the signature members Open found, if any.
-func (b *Bundle) readSignature(meta map[string]entry) error {
+// readSignature reads the signature members Open found in one bundle, if
+// any.
+func (b *Bundle) readSignature(meta map[string]entry) (Signature, bool, error) {
 	e, ok := meta[SignatureName]
 	if !ok {
 		if _, ok := meta[SignerName]; ok {
-			return fmt.Errorf("%w: %s without %s", ErrCorrupt, SignerName, SignatureName)
+			return Signature{}, false, fmt.Errorf("%w: %s without %s", ErrCorrupt, SignerName, SignatureName)
 		}
-		return nil
+		return Signature{}, false, nil
 	}
 	data, err := b.readEntry(e, 4<<10)
 	if err != nil {
-		return err
+		return Signature{}, false, err
 	}
 	sig := strings.TrimRight(string(data), "\n")
 	if _, err := base64.StdEncoding.DecodeString(sig); sig == "" || err != nil || strings.Contains(sig, "\n") {
-		return fmt.Errorf("%w: %s is not a base64 signature (%d bytes); sign the bundle again with 'paimirror sign'", ErrCorrupt, SignatureName, len(data))
+		return Signature{}, false, fmt.Errorf("%w: %s is not a base64 signature (%d bytes); sign the bundle again with 'paimirror sign'", ErrCorrupt, SignatureName, len(data))
 	}
-	b.sig, b.signed = Signature{Base64: sig}, true
+	out := Signature{Base64: sig}
 	if e, ok := meta[SignerName]; ok {
 		data, err := b.readEntry(e, 4<<10)
 		if err != nil {
-			return err
+			return Signature{}, false, err
 		}
 		// All zero: the signer member's header was written and its data
 		// not yet (see AttachSignature); the signer is unknown.
 		if s := strings.TrimRight(string(data), "\n\x00"); s != "" {
-			b.sig.Signer = s
+			out.Signer = s
 		}
 	}
-	return nil
+	return out, true, nil
 }
 
 // AttachSignature stores sig (base64, as `cosign sign-blob` prints it)

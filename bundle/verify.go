@@ -60,8 +60,13 @@ func (r *Report) OK() bool { return len(r.Problems) == 0 }
 // paimirror.json hashes to the digest index.json records for it
 // (AnnotationLockSHA256; bundles written before it have none, and then
 // only the cross-checks guard the lock: a file's path, for one, is in the
-// lock alone). It returns a Report listing every problem; the error is
-// only for failures to read at all.
+// lock alone). For a base and its deltas, it checks the new state: every
+// blob the last lock references is in one of them, every blob of each
+// hashes to its name, and each earlier lock matches its index.json (Open
+// checked that each delta follows its base). A delta opened alone
+// (OpenOptions.NoBase) is checked for what it holds: the blobs only its
+// base holds are not reported missing. It returns a Report listing every
+// problem; the error is only for failures to read at all.
 func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error) {
 	jobs := opts.Jobs
 	if jobs <= 0 {
@@ -78,7 +83,7 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 
 	// References: everything named must be present.
 	for _, d := range sortedKeys(users) {
-		if _, ok := b.blobs[d]; !ok {
+		if _, ok := b.blobs[d]; !ok && !b.baseMissing {
 			add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is missing", d)})
 		}
 	}
@@ -87,7 +92,7 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		b.checkManifest(img, add)
 	}
 	for _, d := range b.Index.Manifests {
-		if _, ok := b.blobs[d.Digest.String()]; !ok {
+		if _, ok := b.blobs[d.Digest.String()]; !ok && !b.baseMissing {
 			add(Problem{Digest: d.Digest.String(), Msg: fmt.Sprintf("index.json names %s, which is missing", d.Digest)})
 		}
 	}
@@ -148,6 +153,13 @@ feed:
 // points at and the mirror names it is annotated with), which Build writes
 // from the lock in the lock's order.
 func (b *Bundle) checkLockIntegrity(add func(Problem)) {
+	for _, l := range b.layers[:len(b.layers)-1] {
+		if want, ok := l.index.Annotations[AnnotationLockSHA256]; ok {
+			if got := sha256hex(l.lockData); got != want {
+				add(Problem{Msg: fmt.Sprintf("%s of %s is damaged: its bytes hash to sha256:%s, %s records sha256:%s", LockName, l.name(), got, IndexName, want)})
+			}
+		}
+	}
 	if want, ok := b.Index.Annotations[AnnotationLockSHA256]; ok {
 		if got := sha256hex(b.lockData); got != want {
 			add(Problem{Msg: fmt.Sprintf("%s is damaged: its bytes hash to sha256:%s, %s records sha256:%s", LockName, got, IndexName, want)})

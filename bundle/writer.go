@@ -37,6 +37,10 @@ type partialWriter struct {
 	slots map[string]*slot
 	// orphans are slots no download will fill: Finish leaves them out.
 	orphans []*slot
+	// base maps the digest of each blob a delta's base holds to its size
+	// (nil for a whole bundle): such blobs count as stored and are never
+	// written; finish leaves out any an earlier run stored.
+	base map[string]int64
 }
 
 // slot is a blob's member reserved in the partial tar: its header is
@@ -124,11 +128,11 @@ func headerBlocks(hdr *tar.Header) ([]byte, error) {
 
 // place returns the slot for a blob of size bytes: the one an earlier run
 // reserved, or a new member at the end of the tar. It returns nil for a
-// blob already stored.
+// blob already stored (or held by the base).
 func (w *partialWriter) place(digest string, size int64) (*slot, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, ok := w.have[digest]; ok {
+	if w.heldLocked(digest) {
 		return nil, nil
 	}
 	if s := w.slots[digest]; s != nil {
@@ -184,15 +188,17 @@ type resumeInfo struct {
 
 // openPartial opens or creates <out>.partial. An existing one is scanned:
 // each blob in it is hashed again (a blob that does not match ends the
-// usable prefix), metadata entries and a torn tail are cut off.
-func openPartial(out string) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
+// usable prefix), metadata entries and a torn tail are cut off. base, for
+// a delta, maps the blobs its base holds to their sizes (see
+// partialWriter.base).
+func openPartial(out string, base map[string]int64) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
 	var info resumeInfo
 	path := out + ".partial"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, info, fmt.Errorf("opening %s: %w", path, err)
 	}
-	w := &partialWriter{path: path, f: f, have: map[string]int64{}, slots: map[string]*slot{}}
+	w := &partialWriter{path: path, f: f, have: map[string]int64{}, slots: map[string]*slot{}, base: base}
 	fail := func(err error) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
 		f.Close()
 		return nil, nil, info, err
@@ -310,38 +316,35 @@ func (w *partialWriter) openJournal() (map[string]journalRecord, error) {
 func (w *partialWriter) recordComplete(rec journalRecord) bool {
 	switch {
 	case rec.Image != nil:
-		if _, ok := w.have[rec.Image.Digest]; !ok {
+		if !w.heldLocked(rec.Image.Digest) {
 			return false
 		}
 		for _, b := range rec.Image.Blobs() {
-			if _, ok := w.have[b.Digest]; !ok {
+			if !w.heldLocked(b.Digest) {
 				return false
 			}
 		}
 		return true
 	case rec.File != nil:
-		_, ok := w.have[rec.File.Digest()]
-		return ok
+		return w.heldLocked(rec.File.Digest())
 	case rec.PythonFile != nil:
-		_, ok := w.have[rec.PythonFile.Digest()]
-		return ok
+		return w.heldLocked(rec.PythonFile.Digest())
 	case rec.Python != nil:
 		// A resolution names its files; those not stored yet are fetched.
 		return true
 	case rec.AptFile != nil:
-		_, ok := w.have[rec.AptFile.Digest()]
-		return ok
+		return w.heldLocked(rec.AptFile.Digest())
 	case rec.Apt != nil:
 		// The metadata and keys are read back for a resumed build; the
 		// .deb files not stored yet are fetched.
 		for _, k := range rec.Apt.Keys {
-			if _, ok := w.have[k.Digest()]; !ok {
+			if !w.heldLocked(k.Digest()) {
 				return false
 			}
 		}
 		for _, r := range rec.Apt.Repositories {
 			for _, f := range r.Files {
-				if _, ok := w.have[f.Digest()]; !ok && f.Package == "" {
+				if !w.heldLocked(f.Digest()) && f.Package == "" {
 					return false
 				}
 			}
@@ -362,20 +365,35 @@ func (w *partialWriter) record(rec journalRecord) error {
 	return err
 }
 
-// has reports whether a blob is already stored.
+// has reports whether a blob is already stored, or held by the base.
 func (w *partialWriter) has(digest string) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	_, ok := w.have[digest]
+	return w.heldLocked(digest)
+}
+
+// heldLocked reports whether a blob is stored or held by the base. Callers
+// hold w.mu (or own w exclusively).
+func (w *partialWriter) heldLocked(digest string) bool {
+	if _, ok := w.have[digest]; ok {
+		return true
+	}
+	_, ok := w.base[digest]
+	return ok
+}
+
+// inBase reports whether a delta's base holds a blob.
+func (w *partialWriter) inBase(digest string) bool {
+	_, ok := w.base[digest]
 	return ok
 }
 
 // add appends a verified blob of size bytes read from r as one tar member.
-// A blob already present is not written again.
+// A blob already present, or held by the base, is not written.
 func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if _, ok := w.have[digest]; ok {
+	if w.heldLocked(digest) {
 		return nil
 	}
 	if s := w.slots[digest]; s != nil && s.size == size {
@@ -482,8 +500,10 @@ func (w *partialWriter) finish(out string, meta []namedData) error {
 
 // compact rewrites the partial file without the slots no download
 // filled (reserved by an earlier run for a blob this one did not need, or
-// for another size), so the bundle holds only verified blobs. It is rare:
-// a rerun after the manifest or the groups changed. Callers hold w.mu.
+// for another size), and, in a delta, without the blobs its base holds
+// that an earlier run stored, so the bundle holds only verified blobs, and
+// a delta only what its base lacks. It is rare: a rerun after the
+// manifest, the groups or the base changed. Callers hold w.mu.
 func (w *partialWriter) compact() error {
 	drop := map[int64]bool{}
 	for _, s := range w.slots {
@@ -492,12 +512,24 @@ func (w *partialWriter) compact() error {
 	for _, s := range w.orphans {
 		drop[s.hdrOff] = true
 	}
-	if len(drop) == 0 {
+	inBase := false
+	for d := range w.have {
+		if _, ok := w.base[d]; ok {
+			inBase = true
+			break
+		}
+	}
+	if len(drop) == 0 && !inBase {
 		return nil
 	}
 	res, err := scanTar(w.f, w.end)
 	if err != nil {
 		return err
+	}
+	for _, e := range res.Entries {
+		if d := blobDigest(e.Name); d != "" && w.inBase(d) {
+			drop[e.HeaderOff] = true
+		}
 	}
 	tmp := w.path + ".compact"
 	nf, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -525,6 +557,11 @@ func (w *partialWriter) compact() error {
 	w.f.Close()
 	w.f, w.end = nf, off
 	w.slots, w.orphans = map[string]*slot{}, nil
+	for d := range w.have {
+		if w.inBase(d) {
+			delete(w.have, d)
+		}
+	}
 	return nil
 }
 
@@ -542,9 +579,12 @@ type namedData struct {
 	data []byte
 }
 
-// size returns the stored size of a blob.
+// size returns the stored size of a blob (or the base's).
 func (w *partialWriter) size(digest string) int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.have[digest]
+	if n, ok := w.have[digest]; ok {
+		return n
+	}
+	return w.base[digest]
 }

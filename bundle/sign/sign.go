@@ -78,7 +78,7 @@ func attach(path string, pub *ecdsa.PublicKey, lock []byte, sig string) error {
 	if err := bundle.AttachSignature(path, sig, Fingerprint(pub)); err != nil {
 		return err
 	}
-	b, err := bundle.Open(path)
+	b, err := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, path) // a delta is signed alone
 	if err != nil {
 		return fmt.Errorf("reopening %s after signing: %w", path, err)
 	}
@@ -87,7 +87,7 @@ func attach(path string, pub *ecdsa.PublicKey, lock []byte, sig string) error {
 }
 
 func readLock(path string) ([]byte, error) {
-	b, err := bundle.Open(path)
+	b, err := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, path) // a delta is signed alone
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,8 @@ type buildOptions struct {
 	retries     int
 	force       bool
 	signKey     string
+	partSize    int64
+	base        []string
 }
 
 func newBuildCmd(g *globalOptions) *cobra.Command {
@@ -65,7 +67,8 @@ public mirrors commonly used inside China.`,
   paimirror build --mirror docker.io=docker.m.daocloud.io --mirror gcr.io=gcr.m.daocloud.io
   paimirror build --mirror gcr.io/google-containers=registry.k8s.io --mirror docker.io=http://10.0.0.5:5000/hub
   paimirror build --mirror https://pypi.org=https://mirrors.example.cn/pypi --mirror https://files.pythonhosted.org=https://mirrors.example.cn/pypi-files
-  paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --exclude devbox-python --include smoke-test`,
+  paimirror build -f my-manifest.yaml -o lab.tar --exclude devbox --exclude devbox-python --include smoke-test
+  paimirror build -f v2.yaml -o delta.tar --base openpai-v1.8.0.tar`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBuild(cmd.Context(), o) },
 	}
@@ -82,6 +85,8 @@ public mirrors commonly used inside China.`,
 	f.IntVar(&o.connections, "connections", 5, "connections per large blob (16 MiB and more), spread over its mirrors; 1 turns splitting off")
 	f.IntVar(&o.retries, "retries", 5, "give a source up for an item after this many attempts in a row that bring no bytes (attempts that do are retried for as long as they do)")
 	f.BoolVar(&o.force, "force", false, "replace the bundle if it exists")
+	f.StringArrayVar(&o.base, "base", nil, "write a delta: only the blobs this bundle (or its parts, repeated in order; or its lock from 'inspect --lock') lacks; serve it as 'serve BASE DELTA'")
+	f.Var(sizeFlag{&o.partSize}, "part-size", "write the bundle as parts of SIZE (4095M, 4.7GB; see 'paimirror split') with an index of their sha256, for removable media; the parts need the bundle's size again in free space while they are written")
 	f.StringVar(&o.signKey, "sign-key", "", "sign the lock with this cosign private key (password: $"+sign.PasswordEnv+" or asked first); see 'paimirror sign'")
 	return cmd
 }
@@ -116,8 +121,29 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 			return err
 		}
 	}
+	var base *bundle.Base
+	if len(o.base) > 0 {
+		if base, err = bundle.ReadBase(o.base...); err != nil {
+			return fmt.Errorf("--base: %w", err)
+		}
+	}
+	if o.partSize > 0 {
+		// Found now, not after hours of downloads.
+		out := o.output
+		if out == "" {
+			out = m.Name + ".tar"
+		}
+		existing, err := bundle.SplitFiles(out)
+		if err != nil {
+			return err
+		}
+		if len(existing) > 0 && !o.force {
+			return fmt.Errorf("%s already exists (and %d more parts of an earlier split); remove them, choose another -o, or pass --force to replace them", existing[0], len(existing)-1)
+		}
+	}
 	prog := newBuildProgress(o.globalOptions)
 	res, err := bundle.Build(ctx, m, bundle.BuildOptions{
+		Base:   base,
 		Output: o.output, Force: o.force, Mirrors: mirrors,
 		Include: o.include, Exclude: o.exclude, Platform: o.platform, Jobs: o.jobs,
 		Connections: o.connections, Retries: o.retries,
@@ -138,6 +164,14 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 	fmt.Fprintf(o.stdout, "wrote %s: %d images, %d files, %d python files, %d .debs, %s (fetched %s, resumed %s, %s saved by shared blobs) in %s\n",
 		res.Path, len(res.Lock.Images), len(res.Lock.Files), len(res.Lock.PythonFiles()), res.Lock.AptDebs(), bundle.HumanSize(res.Size),
 		bundle.HumanSize(res.Fetched), bundle.HumanSize(res.Resumed), bundle.HumanSize(res.Shared), res.Duration.Round(time.Millisecond))
+	if base != nil {
+		baseArg := strings.Join(o.base, " ")
+		if base.File == "" {
+			baseArg = "BASE.tar" // a lock was given
+		}
+		fmt.Fprintf(o.stdout, "it is a delta: %s of the new state is left to its base (lock sha256:%s); in the lab: paimirror serve %s %s\n",
+			bundle.HumanSize(res.InBase), res.Lock.Base.LockSHA256, baseArg, res.Path)
+	}
 	if key != nil {
 		// Build verified every blob as it stored it.
 		fp, err := sign.Bundle(res.Path, key)
@@ -145,6 +179,13 @@ func runBuild(ctx context.Context, o *buildOptions) error {
 			return fmt.Errorf("%w (the bundle is whole but unsigned: sign it with 'paimirror sign %s --key %s')", err, res.Path, o.signKey)
 		}
 		fmt.Fprintf(o.stdout, "signed its lock with key %s\n", fp)
+	}
+	if o.partSize > 0 {
+		sres, err := splitWithProgress(ctx, o.globalOptions, res.Path, bundle.SplitOptions{PartSize: o.partSize, Force: o.force, RemoveBundle: true})
+		if err != nil {
+			return fmt.Errorf("%w (the bundle is whole in %s: split it with 'paimirror split %s --part-size %d --force')", err, res.Path, res.Path, o.partSize)
+		}
+		printSplit(o.globalOptions, sres, res.Path, true)
 	}
 	return nil
 }

@@ -109,7 +109,7 @@ func runPush(ctx context.Context, o *pushOptions, stdin io.Reader, paths []strin
 	defer tr.CloseIdleConnections()
 	opts.Transport = tr
 
-	b, err := bundle.Open(paths...)
+	b, err := openBundle(paths)
 	if err != nil {
 		return err
 	}

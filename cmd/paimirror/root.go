@@ -100,6 +100,7 @@ func newRoot(g *globalOptions) *cobra.Command {
 		newPushCmd(g),
 		newInstallCmd(g),
 		newVerifyCmd(g),
+		newSplitCmd(g),
 		newKeygenCmd(g),
 		newSignCmd(g),
 		newInspectCmd(g),
@@ -128,6 +129,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "run '%s --help' for usage\n", cmd.CommandPath())
 		return exitUsage
+	case errors.Is(err, bundle.ErrWrongBase):
+		return exitUsage // the files are sound; the command line names the wrong ones
 	case errors.Is(err, errDamaged), errors.Is(err, bundle.ErrCorrupt):
 		return exitDamaged
 	case errors.Is(err, context.Canceled):

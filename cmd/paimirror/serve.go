@@ -45,13 +45,18 @@ type serveOptions struct {
 func newServeCmd(g *globalOptions) *cobra.Command {
 	o := &serveOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "serve BUNDLE [PART...]",
+		Use:   "serve BUNDLE [PART...] [DELTA...]",
 		Short: "Serve a bundle as a registry and a file server on one port",
 		Long: `Serve opens the bundle in place (no extraction, no copy) and serves it on one
 port: /v2/ is an OCI registry (distribution v3, embedded) holding every image
 under each of its mirror names; /pypi/simple/ is a pip index of the bundle's
 Python packages; everything else is the file server, with a page at / that
 shows what the bundle holds and the exact config to paste.
+
+A delta bundle (build --base) is served after its base: 'paimirror serve
+BASE.tar DELTA.tar' serves the delta's lock, each blob from whichever file
+holds it; a delta given without its base, or after another bundle, is
+refused (exit status 2) naming both.
 
 Read-only unless --writable DIR is given: pushes then go to DIR, layered over
 the bundle, which is never modified.
@@ -103,7 +108,7 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 			return usageError{fmt.Errorf("--advertise: %w", err)}
 		}
 	}
-	b, err := bundle.Open(paths...)
+	b, err := openBundle(paths)
 	if err != nil {
 		return fmt.Errorf("%w\n(serve checks the bundle's structure only; damage inside a blob is what 'paimirror verify' finds)", err)
 	}
@@ -113,7 +118,7 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 		if err != nil {
 			return err
 		}
-		if err := checkSignature(b, pub, paths[0]); err != nil {
+		if err := checkSignature(b, pub, b.Name()); err != nil {
 			return fmt.Errorf("refusing to serve %w", err)
 		}
 	}

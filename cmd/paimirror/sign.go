@@ -77,8 +77,10 @@ func runSign(ctx context.Context, o *signOptions, path string) error {
 		}
 		pub = &key.PublicKey
 	}
-	// A signature vouches for the blobs through the lock: check them.
-	b, err := bundle.Open(path)
+	// A signature vouches for the blobs through the lock: check them (a
+	// delta's own; its base's are checked against the same lock wherever
+	// the two are served or verified together).
+	b, err := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, path)
 	if err != nil {
 		return err
 	}
