@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle/apt"
-	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 const (
@@ -33,9 +33,9 @@ func TestDebianArchive(t *testing.T) {
 	}
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		bundletest.Need(t, "no Debian archive key: %v; install debian-archive-keyring", err)
+		testenv.Need(t, "no Debian archive key: %v; install debian-archive-keyring", err)
 	}
-	bundletest.Reach(t, "deb.debian.org:80")
+	testenv.Reach(t, "deb.debian.org:80")
 
 	key, err := apt.NewKey(keyring, debianKeyFingerprint)
 	if err != nil {

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // CosignVersion is the cosign release .ci/cosign.sh builds
@@ -21,7 +21,7 @@ const CosignVersion = "v2.6.5"
 // set.
 func Cosign(t testing.TB) string {
 	t.Helper()
-	return badlink.FindProgram(t, "cosign "+CosignVersion, "PAIMIRROR_COSIGN", "cosign", "cosign", ".ci/cosign.sh")
+	return testenv.Find(t, testenv.Program{What: "cosign " + CosignVersion, Env: "PAIMIRROR_COSIGN", Cached: "cosign", Name: "cosign", Provider: ".ci/cosign.sh builds it"})
 }
 
 // CosignCmd returns the command that runs cosign (the path Cosign

@@ -15,6 +15,7 @@ import (
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // debianKeyring is the host's keyring holding Debian 12's archive key,
@@ -22,13 +23,13 @@ import (
 const debianKeyring = "/usr/share/keyrings/debian-archive-bookworm-automatic.gpg"
 
 // reachDebian skips the test under -short, and otherwise skips or fails
-// it (as bundletest.Need) when deb.debian.org cannot be reached.
+// it (as testenv.Need) when deb.debian.org cannot be reached.
 func reachDebian(t testing.TB) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("reaches deb.debian.org; skipped with -short")
 	}
-	bundletest.Reach(t, "deb.debian.org:80")
+	testenv.Reach(t, "deb.debian.org:80")
 }
 
 // TestAptBookworm builds a partial mirror of Debian bookworm (a handful of
@@ -44,7 +45,7 @@ func TestAptBookworm(t *testing.T) {
 	reachDebian(t)
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		bundletest.Need(t, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
+		testenv.Need(t, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
 	}
 	// The key's publisher is not reachable from here: a local server
 	// stands in for it, with the host's copy of the key.
@@ -113,7 +114,7 @@ apt:
 	}
 	status, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
-		bundletest.Need(t, "no dpkg status on this host: %v", err)
+		testenv.Need(t, "no dpkg status on this host: %v", err)
 	}
 	os.WriteFile(filepath.Join(ag.Dir, "state/status"), status, 0o644)
 	// What install's prepare writes on a node: no index targets the

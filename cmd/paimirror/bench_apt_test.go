@@ -18,6 +18,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // aptBenchPackages are the packages both sides mirror, with their
@@ -52,7 +53,7 @@ func aptBenchFixture(b *testing.B) string {
 	}
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		bundletest.Need(b, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
+		testenv.Need(b, "no Debian archive keyring on this host: %v; install debian-archive-keyring", err)
 	}
 	reachDebian(b)
 	keys := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(keyring) }))
@@ -116,11 +117,11 @@ func BenchmarkAptMirror(b *testing.B) {
 	up := aptUpstream(b, fixture)
 	keyring, err := os.ReadFile(debianKeyring)
 	if err != nil {
-		bundletest.Need(b, "no Debian archive keyring: %v; install debian-archive-keyring", err)
+		testenv.Need(b, "no Debian archive keyring: %v; install debian-archive-keyring", err)
 	}
 	status, err := os.ReadFile("/var/lib/dpkg/status")
 	if err != nil {
-		bundletest.Need(b, "no dpkg status on this host: %v", err)
+		testenv.Need(b, "no dpkg status on this host: %v", err)
 	}
 	dir := b.TempDir()
 	mf := filepath.Join(dir, "m.yaml")

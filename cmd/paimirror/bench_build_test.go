@@ -90,6 +90,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -220,7 +221,7 @@ func craneBin(tb testing.TB) string {
 	if home, err := os.UserHomeDir(); err == nil {
 		candidates = append(candidates, filepath.Join(home, "go", "bin", "crane"))
 	}
-	return benchTool(tb, "crane (go-containerregistry)", "PAIMIRROR_CRANE", "crane", candidates...)
+	return testenv.Find(tb, testenv.Program{What: "crane (go-containerregistry)", Env: "PAIMIRROR_CRANE", Candidates: candidates, Name: "crane", Provider: benchProvider})
 }
 
 // benchImages names n images docker.io/bench/<prefix>I:v1.

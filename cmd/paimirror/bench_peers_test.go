@@ -31,36 +31,17 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // registryVersion is the baseline registry's version; the benchmarks refuse
 // any other build.
 const registryVersion = "v3.1.2"
 
-// benchTool finds a program a benchmark runs (what describes it), from the
-// environment variable env, then candidates, then prog on PATH. When it is
-// missing the benchmark is skipped, or fails where bundletest.RequireEnv is
-// set (.ci/bench.sh).
-func benchTool(tb testing.TB, what, env, prog string, candidates ...string) string {
-	tb.Helper()
-	if p := os.Getenv(env); p != "" {
-		return p
-	}
-	for _, c := range candidates {
-		if st, err := os.Stat(c); err == nil && !st.IsDir() && st.Mode()&0o111 != 0 {
-			return c
-		}
-	}
-	if p, err := exec.LookPath(prog); err == nil {
-		return p
-	}
-	msg := fmt.Sprintf("%s is not installed (%s not on PATH, %s not set); `make bench` installs it", what, prog, env)
-	if os.Getenv(bundletest.RequireEnv) != "" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
-	return ""
-}
+// benchProvider ends the message of a missing benchmark program; where
+// it is missing the benchmark is skipped, or fails where
+// testenv.RequireEnv is set (.ci/bench.sh).
+const benchProvider = "`make bench` installs it"
 
 // benchAddr returns a loopback address with a port nothing listens on.
 func benchAddr(tb testing.TB) string {
@@ -216,7 +197,7 @@ func startBenchServe(tb testing.TB, bin, bundlePath string) *benchProcess {
 // "registry" on PATH, which must say it is v3.1.2.
 func registryBin(tb testing.TB) string {
 	tb.Helper()
-	bin := benchTool(tb, "distribution's registry "+registryVersion, "PAIMIRROR_REGISTRY", "registry", filepath.Join(benchCacheDir(), "bin", "registry"))
+	bin := testenv.Find(tb, testenv.Program{What: "distribution's registry " + registryVersion, Env: "PAIMIRROR_REGISTRY", Cached: "registry", Name: "registry", Provider: benchProvider})
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "distribution/v3 "+registryVersion) {
 		tb.Fatalf("%s is not distribution's registry %s (--version says %q, %v); `make bench` builds it", bin, registryVersion, strings.TrimSpace(string(out)), err)
@@ -228,7 +209,7 @@ func registryBin(tb testing.TB) string {
 // else nginx on PATH.
 func nginxBin(tb testing.TB) string {
 	tb.Helper()
-	return benchTool(tb, "nginx", "PAIMIRROR_NGINX", "nginx", "/usr/sbin/nginx")
+	return testenv.Find(tb, testenv.Program{What: "nginx", Env: "PAIMIRROR_NGINX", Candidates: []string{"/usr/sbin/nginx"}, Name: "nginx", Provider: benchProvider})
 }
 
 // serveBin returns the paimirror binary to run: PAIMIRROR_BIN (.ci/bench.sh
@@ -236,7 +217,7 @@ func nginxBin(tb testing.TB) string {
 // the real main as "paimirror" (testscript's link on PATH).
 func serveBin(tb testing.TB) string {
 	tb.Helper()
-	return benchTool(tb, "paimirror", "PAIMIRROR_BIN", "paimirror")
+	return testenv.Find(tb, testenv.Program{What: "paimirror", Env: "PAIMIRROR_BIN", Name: "paimirror", Provider: benchProvider})
 }
 
 // startBenchRegistry runs distribution's registry binary (startEmptyBenchRegistry)

@@ -5,8 +5,9 @@
 // the internet's registries and CDNs (redirects to expiring URLs, bearer
 // tokens that expire, servers that ignore Range, 429 with Retry-After).
 // They stand in for the network and the registries, never for paimirror's
-// own code; the package imports nothing of paimirror's, so the tests of
-// any package (bundle and its download engine included) can use it.
+// own code; the package imports nothing of paimirror's but testenv, so
+// the tests of any package (bundle and its download engine included) can
+// use it.
 //
 // # Programs
 //
@@ -18,8 +19,8 @@
 // PAIMIRROR_REGISTRY), then in $PAIMIRROR_CACHE/bin (toxiproxy-server,
 // registry; PAIMIRROR_CACHE defaults to the user cache dir's paimirror/),
 // where .ci/badlink-tools.sh builds them, then on PATH. A missing program,
-// or another version, skips the test, or fails it where RequireEnv is set
-// (.ci/run sets it). Each process listens only on 127.0.0.1, writes only
+// or another version, skips the test, or fails it where
+// testenv.RequireEnv is set (.ci/run sets it); testenv finds them. Each process listens only on 127.0.0.1, writes only
 // in the test's temp dirs, and is stopped by its PID when the test ends
 // (killed by the kernel if the test binary dies first, on Linux).
 //

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // LB is a running HAProxy (Debian's haproxy, the real program) balancing
@@ -26,7 +28,7 @@ type LB struct {
 // (host:port each, plain HTTP), round robin, and returns once it answers;
 // it is stopped by its PID when the test ends. The program is
 // PAIMIRROR_HAPROXY, else haproxy on PATH (/usr/sbin is searched too); a
-// missing one skips the test, or fails it where RequireEnv is set.
+// missing one skips the test, or fails it where testenv.RequireEnv is set.
 //
 // Its configuration is the one the README's "serve replicas" section
 // recommends: each backend checked with GET /healthz every 200 ms, marked
@@ -41,7 +43,7 @@ func HAProxy(t testing.TB, backends []string) *LB {
 	if !strings.Contains(os.Getenv("PATH"), "/usr/sbin") {
 		t.Setenv("PATH", os.Getenv("PATH")+string(os.PathListSeparator)+"/usr/sbin")
 	}
-	bin := findProgram(t, "HAProxy", "PAIMIRROR_HAPROXY", "haproxy", "haproxy")
+	bin := testenv.Find(t, testenv.Program{What: "HAProxy", Env: "PAIMIRROR_HAPROXY", Cached: "haproxy", Name: "haproxy", Provider: builder})
 	dir := t.TempDir()
 	lb := &LB{}
 	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}

@@ -6,7 +6,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -14,75 +13,11 @@ import (
 	"time"
 )
 
-// RequireEnv is the environment variable that turns a missing program from
-// a skip into a failure; .ci/run sets it. It lives here, where nothing of
-// paimirror's is imported, so that every test helper can share it
-// (bundletest.RequireEnv is this).
-const RequireEnv = "PAIMIRROR_REQUIRE_TOOLS"
-
 // startTimeout bounds how long a peer may take to answer after its start.
 const startTimeout = 30 * time.Second
 
-// Need skips the test with the reason given, or fails it where RequireEnv
-// is set: for anything .ci/run provides (a program, a file a package
-// installs, a host the machine reaches).
-func Need(t testing.TB, format string, args ...any) {
-	t.Helper()
-	if os.Getenv(RequireEnv) != "" {
-		t.Fatalf(format+" ("+RequireEnv+" is set, so this fails instead of skipping)", args...)
-	}
-	t.Skipf(format, args...)
-}
-
-// cacheDir is where .ci/badlink-tools.sh builds the programs into, under
-// bin/: $PAIMIRROR_CACHE, else the user cache dir's paimirror/.
-func cacheDir() string {
-	if d := os.Getenv("PAIMIRROR_CACHE"); d != "" {
-		return d
-	}
-	d, err := os.UserCacheDir()
-	if err != nil {
-		d = os.TempDir()
-	}
-	return filepath.Join(d, "paimirror")
-}
-
-// findProgram returns the path of a program a peer runs (what describes
-// it), as FindProgram does, for a program .ci/badlink-tools.sh builds.
-func findProgram(t testing.TB, what, env, cached, onPath string) string {
-	t.Helper()
-	return FindProgram(t, what, env, cached, onPath, ".ci/badlink-tools.sh")
-}
-
-// FindProgram returns the path of a program a test runs (what describes
-// it): the environment variable env, else bin/cached in the cache
-// directory the .ci scripts build into ($PAIMIRROR_CACHE, else the user
-// cache dir's paimirror/), else onPath on PATH. A path named by env must
-// exist; otherwise a missing program skips the test, or fails it where
-// RequireEnv is set, naming builder, the script that builds it.
-func FindProgram(t testing.TB, what, env, cached, onPath, builder string) string {
-	t.Helper()
-	if p := os.Getenv(env); p != "" {
-		if !executable(p) {
-			t.Fatalf("%s=%s: not an executable file", env, p)
-		}
-		return p
-	}
-	if p := filepath.Join(cacheDir(), "bin", cached); executable(p) {
-		return p
-	}
-	if p, err := exec.LookPath(onPath); err == nil {
-		return p
-	}
-	Need(t, "%s is not installed (%s unset, no %s, no %s on PATH); %s builds it",
-		what, env, filepath.Join(cacheDir(), "bin", cached), onPath, builder)
-	return ""
-}
-
-func executable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
+// builder ends the message of a missing program: what builds it.
+const builder = ".ci/badlink-tools.sh builds it"
 
 // checked caches the outcome of each version check (an error, or nil), by
 // what was checked and the program's path, size and modification time: a

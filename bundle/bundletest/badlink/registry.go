@@ -25,6 +25,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // RegistryVersion is the release of distribution's registry that Registry
@@ -84,7 +86,7 @@ type Reg struct {
 // stopped by its PID when the test ends. The program is PAIMIRROR_REGISTRY,
 // else $PAIMIRROR_CACHE/bin/registry, else registry on PATH; when it is
 // missing, or its --version is not RegistryVersion's, the test is skipped,
-// or fails where RequireEnv is set.
+// or fails where testenv.RequireEnv is set.
 //
 // Its configuration: filesystem storage in a temp dir (deletes allowed),
 // http.secret set, upload purging off, log level warn, the access log on
@@ -93,9 +95,9 @@ type Reg struct {
 // wait for).
 func Registry(t testing.TB, opts RegistryOptions) *Reg {
 	t.Helper()
-	bin := findProgram(t, "distribution's registry "+RegistryVersion, "PAIMIRROR_REGISTRY", "registry", "registry")
+	bin := testenv.Find(t, testenv.Program{What: "distribution's registry " + RegistryVersion, Env: "PAIMIRROR_REGISTRY", Cached: "registry", Name: "registry", Provider: builder})
 	if err := checkOnce("registry", bin, func() error { return checkRegistry(bin) }); err != nil {
-		Need(t, "%v; .ci/badlink-tools.sh builds %s", err, RegistryVersion)
+		testenv.Need(t, "%v; .ci/badlink-tools.sh builds %s", err, RegistryVersion)
 	}
 
 	dir := t.TempDir()

@@ -13,6 +13,8 @@ import (
 	"os/exec"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // ToxiproxyVersion is the toxiproxy release whose server Toxiproxy runs;
@@ -41,12 +43,12 @@ type Toxi struct {
 // when the test ends. The program is PAIMIRROR_TOXIPROXY, else
 // $PAIMIRROR_CACHE/bin/toxiproxy-server, else toxiproxy-server on PATH;
 // when it is missing, or is not toxiproxy's server at ToxiproxyVersion,
-// the test is skipped, or fails where RequireEnv is set.
+// the test is skipped, or fails where testenv.RequireEnv is set.
 func Toxiproxy(t testing.TB) *Toxi {
 	t.Helper()
-	bin := findProgram(t, "toxiproxy's server "+ToxiproxyVersion, "PAIMIRROR_TOXIPROXY", "toxiproxy-server", "toxiproxy-server")
+	bin := testenv.Find(t, testenv.Program{What: "toxiproxy's server " + ToxiproxyVersion, Env: "PAIMIRROR_TOXIPROXY", Cached: "toxiproxy-server", Name: "toxiproxy-server", Provider: builder})
 	if err := checkOnce("toxiproxy", bin, func() error { return checkToxiproxy(bin) }); err != nil {
-		Need(t, "%v; .ci/badlink-tools.sh builds %s", err, ToxiproxyVersion)
+		testenv.Need(t, "%v; .ci/badlink-tools.sh builds %s", err, ToxiproxyVersion)
 	}
 	x := &Toxi{client: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil}}}
 	t.Cleanup(x.client.CloseIdleConnections)
