@@ -127,7 +127,9 @@ func TestEnvironmentOffline(t *testing.T) {
 
 	// The pai checkout, with environment.sh as v1.8.0 has it, patched.
 	pai := filepath.Join(dir, "pai")
-	copyTree(t, "../../installer/patch/testdata/pai", pai)
+	if err := os.CopyFS(pai, os.DirFS("../../installer/patch/testdata/pai")); err != nil {
+		t.Fatal(err)
+	}
 	kube := filepath.Join(pai, "contrib/kubespray")
 	os.WriteFile(filepath.Join(kube, "script/environment.sh"), []byte(environmentSh), 0o755)
 	os.WriteFile(filepath.Join(kube, "script/requirements.txt"), []byte("kubernetes==12.0.0\nschema==0.7.2\njinja2==2.11.2\n"), 0o644)

@@ -100,7 +100,9 @@ func runInstallCLI(t *testing.T, args ...string) (stdout, stderr string, code in
 func paiTree(t *testing.T, tag, device string) string {
 	t.Helper()
 	pai := filepath.Join(t.TempDir(), "pai")
-	copyTree(t, "../../installer/patch/testdata/pai", pai)
+	if err := os.CopyFS(pai, os.DirFS("../../installer/patch/testdata/pai")); err != nil {
+		t.Fatal(err)
+	}
 	cfg := filepath.Join(pai, "contrib/kubespray/config/config.yaml")
 	data, _ := os.ReadFile(cfg)
 	os.WriteFile(cfg, bytes.Replace(data, []byte("docker_image_tag: v1.8.0"), []byte("docker_image_tag: "+tag), 1), 0o644)

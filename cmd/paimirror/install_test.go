@@ -11,33 +11,6 @@ import (
 	"github.com/paimirror/paimirror/manifests"
 )
 
-// copyTree copies the files under src into dst, keeping modes.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, info.Mode().Perm())
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestInstallFlow runs `paimirror install` against a real `paimirror serve`
 // on a fixture pai tree shaped like v1.8.0 (the patch fixture's files with
 // the quick-start fixture's scripts, whose ansible and docker are test
@@ -73,11 +46,19 @@ func TestInstallFlow(t *testing.T) {
 	startServe(t, bundlePath, "--addr", addr)
 
 	pai := filepath.Join(dir, "pai")
-	copyTree(t, "../../installer/patch/testdata/pai", pai)
-	copyTree(t, "../../installer/quickstart/testdata/pai/contrib/kubespray/script", filepath.Join(pai, "contrib/kubespray/script"))
+	if err := os.CopyFS(pai, os.DirFS("../../installer/patch/testdata/pai")); err != nil {
+		t.Fatal(err)
+	}
+	// quickstart's scripts replace the patch fixture's script directory.
+	script := filepath.Join(pai, "contrib/kubespray/script")
+	if err := os.RemoveAll(script); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(script, os.DirFS("../../installer/quickstart/testdata/pai/contrib/kubespray/script")); err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range []string{"quick-start-kubespray.sh", "quick-start-service.sh", "requirement.sh"} {
-		copyTree(t, "../../installer/quickstart/testdata/pai/contrib/kubespray", filepath.Join(dir, "qs"))
-		data, _ := os.ReadFile(filepath.Join(dir, "qs", f))
+		data, _ := os.ReadFile(filepath.Join("../../installer/quickstart/testdata/pai/contrib/kubespray", f))
 		os.WriteFile(filepath.Join(pai, "contrib/kubespray", f), data, 0o755)
 	}
 	config := filepath.Join(pai, "contrib/kubespray/config/config.yaml")

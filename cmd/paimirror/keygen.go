@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/paimirror/paimirror/bundle/sign"
+	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
 type keygenOptions struct {
@@ -74,40 +74,13 @@ func runKeygen(o *keygenOptions) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(keyPath, enc, 0o600); err != nil {
+	if err := atomicfile.WriteFile(keyPath, enc, 0o600); err != nil {
 		return err
 	}
-	if err := writeFileAtomic(pubPath, pub, 0o644); err != nil {
+	if err := atomicfile.WriteFile(pubPath, pub, 0o644); err != nil {
 		return err
 	}
 	fmt.Fprintf(o.stdout, "wrote %s (private, encrypted) and %s (public): key %s\n", keyPath, pubPath, sign.Fingerprint(&key.PublicKey))
-	return nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the
-// same directory (mode 0600 from the start, then perm) and a rename.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
 	return nil
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
 // HostKeys is the record of the nodes' SSH host keys: trust on first use.
@@ -182,7 +184,7 @@ func (k *HostKeys) Forget(addr string) (int, error) {
 	if removed == 0 {
 		return 0, nil
 	}
-	if err := writeFileAtomic(k.path, out.Bytes(), 0o600); err != nil {
+	if err := atomicfile.WriteFile(k.path, out.Bytes(), 0o600); err != nil {
 		return 0, fmt.Errorf("forgetting host key of %s: %w", addr, err)
 	}
 	return removed, nil
@@ -206,32 +208,6 @@ func (k *HostKeys) appendLine(line string) error {
 		return fmt.Errorf("recording host key: %w", err)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data through a temporary file in the
-// same directory.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // probeKey is a public key no node has, used to list the keys on record.

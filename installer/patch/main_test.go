@@ -3,7 +3,6 @@ package patch
 import (
 	"bytes"
 	"flag"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,30 +21,10 @@ const testMirror = "10.0.0.9:5000"
 func fixture(t *testing.T) string {
 	t.Helper()
 	dst := t.TempDir()
-	copyTree(t, filepath.Join("testdata", "pai"), dst)
-	return dst
-}
-
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dst, os.DirFS(filepath.Join("testdata", "pai"))); err != nil {
 		t.Fatal(err)
 	}
+	return dst
 }
 
 // golden compares got with testdata/golden/name, or rewrites that file

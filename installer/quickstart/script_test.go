@@ -50,9 +50,13 @@ func newFixture(t *testing.T) *fixture {
 		record: filepath.Join(root, "record.txt"),
 	}
 	f.dir = filepath.Join(f.pai, "contrib", "kubespray")
-	copyTree(t, "testdata/pai", f.pai)
+	if err := os.CopyFS(f.pai, os.DirFS("testdata/pai")); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(root, "bin")
-	copyTree(t, "testdata/bin", bin)
+	if err := os.CopyFS(bin, os.DirFS("testdata/bin")); err != nil {
+		t.Fatal(err)
+	}
 	// python3 itself, not a version manager's shim that reads $HOME.
 	if err := os.Symlink(strings.TrimSpace(string(out)), filepath.Join(bin, "python3")); err != nil {
 		t.Fatal(err)
@@ -62,29 +66,6 @@ func newFixture(t *testing.T) *fixture {
 	}
 	f.env = []string{"PATH=" + bin + string(os.PathListSeparator) + os.Getenv("PATH"), "HOME=" + f.home, "FIXTURE_RECORD=" + f.record}
 	return f
-}
-
-// copyTree copies the regular files under src to dst, executable.
-func copyTree(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, b, 0o755)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // options returns ScriptOptions for script in the fixture, with env added.

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
 // StateFile is the name of the step record inside a state directory.
@@ -202,48 +204,11 @@ func (s *State) update(f func(*stateData)) error {
 	if err != nil {
 		return fmt.Errorf("saving state: %w", err)
 	}
-	if err := writeFileAtomic(filepath.Join(s.dir, StateFile), append(b, '\n')); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, StateFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("saving state: %w", err)
 	}
 	s.data = next
 	return nil
-}
-
-// writeFileAtomic writes b to a temporary file next to path, syncs it and
-// renames it over path, then syncs the directory, so path always holds
-// either the old or the new content.
-func writeFileAtomic(path string, b []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // a no-op after the rename
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
 
 // Fingerprint returns a fingerprint of a step's inputs for MarkDone and

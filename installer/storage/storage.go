@@ -24,6 +24,7 @@ import (
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
 // The steps of Setup, in order.
@@ -636,41 +637,16 @@ func editFile(p string, edit func([]byte) ([]byte, bool, error)) (bool, error) {
 	}
 	orig := p + origSuffix
 	if _, err := os.Lstat(orig); errors.Is(err, fs.ErrNotExist) {
-		if err := writeAtomic(orig, data, fi.Mode().Perm()); err != nil {
+		if err := atomicfile.WriteFile(orig, data, fi.Mode().Perm()); err != nil {
 			return false, fmt.Errorf("keeping the original: %w", err)
 		}
 	} else if err != nil {
 		return false, err
 	}
-	if err := writeAtomic(p, out, fi.Mode().Perm()); err != nil {
+	if err := atomicfile.WriteFile(p, out, fi.Mode().Perm()); err != nil {
 		return false, err
 	}
 	return true, nil
-}
-
-func writeAtomic(p string, data []byte, perm fs.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, p)
 }
 
 // errKubeconfig marks a kubeconfig that cannot be used.
