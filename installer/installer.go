@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/kube"

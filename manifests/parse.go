@@ -13,7 +13,7 @@ import (
 	"strings"
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Parse reads a manifest from data and validates it. source names where data

@@ -24,7 +24,7 @@ import (
 	"strings"
 	"syscall"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/manifests"

@@ -71,7 +71,7 @@ variables, pai's docker registry settings, the dev box image, pai's own
 service images and the device plugins name it; prepare makes each node and
 the dev box trust it (--registry-ca, or --registry-insecure for plain HTTP)
 and, for a private project, log in to it (--registry-username, the password
-from $`+registryPasswordEnv+` or a prompt); preflight checks every node
+from $` + registryPasswordEnv + ` or a prompt); preflight checks every node
 fetches an image's manifest from it. Files, apt and Python packages still
 come from --mirror.
 

@@ -8,7 +8,7 @@ import (
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
 	"github.com/paimirror/paimirror/manifests"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // extraVarKey is the config.yaml key whose entries pai copies into

@@ -9,7 +9,7 @@ import (
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/rogpeppe/go-internal/txtar"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // TestPatchConfig runs the cases in testdata/config/*.txtar. Each holds

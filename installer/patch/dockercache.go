@@ -6,7 +6,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // dockerCacheKey is the docker-cache role variable that

@@ -11,7 +11,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/rogpeppe/go-internal/txtar"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 func FuzzValidateLayout(f *testing.F) {

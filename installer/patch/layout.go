@@ -10,7 +10,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // LayoutProblem is one thing wrong with a layout.yaml.

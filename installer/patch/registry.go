@@ -9,7 +9,7 @@ import (
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/paimirror/paimirror/manifests/shell"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Registry is a lab registry (Harbor, distribution, ...) that holds the

@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/manifests"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // paiRender does, with python3's jinja2 and PyYAML, what pai v1.8.0 does

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/manifests"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // testRegistry is the registry prefix the registry tests use.

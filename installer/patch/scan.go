@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/paimirror/paimirror/manifests"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Finding is an internet host that a file the install runs still names.

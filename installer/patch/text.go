@@ -11,7 +11,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // splitLines splits data into lines, each keeping its line ending. A last

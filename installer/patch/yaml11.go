@@ -3,7 +3,7 @@ package patch
 import (
 	"regexp"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // pai reads config.yaml and layout.yaml with PyYAML, which follows YAML 1.1:

@@ -25,7 +25,7 @@
 //     generates is uncommented (its header and its localpath line; the
 //     other commented lines stay), an existing section gets localpath set,
 //     and a file with neither gets the section at its end. Both files are
-//     edited as text at the positions gopkg.in/yaml.v3 reports, so
+//     edited as text at the positions go.yaml.in/yaml/v3 reports, so
 //     everything else stays byte for byte; each result is parsed again and
 //     compared with the original value for value. The first original is
 //     kept as <file>.paimirror-orig; files are replaced atomically with

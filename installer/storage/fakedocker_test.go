@@ -39,7 +39,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 const fakeDockerEnv = "PAIMIRROR_TEST_FAKE_DOCKER"

@@ -8,7 +8,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // smKey is the section of services-configuration.yaml that configures

@@ -7,7 +7,7 @@ import (
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // The YAML files are edited as text, at the positions yaml.v3 reports, so
