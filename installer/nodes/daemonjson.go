@@ -216,6 +216,21 @@ func MergeDaemonJSON(old []byte, mirror string, tls bool) (merged []byte, change
 	return c.marshal(), true, nil
 }
 
+// normalDaemonJSON checks a daemon.json as MergeDaemonJSON does without
+// adding anything: content docker would refuse is a *DaemonJSONError; a
+// missing or blank file becomes "{}" (changed true: pai's tools need valid
+// JSON there); anything else is returned unchanged.
+func normalDaemonJSON(old []byte) (merged []byte, changed bool, err error) {
+	c, err := parseDaemonJSON(old)
+	if err != nil {
+		return nil, false, err
+	}
+	if len(bytes.TrimSpace(old)) == 0 {
+		return c.marshal(), true, nil
+	}
+	return old, false, nil
+}
+
 // AddInsecureRegistry adds a lab registry that speaks plain HTTP
 // (Registry.Insecure) to a docker daemon.json: "insecure-registries"
 // holds host ("HOST" or "HOST:PORT") exactly once afterwards, every other

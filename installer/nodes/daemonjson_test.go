@@ -336,3 +336,20 @@ func FuzzAddInsecureRegistry(f *testing.F) {
 		}
 	})
 }
+
+func TestNormalDaemonJSON(t *testing.T) {
+	for _, in := range []string{"", "  \n"} {
+		out, changed, err := normalDaemonJSON([]byte(in))
+		if err != nil || !changed || strings.TrimSpace(string(out)) != "{}" {
+			t.Errorf("%q: %q %v %v, want {} written", in, out, changed, err)
+		}
+	}
+	const kept = `{"default-runtime": "nvidia", "registry-mirrors": ["http://10.0.0.5:5000"]}`
+	if out, changed, err := normalDaemonJSON([]byte(kept)); err != nil || changed || string(out) != kept {
+		t.Errorf("valid content: %q %v %v, want it unchanged", out, changed, err)
+	}
+	var de *DaemonJSONError
+	if _, _, err := normalDaemonJSON([]byte(`{"registry-mirrors": "x"}`)); !errors.As(err, &de) {
+		t.Errorf("content docker refuses: %v, want a *DaemonJSONError", err)
+	}
+}

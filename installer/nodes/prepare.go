@@ -243,7 +243,8 @@ func prepareNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, opts Pr
 	return r
 }
 
-// prepareDocker merges the mirror into the node's daemon.json and, with
+// prepareDocker merges the mirror into the node's daemon.json (with a lab
+// registry, the registry's settings instead) and, with
 // nvidia (a GPU worker whose nvidia runtime prepare installed or found),
 // makes nvidia docker's default runtime where nothing says otherwise.
 func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions, nvidia bool) (r PrepareResult) {
@@ -261,7 +262,17 @@ func prepareDocker(ctx context.Context, c *Client, opts PrepareOptions, nvidia b
 		r.Err = fmt.Errorf("node %s: reading %s: %w", n.Name, DaemonJSONPath, withStderr(err, errb))
 		return r
 	}
-	merged, changed, err := MergeDaemonJSON(old, opts.Mirror.Addr, opts.Mirror.TLS)
+	// With a lab registry every image is named there: the mirror is no
+	// registry of docker's, so a reference the patch missed fails loudly
+	// instead of coming from the mirror (pai's docker cache step, which
+	// would add it too, is off then).
+	var merged []byte
+	var changed bool
+	if opts.Registry == nil {
+		merged, changed, err = MergeDaemonJSON(old, opts.Mirror.Addr, opts.Mirror.TLS)
+	} else {
+		merged, changed, err = normalDaemonJSON(old)
+	}
 	if err == nil && nvidia {
 		var runtime bool
 		if merged, runtime, err = SetNvidiaRuntime(merged); runtime {
