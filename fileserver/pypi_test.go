@@ -16,6 +16,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/fileserver"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -64,12 +65,7 @@ func pipEnv() []string {
 func pip(t *testing.T, args ...string) string {
 	t.Helper()
 	python := bundletest.Tool(t, "python3")
-	if out, err := exec.Command(python, "-m", "pip", "--version").CombinedOutput(); err != nil {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatalf("%s has no pip (%v: %s); install python3-pip", python, err, out)
-		}
-		t.Skipf("%s has no pip: %s", python, out)
-	}
+	testenv.PythonModule(t, python, "pip")
 	cmd := exec.Command(python, append([]string{"-m", "pip"}, args...)...)
 	cmd.Env = pipEnv()
 	out, err := cmd.CombinedOutput()

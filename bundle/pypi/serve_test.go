@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/bundle/pypi"
 )
 
@@ -276,12 +277,7 @@ func pip(t *testing.T, python string, args ...string) string {
 // requirePip fails or skips like bundletest.Tool when python3 has no pip.
 func requirePip(t *testing.T, python string) {
 	t.Helper()
-	if out, err := exec.Command(python, "-m", "pip", "--version").CombinedOutput(); err != nil {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatalf("%s has no pip (%v: %s); install python3-pip", python, err, out)
-		}
-		t.Skipf("%s has no pip: %s", python, out)
-	}
+	testenv.PythonModule(t, python, "pip")
 }
 
 func TestRealPip(t *testing.T) {
@@ -354,12 +350,7 @@ func TestRealPip(t *testing.T) {
 // dependencies, markers and extras included, as the resolver does.
 func TestRealSdist(t *testing.T) {
 	python := bundletest.Tool(t, "python3")
-	if out, err := exec.Command(python, "-c", "import setuptools").CombinedOutput(); err != nil {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatalf("%s has no setuptools: %s", python, out)
-		}
-		t.Skipf("%s has no setuptools: %s", python, out)
-	}
+	testenv.PythonModule(t, python, "setuptools")
 	src := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(src, "realpkg"), 0o755); err != nil {
 		t.Fatal(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/manifests/shell"
 )
 
@@ -164,10 +165,7 @@ func etcApt(t *testing.T, dir, script string) string {
 	t.Helper()
 	bundletest.Tool(t, "unshare")
 	if os.Geteuid() != 0 {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatal("the apt script tests need root (a private mount namespace)")
-		}
-		t.Skip("the apt script tests need root (a private mount namespace)")
+		testenv.Need(t, "the apt script tests need root (a private mount namespace)")
 	}
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", `mount --bind "$1" /etc/apt && exec sh -c "$2"`, "sh", dir, script)
 	var out, errb bytes.Buffer

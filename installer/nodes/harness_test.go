@@ -43,6 +43,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 const (
@@ -88,10 +89,7 @@ func needBed(t *testing.T) {
 		bundletest.Tool(t, tool)
 	}
 	if os.Geteuid() != 0 {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatalf("the SSH node tests need root (network namespaces); %s is set", bundletest.RequireEnv)
-		}
-		t.Skip("the SSH node tests need root (network namespaces)")
+		testenv.Need(t, "the SSH node tests need root (network namespaces)")
 	}
 	bed.once.Do(bed.setup)
 	if bed.err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/installer/nodes"
 )
 
@@ -27,10 +28,7 @@ func startSSHD(t *testing.T) (port int, keyFile string) {
 	keygen := bundletest.Tool(t, "ssh-keygen")
 	bundletest.Tool(t, "unshare")
 	if os.Geteuid() != 0 {
-		if os.Getenv(bundletest.RequireEnv) != "" {
-			t.Fatalf("the sshd test needs root (a mount namespace); %s is set", bundletest.RequireEnv)
-		}
-		t.Skip("the sshd test needs root (a mount namespace)")
+		testenv.Need(t, "the sshd test needs root (a mount namespace)")
 	}
 	dir := t.TempDir()
 	hostKey, keyFile := filepath.Join(dir, "host_ed25519"), filepath.Join(dir, "id_ed25519")

@@ -26,6 +26,16 @@ func Need(t testing.TB, format string, args ...any) {
 	t.Skipf(format, args...)
 }
 
+// PythonModule returns when python (a path, see Tool) imports module, and
+// otherwise skips or fails the test as Need does, naming the Debian
+// package that provides it.
+func PythonModule(t testing.TB, python, module string) {
+	t.Helper()
+	if out, err := exec.Command(python, "-c", "import "+module).CombinedOutput(); err != nil {
+		Need(t, "%s cannot import %s (%v: %s); install python3-%s", python, module, err, strings.TrimSpace(string(out)), module)
+	}
+}
+
 // Reach returns when hostport accepts a TCP connection within 10 seconds,
 // and otherwise skips or fails the test as Need does.
 func Reach(t testing.TB, hostport string) {

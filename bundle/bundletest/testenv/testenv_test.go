@@ -129,3 +129,20 @@ func TestFailWhereRequired(t *testing.T) {
 		t.Errorf("output does not fail with %q:\n%s", want, out)
 	}
 }
+
+// TestPythonModule: a module python has passes; one it lacks skips, as a
+// missing program does.
+func TestPythonModule(t *testing.T) {
+	python := Tool(t, "python3")
+	PythonModule(t, python, "json")
+	t.Setenv(RequireEnv, "")
+	var sub *testing.T
+	t.Run("missing", func(t *testing.T) {
+		sub = t
+		PythonModule(t, python, "paimirror_testenv_absent")
+		t.Error("PythonModule returned for a module python lacks")
+	})
+	if !sub.Skipped() {
+		t.Error("a missing module did not skip the test")
+	}
+}
