@@ -630,20 +630,36 @@ func (n *testNode) forward(addr string) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		// Never unlocked: the thread, moved into the node's namespace,
-		// ends with this goroutine instead of running others.
+		// The thread enters the node's namespace only to open the
+		// listener (a socket keeps the namespace it was made in), then
+		// goes back and is unlocked. It must not end with this goroutine,
+		// as a thread left in another namespace would: a child process
+		// started earlier from that thread with Pdeathsig (every test
+		// peer: the registry, toxiproxy) would be killed with it.
 		runtime.LockOSThread()
+		home, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			ch <- result{err: err}
+			return
+		}
+		defer home.Close()
 		f, err := os.Open(filepath.Join("/run/netns", n.ns))
 		if err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: err}
 			return
 		}
 		defer f.Close()
 		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
 			ch <- result{err: fmt.Errorf("setns %s: %w", n.ns, err)}
 			return
 		}
 		l, err := net.Listen("tcp", addr)
+		if rerr := unix.Setns(int(home.Fd()), unix.CLONE_NEWNET); rerr == nil {
+			runtime.UnlockOSThread()
+		} // else: stay locked, and the thread ends with the goroutine
 		ch <- result{l, err}
 	}()
 	r := <-ch
