@@ -80,7 +80,14 @@ func buildInstallBundle(t *testing.T) string {
 // output, its standard error and its exit status.
 func runInstallCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := paimirror(t, append([]string{"install"}, args...)...)
+	return runCLI(t, append([]string{"install"}, args...)...)
+}
+
+// runCLI runs paimirror with args and returns its standard output and
+// error and its exit status.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	cmd := paimirror(t, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -111,11 +111,7 @@ func TestSplitParts(t *testing.T) {
 	os.WriteFile(mf, []byte(manifestYAML(t, u.Manifest)), 0o644)
 	pm := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := paimirror(t, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.Run()
-		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+		return runCLI(t, args...)
 	}
 	must := func(args ...string) string {
 		t.Helper()
@@ -295,11 +291,7 @@ func TestSplitBaseAndDelta(t *testing.T) {
 	os.WriteFile(mf, []byte(manifestYAML(t, u.Manifest)), 0o644)
 	run := func(args ...string) (string, string, int) {
 		t.Helper()
-		cmd := paimirror(t, args...)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		cmd.Run()
-		return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+		return runCLI(t, args...)
 	}
 	must := func(args ...string) string {
 		t.Helper()
