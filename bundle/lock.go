@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/opencontainers/go-digest"
+
+	"github.com/paimirror/paimirror/bundle/apt"
 )
 
 // FormatVersion is the version of the bundle format this package writes and
@@ -382,9 +384,8 @@ func (l *Lock) AptDebs() int {
 
 // AptServed returns every apt file and key as the file server serves it:
 // a File at the repository's prefix plus its path and, for an index under
-// a Release that lists files by hash, also at
-// "{dir}/by-hash/SHA256/{sha256}" beside it, where apt asks for it when
-// the Release says "Acquire-By-Hash: yes".
+// dists/, also at its by-hash name (apt.ByHashPath), where apt asks for
+// it when the Release says "Acquire-By-Hash: yes".
 func (l *Lock) AptServed() []File {
 	if l.Apt == nil {
 		return nil
@@ -394,8 +395,8 @@ func (l *Lock) AptServed() []File {
 		base := strings.TrimRight(r.URL, "/")
 		for _, f := range r.Files {
 			paths := []string{r.Prefix + "/" + f.Path}
-			if strings.HasPrefix(f.Path, "dists/") && !isReleaseFile(f.Path) {
-				paths = append(paths, r.Prefix+"/"+path.Dir(f.Path)+"/by-hash/SHA256/"+f.SHA256)
+			if h, ok := apt.ByHashPath(f.Path, f.SHA256); ok {
+				paths = append(paths, r.Prefix+"/"+h)
 			}
 			out = append(out, File{Name: path.Base(f.Path), URL: base + "/" + f.Path, Source: f.Source,
 				SHA256: f.SHA256, Size: f.Size, Paths: paths})
@@ -405,17 +406,6 @@ func (l *Lock) AptServed() []File {
 		out = append(out, File{Name: path.Base(k.Path), URL: k.URL, Source: k.Source, SHA256: k.SHA256, Size: k.Size, Paths: []string{k.Path}})
 	}
 	return out
-}
-
-// isReleaseFile reports whether p is a suite's InRelease, Release or
-// Release.gpg, which apt never asks for by hash (no index stored has
-// those names).
-func isReleaseFile(p string) bool {
-	switch path.Base(p) {
-	case "InRelease", "Release", "Release.gpg":
-		return true
-	}
-	return false
 }
 
 func parseLock(data []byte) (*Lock, error) {

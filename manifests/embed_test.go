@@ -133,8 +133,9 @@ var (
 
 // The dev box's pip installs (docs/openpai-v1.8.0.md, "Every internet
 // access", item 1) and the Ubuntu releases pai v1.8.0 supports as a dev box,
-// each with its python3 and glibc. bundle's tests check that these agree
-// with pypi.OpenPAIGroups and pypi.OpenPAITargets.
+// each with its python3 and glibc: the one statement of them in Go, checked
+// against the embedded manifest (bundle's tests check that bundle/pypi
+// reads that section as written).
 var (
 	devboxInstalls = []PythonInstall{
 		{Name: "pip", Requirements: []string{"pip==20.3.4"}},

@@ -1,8 +1,11 @@
 // Package apt carries Debian and Ubuntu packages across the air gap: it
 // verifies a repository's signed metadata against a pinned key, resolves
 // the dependency closure of the packages wanted from its Packages
-// indexes, downloads the chosen .deb files with their sha256 checked, and
-// serves stored files back to apt in the repository's own layout.
+// indexes, and names the paths under which a mirror serves what it kept
+// back to apt in the repository's own layout. It downloads no .deb and
+// serves nothing itself: bundle's download engine fetches each .deb
+// (checked against the Size and SHA256 its Package lists) and the file
+// server serves the bundle.
 //
 // # Formats read
 //
@@ -68,8 +71,8 @@
 // A flat repository (Source.Flat; sources line "deb URL ./", as NVIDIA's
 // nvidia.github.io repositories are) has InRelease, Release, Release.gpg
 // and Packages in URL itself, no dists/ and no components; its Filenames
-// start with "./", which is dropped. apt asks for "URL/./InRelease";
-// Repository answers that as "URL/InRelease".
+// start with "./", which is dropped. apt asks for "URL/./InRelease",
+// which a mirror answers as "URL/InRelease" (DropDotSegments).
 //
 // # Resolution
 //
@@ -81,13 +84,14 @@
 // packages. Failures are a *MissingError naming the package and the chain
 // that needed it, or a *ConflictError.
 //
-// # The repository served
+// # The paths a mirror serves
 //
-// Repository serves stored files under their upstream paths (dists/...
-// byte for byte as signed upstream, pool/...), plus apt's
-// {dir}/by-hash/SHA256/{sha256} names for every file under dists/; paths
-// are looked up exactly in the list given, bytes come from an OpenFunc by
-// sha256. A node uses it with its own keyring:
+// A mirror serves each file kept under its upstream path from the
+// repository root (dists/... byte for byte as signed upstream; each .deb
+// at its Filename, under pool/ or, flat, at the root) and each index
+// under dists/ also at apt's {dir}/by-hash/SHA256/{sha256} (ByHashPath;
+// InRelease, Release and Release.gpg have no such name). paimirror's file
+// server does so from the bundle; a node uses it with its own keyring:
 //
 //	deb http://HOST:PORT{prefix} {suite} {components}
 //
@@ -103,9 +107,8 @@
 // Parsed values (Paragraph, Version, Relation, Release, Package, Index,
 // Key) are not changed after parsing and are safe to share for reading.
 // Resolve works sequentially and does not change its indexes, so several
-// Resolve calls may share them. Fetch and FetchMetadata are safe to call
-// concurrently (for different destination files). Repository is safe for
-// concurrent use once built; OpenFunc may be called concurrently.
+// Resolve calls may share them. FetchMetadata is safe to call
+// concurrently; ByHashPath and DropDotSegments only build strings.
 //
 // Libraries here never print: they return data and log through an
 // optional *slog.Logger.

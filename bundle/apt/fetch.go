@@ -11,13 +11,10 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
-	"os"
-	"path"
-	"path/filepath"
 	"strings"
 )
 
-// FetchOptions configures Fetch and FetchMetadata. The zero value works.
+// FetchOptions configures FetchMetadata. The zero value works.
 type FetchOptions struct {
 	// Client makes the HTTP requests; default: a client over
 	// http.DefaultTransport.
@@ -65,67 +62,6 @@ func (o FetchOptions) logger() *slog.Logger {
 		return o.Logger
 	}
 	return slog.New(slog.DiscardHandler)
-}
-
-// Fetched is a .deb Fetch stored.
-type Fetched struct {
-	// Path is where the file now is.
-	Path string
-	// Source is the URL the bytes came from.
-	Source string
-	Size   int64
-	SHA256 string
-}
-
-// Fetch downloads p.Filename from the repository at baseURL (the URL that
-// holds dists/ and pool/) into dir, named by the last element of
-// Filename, checking size and sha256 against the index as the bytes
-// stream in. Bytes that do not match are discarded and the error is a
-// *ChecksumError with both digests; only a verified file ever appears at
-// the final path, which is replaced atomically.
-func Fetch(ctx context.Context, p *Package, baseURL, dir string, opts FetchOptions) (*Fetched, error) {
-	name := path.Base(p.Filename)
-	if p.Filename == "" || !cleanRel(p.Filename) || name == "." || name == ".." {
-		return nil, fmt.Errorf("fetching %s: Filename %q is not a clean relative path", p, p.Filename)
-	}
-	if !isSHA256(p.SHA256) {
-		return nil, fmt.Errorf("fetching %s: the index gives no sha256 to check it against", p)
-	}
-	u := strings.TrimRight(baseURL, "/") + "/" + p.Filename
-	tmp, err := os.CreateTemp(dir, ".apt-*.part")
-	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", p, err)
-	}
-	keep := false
-	defer func() {
-		if !keep {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	sum := FileSum{Size: p.Size, SHA256: p.SHA256}
-	if p.Size == 0 {
-		sum.Size = -1
-	}
-	if err := download(ctx, opts.client(), u, p.Filename, sum, 0, tmp); err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", p, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, fmt.Errorf("storing %s: %w", p, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("storing %s: %w", p, err)
-	}
-	dst := filepath.Join(dir, name)
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return nil, fmt.Errorf("storing %s: %w", p, err)
-	}
-	keep = true
-	st, err := os.Stat(dst)
-	if err != nil {
-		return nil, fmt.Errorf("storing %s: %w", p, err)
-	}
-	return &Fetched{Path: dst, Source: u, Size: st.Size(), SHA256: p.SHA256}, nil
 }
 
 // cleanRel reports whether p is a relative slash path with no "." or ".."
@@ -269,8 +205,8 @@ type Metadata struct {
 // {comp}/i18n/Translation-en the same way (not parsed), which a node with
 // the default Acquire::Languages fetches; a Release that lists none is
 // fine, and so is a listed one the repository does not have (apt does
-// without). With Acquire-By-Hash the same files serve the by-hash names
-// (Repository derives them).
+// without). With Acquire-By-Hash a mirror serves the same files under
+// their by-hash names too (ByHashPath).
 //
 // Bytes that do not match the Release fail with a *ChecksumError naming
 // the path relative to dists/{suite}/ and the URL; decompression beyond

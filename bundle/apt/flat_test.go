@@ -53,10 +53,9 @@ func TestFlatRepository(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &store{blobs: map[string][]byte{}}
-	var files []apt.File
+	files := map[string][]byte{} // the mirror's, under /nvidia
 	keep := func(f apt.MetaFile) error {
-		st.put(f.Data)
+		addMirrored(files, f.Path, f.Data)
 		return nil
 	}
 	fmd, err := apt.FetchMetadata(context.Background(), apt.Source{URL: upFlat.URL + "/", Flat: true, Key: fkey}, apt.FetchOptions{Store: keep})
@@ -66,7 +65,9 @@ func TestFlatRepository(t *testing.T) {
 	var paths []string
 	for _, f := range fmd.Files {
 		paths = append(paths, f.Path)
-		files = append(files, apt.File{Path: f.Path, SHA256: f.SHA256})
+		if f.Data != nil || f.SHA256 != sum(files[f.Path]) {
+			t.Errorf("%s: handed to Store as other bytes than listed, or kept in Files", f.Path)
+		}
 	}
 	if want := []string{"InRelease", "Release", "Release.gpg", "Packages.gz", "Packages.xz"}; !slices.Equal(paths, want) {
 		t.Errorf("kept %v, want %v", paths, want)
@@ -95,18 +96,13 @@ func TestFlatRepository(t *testing.T) {
 		if strings.HasPrefix(p.Filename, "./") || strings.Contains(p.Filename, "/") {
 			t.Errorf("%s: Filename %q", p.Name, p.Filename)
 		}
-		f, err := apt.Fetch(context.Background(), p, upFlat.URL, t.TempDir(), apt.FetchOptions{})
-		if err != nil {
-			t.Fatal(err)
+		data, ok := flat.File(p.Filename)
+		if !ok || sum(data) != p.SHA256 || int64(len(data)) != p.Size {
+			t.Fatalf("%s: the index lists size %d, sha256 %s; the repository does not hold that", p.Filename, p.Size, p.SHA256)
 		}
-		files = append(files, apt.File{Path: p.Filename, SHA256: f.SHA256})
-		data, _ := flat.File(p.Filename)
-		st.put(data)
+		addMirrored(files, p.Filename, data)
 	}
-	h, err := apt.NewRepository(files, st.open, apt.WithPrefix("/nvidia"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.StripPrefix("/nvidia", apttest.Mirror(files))
 	mirror := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { t.Logf("GET %s", r.URL.Path); h.ServeHTTP(w, r) }))
 	defer mirror.Close()
 

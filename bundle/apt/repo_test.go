@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -26,6 +25,7 @@ import (
 	"github.com/ProtonMail/go-crypto/openpgp/packet"
 
 	"github.com/paimirror/paimirror/bundle/apt"
+	"github.com/paimirror/paimirror/bundle/apt/apttest"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 )
 
@@ -357,75 +357,19 @@ func TestRepositorySignatures(t *testing.T) {
 	})
 }
 
-// store is a content-addressed store standing in for the bundle.
-type store struct {
-	mu    sync.Mutex
-	blobs map[string][]byte
-}
-
-func (s *store) put(b []byte) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	k := sum(b)
-	s.blobs[k] = b
-	return k
-}
-
-func (s *store) open(sha string) (io.ReadSeeker, int64, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, ok := s.blobs[sha]
-	if !ok {
-		return nil, 0, fs.ErrNotExist
-	}
-	return bytes.NewReader(b), int64(len(b)), nil
-}
-
-func TestFetchChecksum(t *testing.T) {
-	r := getRepo(t)
-	srv := upstream(t, r, nil)
-	md, err := fetchIndexes(t, r, srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := *md.Indexes[0].Lookup("libbar")[0]
-	dir := t.TempDir()
-	f, err := apt.Fetch(context.Background(), &p, srv.URL, dir, apt.FetchOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Size != p.Size || filepath.Base(f.Path) != "libbar_2.0_all.deb" {
-		t.Errorf("fetched %+v", f)
-	}
-	os.Remove(f.Path)
-	for _, tc := range []struct {
-		name string
-		edit func(*apt.Package)
-	}{
-		{"sha256", func(p *apt.Package) { p.SHA256 = strings.Repeat("0", 64) }},
-		{"size", func(p *apt.Package) { p.Size-- }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			bad := p
-			tc.edit(&bad)
-			_, err := apt.Fetch(context.Background(), &bad, srv.URL, dir, apt.FetchOptions{})
-			var ce *apt.ChecksumError
-			if !errors.As(err, &ce) || ce.WantSHA256 != bad.SHA256 {
-				t.Fatalf("err = %v, want a ChecksumError", err)
-			}
-			if tc.name == "sha256" && ce.GotSHA256 != p.SHA256 {
-				t.Errorf("GotSHA256 = %s, want %s", ce.GotSHA256, p.SHA256)
-			}
-			if ents, _ := os.ReadDir(dir); len(ents) != 0 {
-				t.Errorf("bad bytes kept: %v", ents)
-			}
-		})
+// addMirrored puts data at p among a mirror's files and, where apt may
+// ask for it by hash, at its by-hash name too, as paimirror serve does.
+func addMirrored(files map[string][]byte, p string, data []byte) {
+	files[p] = data
+	if h, ok := apt.ByHashPath(p, sum(data)); ok {
+		files[h] = data
 	}
 }
 
-// TestAptGet mirrors the test repository into a store, serves it with
-// Repository and lets the real apt-get update (signature checking on) and
-// download the closure of app from it.
+// TestAptGet mirrors the test repository as paimirror does (what
+// FetchMetadata keeps, with the by-hash names ByHashPath gives, and the
+// .debs Resolve chose), serves the copy and lets the real apt-get update
+// (signature checking on) and download the closure of app from it.
 func TestAptGet(t *testing.T) {
 	aptGet := bundletest.Tool(t, "apt-get")
 	bundletest.Tool(t, "gpgv")
@@ -439,27 +383,18 @@ func TestAptGet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := &store{blobs: map[string][]byte{}}
-	var files []apt.File
+	files := map[string][]byte{}
 	for _, f := range md.Files {
-		files = append(files, apt.File{Path: f.Path, SHA256: st.put(f.Data)})
+		addMirrored(files, f.Path, f.Data)
 	}
-	debs := t.TempDir()
 	for _, p := range res.Packages {
-		f, err := apt.Fetch(context.Background(), p, up.URL, debs, apt.FetchOptions{})
+		b, err := os.ReadFile(filepath.Join(r.dir, filepath.FromSlash(p.Filename)))
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, err := os.ReadFile(f.Path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, apt.File{Path: p.Filename, SHA256: st.put(b)})
+		addMirrored(files, p.Filename, b)
 	}
-	h, err := apt.NewRepository(files, st.open, apt.WithPrefix("/debian"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := http.StripPrefix("/debian", apttest.Mirror(files))
 	up.Close() // from here on, only the mirror
 	var mu sync.Mutex
 	var asked []string // "status path"

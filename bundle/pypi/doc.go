@@ -1,7 +1,9 @@
-// Package pypi carries Python packages across the air gap: it resolves the
-// pip installs of a dev box against a package index, downloads the chosen
-// files with their sha256 checked, and serves stored files back to pip as a
-// simple index.
+// Package pypi carries Python packages across the air gap: it resolves a
+// sequence of pip installs against a package index and serves stored files
+// back to pip as a simple index. It knows the standards, not a project:
+// which installs and which Pythons come from the caller (paimirror's
+// manifest, python section), and downloading the chosen files is the
+// caller's too (bundle's download engine).
 //
 // # Standards
 //
@@ -37,9 +39,11 @@
 // from the file: a wheel's *.dist-info/METADATA Requires-Dist; an sdist's
 // PKG-INFO Requires-Dist or, failing that, setuptools' egg-info
 // requires.txt; and an sdist's pyproject.toml [build-system] requires,
-// which pip installs from the index to build it. Files are downloaded
-// through IndexOptions.URLs, so a mirror can stand in for
-// files.pythonhosted.org (Rewriter).
+// which pip installs from the index to build it. Such files are downloaded
+// through IndexOptions.URLs, tried in order, so a mirror can stand in for
+// files.pythonhosted.org; each is checked against its sha256 as it
+// streams, and bytes that do not match are dropped (*DigestError) and the
+// next URL tried.
 //
 // # Resolution
 //
@@ -48,8 +52,7 @@
 // installed (kept when still satisfying, replaced otherwise), choosing the
 // newest release with a usable file; see Resolve for the rules and errors.
 // Resolution.Files (MergeFiles across targets) lists every file to store,
-// once per sha256. Fetch downloads one file, verifying its sha256 as it
-// streams; mismatching bytes are never kept.
+// once per sha256, with the URL and sha256 to fetch it by.
 //
 // # The simple index served
 //

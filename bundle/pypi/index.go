@@ -65,8 +65,8 @@ type IndexOptions struct {
 	// http.DefaultTransport (which honours HTTP(S)_PROXY).
 	Client *http.Client
 	// URLs returns the URLs to try, in order, for a file URL the index
-	// gave (to send files.pythonhosted.org to a mirror, say; see
-	// Rewriter); default: the URL alone.
+	// gave (to send files.pythonhosted.org to a mirror, say); default:
+	// the URL alone.
 	URLs func(url string) []string
 	// TempDir holds files downloaded to read their metadata; default
 	// os.TempDir(). They are removed once read.
@@ -192,7 +192,7 @@ func (c *client) fileMetadata(ctx context.Context, f File) (*Metadata, error) {
 		}
 		c.log.Debug("PEP 658 metadata unusable; reading the wheel", "file", f.Filename, "err", err)
 	}
-	tmp, _, err := download(ctx, c.opts.Client, c.opts.URLs(f.URL), f, c.opts.TempDir)
+	tmp, err := download(ctx, c.opts.Client, c.opts.URLs(f.URL), f, c.opts.TempDir)
 	if err != nil {
 		return nil, err
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -370,7 +369,12 @@ func TestResolveThroughMirror(t *testing.T) {
 	// reached; a rewrite sends them to the mirror.
 	fi := newFakeIndex(t, testDists(t))
 	fi.FileBase = "https://files.pythonhosted.org"
-	urls := pypi.Rewriter(pypi.Rewrite{From: "https://files.pythonhosted.org", To: fi.URL()})
+	urls := func(u string) []string {
+		if rest, ok := strings.CutPrefix(u, "https://files.pythonhosted.org/"); ok {
+			return []string{fi.URL() + "/" + rest, u}
+		}
+		return []string{u}
+	}
 	idx := pypi.NewJSONAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient(), URLs: urls})
 	res, err := pypi.Resolve(context.Background(), idx, groups(t, []string{"alpha"}), py36, pypi.ResolveOptions{})
 	if err != nil {
@@ -438,110 +442,30 @@ func TestIndexCaches(t *testing.T) {
 	}
 }
 
-func TestFetch(t *testing.T) {
+func TestResolveNextSource(t *testing.T) {
+	// Files are read through IndexOptions.URLs in order: bytes from the
+	// first source that do not match the index's sha256 are dropped, and
+	// the next source gives the right ones.
 	fi := newFakeIndex(t, testDists(t))
-	idx := pypi.NewJSONAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient()})
-	files, err := idx.Files(context.Background(), "beta")
+	bad := newFakeIndex(t, testDists(t))
+	bad.Tamper("gamma-1.0.tar.gz")
+	tmp := t.TempDir()
+	urls := func(u string) []string {
+		return []string{strings.Replace(u, fi.URL(), bad.URL(), 1), u}
+	}
+	idx := pypi.NewJSONAPI(fi.URL(), pypi.IndexOptions{Client: loopbackClient(), URLs: urls, TempDir: tmp})
+	res, err := pypi.Resolve(context.Background(), idx, groups(t, []string{"alpha"}), py36, pypi.ResolveOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var f pypi.File
-	for _, x := range files {
-		if x.Filename == "beta-1.0.tar.gz" {
-			f = x
-		}
+	if !slices.Contains(chosen(res), "gamma 1.0 gamma-1.0.tar.gz") {
+		t.Errorf("chose %q, want gamma's sdist among them", chosen(res))
 	}
-	good := fi.URL() + "/packages/beta-1.0.tar.gz"
-
-	t.Run("verified", func(t *testing.T) {
-		dir := t.TempDir()
-		got, err := pypi.Fetch(context.Background(), f, dir, pypi.FetchOptions{Client: loopbackClient()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(filepath.Join(dir, "beta-1.0.tar.gz"))
-		if err != nil || sha(data) != f.SHA256 || got.Size != int64(len(data)) || got.Source != good || got.Path != filepath.Join(dir, f.Filename) {
-			t.Errorf("fetched %+v, %d bytes, err %v", got, len(data), err)
-		}
-	})
-	t.Run("altered bytes are rejected and not kept", func(t *testing.T) {
-		fi := newFakeIndex(t, testDists(t))
-		fi.Tamper("beta-1.0.tar.gz")
-		bad := f
-		bad.URL = fi.URL() + "/packages/beta-1.0.tar.gz"
-		dir := t.TempDir()
-		_, err := pypi.Fetch(context.Background(), bad, dir, pypi.FetchOptions{Client: loopbackClient()})
-		var de *pypi.DigestError
-		if !errors.As(err, &de) || de.Want != f.SHA256 || de.Got == f.SHA256 || de.Source != bad.URL || de.Filename != f.Filename {
-			t.Fatalf("error %v (%+v), want a digest error", err, de)
-		}
-		for _, s := range []string{f.Filename, bad.URL, de.Want, de.Got} {
-			if !strings.Contains(err.Error(), s) {
-				t.Errorf("error %q does not name %s", err, s)
-			}
-		}
-		if left, _ := os.ReadDir(dir); len(left) != 0 {
-			t.Errorf("left %v behind", left)
-		}
-		// The next URL is tried after a mismatch.
-		got, err := pypi.Fetch(context.Background(), bad, dir, pypi.FetchOptions{
-			Client: loopbackClient(),
-			URLs:   func(u string) []string { return []string{u, good} },
-		})
-		if err != nil || got.Source != good {
-			t.Fatalf("fetched %+v, %v; want the bytes from %s", got, err, good)
-		}
-	})
-	t.Run("a file name is never a path", func(t *testing.T) {
-		for _, name := range []string{"../x.whl", "a/b.whl", "..", ""} {
-			bad := f
-			bad.Filename = name
-			if _, err := pypi.Fetch(context.Background(), bad, t.TempDir(), pypi.FetchOptions{Client: loopbackClient()}); err == nil {
-				t.Errorf("fetched %q", name)
-			}
-		}
-	})
-	t.Run("no sha256, no download", func(t *testing.T) {
-		bad := f
-		bad.SHA256 = ""
-		if _, err := pypi.Fetch(context.Background(), bad, t.TempDir(), pypi.FetchOptions{Client: loopbackClient()}); err == nil {
-			t.Error("fetched a file with no sha256")
-		}
-	})
-}
-
-func TestOpenPAIDefaults(t *testing.T) {
-	gs := pypi.OpenPAIGroups()
-	var names []string
-	for _, g := range gs {
-		var reqs []string
-		for _, r := range g.Requirements {
-			reqs = append(reqs, r.String())
-		}
-		names = append(names, g.Name+": "+strings.Join(reqs, " "))
+	if bad.Hits("/packages/gamma-1.0.tar.gz") != 1 || fi.Hits("/packages/gamma-1.0.tar.gz") != 1 {
+		t.Errorf("gamma's sdist fetched %d times from the bad source and %d from the good one, want once each",
+			bad.Hits("/packages/gamma-1.0.tar.gz"), fi.Hits("/packages/gamma-1.0.tar.gz"))
 	}
-	want := []string{
-		"pip: pip==20.3.4",
-		"paramiko: paramiko",
-		"openpai: kubernetes==12.0.0 schema==0.7.2 jinja2==2.11.2",
-		"kubespray requirements.txt: ansible==2.7.12 jinja2==2.10.1 netaddr==0.7.19 pbr==5.2.0 hvac==0.8.2 jmespath==0.9.4 ruamel.yaml==0.15.96",
-		"ansible: ansible==2.9.7",
-	}
-	if !slices.Equal(names, want) {
-		t.Errorf("groups\n  %s\nwant\n  %s", strings.Join(names, "\n  "), strings.Join(want, "\n  "))
-	}
-	wantFirst := map[string]string{
-		"ubuntu-16.04": "cp35-cp35m-manylinux_2_23_x86_64",
-		"ubuntu-18.04": "cp36-cp36m-manylinux_2_27_x86_64",
-		"ubuntu-20.04": "cp38-cp38-manylinux_2_31_x86_64",
-	}
-	for _, tg := range pypi.OpenPAITargets() {
-		tags, err := tg.Tags()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if tags[0] != wantFirst[tg.Name] {
-			t.Errorf("%s: first tag %s, want %s", tg.Name, tags[0], wantFirst[tg.Name])
-		}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left %v behind", left)
 	}
 }

@@ -32,9 +32,9 @@ func (s store) open(sum string) (io.ReadSeeker, int64, error) {
 	return bytes.NewReader(b), int64(len(b)), nil
 }
 
-// served resolves the test packages for 3.6 and 3.8 through the fake
-// index, fetches every chosen file with Fetch, and serves them with a
-// SimpleIndex under /pypi.
+// served resolves the test packages for 3.5, 3.6 and 3.8 through the
+// fake index, stores every chosen file as the index holds it, and serves
+// them with a SimpleIndex under /pypi.
 func served(t *testing.T) (*httptest.Server, *pypi.SimpleIndex, []pypi.File, store) {
 	t.Helper()
 	fi := newFakeIndex(t, testDists(t))
@@ -48,16 +48,15 @@ func served(t *testing.T) (*httptest.Server, *pypi.SimpleIndex, []pypi.File, sto
 		rs = append(rs, res)
 	}
 	files := pypi.MergeFiles(rs...)
+	held := map[string][]byte{} // sha256 → bytes, what the fake index serves
+	for _, d := range fi.Dists() {
+		held[d.SHA256()] = d.Data
+	}
 	st := store{}
-	dir := t.TempDir()
 	for _, f := range files {
-		got, err := pypi.Fetch(context.Background(), f, dir, pypi.FetchOptions{Client: loopbackClient()})
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, err := os.ReadFile(got.Path)
-		if err != nil {
-			t.Fatal(err)
+		data, ok := held[f.SHA256]
+		if !ok {
+			t.Fatalf("%s: the index holds no file with sha256 %s", f.Filename, f.SHA256)
 		}
 		st[f.SHA256] = data
 	}

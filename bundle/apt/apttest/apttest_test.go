@@ -3,6 +3,9 @@ package apttest_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -250,8 +253,8 @@ func TestFetchMetadata(t *testing.T) {
 	var got []string
 	for _, p := range res.Packages {
 		got = append(got, p.Filename)
-		if _, err := apt.Fetch(context.Background(), p, srv.URL+"/debian", t.TempDir(), apt.FetchOptions{}); err != nil {
-			t.Error(err)
+		if b, ok := r.File(p.Filename); !ok || int64(len(b)) != p.Size || sha256Hex(b) != p.SHA256 {
+			t.Errorf("%s: the pool file is not the one the index lists (size %d, sha256 %s)", p.Filename, p.Size, p.SHA256)
 		}
 	}
 	want := []string{"pool/main/a/app/app_1.1_amd64.deb", "pool/main/b/base-helper/base-helper_1%3a0.1-1_all.deb",
@@ -450,4 +453,47 @@ func TestAddSuiteErrors(t *testing.T) {
 	if _, err := apttest.New(apttest.Options{Compressions: []string{".bz2"}}); err == nil {
 		t.Error("New accepted .bz2")
 	}
+}
+
+func TestMirror(t *testing.T) {
+	files := map[string][]byte{
+		"InRelease":                     []byte("flat release"),
+		"dists/s/InRelease":             []byte("suite release"),
+		"pool/main/a/a/a_1%3a1_all.deb": []byte("deb"),
+	}
+	srv := httptest.NewServer(apttest.Mirror(files))
+	defer srv.Close()
+	for _, tc := range []struct {
+		method, path string
+		code         int
+		body         string
+	}{
+		{"GET", "/InRelease", 200, "flat release"},
+		{"GET", "/./InRelease", 200, "flat release"},
+		{"GET", "/dists/./s/./InRelease", 200, "suite release"},
+		{"GET", "/pool/main/a/a/a_1%253a1_all.deb", 200, "deb"},
+		{"HEAD", "/dists/s/InRelease", 200, ""},
+		{"GET", "/dists/x/../s/InRelease", 404, ""},
+		{"GET", "/Release", 404, ""},
+		{"PUT", "/InRelease", 405, ""},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, srv.URL+tc.path, nil)
+			req.URL.Opaque = tc.path // sent as written, dot segments included
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tc.code || (tc.code == 200 && string(body) != tc.body) {
+				t.Errorf("%d %q; want %d %q", resp.StatusCode, body, tc.code, tc.body)
+			}
+		})
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }

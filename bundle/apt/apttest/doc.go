@@ -41,6 +41,10 @@
 // primary fingerprint, as a sources line's signed-by and paimirror's
 // manifest want them.
 //
+// Mirror serves a tree a test lays out itself (what a mirror kept of a
+// Repo, say) as a plain web server would, so the real apt-get can update
+// from the copy.
+//
 // The package is independent of paimirror's own apt code, so tests of
 // that code check it against files written from the formats' documents
 // (deb(5), deb-control(5), the Debian repository format), and against
@@ -49,7 +53,7 @@
 // # Concurrency
 //
 // A Repo is safe for concurrent use: AddSuite, Put and Remove may run
-// while its Handler serves.
+// while its Handler serves. Mirror's handler only reads its files.
 //
 // It is test support, never part of an install.
 package apttest

@@ -462,20 +462,46 @@ func (r *Repo) WriteDir(dir string) error {
 // that escaped as "%253a", as apt asks, and to a raw "%3a".
 func (r *Repo) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		if req.Method != http.MethodGet && req.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-			return
-		}
-		data, ok := r.file(strings.TrimPrefix(req.URL.Path, "/"))
-		if !ok && req.URL.RawPath != "" {
-			data, ok = r.file(strings.TrimPrefix(req.URL.RawPath, "/"))
-		}
-		if !ok {
-			http.NotFound(w, req)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(data))
+		serveFile(w, req, r.file)
 	})
+}
+
+// Mirror returns an http.Handler serving files (path from the root →
+// bytes) as a web server serves a copied repository tree: what a mirror
+// keeps of an upstream repository, laid out by the test, for apt-get to
+// update from. It answers as Handler does and also drops "." segments,
+// as apt asks a flat repository ("deb URL ./") for "URL/./InRelease";
+// nothing else is cleaned, so a path with ".." finds nothing. files is
+// read, not copied: leave it unchanged while the handler serves.
+func Mirror(files map[string][]byte) http.Handler {
+	lookup := func(name string) ([]byte, bool) {
+		for strings.Contains(name, "/./") {
+			name = strings.ReplaceAll(name, "/./", "/")
+		}
+		b, ok := files[strings.TrimPrefix(name, "./")]
+		return b, ok
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		serveFile(w, req, lookup)
+	})
+}
+
+// serveFile answers GET and HEAD for the file lookup finds at the
+// request's path, tried as decoded and, failing that, as sent.
+func serveFile(w http.ResponseWriter, req *http.Request, lookup func(string) ([]byte, bool)) {
+	if req.Method != http.MethodGet && req.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	data, ok := lookup(strings.TrimPrefix(req.URL.Path, "/"))
+	if !ok && req.URL.RawPath != "" {
+		data, ok = lookup(strings.TrimPrefix(req.URL.RawPath, "/"))
+	}
+	if !ok {
+		http.NotFound(w, req)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	http.ServeContent(w, req, "", time.Time{}, bytes.NewReader(data))
 }
