@@ -15,7 +15,7 @@ import (
 	"sync"
 
 	"github.com/paimirror/paimirror/bundle/apt"
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/manifests"
 )
 

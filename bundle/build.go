@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 )
 
 // Base is the base of a delta build (BuildOptions.Base).

@@ -35,7 +35,7 @@
 // The metadata members come last. Build writes <output>.partial as it
 // goes: a blob whose digest and size are known gets its member reserved
 // at the end of the tar (header written, file extended over its data)
-// and the download engine (bundle/fetch) writes its ranges there in place,
+// and the download engine (bundle/internal/fetch) writes its ranges there in place,
 // recording what it holds in <output>.partial.d/; other blobs (a file of
 // unknown size, one with no checksum, metadata) are appended as one whole
 // member once verified. Only when everything is stored does Build write

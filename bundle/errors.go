@@ -3,7 +3,7 @@ package bundle
 import (
 	"errors"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 )
 
 var (

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/manifests"
 )
 

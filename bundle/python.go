@@ -16,7 +16,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )

@@ -20,7 +20,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paimirror/paimirror/bundle/fetch"
+	"github.com/paimirror/paimirror/bundle/internal/fetch"
 )
 
 // origin serves one blob at /blob with http.ServeContent (every form of
