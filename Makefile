@@ -38,7 +38,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzKeys ./bundle/sign
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPURL ./bundle/sbom
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzLookup ./fileserver
-	$(GO) test $(FUZZFLAGS) -fuzz FuzzValidateLayout ./installer/patch
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzValidateLayout ./installer/pai
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzPatchConfig$$' ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPatchRequirement ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzEvalCondition ./installer/patch
@@ -51,6 +51,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzMarkStorage ./installer/storage
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzEnableStorageManager ./installer/storage
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParse$$' ./manifests
+	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzEdit$$' ./manifests/yamltext
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseVersion$$' ./bundle/pypi
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseSpecifierSet$$' ./bundle/pypi
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseMarker$$' ./bundle/pypi

@@ -14,6 +14,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/nodes"
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
 )
 
@@ -126,11 +127,11 @@ func TestPatchWithApt(t *testing.T) {
 	}))
 	defer srv.Close()
 	addr := strings.TrimPrefix(srv.URL, "http://")
-	pai := filepath.Join(t.TempDir(), "pai")
-	copyDir(t, filepath.Join("patch", "testdata", "pai"), pai)
+	tree := filepath.Join(t.TempDir(), "pai")
+	copyDir(t, filepath.Join("patch", "testdata", "pai"), tree)
 
 	var texts []string
-	opts := Options{PaiDir: pai, Mirror: addr, StateDir: t.TempDir(), Only: []string{StepPatch},
+	opts := Options{PaiDir: tree, Mirror: addr, StateDir: t.TempDir(), Only: []string{StepPatch},
 		Report: func(r Report) {
 			if r.Kind == ReportText {
 				texts = append(texts, r.Text)
@@ -139,7 +140,7 @@ func TestPatchWithApt(t *testing.T) {
 	if err := Install(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	config, _ := os.ReadFile(filepath.Join(pai, patch.ConfigFile))
+	config, _ := os.ReadFile(filepath.Join(tree, filepath.FromSlash(pai.ConfigFile)))
 	for _, want := range []string{
 		`docker_ubuntu_repo_base_url: "http://` + addr + `/download.docker.com/linux/ubuntu"`,
 		`docker_ubuntu_repo_gpgkey: "http://` + addr + `/download.docker.com/linux/ubuntu/gpg"`,

@@ -32,6 +32,9 @@
 // RestoreApt undoes prepare's apt changes after the install (paimirror
 // install --restore-apt).
 //
+// pai's own files (their paths, layout.yaml and config.yaml) are read
+// through package pai, by this package and the steps' packages alike.
+//
 // Install never prints: it reports through Options.Report with plain values,
 // and never passes config.yaml's password anywhere but to sshd and sudo.
 package installer

@@ -19,11 +19,10 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
 	"github.com/paimirror/paimirror/installer/quickstart"
 	"github.com/paimirror/paimirror/installer/storage"
@@ -295,11 +294,11 @@ func newInstall(opts Options) (*install, error) {
 	}
 	in.configPath = opts.ConfigPath
 	if in.configPath == "" {
-		in.configPath = filepath.Join(in.opts.PaiDir, patch.ConfigFile)
+		in.configPath = filepath.Join(in.opts.PaiDir, filepath.FromSlash(pai.ConfigFile))
 	}
 	in.layoutPath = opts.LayoutPath
 	if in.layoutPath == "" {
-		in.layoutPath = filepath.Join(in.opts.PaiDir, filepath.Dir(patch.ConfigFile), "layout.yaml")
+		in.layoutPath = filepath.Join(in.opts.PaiDir, filepath.FromSlash(pai.LayoutFile))
 	}
 	in.client = opts.Client
 	if in.client == nil {
@@ -532,22 +531,15 @@ const unusedDeviceMark = "; it matters only if the cluster has "
 // the lock does not hold: the services step would fail late, pulling
 // them; else "".
 func (in *install) imageTagWarning(lock *bundle.Lock) string {
-	data, err := os.ReadFile(in.configPath)
+	c, err := pai.ReadConfig(in.configPath)
 	if err != nil {
 		return "" // patch.Plan read it; a failure now is a race
-	}
-	var c struct {
-		Tag       any    `yaml:"docker_image_tag"`
-		Namespace string `yaml:"docker_registry_namespace"`
-	}
-	if yaml.Unmarshal(data, &c) != nil {
-		return ""
 	}
 	name := in.configPath
 	if rel, err := filepath.Rel(in.opts.PaiDir, name); err == nil && !strings.HasPrefix(rel, "..") {
 		name = filepath.ToSlash(rel)
 	}
-	ns := c.Namespace
+	ns := c.RegistryNamespace
 	if ns == "" {
 		ns = "openpai"
 	}
@@ -555,10 +547,7 @@ func (in *install) imageTagWarning(lock *bundle.Lock) string {
 		// patch made it PREFIX/openpai; the lock names openpai/...
 		ns = strings.TrimPrefix(ns, t.Prefix+"/")
 	}
-	tag := ""
-	if c.Tag != nil {
-		tag = fmt.Sprint(c.Tag)
-	}
+	tag := c.ImageTag
 	var held []string // the namespace's images in the bundle
 	tags := map[string]bool{}
 	for _, img := range lock.Images {
@@ -644,7 +633,7 @@ func (in *install) patch(ctx context.Context) error {
 		if r, err := filepath.Rel(res.PaiDir, c.Path); err == nil && !strings.HasPrefix(r, "..") {
 			rel = r
 		}
-		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", rel, rel, patch.OrigSuffix)
+		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", rel, rel, pai.OrigSuffix)
 	}
 	writeFindings(&b, res)
 	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
@@ -737,7 +726,7 @@ func (in *install) dryRun(ctx context.Context) error {
 func (in *install) storagePlan() (*storage.Plan, error) {
 	data, err := os.ReadFile(in.layoutPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading layout.yaml: %w", err)
+		return nil, fmt.Errorf("reading %s: %w", pai.LayoutName, err)
 	}
 	return storage.NewPlan(*in.opts.Storage, data, in.layoutPath)
 }
@@ -889,8 +878,8 @@ func (in *install) devBox() nodes.Node {
 // syncConfig copies a config.yaml or layout.yaml given outside the pai tree
 // to where the quick-start scripts read it, keeping the tree's original.
 func (in *install) syncConfig() error {
-	dir := filepath.Join(in.opts.PaiDir, filepath.Dir(patch.ConfigFile))
-	for _, p := range [][2]string{{in.configPath, "config.yaml"}, {in.layoutPath, "layout.yaml"}} {
+	dir := filepath.Join(in.opts.PaiDir, filepath.FromSlash(pai.ConfigDir))
+	for _, p := range [][2]string{{in.configPath, pai.ConfigName}, {in.layoutPath, pai.LayoutName}} {
 		dst := filepath.Join(dir, p[1])
 		if same(p[0], dst) {
 			continue
@@ -899,9 +888,9 @@ func (in *install) syncConfig() error {
 		if err != nil {
 			return err
 		}
-		if _, err := os.Stat(dst + patch.OrigSuffix); os.IsNotExist(err) {
+		if _, err := os.Stat(dst + pai.OrigSuffix); os.IsNotExist(err) {
 			if old, err := os.ReadFile(dst); err == nil {
-				if err := os.WriteFile(dst+patch.OrigSuffix, old, 0o600); err != nil {
+				if err := os.WriteFile(dst+pai.OrigSuffix, old, 0o600); err != nil {
 					return err
 				}
 			}
@@ -928,7 +917,7 @@ func (in *install) runScript(ctx context.Context, step, script string) error {
 		return err
 	}
 	return quickstart.RunScript(ctx, quickstart.ScriptOptions{
-		Dir:                          filepath.Join(in.opts.PaiDir, "contrib", "kubespray"),
+		Dir:                          filepath.Join(in.opts.PaiDir, filepath.FromSlash(pai.KubesprayDir)),
 		Script:                       script,
 		Secrets:                      []string{auth.Password},
 		LogPath:                      in.state.LogPath(step),
@@ -941,11 +930,11 @@ func (in *install) runScript(ctx context.Context, step, script string) error {
 }
 
 func (in *install) kubespray(ctx context.Context) error {
-	return in.runScript(ctx, StepKubespray, quickstart.KubesprayScript)
+	return in.runScript(ctx, StepKubespray, pai.KubesprayScript)
 }
 
 func (in *install) services(ctx context.Context) error {
-	return in.runScript(ctx, StepServices, quickstart.ServiceScript)
+	return in.runScript(ctx, StepServices, pai.ServiceScript)
 }
 
 func (in *install) verify(ctx context.Context) error {

@@ -36,6 +36,22 @@ var sharedWith = map[string][]string{
 	"fileserver/logclip": {"registry"},
 }
 
+// keptApart names packages whose non-test code must not import some
+// packages of their own room (a name covers the packages below it, but
+// not the importer's own), and why.
+var keptApart = map[string]struct {
+	not []string
+	why string
+}{
+	"installer/pai": {[]string{"installer"},
+		"it is the bottom of the installer: the other installer packages read pai's files through it"},
+	"installer/storage": {[]string{"installer/patch"},
+		"the storage step reads pai's files through installer/pai and edits them with manifests/yamltext, not through the patch step"},
+}
+
+// below reports whether package q is p or below it.
+func below(q, p string) bool { return q == p || strings.HasPrefix(q, p+"/") }
+
 // pkgImports is what the rule needs of a package: its path below the
 // module and the module packages its non-test and test files import.
 type pkgImports struct {
@@ -62,8 +78,9 @@ func testAid(p string) bool {
 
 // importViolations returns one line for each import in pkgs that breaks
 // the rule: non-test code imports its own room and the rooms mayImport
-// names (and the packages sharedWith it), and a test aid only where it is
-// a test aid itself; tests import anything but cmd; nothing imports cmd.
+// names (and the packages sharedWith it), but not what keptApart keeps
+// from it, and a test aid only where it is a test aid itself; tests
+// import anything but cmd; nothing imports cmd.
 func importViolations(pkgs []pkgImports) []string {
 	var out []string
 	for _, p := range pkgs {
@@ -82,6 +99,11 @@ func importViolations(pkgs []pkgImports) []string {
 				out = append(out, p.Path+" imports "+q+": only tests and test aids import a test aid")
 			case to != from && !slices.Contains(allowed, to) && !slices.Contains(sharedWith[q], from):
 				out = append(out, p.Path+" imports "+q+": "+from+" may import only "+rooms(from))
+			default:
+				apart := keptApart[p.Path]
+				if slices.ContainsFunc(apart.not, func(n string) bool { return below(q, n) && !below(q, p.Path) }) {
+					out = append(out, p.Path+" imports "+q+": "+apart.why)
+				}
 			}
 		}
 		for _, q := range p.TestImports {
@@ -203,6 +225,15 @@ func TestImportViolations(t *testing.T) {
 		{"tests to cmd", pkgImports{Path: "bundle", TestImports: []string{"cmd/paimirror"}},
 			"bundle's tests import cmd/paimirror: nothing imports cmd"},
 		{"no room", pkgImports{Path: "util"}, "util is in no room"},
+		{"storage to patch", pkgImports{Path: "installer/storage", Imports: []string{"installer/pai", "installer/patch"}},
+			"installer/storage imports installer/patch: the storage step reads pai's files through installer/pai"},
+		{"storage's tests to patch", pkgImports{Path: "installer/storage", TestImports: []string{"installer/patch"}}, ""},
+		{"patch to storage", pkgImports{Path: "installer/patch", Imports: []string{"installer/storage"}}, ""},
+		{"pai to the installer", pkgImports{Path: "installer/pai", Imports: []string{"manifests/yamltext", "installer/nodes"}},
+			"installer/pai imports installer/nodes: it is the bottom of the installer"},
+		{"pai to the installer's root", pkgImports{Path: "installer/pai", Imports: []string{"installer"}},
+			"installer/pai imports installer: it is the bottom of the installer"},
+		{"pai's test aid to pai", pkgImports{Path: "installer/pai/paitest", Imports: []string{"installer/pai"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
-	"github.com/paimirror/paimirror/installer/patch/paitest"
+	"github.com/paimirror/paimirror/installer/pai/paitest"
 	"github.com/paimirror/paimirror/manifests"
 )
 

@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // Apply writes the changes of r, all or nothing.
@@ -78,7 +80,7 @@ type applyStep struct {
 	// its symbolic link points to; perm its permissions.
 	target string
 	perm   fs.FileMode
-	// orig is where the original is kept, c.Path+OrigSuffix.
+	// orig is where the original is kept, c.Path+pai.OrigSuffix.
 	orig string
 	// keep: orig does not exist yet, and this run keeps the original
 	// there.
@@ -93,7 +95,7 @@ type applyStep struct {
 // stage checks every change's files and writes every temporary file.
 func (tx *transaction) stage(changes []Change) error {
 	for _, c := range changes {
-		s := &applyStep{c: c, orig: c.Path + OrigSuffix}
+		s := &applyStep{c: c, orig: c.Path + pai.OrigSuffix}
 		// A symbolic link stays one: its target is what gets rewritten.
 		target, err := filepath.EvalSymlinks(c.Path)
 		if err != nil {

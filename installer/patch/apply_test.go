@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // snapshot records every entry under dir: its type and permissions, and a
@@ -168,8 +170,8 @@ func TestApplyOriginalNotAFile(t *testing.T) {
 	for _, kind := range []string{"directory", "symbolic link"} {
 		t.Run(kind, func(t *testing.T) {
 			dir := fixture(t)
-			script := filepath.Join(dir, filepath.FromSlash(DevicePluginFile))
-			orig := script + OrigSuffix
+			script := filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))
+			orig := script + pai.OrigSuffix
 			switch kind {
 			case "directory":
 				if err := os.Mkdir(orig, 0o755); err != nil {
@@ -191,7 +193,7 @@ func TestApplyOriginalNotAFile(t *testing.T) {
 				t.Fatalf("Apply = %v, want ErrOriginalNotFile", err)
 			}
 			t.Log(err)
-			for _, want := range []string{DevicePluginFile + OrigSuffix, kind, "move it", "nothing was changed"} {
+			for _, want := range []string{pai.DevicePluginFile + pai.OrigSuffix, kind, "move it", "nothing was changed"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the error lacks %q: %v", want, err)
 				}
@@ -210,8 +212,8 @@ func TestApplyRollbackFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, filepath.FromSlash(ConfigFile))
-	cache := filepath.Join(dir, filepath.FromSlash(DockerCacheFile))
+	config := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
+	cache := filepath.Join(dir, filepath.FromSlash(pai.DockerCacheFile))
 	renamed := false
 	applyFault = func(op, path string) error {
 		switch {
@@ -230,15 +232,15 @@ func TestApplyRollbackFails(t *testing.T) {
 		t.Fatal("Apply did not fail")
 	}
 	t.Log(err)
-	for _, want := range []string{"injected rename failure", "partly patched", ConfigFile + " is patched (its original is " + ConfigFile + OrigSuffix + ")"} {
+	for _, want := range []string{"injected rename failure", "partly patched", pai.ConfigFile + " is patched (its original is " + pai.ConfigFile + pai.OrigSuffix + ")"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("the error lacks %q: %v", want, err)
 		}
 	}
-	if strings.Contains(err.Error(), "nothing was changed") || strings.Contains(err.Error(), DockerCacheFile+" is patched") {
+	if strings.Contains(err.Error(), "nothing was changed") || strings.Contains(err.Error(), pai.DockerCacheFile+" is patched") {
 		t.Errorf("the error says too much: %v", err)
 	}
-	if got := readFile(t, config+OrigSuffix); string(got) != string(r.Changes[0].Old) {
+	if got := readFile(t, config+pai.OrigSuffix); string(got) != string(r.Changes[0].Old) {
 		t.Errorf("the original of config.yaml is not kept")
 	}
 	if got := readFile(t, config); string(got) != string(r.Changes[0].New) {
@@ -248,8 +250,8 @@ func TestApplyRollbackFails(t *testing.T) {
 		if got := readFile(t, c.Path); string(got) != string(c.Old) {
 			t.Errorf("%s changed", c.Path)
 		}
-		if _, err := os.Lstat(c.Path + OrigSuffix); err == nil {
-			t.Errorf("%s%s left behind", c.Path, OrigSuffix)
+		if _, err := os.Lstat(c.Path + pai.OrigSuffix); err == nil {
+			t.Errorf("%s%s left behind", c.Path, pai.OrigSuffix)
 		}
 	}
 }

@@ -5,9 +5,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/paimirror/paimirror/manifests/yamltext"
-
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -37,15 +37,14 @@ var dockerFlagVars = map[string]bool{
 // configPatcher computes the config.yaml edit.
 type configPatcher struct {
 	name  string // for messages
-	lines []string
-	eol   string
+	text  *yamltext.Text
 	want  map[string]string
 	order []string // want's keys in KubesprayVars order
 	// top are top-level keys to set (pai's own settings, not kubespray
 	// variables), topOrder their order.
 	top      map[string]string
 	topOrder []string
-	edits    []edit
+	edits    []yamltext.Edit
 	warnings []lineWarning
 }
 
@@ -69,6 +68,11 @@ func (p *configPatcher) formatWarnings() []string {
 	return out
 }
 
+// quoted renders s as a YAML double-quoted scalar. Callers pass only text
+// without '"', '\\' or control characters (checkMirror sees to that), which
+// needs no escapes.
+func quoted(s string) string { return `"` + s + `"` }
+
 // patchConfig points config.yaml's openpai_kubespray_extra_var at the
 // mirror, editing only the lines it must. It returns the new text (equal
 // to data when nothing changes) and warnings, each starting "NAME:LINE: ".
@@ -86,17 +90,19 @@ func patchConfig(name string, data []byte, vars []manifests.Var) ([]byte, []stri
 func patchConfigTop(name string, data []byte, vars, top []manifests.Var) ([]byte, []string, error) {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
-		return nil, nil, yamlErrorf(name, err)
+		return nil, nil, yamltext.FileError(name, err)
 	}
-	root := docRoot(doc)
+	root := yamltext.Root(doc)
 	if root == nil || root.Kind != yaml.MappingNode {
 		return nil, nil, fmt.Errorf("%s: is not a YAML mapping (user, password, %s, ...)", name, imageTagKey)
 	}
 	if root.Style&yaml.FlowStyle != 0 {
 		return nil, nil, fmt.Errorf("%s: is a flow mapping ({...}); write it one key per line", name)
 	}
-	p := &configPatcher{name: name, lines: splitLines(data), want: map[string]string{}}
-	p.eol = eolOf(p.lines)
+	p := &configPatcher{name: name, text: yamltext.NewText(data), want: map[string]string{}}
+	if err := p.text.CheckBreaks(); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
+	}
 	for _, v := range vars {
 		p.want[v.Name] = v.Value
 		p.order = append(p.order, v.Name)
@@ -143,7 +149,7 @@ func patchConfigTop(name string, data []byte, vars, top []manifests.Var) ([]byte
 	}
 	p.insertTop(missing)
 
-	out, err := applyEdits(p.lines, p.edits, p.eol)
+	out, err := p.text.Apply(p.edits...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -173,13 +179,13 @@ func (p *configPatcher) set(k, v *yaml.Node, what string) error {
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want {
 		return nil
 	}
-	e, err := setValue(p.lines, k, v, quoted(want))
+	e, err := p.text.SetValue(k, v, quoted(want))
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
 	p.edits = append(p.edits, e)
 	if !(v.Kind == yaml.ScalarNode && v.Tag == "!!null") {
-		p.warnf(k.Line, "replaced %s %s with %q", what, kindName(v), want)
+		p.warnf(k.Line, "replaced %s %s with %q", what, yamltext.Describe(v), want)
 	}
 	return nil
 }
@@ -191,7 +197,7 @@ func (p *configPatcher) setTop(k, v *yaml.Node) error {
 	if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want {
 		return nil
 	}
-	e, err := setValue(p.lines, k, v, yamlQuote(want))
+	e, err := p.text.SetValue(k, v, yamlQuote(want))
 	if err != nil {
 		return fmt.Errorf("%s: %w", p.name, err)
 	}
@@ -201,7 +207,7 @@ func (p *configPatcher) setTop(k, v *yaml.Node) error {
 	case secretKey(k.Value):
 		p.warnf(k.Line, "replaced top-level %s (values not shown)", k.Value)
 	default:
-		p.warnf(k.Line, "replaced top-level %s %s with %q", k.Value, kindName(v), want)
+		p.warnf(k.Line, "replaced top-level %s %s with %q", k.Value, yamltext.Describe(v), want)
 	}
 	return nil
 }
@@ -214,18 +220,18 @@ func (p *configPatcher) insertTop(keys []string) {
 	}
 	lines := make([]string, len(keys))
 	for i, k := range keys {
-		lines[i] = k + ": " + yamlQuote(p.top[k]) + p.eol
+		lines[i] = k + ": " + yamlQuote(p.top[k]) + p.text.EOL
 	}
-	if at := commentedKeysEnd(p.lines, keys); at >= 0 && p.tryInsert(at, lines, p.top) {
+	if at := commentedKeysEnd(p.text.Lines, keys); at >= 0 && p.tryInsert(at, lines, p.top) {
 		return
 	}
-	n := len(p.lines)
-	if n > 0 && strings.TrimSpace(p.lines[n-1]) != "" {
-		lines = append([]string{p.eol}, lines...)
+	n := len(p.text.Lines)
+	if n > 0 && strings.TrimSpace(p.text.Lines[n-1]) != "" {
+		lines = append([]string{p.text.EOL}, lines...)
 	}
 	// First among edits at the same place: before an added
 	// openpai_kubespray_extra_var.
-	p.edits = append([]edit{{n, n, lines}}, p.edits...)
+	p.edits = append([]yamltext.Edit{{Start: n, End: n, Repl: lines}}, p.edits...)
 }
 
 // commentedKeysEnd finds the first run of lines that start "# KEY:" for
@@ -275,15 +281,15 @@ func (p *configPatcher) block(key, block *yaml.Node) error {
 		// "openpai_kubespray_extra_var:" and nothing else: add the entries
 		// under the key line.
 		indent := strings.Repeat(" ", keyIndent+2)
-		end := entryEnd(p.lines, key.Line-1, keyIndent, false)
-		p.edits = append(p.edits, edit{end + 1, end + 1, p.render(indent, p.order)})
+		end := p.text.EntryEnd(key.Line-1, keyIndent, false)
+		p.edits = append(p.edits, yamltext.Edit{Start: end + 1, End: end + 1, Repl: p.render(indent, p.order)})
 		return nil
 	case block.Kind == yaml.MappingNode && block.Style&yaml.FlowStyle == 0 && len(block.Content) > 0:
 		return p.blockMapping(block)
 	case block.Kind == yaml.MappingNode || (block.Kind == yaml.ScalarNode && block.Tag == "!!null"):
 		return p.rewriteBlock(key, block)
 	}
-	return fmt.Errorf("%s:%d: %s is %s, not a mapping of kubespray variables", p.name, key.Line, extraVarKey, kindName(block))
+	return fmt.Errorf("%s:%d: %s is %s, not a mapping of kubespray variables", p.name, key.Line, extraVarKey, yamltext.Describe(block))
 }
 
 // blockMapping handles a block-style openpai_kubespray_extra_var.
@@ -320,8 +326,8 @@ func (p *configPatcher) blockMapping(block *yaml.Node) error {
 		return nil
 	}
 	indent := last.Column - 1
-	end := entryEnd(p.lines, last.Line-1, indent, lastValue.Kind == yaml.SequenceNode)
-	p.edits = append(p.edits, edit{end + 1, end + 1, p.render(strings.Repeat(" ", indent), missing)})
+	end := p.text.EntryEnd(last.Line-1, indent, lastValue.Kind == yaml.SequenceNode)
+	p.edits = append(p.edits, yamltext.Edit{Start: end + 1, End: end + 1, Repl: p.render(strings.Repeat(" ", indent), missing)})
 	return nil
 }
 
@@ -329,13 +335,13 @@ func (p *configPatcher) blockMapping(block *yaml.Node) error {
 // openpai_kubespray_extra_var that pai does not pass on as written: pai
 // writes `key: "value"` with Python's str() of what PyYAML read.
 func (p *configPatcher) checkUserValue(k, v *yaml.Node) {
-	switch t := pyType(v); t {
+	switch t := pai.PyType(v); t {
 	case "str", "int", "float":
 	case "bool", "null":
 		py := map[string]string{"bool": "True or False", "null": "None"}[t]
 		p.warnf(k.Line, "%s.%s: pai writes this value into openpai.yml as the string %s; quote what you mean", extraVarKey, k.Value, py)
 	default:
-		p.warnf(k.Line, "%s.%s: pai writes every value as a quoted string, so this %s arrives as its Python text", extraVarKey, k.Value, strings.TrimPrefix(kindName(v), "a "))
+		p.warnf(k.Line, "%s.%s: pai writes every value as a quoted string, so this %s arrives as its Python text", extraVarKey, k.Value, strings.TrimPrefix(yamltext.Describe(v), "a "))
 	}
 }
 
@@ -343,7 +349,7 @@ func (p *configPatcher) checkUserValue(k, v *yaml.Node) {
 func (p *configPatcher) render(indent string, names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = indent + n + ": " + quoted(p.want[n]) + p.eol
+		out[i] = indent + n + ": " + quoted(p.want[n]) + p.text.EOL
 	}
 	return out
 }
@@ -364,7 +370,7 @@ func (p *configPatcher) rewriteBlock(key, block *yaml.Node) error {
 			if want := p.want[name]; want != "" {
 				have[name] = true
 				if !(v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == want) {
-					p.warnf(k.Line, "replaced %s.%s %s with %q", extraVarKey, name, kindName(v), want)
+					p.warnf(k.Line, "replaced %s.%s %s with %q", extraVarKey, name, yamltext.Describe(v), want)
 				}
 				lines = append(lines, p.render(indent, []string{name})...)
 				continue
@@ -382,7 +388,7 @@ func (p *configPatcher) rewriteBlock(key, block *yaml.Node) error {
 				return fmt.Errorf("%s:%d: %s.%s: %w", p.name, k.Line, extraVarKey, name, err)
 			}
 			for _, l := range enc {
-				lines = append(lines, indent+l+p.eol)
+				lines = append(lines, indent+l+p.text.EOL)
 			}
 		}
 	}
@@ -394,17 +400,17 @@ func (p *configPatcher) rewriteBlock(key, block *yaml.Node) error {
 	}
 	lines = append(lines, p.render(indent, missing)...)
 	ki := key.Line - 1
-	if ki < 0 || ki >= len(p.lines) {
+	if ki < 0 || ki >= len(p.text.Lines) {
 		return fmt.Errorf("%s:%d: line out of range", p.name, key.Line)
 	}
-	body, _ := cutEOL(p.lines[ki])
-	koff := byteOffset(body, key.Column)
+	body, _ := yamltext.CutEOL(p.text.Lines[ki])
+	koff := yamltext.ByteOffset(body, key.Column)
 	if koff < 0 {
 		return fmt.Errorf("%s:%d: %s is not where the parser put it", p.name, key.Line, extraVarKey)
 	}
-	end := entryEnd(p.lines, ki, keyIndent, false)
-	head := body[:koff] + extraVarKey + ":" + p.eol
-	p.edits = append(p.edits, edit{ki, end + 1, append([]string{head}, lines...)})
+	end := p.text.EntryEnd(ki, keyIndent, false)
+	head := body[:koff] + extraVarKey + ":" + p.text.EOL
+	p.edits = append(p.edits, yamltext.Edit{Start: ki, End: end + 1, Repl: append([]string{head}, lines...)})
 	return nil
 }
 
@@ -429,15 +435,15 @@ func encodePair(k, v *yaml.Node) ([]string, error) {
 // insertBlock adds openpai_kubespray_extra_var where config.yaml's own
 // commented example of it ends, or else at the end of the file.
 func (p *configPatcher) insertBlock() {
-	block := append([]string{extraVarKey + ":" + p.eol}, p.render("  ", p.order)...)
-	if at := commentedExampleEnd(p.lines); at >= 0 && p.tryInsert(at, block, nil) {
+	block := append([]string{extraVarKey + ":" + p.text.EOL}, p.render("  ", p.order)...)
+	if at := commentedExampleEnd(p.text.Lines); at >= 0 && p.tryInsert(at, block, nil) {
 		return
 	}
-	n := len(p.lines)
-	if n > 0 && strings.TrimSpace(p.lines[n-1]) != "" {
-		block = append([]string{p.eol}, block...)
+	n := len(p.text.Lines)
+	if n > 0 && strings.TrimSpace(p.text.Lines[n-1]) != "" {
+		block = append([]string{p.text.EOL}, block...)
 	}
-	p.edits = append(p.edits, edit{n, n, block})
+	p.edits = append(p.edits, yamltext.Edit{Start: n, End: n, Repl: block})
 }
 
 // tryInsert reports whether inserting block before line at keeps the
@@ -445,8 +451,8 @@ func (p *configPatcher) insertBlock() {
 // and the top-level entries top, and if so adds the edit, first among
 // those at the same place.
 func (p *configPatcher) tryInsert(at int, block []string, top map[string]string) bool {
-	edits := append([]edit{{at, at, block}}, p.edits...)
-	out, err := applyEdits(p.lines, edits, p.eol)
+	edits := append([]yamltext.Edit{{Start: at, End: at, Repl: block}}, p.edits...)
+	out, err := p.text.Apply(edits...)
 	if err != nil {
 		return false
 	}
@@ -492,9 +498,9 @@ func commentedExampleEnd(lines []string) int {
 func checkConfig(name string, data []byte, want, top map[string]string) error {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
-		return fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
+		return fmt.Errorf("the result does not parse: %w", yamltext.FileError(name, err))
 	}
-	root := docRoot(doc)
+	root := yamltext.Root(doc)
 	if root == nil || root.Kind != yaml.MappingNode {
 		return fmt.Errorf("%s: the result is not a mapping", name)
 	}
@@ -504,7 +510,7 @@ func checkConfig(name string, data []byte, want, top map[string]string) error {
 		k, v := root.Content[i], root.Content[i+1]
 		switch {
 		case k.Value == extraVarKey:
-			block = resolveAlias(v)
+			block = yamltext.Resolve(v)
 		case k.Value == imageTagKey:
 			tagKey, tag = k, v
 		case top[k.Value] != "":
@@ -515,10 +521,10 @@ func checkConfig(name string, data []byte, want, top map[string]string) error {
 			if secretKey(k.Value) {
 				return fmt.Errorf("%s:%d: %s does not hold the wanted value (not shown)", name, k.Line, k.Value)
 			}
-			return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, kindName(v), top[k.Value])
+			return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, yamltext.Describe(v), top[k.Value])
 		case want[k.Value] != "":
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value != want[k.Value] {
-				return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, kindName(v), want[k.Value])
+				return fmt.Errorf("%s:%d: %s is %s, not %q", name, k.Line, k.Value, yamltext.Describe(v), want[k.Value])
 			}
 		}
 	}
@@ -531,7 +537,7 @@ func checkConfig(name string, data []byte, want, top map[string]string) error {
 		if w := want[k.Value]; w != "" {
 			got[k.Value]++
 			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || v.Value != w {
-				return fmt.Errorf("%s:%d: %s.%s is %s, not %q", name, k.Line, extraVarKey, k.Value, kindName(v), w)
+				return fmt.Errorf("%s:%d: %s.%s is %s, not %q", name, k.Line, extraVarKey, k.Value, yamltext.Describe(v), w)
 			}
 		}
 	}
@@ -556,7 +562,7 @@ func checkConfig(name string, data []byte, want, top map[string]string) error {
 // written so that the command yields the tag.
 func checkImageTag(name string, data []byte, key, value *yaml.Node) error {
 	var hits []int
-	for i, l := range splitLines(data) {
+	for i, l := range yamltext.Lines(data) {
 		if strings.Contains(l, imageTagKey) {
 			hits = append(hits, i+1)
 		}
@@ -571,7 +577,7 @@ func checkImageTag(name string, data []byte, key, value *yaml.Node) error {
 	if hits[0] != key.Line {
 		return fmt.Errorf("%s:%d: the %s entry must be on one line with its key", name, key.Line, imageTagKey)
 	}
-	line := splitLines(data)[hits[0]-1]
+	line := yamltext.Lines(data)[hits[0]-1]
 	squeezed := strings.Map(func(r rune) rune {
 		if strings.ContainsRune(" \t\n\r\v\f", r) {
 			return -1

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/rogpeppe/go-internal/txtar"
 	"go.yaml.in/yaml/v3"
@@ -104,13 +105,13 @@ func section(ar *txtar.Archive, name string) []byte {
 // (which is rewritten).
 func checkUserLinesKept(t *testing.T, in, out []byte, vars []manifests.Var) {
 	t.Helper()
-	outLines := splitLines(out)
+	outLines := yamltext.Lines(out)
 	j := 0
 	skipDeeper := -1 // skip lines indented deeper than this
-	for _, l := range splitLines(in) {
+	for _, l := range yamltext.Lines(in) {
 		trim := strings.TrimSpace(l)
 		if skipDeeper >= 0 {
-			if trim == "" || indentOf(l) > skipDeeper {
+			if trim == "" || yamltext.Indent(l) > skipDeeper {
 				continue
 			}
 			skipDeeper = -1
@@ -120,7 +121,7 @@ func checkUserLinesKept(t *testing.T, in, out []byte, vars []manifests.Var) {
 			skip = skip || strings.HasPrefix(trim, v.Name+":")
 		}
 		if skip {
-			skipDeeper = indentOf(l)
+			skipDeeper = yamltext.Indent(l)
 			continue
 		}
 		for j < len(outLines) && outLines[j] != l {

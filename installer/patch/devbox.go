@@ -5,10 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-)
 
-// ServiceBootFile runs the dev-box container that starts OpenPAI's services.
-const ServiceBootFile = "contrib/kubespray/script/service-boot.sh"
+	"github.com/paimirror/paimirror/manifests/yamltext"
+)
 
 // devBoxEntrypoint is the option patchServiceBoot adds to the dev-box
 // container's docker run.
@@ -63,7 +62,7 @@ var devBoxImage = regexp.MustCompile(`(^|[\s"'=])((?:[^\s"'=/#]+/)*)openpai/dev-
 // docker, which pai never configures, then needs no registry mirror. It
 // returns data unchanged, and a warning, when no line names the image.
 func patchDevBoxImage(name string, data []byte, reg *Registry) ([]byte, []string) {
-	lines := splitLines(data)
+	lines := yamltext.Lines(data)
 	found := false
 	for i, l := range lines {
 		if strings.HasPrefix(strings.TrimSpace(l), "#") || !devBoxImage.MatchString(l) {

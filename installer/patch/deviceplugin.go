@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 )
 
 // svnCat matches pai's device plugin fetches:
@@ -60,7 +61,7 @@ type devicePlugin struct {
 // registry holds (Registry.pluginImages). Without a registry, a sed
 // stage a former run added is taken out.
 func (d *devicePlugin) patch(data []byte) []byte {
-	lines := splitLines(data)
+	lines := yamltext.Lines(data)
 	device := ""
 	var out strings.Builder
 	d.unused = map[int]string{}

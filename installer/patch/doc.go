@@ -38,7 +38,7 @@
 //     (Options.HasPath) stays as it was, with a warning naming the device
 //     type and the file.
 //   - contrib/kubespray/roles/requirement/{devbox,infra,worker}/tasks/ubuntu.yml
-//     (RequirementFiles): each `raw: nslookup HOST` (docker.io, gcr.io,
+//     (pai.RequirementFiles): each `raw: nslookup HOST` (docker.io, gcr.io,
 //     quay.io, which fail offline and stop quick-start-kubespray.sh at its
 //     prompt) becomes a fetch of the mirror's /v2/ with curl, else wget.
 //     The checks then fail only when the machine cannot reach the mirror.
@@ -46,8 +46,9 @@
 //     config.yaml as extra vars, but quay.io is written in the tasks, and
 //     nslookup needs a DNS server that knows the name).
 //
-// layout.yaml is validated first (ValidateLayout); an invalid one stops
-// Plan with a *LayoutError.
+// layout.yaml is read first (pai.ParseLayout, with pai's rules); an
+// invalid one stops Plan with a *pai.LayoutError. The paths of these files
+// are package pai's; the text editing is manifests/yamltext's.
 //
 // # With a registry
 //
@@ -127,7 +128,6 @@
 //
 // # Concurrency
 //
-// Plan, Scan and ValidateLayout only read, and are safe for concurrent
-// use; a Result is plain data. Apply must not run concurrently with
+// Plan and Scan only read, and are safe for concurrent use; a Result is plain data. Apply must not run concurrently with
 // anything else writing the same files.
 package patch

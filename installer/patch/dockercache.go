@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests/yamltext"
-
 	"go.yaml.in/yaml/v3"
 )
 
@@ -40,10 +40,10 @@ const dockerCacheSwitch = "enable_docker_cache"
 func patchDockerCache(name string, data []byte, mirror string, enable bool) ([]byte, error) {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
-		return nil, yamlErrorf(name, err)
+		return nil, yamltext.FileError(name, err)
 	}
-	lines := splitLines(data)
-	var edits []edit
+	t := yamltext.NewText(data)
+	var edits []yamltext.Edit
 	found := false
 	var walk func(n *yaml.Node) error
 	walk = func(n *yaml.Node) error {
@@ -59,7 +59,7 @@ func patchDockerCache(name string, data []byte, mirror string, enable bool) ([]b
 				text := quoted(mirror)
 				if k.Value == dockerCacheSwitch {
 					text = fmt.Sprint(enable)
-					if v.Kind == yaml.ScalarNode && pyType(v) == "bool" && pyBoolValue(v.Value) == enable {
+					if v.Kind == yaml.ScalarNode && pai.PyType(v) == "bool" && pyBoolValue(v.Value) == enable {
 						continue
 					}
 				} else {
@@ -71,7 +71,7 @@ func patchDockerCache(name string, data []byte, mirror string, enable bool) ([]b
 				if n.Style&yaml.FlowStyle != 0 {
 					return fmt.Errorf("%s:%d: %s is in a flow mapping ({...}); write it one key per line", name, k.Line, k.Value)
 				}
-				e, err := setValue(lines, k, v, text)
+				e, err := t.SetValue(k, v, text)
 				if err != nil {
 					return fmt.Errorf("%s: %w", name, err)
 				}
@@ -91,12 +91,12 @@ func patchDockerCache(name string, data []byte, mirror string, enable bool) ([]b
 	if !found {
 		return nil, fmt.Errorf("%s: no %s to point at the mirror", name, dockerCacheKey)
 	}
-	out, err := applyEdits(lines, edits, eolOf(lines))
+	out, err := t.Apply(edits...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if _, err := yamltext.DecodeOne(out); err != nil {
-		return nil, fmt.Errorf("the result does not parse: %w", yamlErrorf(name, err))
+		return nil, fmt.Errorf("the result does not parse: %w", yamltext.FileError(name, err))
 	}
 	return out, nil
 }

@@ -7,10 +7,6 @@ import (
 	"strings"
 )
 
-// EnvironmentFile prepares the dev box: it clones kubespray and installs
-// ansible and the other Python packages with pip.
-const EnvironmentFile = "contrib/kubespray/script/environment.sh"
-
 var (
 	// gitCloneKubespray matches environment.sh's clone of kubespray and
 	// captures the destination.

@@ -1,64 +1,20 @@
 package patch
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/paimirror/paimirror/manifests/yamltext"
-
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"github.com/rogpeppe/go-internal/txtar"
 	"go.yaml.in/yaml/v3"
 )
 
-func FuzzValidateLayout(f *testing.F) {
-	f.Add([]byte(validLayout))
-	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(LayoutFile))))
-	f.Add([]byte("machine-sku: {m: {mem: 1Gi, cpu: {vcore: 1}}}\nmachine-list: [{hostname: a, hostip: 1.2.3.4, machine-type: m, pai-master: \"true\"}, *x]\n"))
-	f.Add([]byte("machine-sku: &a {m: *a}\n"))
-	f.Add([]byte("- [\n"))
-	f.Add([]byte(""))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		err := ValidateLayout(data, "fuzz.yaml")
-		if err != nil {
-			var le *LayoutError
-			if !errors.As(err, &le) || len(le.Problems) == 0 || len(le.Problems) > maxLayoutProblems {
-				t.Fatalf("error %T %v is not a non-empty *LayoutError", err, err)
-			}
-			for _, p := range le.Problems {
-				if p.Msg == "" || p.Source != "fuzz.yaml" {
-					t.Fatalf("problem %#v", p)
-				}
-			}
-			return
-		}
-		// An accepted layout has one master and a worker, as pai reads it.
-		var l struct {
-			Machines []map[string]any `yaml:"machine-list"`
-		}
-		if err := yaml.Unmarshal(data, &l); err != nil {
-			t.Fatalf("accepted, but yaml.v3 cannot read it: %v", err)
-		}
-		masters, workers := 0, 0
-		for _, m := range l.Machines {
-			if m["pai-master"] == "true" {
-				masters++
-			}
-			if m["pai-worker"] == "true" {
-				workers++
-			}
-		}
-		if masters != 1 || workers == 0 {
-			t.Fatalf("accepted with %d masters and %d workers", masters, workers)
-		}
-	})
-}
-
 func FuzzPatchConfig(f *testing.F) {
-	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(ConfigFile))))
+	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(pai.ConfigFile))))
 	files, _ := filepath.Glob(filepath.Join("testdata", "config", "*.txtar"))
 	for _, file := range files {
 		ar, err := txtar.ParseFile(file)
@@ -133,7 +89,7 @@ func FuzzEvalCondition(f *testing.F) {
 // config.yaml that patches gives one that parses, holds every key with
 // its value, and patches to itself.
 func FuzzPatchConfigRegistry(f *testing.F) {
-	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(ConfigFile))))
+	f.Add(readFileF(f, filepath.Join("testdata", "pai", filepath.FromSlash(pai.ConfigFile))))
 	f.Add([]byte("docker_image_tag: v1\n# docker_registry_domain: docker.io\ndocker_registry_password: [a, b]\n"))
 	f.Add([]byte("docker_image_tag: v1\ndocker_registry_namespace: |\n  x\n# docker_registry_username: u\n"))
 	reg := &Registry{Prefix: testRegistry, Username: "robot$x", Password: testPassword}

@@ -6,8 +6,10 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/paimirror/paimirror/manifests/shell"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 )
 
 // imageLine splits a line holding an image reference as a YAML value:
@@ -59,7 +61,7 @@ func isDeployFile(rel string) bool {
 		return false
 	}
 	base := path.Base(rel)
-	return syntaxOf(base) != skipFile && !strings.HasSuffix(base, OrigSuffix) && !strings.Contains(base, ".paimirror-")
+	return syntaxOf(base) != skipFile && !strings.HasSuffix(base, pai.OrigSuffix) && !strings.Contains(base, ".paimirror-")
 }
 
 // patchDeployImages points every literal image reference of a service's
@@ -73,11 +75,11 @@ func isDeployFile(rel string) bool {
 // for each literal reference whose image the registry lacks, when the
 // service runs on a default install.
 func patchDeployImages(rel string, data []byte, reg *Registry) ([]byte, []string) {
-	lines := splitLines(data)
+	lines := yamltext.Lines(data)
 	var warnings []string
 	changed := false
 	for i, l := range lines {
-		body, eol := cutEOL(l)
+		body, eol := yamltext.CutEOL(l)
 		m := imageLine.FindStringSubmatch(body)
 		if m == nil {
 			continue

@@ -13,21 +13,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/rogpeppe/go-internal/diff"
 )
-
-// The files Plan patches, relative to the pai checkout.
-const (
-	ConfigFile       = "contrib/kubespray/config/config.yaml"
-	LayoutFile       = "contrib/kubespray/config/layout.yaml"
-	DockerCacheFile  = "contrib/kubespray/docker-cache-config-distribute.yml"
-	DevicePluginFile = "src/device-plugin/deploy/start.sh.template"
-)
-
-// OrigSuffix is appended to a file's name for the copy of its original that
-// Apply keeps.
-const OrigSuffix = ".paimirror-orig"
 
 // Options configures Plan. The zero value is not enough: Mirror is
 // required.
@@ -135,7 +124,7 @@ type Result struct {
 	PaiDir string
 	// Changes are the files to rewrite, in a fixed order: config.yaml,
 	// docker-cache-config-distribute.yml, the device plugin start script,
-	// service-boot.sh, environment.sh, the RequirementFiles, then, with
+	// service-boot.sh, environment.sh, the pai.RequirementFiles, then, with
 	// a Registry, the services' deploy files in path order.
 	// Files that need no change are left out.
 	Changes []Change
@@ -150,7 +139,7 @@ type Result struct {
 
 // Plan works out how to point the pai checkout at paiDir at the mirror,
 // writing nothing. It first validates layout.yaml with pai's own rules (a
-// failure is a *LayoutError); then it computes the new config.yaml
+// failure is a *pai.LayoutError); then it computes the new config.yaml
 // (openpai_kubespray_extra_var with manifests.KubesprayVars, and
 // DockerAptVars with Options.DockerApt), the new docker_cache_host, the
 // device plugin start script fetching from the mirror and the requirement
@@ -182,11 +171,11 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	}
 	configPath := opts.ConfigPath
 	if configPath == "" {
-		configPath = filepath.Join(paiDir, filepath.FromSlash(ConfigFile))
+		configPath = filepath.Join(paiDir, filepath.FromSlash(pai.ConfigFile))
 	}
 	layoutPath := opts.LayoutPath
 	if layoutPath == "" {
-		layoutPath = filepath.Join(paiDir, filepath.FromSlash(LayoutFile))
+		layoutPath = filepath.Join(paiDir, filepath.FromSlash(pai.LayoutFile))
 	}
 	manifest := opts.Manifest
 	if manifest == nil {
@@ -197,7 +186,8 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading layout: %w", err)
 	}
-	if err := ValidateLayout(layout, displayName(paiDir, layoutPath)); err != nil {
+	parsed, err := pai.ParseLayout(layout, displayName(paiDir, layoutPath))
+	if err != nil {
 		return nil, err
 	}
 
@@ -245,11 +235,11 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	}
 
 	// docker-cache-config-distribute.yml
-	path := filepath.Join(paiDir, filepath.FromSlash(DockerCacheFile))
+	path := filepath.Join(paiDir, filepath.FromSlash(pai.DockerCacheFile))
 	if old, err = os.ReadFile(path); err != nil {
 		return nil, fmt.Errorf("reading docker cache playbook: %w", err)
 	}
-	if out, err = patchDockerCache(DockerCacheFile, old, opts.Mirror, opts.Registry == nil); err != nil {
+	if out, err = patchDockerCache(pai.DockerCacheFile, old, opts.Mirror, opts.Registry == nil); err != nil {
 		return nil, err
 	}
 	why = "every node's docker uses the mirror as registry mirror and insecure registry (docker_cache_host)"
@@ -259,16 +249,16 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	r.add(path, old, out, why)
 
 	// the device plugin start script
-	path = filepath.Join(paiDir, filepath.FromSlash(DevicePluginFile))
+	path = filepath.Join(paiDir, filepath.FromSlash(pai.DevicePluginFile))
 	if old, err = os.ReadFile(path); err != nil {
 		return nil, fmt.Errorf("reading device plugin script: %w", err)
 	}
 	dp := &devicePlugin{
-		name:     DevicePluginFile,
+		name:     pai.DevicePluginFile,
 		base:     scheme + "://" + opts.Mirror,
 		hasPath:  opts.HasPath,
 		manifest: manifest,
-		used:     layoutDevices(layout),
+		used:     parsed.Devices(),
 		registry: opts.Registry,
 	}
 	out = dp.patch(old)
@@ -280,22 +270,22 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	r.add(path, old, out, why)
 
 	// the dev-box container's entrypoint
-	path = filepath.Join(paiDir, filepath.FromSlash(ServiceBootFile))
+	path = filepath.Join(paiDir, filepath.FromSlash(pai.ServiceBootFile))
 	if old, err = os.ReadFile(path); err != nil {
 		return nil, fmt.Errorf("reading the service boot script: %w", err)
 	}
-	out, warnings = patchServiceBoot(ServiceBootFile, old)
+	out, warnings = patchServiceBoot(pai.ServiceBootFile, old)
 	r.Warnings = append(r.Warnings, warnings...)
 	why = "the dev-box container starts bash directly, not its entrypoint's git fetch and GitHub API call"
 	if opts.Registry != nil {
-		out, warnings = patchDevBoxImage(ServiceBootFile, out, opts.Registry)
+		out, warnings = patchDevBoxImage(pai.ServiceBootFile, out, opts.Registry)
 		r.Warnings = append(r.Warnings, warnings...)
 		why = "the dev-box container comes from the registry and starts bash directly, not its entrypoint's git fetch and GitHub API call"
 	}
 	r.add(path, old, out, why)
 
 	// environment.sh: kubespray's tree and the Python packages
-	path = filepath.Join(paiDir, filepath.FromSlash(EnvironmentFile))
+	path = filepath.Join(paiDir, filepath.FromSlash(pai.EnvironmentFile))
 	if old, err = os.ReadFile(path); err != nil {
 		return nil, fmt.Errorf("reading the dev box's environment script: %w", err)
 	}
@@ -304,7 +294,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		if strings.Contains(f.URL, "/kubernetes-sigs/kubespray/archive/") {
 			mp := f.MirrorPaths()[0]
 			if opts.HasPath != nil && !opts.HasPath(mp) {
-				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: the mirror does not serve kubespray's source (%s); the dev box will clone it from GitHub (build with the devbox-sources group)", EnvironmentFile, mp))
+				r.Warnings = append(r.Warnings, fmt.Sprintf("%s: the mirror does not serve kubespray's source (%s); the dev box will clone it from GitHub (build with the devbox-sources group)", pai.EnvironmentFile, mp))
 				break
 			}
 			ep.kubesprayURL = scheme + "://" + opts.Mirror + mp
@@ -321,12 +311,12 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 			ep.cert = SystemCABundle
 		}
 	}
-	out, warnings = patchEnvironment(EnvironmentFile, old, ep)
+	out, warnings = patchEnvironment(pai.EnvironmentFile, old, ep)
 	r.Warnings = append(r.Warnings, warnings...)
 	r.add(path, old, out, "the dev box takes kubespray's tree and its Python packages from the mirror")
 
 	// pai's requirement check: nslookup of internet registries
-	for _, rf := range RequirementFiles {
+	for _, rf := range pai.RequirementFiles {
 		path = filepath.Join(paiDir, filepath.FromSlash(rf))
 		if old, err = os.ReadFile(path); errors.Is(err, fs.ErrNotExist) {
 			continue // a tree without this check has nothing to patch
@@ -373,7 +363,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 		off[line] = "renders only when layout.yaml's workers have " + dev
 	}
 	sopts := ScanOptions{Mirror: opts.Mirror, AptPackages: opts.AptPackages, DevBoxDocker: opts.DevBoxDocker, Targets: opts.Targets,
-		offLines: map[string]map[int]string{DevicePluginFile: off}}
+		offLines: map[string]map[int]string{pai.DevicePluginFile: off}}
 	if opts.Registry != nil {
 		sopts.Registry = opts.Registry.Prefix
 	}
@@ -502,7 +492,7 @@ func checkHost(what, m string) error {
 
 // checkPaiDir checks that dir looks like a pai checkout.
 func checkPaiDir(dir string) error {
-	info, err := os.Stat(filepath.Join(dir, "contrib", "kubespray"))
+	info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(pai.KubesprayDir)))
 	if err != nil || !info.IsDir() {
 		return fmt.Errorf("%s: %w (no contrib/kubespray)", dir, ErrNotPaiTree)
 	}

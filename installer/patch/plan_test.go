@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -39,11 +40,11 @@ func TestPlanGolden(t *testing.T) {
 		if got := readFile(t, c.Path); string(got) != string(c.Old) {
 			t.Errorf("Plan changed %s", rel)
 		}
-		if _, err := os.Stat(c.Path + OrigSuffix); err == nil {
-			t.Errorf("Plan wrote %s%s", rel, OrigSuffix)
+		if _, err := os.Stat(c.Path + pai.OrigSuffix); err == nil {
+			t.Errorf("Plan wrote %s%s", rel, pai.OrigSuffix)
 		}
 	}
-	want := []string{ConfigFile, DockerCacheFile, DevicePluginFile, ServiceBootFile, EnvironmentFile, RequirementFiles[2]}
+	want := []string{pai.ConfigFile, pai.DockerCacheFile, pai.DevicePluginFile, pai.ServiceBootFile, pai.EnvironmentFile, pai.RequirementFiles[2]}
 	if !slices.Equal(changed, want) {
 		t.Fatalf("changed %v, want %v", changed, want)
 	}
@@ -53,8 +54,8 @@ func TestPlanGolden(t *testing.T) {
 	}
 	for i, c := range r.Changes {
 		golden(t, "pai/"+changed[i], readFile(t, c.Path))
-		if got := readFile(t, c.Path+OrigSuffix); string(got) != string(c.Old) {
-			t.Errorf("%s%s does not hold the original", changed[i], OrigSuffix)
+		if got := readFile(t, c.Path+pai.OrigSuffix); string(got) != string(c.Old) {
+			t.Errorf("%s%s does not hold the original", changed[i], pai.OrigSuffix)
 		}
 	}
 
@@ -86,7 +87,7 @@ func TestPlanGolden(t *testing.T) {
 // content.
 func TestApplyKeepsFirstOriginal(t *testing.T) {
 	dir := fixture(t)
-	config := filepath.Join(dir, filepath.FromSlash(ConfigFile))
+	config := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
 	first := readFile(t, config)
 
 	r, err := Plan(dir, Options{Mirror: testMirror})
@@ -112,7 +113,7 @@ func TestApplyKeepsFirstOriginal(t *testing.T) {
 	if err := Apply(r); err != nil {
 		t.Fatal(err)
 	}
-	if got := readFile(t, config+OrigSuffix); string(got) != string(first) {
+	if got := readFile(t, config+pai.OrigSuffix); string(got) != string(first) {
 		t.Errorf("the original was overwritten:\n%s", got)
 	}
 	now := string(readFile(t, config))
@@ -120,12 +121,12 @@ func TestApplyKeepsFirstOriginal(t *testing.T) {
 		!strings.Contains(now, `"https://mirror.lab.example:8443/storage.googleapis.com/`) || strings.Contains(now, testMirror) {
 		t.Errorf("config.yaml after the second patch:\n%s", now)
 	}
-	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DevicePluginFile))))
+	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))))
 	if strings.Contains(script, "svn cat") || strings.Contains(script, testMirror) ||
 		!strings.Contains(script, `curl -fsSL "https://mirror.lab.example:8443/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml" \`) {
 		t.Errorf("start.sh.template after the second patch:\n%s", script)
 	}
-	if got := readFile(t, filepath.Join(dir, filepath.FromSlash(DevicePluginFile))+OrigSuffix); strings.Contains(string(got), "curl") {
+	if got := readFile(t, filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))+pai.OrigSuffix); strings.Contains(string(got), "curl") {
 		t.Errorf("the device plugin original was overwritten")
 	}
 }
@@ -138,14 +139,14 @@ func TestApplyRefusesChangedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, filepath.FromSlash(DevicePluginFile))
+	script := filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))
 	writeFile(t, script, string(readFile(t, script))+"# edited\n")
 	err = Apply(r)
 	if !errors.Is(err, ErrChanged) {
 		t.Fatalf("Apply = %v, want ErrChanged", err)
 	}
 	for _, c := range r.Changes {
-		if _, err := os.Stat(c.Path + OrigSuffix); err == nil {
+		if _, err := os.Stat(c.Path + pai.OrigSuffix); err == nil {
 			t.Errorf("Apply kept an original of %s before failing", c.Path)
 		}
 		if c.Path != script && string(readFile(t, c.Path)) != string(c.Old) {
@@ -158,7 +159,7 @@ func TestApplyRefusesChangedFiles(t *testing.T) {
 // and a symbolic link stays one.
 func TestApplyKeepsMode(t *testing.T) {
 	dir := fixture(t)
-	config := filepath.Join(dir, filepath.FromSlash(ConfigFile))
+	config := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
 	target := filepath.Join(t.TempDir(), "lab-config.yaml")
 	writeFile(t, target, string(readFile(t, config)))
 	if err := os.Remove(config); err != nil {
@@ -167,7 +168,7 @@ func TestApplyKeepsMode(t *testing.T) {
 	if err := os.Symlink(target, config); err != nil {
 		t.Skipf("no symbolic links: %v", err)
 	}
-	script := filepath.Join(dir, filepath.FromSlash(DevicePluginFile))
+	script := filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))
 	if err := os.Chmod(script, 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +197,7 @@ func TestApplyKeepsMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, e := range entries {
-		if strings.Contains(e.Name(), ".paimirror-") && !strings.HasSuffix(e.Name(), OrigSuffix) {
+		if strings.Contains(e.Name(), ".paimirror-") && !strings.HasSuffix(e.Name(), pai.OrigSuffix) {
 			t.Errorf("temporary file left behind: %s", e.Name())
 		}
 	}
@@ -208,7 +209,7 @@ func TestApplyKeepsMode(t *testing.T) {
 func TestPlanMissingFiles(t *testing.T) {
 	dir := fixture(t)
 	// A layout whose workers have AMD GPUs.
-	layout := filepath.Join(dir, filepath.FromSlash(LayoutFile))
+	layout := filepath.Join(dir, filepath.FromSlash(pai.LayoutFile))
 	writeFile(t, layout, strings.ReplaceAll(string(readFile(t, layout)), "type: nvidia.com/gpu", "type: amd.com/gpu"))
 
 	missing := map[string]bool{
@@ -253,7 +254,7 @@ func TestPlanMissingFiles(t *testing.T) {
 
 	var script string
 	for _, c := range r.Changes {
-		if strings.HasSuffix(filepath.ToSlash(c.Path), DevicePluginFile) {
+		if strings.HasSuffix(filepath.ToSlash(c.Path), pai.DevicePluginFile) {
 			script = string(c.New)
 		}
 	}
@@ -270,7 +271,7 @@ func TestPlanMissingFiles(t *testing.T) {
 	// What stays svn is what Scan still reports for the script.
 	var found []Finding
 	for _, f := range r.Findings {
-		if f.Path == DevicePluginFile {
+		if f.Path == pai.DevicePluginFile {
 			found = append(found, f)
 		}
 	}
@@ -311,17 +312,17 @@ func TestPlanConfigElsewhere(t *testing.T) {
 	}
 	d := r.Diff()
 	if !strings.Contains(d, "--- "+filepath.ToSlash(config)+"\n+++ "+filepath.ToSlash(config)+"\n") ||
-		!strings.Contains(d, "--- a/"+DockerCacheFile+"\n+++ b/"+DockerCacheFile+"\n") {
+		!strings.Contains(d, "--- a/"+pai.DockerCacheFile+"\n+++ b/"+pai.DockerCacheFile+"\n") {
 		t.Errorf("diff headers:\n%s", d)
 	}
 	if err := Apply(r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(config + OrigSuffix); err != nil {
+	if _, err := os.Stat(config + pai.OrigSuffix); err != nil {
 		t.Error(err)
 	}
-	tree := readFile(t, filepath.Join(dir, filepath.FromSlash(ConfigFile)))
-	if string(tree) != string(readFile(t, filepath.Join("testdata", "pai", filepath.FromSlash(ConfigFile)))) {
+	tree := readFile(t, filepath.Join(dir, filepath.FromSlash(pai.ConfigFile)))
+	if string(tree) != string(readFile(t, filepath.Join("testdata", "pai", filepath.FromSlash(pai.ConfigFile)))) {
 		t.Error("the tree's own config.yaml was patched")
 	}
 }
@@ -350,21 +351,21 @@ func TestPlanErrors(t *testing.T) {
 		{
 			name: "bad layout", opts: Options{Mirror: testMirror}, errHas: "layout.yaml:25: machine-list[1] (lab-gpu1): pai-worker is true (a boolean)",
 			edit: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, filepath.FromSlash(LayoutFile))
+				p := filepath.Join(dir, filepath.FromSlash(pai.LayoutFile))
 				writeFile(t, p, strings.Replace(string(readFile(t, p)), `pai-worker: "true"`, "pai-worker: true", 1))
 			},
 		},
 		{
 			name: "no docker_cache_host", opts: Options{Mirror: testMirror}, errHas: "no docker_cache_host",
 			edit: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, filepath.FromSlash(DockerCacheFile))
+				p := filepath.Join(dir, filepath.FromSlash(pai.DockerCacheFile))
 				writeFile(t, p, strings.ReplaceAll(string(readFile(t, p)), "docker_cache_host", "cache_host"))
 			},
 		},
 		{
 			name: "config breaks the tag grep", opts: Options{Mirror: testMirror}, errHas: `lines 3, 10 contain "docker_image_tag"`,
 			edit: func(t *testing.T, dir string) {
-				p := filepath.Join(dir, filepath.FromSlash(ConfigFile))
+				p := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
 				writeFile(t, p, strings.Replace(string(readFile(t, p)), "# enable_hived_scheduler: true", "# docker_image_tag: v1.7.0", 1))
 			},
 		},
@@ -392,9 +393,9 @@ func TestPlanErrors(t *testing.T) {
 				t.Errorf("error %q lacks %q", err, tc.errHas)
 			}
 			if tc.name == "bad layout" {
-				var le *LayoutError
+				var le *pai.LayoutError
 				if !errors.As(err, &le) || len(le.Problems) != 1 {
-					t.Errorf("error %#v is not a *LayoutError with one problem", err)
+					t.Errorf("error %#v is not a *pai.LayoutError with one problem", err)
 				}
 			}
 		})
@@ -429,7 +430,7 @@ func defaultManifestWithout(t *testing.T, name string) *manifests.Manifest {
 // pointed at the mirror, with a warning for each value replaced.
 func TestPlanSeedGuideTree(t *testing.T) {
 	dir := fixture(t)
-	config := filepath.Join(dir, filepath.FromSlash(ConfigFile))
+	config := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
 	writeFile(t, config, `user: username
 password: password
 docker_image_tag: v1.8.0
@@ -444,9 +445,9 @@ openpai_kubespray_extra_var:
   cni_download_url: "http://10.10.10.10:10000/k8s-share/containernetworking/plugins/releases/download/{{ cni_version }}/cni-plugins-linux-{{ image_arch }}-{{ cni_version }}.tgz"
   calicoctl_download_url: "http://10.10.10.10:10000/k8s-share/projectcalico/calicoctl/releases/download/{{ calico_ctl_version }}/calicoctl-linux-{{ image_arch }}"
 `)
-	cache := filepath.Join(dir, filepath.FromSlash(DockerCacheFile))
+	cache := filepath.Join(dir, filepath.FromSlash(pai.DockerCacheFile))
 	writeFile(t, cache, strings.Replace(string(readFile(t, cache)), ":30500", ":5000", 1))
-	script := filepath.Join(dir, filepath.FromSlash(DevicePluginFile))
+	script := filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))
 	writeFile(t, script, strings.Replace(string(readFile(t, script)),
 		"svn cat https://github.com/NVIDIA/k8s-device-plugin.git/tags/1.0.0-beta4/nvidia-device-plugin.yml \\",
 		`curl "http://10.10.10.10:10000/k8s-share/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml" \`, 1))

@@ -6,10 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-
-	"github.com/paimirror/paimirror/installer/patch/paitest"
+	"github.com/paimirror/paimirror/installer/pai"
+	"github.com/paimirror/paimirror/installer/pai/paitest"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
+	"go.yaml.in/yaml/v3"
 )
 
 // testDockerApt is where paimirror serve publishes Docker's apt
@@ -25,7 +26,7 @@ var realAptPackages = []string{"software-properties-common", "python3", "python3
 // nslookups counts the `raw: nslookup HOST` tasks in a file.
 func nslookups(s string) int {
 	n := 0
-	for _, l := range splitLines([]byte(s)) {
+	for _, l := range yamltext.Lines([]byte(s)) {
 		if nslookupRaw.MatchString(strings.TrimRight(l, "\n")) {
 			n++
 		}
@@ -84,7 +85,7 @@ func TestRealTree(t *testing.T) {
 
 	// kubespray's variables, as pai's openpai.yml.template writes them:
 	// `key: "value"` for each entry of openpai_kubespray_extra_var.
-	config := readFile(t, filepath.Join(dir, filepath.FromSlash(ConfigFile)))
+	config := readFile(t, filepath.Join(dir, filepath.FromSlash(pai.ConfigFile)))
 	var cfg struct {
 		Tag   string            `yaml:"docker_image_tag"`
 		Extra map[string]string `yaml:"openpai_kubespray_extra_var"`
@@ -131,12 +132,12 @@ func TestRealTree(t *testing.T) {
 		}
 	}
 
-	cache := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DockerCacheFile))))
+	cache := string(readFile(t, filepath.Join(dir, filepath.FromSlash(pai.DockerCacheFile))))
 	if !strings.Contains(cache, `docker_cache_host: "`+testMirror+`"`) {
 		t.Errorf("docker-cache-config-distribute.yml:\n%s", cache)
 	}
 
-	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DevicePluginFile))))
+	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))))
 	nvidia := `curl -fsSL "http://` + testMirror + `/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml" \` + "\n" +
 		"    | kubectl apply --overwrite=true -f - || exit $?\n"
 	if !strings.Contains(script, nvidia) || strings.Contains(script, "svn ") {
@@ -145,13 +146,13 @@ func TestRealTree(t *testing.T) {
 
 	// pai's requirement checks ask the mirror, and nothing else changed in
 	// them.
-	for _, rf := range RequirementFiles {
+	for _, rf := range pai.RequirementFiles {
 		got := string(readFile(t, filepath.Join(dir, filepath.FromSlash(rf))))
-		orig := string(readFile(t, filepath.Join(dir, filepath.FromSlash(rf))+OrigSuffix))
+		orig := string(readFile(t, filepath.Join(dir, filepath.FromSlash(rf))+pai.OrigSuffix))
 		if nslookups(got) != 0 || !strings.Contains(got, `raw: "`+mirrorCheck("http://"+testMirror)+`"`) {
 			t.Errorf("%s still looks hosts up, or does not ask the mirror", rf)
 		}
-		if n := nslookups(orig); n == 0 || strings.Count(got, "/v2/ || wget") != n || len(splitLines([]byte(got))) != len(splitLines([]byte(orig))) {
+		if n := nslookups(orig); n == 0 || strings.Count(got, "/v2/ || wget") != n || len(yamltext.Lines([]byte(got))) != len(yamltext.Lines([]byte(orig))) {
 			t.Errorf("%s: %d nslookup checks became %d mirror checks", rf, n, strings.Count(got, "/v2/ || wget"))
 		}
 	}
@@ -175,7 +176,7 @@ func TestRealTree(t *testing.T) {
 			// and the prepared machines, nothing on the default install
 			// path reaches out.
 			t.Errorf("a default install still reaches out: %v", f)
-		case f.Path == DevicePluginFile, f.Path == ConfigFile, f.Path == DockerCacheFile, slices.Contains(RequirementFiles, f.Path):
+		case f.Path == pai.DevicePluginFile, f.Path == pai.ConfigFile, f.Path == pai.DockerCacheFile, slices.Contains(pai.RequirementFiles, f.Path):
 			t.Errorf("a patched file still names %s: %v", f.Host, f)
 		case strings.Contains(f.What, "requirement check"):
 			t.Errorf("a requirement check is still a finding: %v", f)

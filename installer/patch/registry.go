@@ -6,9 +6,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
 	"github.com/paimirror/paimirror/manifests/shell"
-
 	"go.yaml.in/yaml/v3"
 )
 
@@ -173,7 +173,7 @@ var plainWord = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.+=@/-]*$`)
 // the template writes a quoted YAML string whose value is the shell
 // word.
 func paiCredential(s string) string {
-	if plainWord.MatchString(s) && pyType(&yaml.Node{Kind: yaml.ScalarNode, Value: s}) == "str" {
+	if plainWord.MatchString(s) && pai.PyType(&yaml.Node{Kind: yaml.ScalarNode, Value: s}) == "str" {
 		return s
 	}
 	return yamlQuote(shell.Quote(s))

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -93,7 +95,7 @@ func TestRealTreeRegistry(t *testing.T) {
 
 	// kubespray: every image variable names the registry, every file URL
 	// the mirror, as pai's openpai.yml.template writes them.
-	configPath := filepath.Join(dir, filepath.FromSlash(ConfigFile))
+	configPath := filepath.Join(dir, filepath.FromSlash(pai.ConfigFile))
 	var cfg struct {
 		Extra     map[string]string `yaml:"openpai_kubespray_extra_var"`
 		Domain    string            `yaml:"docker_registry_domain"`
@@ -146,8 +148,8 @@ func TestRealTreeRegistry(t *testing.T) {
 			if !isDeployFile(rel) {
 				return nil
 			}
-			for i, l := range splitLines(readFile(t, p)) {
-				body, _ := cutEOL(l)
+			for i, l := range yamltext.Lines(readFile(t, p)) {
+				body, _ := yamltext.CutEOL(l)
 				m := imageLine.FindStringSubmatch(body)
 				switch {
 				case m == nil:
@@ -206,7 +208,7 @@ func TestRealTreeRegistry(t *testing.T) {
 	}
 
 	// The NVIDIA device plugin's manifest, through the patched pipeline.
-	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(DevicePluginFile))))
+	script := string(readFile(t, filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))))
 	url := `curl -fsSL "http://` + testMirror + `/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml"`
 	_, rest, ok := strings.Cut(script, url)
 	stage, _, _ := strings.Cut(rest, " \\\n    | kubectl apply")
@@ -359,7 +361,7 @@ func TestPaiCredential(t *testing.T) {
 		t.Skipf("no python3 with jinja2 and PyYAML: %v", err)
 	}
 	template := filepath.Join(dir, "contrib/kubespray/quick-start/services-configuration.yaml.template")
-	config := readFile(t, filepath.Join(dir, filepath.FromSlash(ConfigFile)))
+	config := readFile(t, filepath.Join(dir, filepath.FromSlash(pai.ConfigFile)))
 	creds := []string{
 		"admin", "Harbor12345", "robot_x.y-z+w=1@lab/2",
 		"12345", "0123", "0x1f", "1_000", "1:20", "1.5", "yes", "Off", "null", "~", "2021-01-01",

@@ -4,18 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-)
 
-// RequirementFiles are pai's requirement checks (requirement.sh, run by
-// quick-start-kubespray.sh) that look internet hosts up with nslookup:
-// docker.io and gcr.io (the role defaults openpai_registry,
-// gcr_image_repo, dev_box_registry) and quay.io. Offline every lookup
-// fails and the quick-start stops at its "continue?" prompt.
-var RequirementFiles = []string{
-	"contrib/kubespray/roles/requirement/devbox/tasks/ubuntu.yml",
-	"contrib/kubespray/roles/requirement/infra/tasks/ubuntu.yml",
-	"contrib/kubespray/roles/requirement/worker/tasks/ubuntu.yml",
-}
+	"github.com/paimirror/paimirror/manifests/yamltext"
+)
 
 var (
 	// nslookupRaw is a task's `raw: nslookup HOST` line (HOST quoted or
@@ -46,12 +37,12 @@ func mirrorCheck(base string) string {
 // changes nothing. It returns data itself when nothing changes, and the
 // number of checks rewritten.
 func patchRequirement(data []byte, base string) ([]byte, int) {
-	lines := splitLines(data)
+	lines := yamltext.Lines(data)
 	want := mirrorCheck(base)
 	n := 0
 	changed := false
 	for i, l := range lines {
-		body, eol := cutEOL(l)
+		body, eol := yamltext.CutEOL(l)
 		m := nslookupRaw.FindStringSubmatch(body)
 		if m == nil {
 			m = mirrorRaw.FindStringSubmatch(body)

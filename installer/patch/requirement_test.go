@@ -3,6 +3,9 @@ package patch
 import (
 	"strings"
 	"testing"
+
+	"github.com/paimirror/paimirror/installer/pai"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 )
 
 // TestPatchRequirement checks the rewrite of the requirement checks'
@@ -78,7 +81,7 @@ func TestPlanDockerApt(t *testing.T) {
 
 	// A value of the user's own is replaced, with a warning.
 	dir = fixture(t)
-	p := dir + "/" + ConfigFile
+	p := dir + "/" + pai.ConfigFile
 	writeFile(t, p, string(readFile(t, p))+"docker_ubuntu_repo_base_url: \"https://mirrors.aliyun.com/docker-ce/linux/ubuntu\"\n")
 	r, err = Plan(dir, opts)
 	if err != nil {
@@ -99,7 +102,7 @@ func FuzzPatchRequirement(f *testing.F) {
 			base = "https://m.lab:8443"
 		}
 		out, n := patchRequirement(data, base)
-		if len(splitLines(out)) != len(splitLines(data)) {
+		if len(yamltext.Lines(out)) != len(yamltext.Lines(data)) {
 			t.Fatalf("line count changed: %q -> %q", data, out)
 		}
 		again, m := patchRequirement(out, base)

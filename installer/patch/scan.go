@@ -13,7 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/yamltext"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -109,7 +111,7 @@ const maxScanSize = 1 << 20
 // scanTree scans paiDir, reading a file's content from overlay (by slash
 // path relative to paiDir) when it is there.
 func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Finding, error) {
-	roots := []string{"contrib/kubespray"}
+	roots := []string{pai.KubesprayDir}
 	deploys, err := filepath.Glob(filepath.Join(paiDir, "src", "*", "deploy"))
 	if err != nil {
 		return nil, fmt.Errorf("scanning: %w", err)
@@ -142,7 +144,7 @@ func scanTree(paiDir string, overlay map[string][]byte, opts ScanOptions) ([]Fin
 				}
 				return nil
 			}
-			if !d.Type().IsRegular() || strings.HasSuffix(d.Name(), OrigSuffix) || strings.Contains(d.Name(), ".paimirror-") {
+			if !d.Type().IsRegular() || strings.HasSuffix(d.Name(), pai.OrigSuffix) || strings.Contains(d.Name(), ".paimirror-") {
 				return nil
 			}
 			rel, ok := relPath(paiDir, p)
@@ -285,7 +287,7 @@ func (s *scanner) file(rel string, data []byte) {
 	}
 	first := len(s.hits)
 	defer func() { s.judgeWhen(data, s.hits[first:]) }()
-	lines := splitLines(data)
+	lines := yamltext.Lines(data)
 	code := stripComments(lines, syn)
 	isYAML := strings.Contains(path.Base(rel), ".yml") || strings.Contains(path.Base(rel), ".yaml")
 	isPy := strings.HasSuffix(rel, ".py")
@@ -429,7 +431,7 @@ func moduleHits(code []string, i int, m []string) []hit {
 		if strings.TrimSpace(l) == "" {
 			continue
 		}
-		if indentOf(l) <= indent {
+		if yamltext.Indent(l) <= indent {
 			break
 		}
 		t := strings.TrimSpace(l)
@@ -539,7 +541,7 @@ func stripComments(lines []string, syn syntax) []string {
 	out := make([]string, len(lines))
 	inBlock := false
 	for i, l := range lines {
-		body, _ := cutEOL(l)
+		body, _ := yamltext.CutEOL(l)
 		switch syn {
 		case hashComments:
 			out[i] = cutHashComment(body)

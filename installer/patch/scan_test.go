@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // TestScanFixture scans the unpatched fixture tree.
@@ -36,8 +38,8 @@ func TestScanFixture(t *testing.T) {
 // findings and that kept originals are not scanned.
 func TestScanSkipsMirrorAndOriginals(t *testing.T) {
 	dir := fixture(t)
-	script := filepath.Join(dir, filepath.FromSlash(DevicePluginFile))
-	writeFile(t, script+OrigSuffix, string(readFile(t, script)))
+	script := filepath.Join(dir, filepath.FromSlash(pai.DevicePluginFile))
+	writeFile(t, script+pai.OrigSuffix, string(readFile(t, script)))
 	writeFile(t, script, "curl -fsSL \"http://mirror.lab.cn:5000/raw.githubusercontent.com/NVIDIA/k8s-device-plugin/1.0.0-beta4/nvidia-device-plugin.yml\" | kubectl apply -f -\n")
 	for _, tc := range []struct {
 		mirror string

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // scriptPlan is the kubespray and services part of an install, as the
@@ -19,13 +21,13 @@ func scriptPlan(f *fixture, s *State, env func() []string) Plan {
 		return Step{Name: name, Run: func(ctx context.Context) error {
 			opts := f.options(script, env()...)
 			opts.LogPath = s.LogPath(name)
-			if script == KubesprayScript {
+			if script == pai.KubesprayScript {
 				opts.Args = []string{"-v"}
 			}
 			return RunScript(ctx, opts)
 		}}
 	}
-	return Plan{Steps: []Step{step("kubespray", KubesprayScript), step("services", ServiceScript)}}
+	return Plan{Steps: []Step{step("kubespray", pai.KubesprayScript), step("services", pai.ServiceScript)}}
 }
 
 // TestInstallResume: the services script fails; the rerun runs only it, not

@@ -15,18 +15,6 @@ import (
 	"time"
 )
 
-// The scripts of pai's contrib/kubespray that RunScript runs.
-const (
-	// KubesprayScript sets up the dev box, checks the nodes and installs
-	// Kubernetes with kubespray. Its only option is -v (ansible shows ok
-	// and skipped hosts and task times); it reads config/layout.yaml and
-	// config/config.yaml under its directory.
-	KubesprayScript = "quick-start-kubespray.sh"
-	// ServiceScript starts OpenPAI's services from the dev-box container.
-	// It takes no options and reads the same two files.
-	ServiceScript = "quick-start-service.sh"
-)
-
 // Defaults of ScriptOptions.
 const (
 	DefaultIdleTimeout = 2 * time.Minute
@@ -80,8 +68,8 @@ type ScriptOptions struct {
 	// Dir is the directory the script runs in and is found in: the pai
 	// tree's contrib/kubespray.
 	Dir string
-	// Script is the script's file name in Dir, such as KubesprayScript or
-	// ServiceScript. It is run as `bash Script Args...`.
+	// Script is the script's file name in Dir, pai.KubesprayScript or
+	// pai.ServiceScript. It is run as `bash Script Args...`.
 	Script string
 	// Args are the script's arguments. Default none.
 	Args []string

@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // fixture is a copy of testdata/pai (scripts shaped like pai v1.8.0's
@@ -49,7 +51,7 @@ func newFixture(t *testing.T) *fixture {
 		home:   filepath.Join(root, "home"),
 		record: filepath.Join(root, "record.txt"),
 	}
-	f.dir = filepath.Join(f.pai, "contrib", "kubespray")
+	f.dir = filepath.Join(f.pai, filepath.FromSlash(pai.KubesprayDir))
 	if err := os.CopyFS(f.pai, os.DirFS("testdata/pai")); err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +95,7 @@ func (f *fixture) recorded(t *testing.T) []string {
 // kubesprayRecord is what the fixture's quick-start-kubespray.sh records
 // on a full run with -v, before and after the requirement check.
 func (f *fixture) kubesprayRecord(requirement ...string) []string {
-	cfg, layout := filepath.Join(f.dir, "config", "config.yaml"), filepath.Join(f.dir, "config", "layout.yaml")
+	cfg, layout := filepath.Join(f.pai, filepath.FromSlash(pai.ConfigFile)), filepath.Join(f.pai, filepath.FromSlash(pai.LayoutFile))
 	head := []string{
 		"quick-start-kubespray.sh verbose=yes unbuffered=1",
 		"environment.sh -c " + cfg,
@@ -133,14 +135,14 @@ func TestRunScriptFullInstall(t *testing.T) {
 	log := filepath.Join(t.TempDir(), "state", "install.log")
 	var statuses []Status
 
-	opts := f.options(KubesprayScript)
+	opts := f.options(pai.KubesprayScript)
 	opts.Args = []string{"-v"}
 	opts.LogPath = log
 	opts.Progress = func(s Status) { statuses = append(statuses, s) }
 	if err := RunScript(context.Background(), opts); err != nil {
 		t.Fatalf("kubespray: %v", err)
 	}
-	opts = f.options(ServiceScript, "FIXTURE_EXTRA=passed-through")
+	opts = f.options(pai.ServiceScript, "FIXTURE_EXTRA=passed-through")
 	opts.LogPath = log
 	if err := RunScript(context.Background(), opts); err != nil {
 		t.Fatalf("service: %v", err)
@@ -150,13 +152,13 @@ func TestRunScriptFullInstall(t *testing.T) {
 
 	// Progress: the scripts' steps, ansible's plays and tasks, the answer.
 	want := []Status{
-		{Script: KubesprayScript, Phase: PhaseScript, Text: "Checking requirements", Line: "Checking requirements..."},
-		{Script: KubesprayScript, Phase: PhasePlay, Text: "all,localhost"},
-		{Script: KubesprayScript, Phase: PhaseTask, Text: "requirement/basic-resource : check memory"},
-		{Script: KubesprayScript, Phase: PhasePrompt, Text: fmt.Sprintf("answered %q to %q", "N", AzurePrompt)},
-		{Script: KubesprayScript, Phase: PhaseScript, Text: "Starting kubernetes"},
-		{Script: KubesprayScript, Phase: PhasePlay, Text: "k8s-cluster"},
-		{Script: KubesprayScript, Phase: PhaseTask, Text: "kubernetes/master : kubeadm | Initialize first master"},
+		{Script: pai.KubesprayScript, Phase: PhaseScript, Text: "Checking requirements", Line: "Checking requirements..."},
+		{Script: pai.KubesprayScript, Phase: PhasePlay, Text: "all,localhost"},
+		{Script: pai.KubesprayScript, Phase: PhaseTask, Text: "requirement/basic-resource : check memory"},
+		{Script: pai.KubesprayScript, Phase: PhasePrompt, Text: fmt.Sprintf("answered %q to %q", "N", AzurePrompt)},
+		{Script: pai.KubesprayScript, Phase: PhaseScript, Text: "Starting kubernetes"},
+		{Script: pai.KubesprayScript, Phase: PhasePlay, Text: "k8s-cluster"},
+		{Script: pai.KubesprayScript, Phase: PhaseTask, Text: "kubernetes/master : kubeadm | Initialize first master"},
 	}
 	i := 0
 	for _, s := range statuses {
@@ -218,7 +220,7 @@ func TestRunScriptRequirementPrompt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
-			opts := f.options(KubesprayScript, "FIXTURE_REQUIREMENT_FAIL=1")
+			opts := f.options(pai.KubesprayScript, "FIXTURE_REQUIREMENT_FAIL=1")
 			opts.Args = []string{"-v"}
 			opts.LogPath = filepath.Join(t.TempDir(), "kubespray.log")
 			opts.ContinueOnRequirementFailure = tc.goOn
@@ -277,7 +279,7 @@ func TestRunScriptUnknownPrompt(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			f := newFixture(t)
-			opts := f.options(KubesprayScript, "FIXTURE_UNKNOWN_PROMPT="+tc.mode)
+			opts := f.options(pai.KubesprayScript, "FIXTURE_UNKNOWN_PROMPT="+tc.mode)
 			opts.LogPath = filepath.Join(t.TempDir(), "kubespray.log")
 			opts.IdleTimeout = 200 * time.Millisecond
 			opts.KillGrace = time.Second
@@ -316,7 +318,7 @@ func TestRunScriptUnknownPrompt(t *testing.T) {
 // substitution's pipe), is left alone.
 func TestRunScriptQuietIsNotAPrompt(t *testing.T) {
 	f := newFixture(t)
-	opts := f.options(KubesprayScript, "FIXTURE_QUIET=0.6")
+	opts := f.options(pai.KubesprayScript, "FIXTURE_QUIET=0.6")
 	opts.IdleTimeout = 100 * time.Millisecond
 	if err := RunScript(context.Background(), opts); err != nil {
 		t.Fatalf("RunScript: %v", err)
@@ -329,14 +331,14 @@ func TestRunScriptQuietIsNotAPrompt(t *testing.T) {
 func TestRunScriptFailure(t *testing.T) {
 	const password = "hunter2-Secret!"
 	f := newFixture(t)
-	opts := f.options(KubesprayScript, "FIXTURE_FAIL_PLAYBOOK=cluster.yml", "PAI_PASSWORD="+password)
+	opts := f.options(pai.KubesprayScript, "FIXTURE_FAIL_PLAYBOOK=cluster.yml", "PAI_PASSWORD="+password)
 	opts.LogPath = filepath.Join(t.TempDir(), "kubespray.log")
 	err := RunScript(context.Background(), opts)
 	var se *ScriptError
 	if !errors.As(err, &se) {
 		t.Fatalf("err = %v, want a ScriptError", err)
 	}
-	if se.ExitCode != 2 || se.Err != nil || se.LogPath != opts.LogPath || se.Script != KubesprayScript {
+	if se.ExitCode != 2 || se.Err != nil || se.LogPath != opts.LogPath || se.Script != pai.KubesprayScript {
 		t.Errorf("ScriptError = %+v", se)
 	}
 	if want := "quick-start-kubespray.sh: exit status 2 (full output in " + opts.LogPath + ")"; err.Error() != want {
@@ -370,7 +372,7 @@ func TestRunScriptCancel(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	opts := f.options(KubesprayScript, "FIXTURE_HANG=1")
+	opts := f.options(pai.KubesprayScript, "FIXTURE_HANG=1")
 	opts.LogPath = filepath.Join(t.TempDir(), "kubespray.log")
 	opts.KillGrace = 200 * time.Millisecond
 	opts.Progress = func(s Status) {
@@ -458,7 +460,7 @@ func TestRunScriptCancelledBefore(t *testing.T) {
 	f := newFixture(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := RunScript(ctx, f.options(KubesprayScript)); !errors.Is(err, context.Canceled) {
+	if err := RunScript(ctx, f.options(pai.KubesprayScript)); !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
 	if rec := f.recorded(t); len(rec) != 0 {
@@ -473,7 +475,7 @@ func TestRunScriptCancelledBefore(t *testing.T) {
 func TestRunScriptKnownPromptsBeatIdleTimeout(t *testing.T) {
 	f := newFixture(t)
 	for i := range 5 {
-		opts := f.options(KubesprayScript, "FIXTURE_REQUIREMENT_FAIL=1")
+		opts := f.options(pai.KubesprayScript, "FIXTURE_REQUIREMENT_FAIL=1")
 		opts.ContinueOnRequirementFailure = true
 		opts.IdleTimeout = time.Millisecond
 		if err := RunScript(context.Background(), opts); err != nil {

@@ -1,59 +1,37 @@
 package storage
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
 
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests/yamltext"
-
 	"go.yaml.in/yaml/v3"
-
-	"github.com/paimirror/paimirror/installer/patch"
 )
 
-// Machine is one machine of layout.yaml's machine-list.
-type Machine struct {
-	// Hostname is its hostname, also its Kubernetes node name.
-	Hostname string
-	// IP is its hostip.
-	IP string
-	// Master, Worker and Storage are pai-master, pai-worker and
-	// pai-storage: "true".
-	Master, Worker, Storage bool
-}
-
-// layoutFile is the part of layout.yaml Setup reads.
-type layoutFile struct {
-	MachineList []struct {
-		Hostname string `yaml:"hostname"`
-		HostIP   string `yaml:"hostip"`
-		Master   any    `yaml:"pai-master"`
-		Worker   any    `yaml:"pai-worker"`
-		Storage  any    `yaml:"pai-storage"`
-	} `yaml:"machine-list"`
-}
+// Machine is one machine of layout.yaml's machine-list, as package pai
+// reads it.
+type Machine = pai.Machine
 
 // parseMachines validates layout.yaml with pai's rules and lists its
 // machines.
 func parseMachines(data []byte, source string) ([]Machine, error) {
-	if err := patch.ValidateLayout(data, source); err != nil {
+	l, err := pai.ParseLayout(data, source)
+	if err != nil {
 		return nil, err
 	}
-	var l layoutFile
-	if err := yaml.Unmarshal(data, &l); err != nil {
-		return nil, fmt.Errorf("%s: %w", source, err)
+	return l.Machines, nil
+}
+
+// editError makes an edit the editor refuses (a *yamltext.EditError) an
+// ErrEdit, keeping its message.
+func editError(err error) error {
+	if _, ok := errors.AsType[*yamltext.EditError](err); ok {
+		return fmt.Errorf("%w: %w", ErrEdit, err)
 	}
-	var ms []Machine
-	for _, m := range l.MachineList {
-		// pai's templates compare with the string 'true'; a YAML boolean
-		// true does not count there, so it does not count here.
-		ms = append(ms, Machine{
-			Hostname: m.Hostname, IP: m.HostIP,
-			Master: m.Master == "true", Worker: m.Worker == "true", Storage: m.Storage == "true",
-		})
-	}
-	return ms, nil
+	return err
 }
 
 // markStorage returns layout.yaml with `pai-storage: "true"` on the machine
@@ -66,13 +44,13 @@ func markStorage(data []byte, hostname string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	_, list := lookup(root(doc), "machine-list")
+	_, list := yamltext.Lookup(yamltext.Root(doc), "machine-list")
 	if list == nil || list.Kind != yaml.SequenceNode {
 		return nil, false, fmt.Errorf("no machine-list sequence")
 	}
 	var item *yaml.Node
 	for _, m := range list.Content {
-		if _, h := lookup(m, "hostname"); h != nil && h.Kind == yaml.ScalarNode && h.Value == hostname {
+		if _, h := yamltext.Lookup(m, "hostname"); h != nil && h.Kind == yaml.ScalarNode && h.Value == hostname {
 			item = m
 			break
 		}
@@ -81,20 +59,24 @@ func markStorage(data []byte, hostname string) ([]byte, bool, error) {
 		return nil, false, fmt.Errorf("%w: no machine with hostname %s", ErrNoSuchNode, hostname)
 	}
 	const entry = `pai-storage: "true"`
-	t := newText(data)
-	switch _, v := lookup(item, "pai-storage"); {
-	case isString(v, "true"):
+	t := yamltext.NewText(data)
+	if err := t.CheckBreaks(); err != nil {
+		return nil, false, editError(err)
+	}
+	var e yamltext.Edit
+	switch _, v := yamltext.Lookup(item, "pai-storage"); {
+	case yamltext.IsString(v, "true"):
 		return data, false, nil
 	case v != nil:
-		if err := t.replaceScalar(v, isFlow(item), `"true"`); err != nil {
-			return nil, false, fmt.Errorf("pai-storage of %s: %w", hostname, err)
+		if e, err = t.ReplaceScalar(v, yamltext.IsFlow(item), `"true"`); err != nil {
+			return nil, false, fmt.Errorf("pai-storage of %s: %w", hostname, editError(err))
 		}
-	case isFlow(item):
-		if err := t.addToFlowMapping(item, entry); err != nil {
-			return nil, false, fmt.Errorf("machine %s: %w", hostname, err)
+	case yamltext.IsFlow(item):
+		if e, err = t.AddToFlowMapping(item, entry); err != nil {
+			return nil, false, fmt.Errorf("machine %s: %w", hostname, editError(err))
 		}
 	default:
-		k, v := lookup(item, "pai-worker")
+		k, v := yamltext.Lookup(item, "pai-worker")
 		if k == nil || v.Kind != yaml.ScalarNode || v.Line != k.Line {
 			line := item.Line
 			if k != nil {
@@ -102,14 +84,14 @@ func markStorage(data []byte, hostname string) ([]byte, bool, error) {
 			}
 			return nil, false, fmt.Errorf("%w: line %d: machine %s has no one-line pai-worker entry to put pai-storage after", ErrEdit, line, hostname)
 		}
-		body, _ := t.line(k.Line)
-		koff := byteOffset(body, k.Column)
+		body, _ := t.Line(k.Line)
+		koff := yamltext.ByteOffset(body, k.Column)
 		if koff < 0 || strings.TrimLeft(body[:koff], " -") != "" {
 			return nil, false, fmt.Errorf("%w: line %d: pai-worker is not where the parser put it", ErrEdit, k.Line)
 		}
 		// The entry must end on its line: no continuation lines follow.
-		for n := k.Line + 1; n <= len(t.lines); n++ {
-			next, _ := t.line(n)
+		for n := k.Line + 1; n <= len(t.Lines); n++ {
+			next, _ := t.Line(n)
 			trimmed := strings.TrimLeft(next, " ")
 			if trimmed == "" || strings.HasPrefix(trimmed, "#") {
 				continue
@@ -119,9 +101,12 @@ func markStorage(data []byte, hostname string) ([]byte, bool, error) {
 			}
 			break
 		}
-		t.insertAfter(k.Line, strings.Repeat(" ", koff)+entry)
+		e = t.InsertAfter(k.Line, strings.Repeat(" ", koff)+entry)
 	}
-	out := t.bytes()
+	out, err := t.Apply(e)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrEdit, err)
+	}
 	if err := checkMarked(data, out, hostname); err != nil {
 		return nil, false, err
 	}
@@ -131,11 +116,11 @@ func markStorage(data []byte, hostname string) ([]byte, bool, error) {
 // checkMarked proves that after is before with pai-storage: "true" on the
 // machine hostname and nothing else changed in meaning.
 func checkMarked(before, after []byte, hostname string) error {
-	old, err := decodeAny(before)
+	old, err := yamltext.DecodeAny(before)
 	if err != nil {
 		return err
 	}
-	now, err := decodeAny(after)
+	now, err := yamltext.DecodeAny(after)
 	if err != nil {
 		return fmt.Errorf("%w: the edited layout.yaml does not parse: %v", ErrEdit, err)
 	}

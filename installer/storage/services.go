@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/paimirror/paimirror/manifests/yamltext"
-
 	"go.yaml.in/yaml/v3"
 )
 
@@ -43,89 +42,100 @@ func enableStorageManager(data []byte, localpath string) ([]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	top := root(doc)
+	top := yamltext.Root(doc)
 	if top != nil && top.Kind != yaml.MappingNode {
 		return nil, false, fmt.Errorf("%w: the file is not a mapping", ErrEdit)
 	}
-	t := newText(data)
+	t := yamltext.NewText(data)
+	if err := t.CheckBreaks(); err != nil {
+		return nil, false, editError(err)
+	}
 	entry := localpathKey + ": " + localpath
-	k, v := lookup(top, smKey)
+	var edits []yamltext.Edit
+	k, v := yamltext.Lookup(top, smKey)
 	switch {
 	case k != nil && v.Kind == yaml.MappingNode:
-		_, lv := lookup(v, localpathKey)
+		_, lv := yamltext.Lookup(v, localpathKey)
 		switch {
-		case isString(lv, localpath):
+		case yamltext.IsString(lv, localpath):
 			return data, false, nil
 		case lv != nil:
-			if err := t.replaceScalar(lv, isFlow(v), localpath); err != nil {
-				return nil, false, fmt.Errorf("%s.%s: %w", smKey, localpathKey, err)
+			e, err := t.ReplaceScalar(lv, yamltext.IsFlow(v), localpath)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s.%s: %w", smKey, localpathKey, editError(err))
 			}
-		case isFlow(v):
-			if err := t.addToFlowMapping(v, entry); err != nil {
-				return nil, false, fmt.Errorf("%s: %w", smKey, err)
+			edits = append(edits, e)
+		case yamltext.IsFlow(v):
+			e, err := t.AddToFlowMapping(v, entry)
+			if err != nil {
+				return nil, false, fmt.Errorf("%s: %w", smKey, editError(err))
 			}
+			edits = append(edits, e)
 		default:
 			first := v.Content[0]
-			body, _ := t.line(first.Line)
-			off := byteOffset(body, first.Column)
+			body, _ := t.Line(first.Line)
+			off := yamltext.ByteOffset(body, first.Column)
 			if off < 0 || strings.TrimLeft(body[:off], " ") != "" || first.Line <= k.Line {
 				return nil, false, fmt.Errorf("%w: line %d: the %s section is not laid out one entry a line", ErrEdit, first.Line, smKey)
 			}
-			t.insertAfter(k.Line, body[:off]+entry)
+			edits = append(edits, t.InsertAfter(k.Line, body[:off]+entry))
 		}
 	case k != nil && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null":
 		// "storage-manager:" with no entries (maybe with the commented
 		// ones below it), or "storage-manager: null".
-		body, _ := t.line(k.Line)
-		koff := byteOffset(body, k.Column)
+		body, _ := t.Line(k.Line)
+		koff := yamltext.ByteOffset(body, k.Column)
 		if k.Column != 1 || koff != 0 {
 			return nil, false, fmt.Errorf("%w: line %d: %s is not a top-level key at the start of its line", ErrEdit, k.Line, smKey)
 		}
 		if v.Value != "" { // "null" or "~"
-			t.setLine(k.Line, smKey+":")
+			edits = append(edits, t.SetLine(k.Line, smKey+":"))
 		}
-		uncommentLocalpath(t, k.Line, 0, entry)
+		edits = append(edits, uncommentLocalpath(t, k.Line, 0, entry))
 	case k != nil:
 		return nil, false, fmt.Errorf("%w: line %d: %s is not a mapping", ErrEdit, k.Line, smKey)
 	default:
 		header := 0
-		for n := 1; n <= len(t.lines); n++ {
-			body, _ := t.line(n)
+		for n := 1; n <= len(t.Lines); n++ {
+			body, _ := t.Line(n)
 			if commentedHeader.MatchString(body) {
 				header = n
 				break
 			}
 		}
 		if header > 0 {
-			body, _ := t.line(header)
+			body, _ := t.Line(header)
 			spaces := len(commentedHeader.FindStringSubmatch(body)[1])
-			t.setLine(header, smKey+":")
-			uncommentLocalpath(t, header, spaces, entry)
+			edits = append(edits, t.SetLine(header, smKey+":"), uncommentLocalpath(t, header, spaces, entry))
 		} else {
-			if len(t.lines) > 0 {
-				if last, _ := t.line(len(t.lines)); strings.TrimSpace(last) != "" {
-					t.insertAfter(len(t.lines), "")
+			n := len(t.Lines)
+			if n > 0 {
+				if last, _ := t.Line(n); strings.TrimSpace(last) != "" {
+					edits = append(edits, t.InsertAfter(n, ""))
 				}
 			}
-			t.insertAfter(len(t.lines), smKey+":")
-			t.insertAfter(len(t.lines), "  "+entry)
+			edits = append(edits, t.InsertAfter(n, smKey+":"), t.InsertAfter(n, "  "+entry))
 		}
 	}
-	out := t.bytes()
+	out, err := t.Apply(edits...)
+	if err != nil {
+		return nil, false, fmt.Errorf("%w: %v", ErrEdit, err)
+	}
 	if err := checkEnabled(data, out, localpath); err != nil {
 		return nil, false, err
 	}
 	return out, true, nil
 }
 
-// uncommentLocalpath handles the commented entries that follow the
-// storage-manager header on line header: lines "#" + more than spaces
-// blanks + text. The commented localpath among them is uncommented with
-// the value set; without one, the entry is added after the header.
-func uncommentLocalpath(t *text, header, spaces int, entry string) {
+// uncommentLocalpath returns the edit for the commented entries that
+// follow the storage-manager header on line header: lines "#" + more
+// than spaces blanks + text. The commented localpath among them is
+// uncommented with the value set; without one, the entry is added after
+// the header.
+func uncommentLocalpath(t *yamltext.Text, header, spaces int, entry string) yamltext.Edit {
 	indent := 2
-	for n := header + 1; n <= len(t.lines); n++ {
-		body, _ := t.line(n)
+	for n := header + 1; n <= len(t.Lines); n++ {
+		body, _ := t.Line(n)
 		rest, ok := strings.CutPrefix(body, "#")
 		if !ok {
 			break
@@ -136,24 +146,23 @@ func uncommentLocalpath(t *text, header, spaces int, entry string) {
 			break
 		}
 		if strings.HasPrefix(trimmed, localpathKey+":") {
-			t.setLine(n, strings.Repeat(" ", ind)+entry)
-			return
+			return t.SetLine(n, strings.Repeat(" ", ind)+entry)
 		}
 		if n == header+1 && ind >= 2 {
 			indent = ind
 		}
 	}
-	t.insertAfter(header, strings.Repeat(" ", indent)+entry)
+	return t.InsertAfter(header, strings.Repeat(" ", indent)+entry)
 }
 
 // checkEnabled proves that after is before with storage-manager.localpath
 // set and nothing else changed in meaning.
 func checkEnabled(before, after []byte, localpath string) error {
-	old, err := decodeAny(before)
+	old, err := yamltext.DecodeAny(before)
 	if err != nil {
 		return err
 	}
-	now, err := decodeAny(after)
+	now, err := yamltext.DecodeAny(after)
 	if err != nil {
 		return fmt.Errorf("%w: the edited services-configuration.yaml does not parse: %v", ErrEdit, err)
 	}

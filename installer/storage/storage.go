@@ -19,11 +19,9 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
-	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
@@ -245,9 +243,9 @@ const ClusterIDPrompt = "Please input the cluster-id which you wanna operate: "
 func paiDeployDir() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
-		return "", fmt.Errorf("finding ~/pai-deploy: %w", err)
+		return "", fmt.Errorf("finding ~/%s: %w", pai.DeployDir, err)
 	}
-	return filepath.Join(home, "pai-deploy"), nil
+	return filepath.Join(home, pai.DeployDir), nil
 }
 
 // withDefaults checks opts and fills in its defaults, for Setup.
@@ -321,10 +319,10 @@ func (o Options) checked() (Options, error) {
 			return o, err
 		}
 		if o.ClusterCfgDir == "" {
-			o.ClusterCfgDir = filepath.Join(deploy, "cluster-cfg")
+			o.ClusterCfgDir = filepath.Join(deploy, pai.ClusterCfgDir)
 		}
 		if o.Kubeconfig == "" {
-			o.Kubeconfig = filepath.Join(deploy, "kube", "config")
+			o.Kubeconfig = filepath.Join(deploy, filepath.FromSlash(pai.KubeconfigFile))
 		}
 	}
 	if o.Logger == nil {
@@ -434,11 +432,11 @@ func (s *setup) stepError(step string, err error) *StepError {
 		mp *MissingPackageError
 		ce *kube.ConflictError
 		pe *PaictlError
-		le *patch.LayoutError
+		le *pai.LayoutError
 		nb *kube.NotBoundError
 		ae *kube.APIError
 	)
-	layout := filepath.Join(s.opts.ClusterCfgDir, "layout.yaml")
+	layout := filepath.Join(s.opts.ClusterCfgDir, pai.LayoutName)
 	switch {
 	case errors.As(err, &mp):
 		e.Hint = "install it on those workers (sudo apt-get install -y nfs-common; offline: from the Ubuntu install media or a local apt mirror), make sure they can be reached over SSH, and run again"
@@ -487,7 +485,7 @@ func (s *setup) workerNames() []string {
 // check is step 1: NODE is a worker of layout.yaml, the files paictl pushes
 // are there, and every worker has nfs-common.
 func (s *setup) check(ctx context.Context) (bool, string, error) {
-	layoutPath := filepath.Join(s.opts.ClusterCfgDir, "layout.yaml")
+	layoutPath := filepath.Join(s.opts.ClusterCfgDir, pai.LayoutName)
 	data, err := os.ReadFile(layoutPath)
 	if err != nil {
 		return false, "", fmt.Errorf("reading the cluster's layout: %w (is %s the ~/pai-deploy/cluster-cfg of the install?)", err, s.opts.ClusterCfgDir)
@@ -499,7 +497,7 @@ func (s *setup) check(ctx context.Context) (bool, string, error) {
 	if s.node, s.master, err = locate(s.machines, s.opts.Node, layoutPath); err != nil {
 		return false, "", err
 	}
-	for _, f := range []string{"config.yaml", "layout.yaml", "services-configuration.yaml"} {
+	for _, f := range []string{pai.ConfigName, pai.LayoutName, pai.ServicesName} {
 		if _, err := os.Stat(filepath.Join(s.opts.ClusterCfgDir, f)); err != nil {
 			return false, "", fmt.Errorf("paictl config push needs %s in %s: %w", f, s.opts.ClusterCfgDir, err)
 		}
@@ -549,21 +547,13 @@ func locate(machines []Machine, node, layoutPath string) (found, master Machine,
 
 // sshRunner builds the default Runner from config.yaml.
 func (s *setup) sshRunner() (Runner, error) {
-	cfgPath := filepath.Join(s.opts.ClusterCfgDir, "config.yaml")
-	data, err := os.ReadFile(cfgPath)
+	cfgPath := filepath.Join(s.opts.ClusterCfgDir, pai.ConfigName)
+	c, err := pai.ReadConfig(cfgPath)
 	if err != nil {
-		return nil, fmt.Errorf("reading config.yaml for the nodes' SSH login: %w", err)
+		return nil, fmt.Errorf("the workers' SSH login: %w", err)
 	}
-	var c struct {
-		User       string `yaml:"user"`
-		Password   string `yaml:"password"`
-		SSHKeyFile string `yaml:"ssh_key_file_path"`
-	}
-	if err := yaml.Unmarshal(data, &c); err != nil {
+	if err := c.CheckLogin(); err != nil {
 		return nil, fmt.Errorf("%s: %w", cfgPath, err)
-	}
-	if c.User == "" || (c.Password == "" && c.SSHKeyFile == "") {
-		return nil, fmt.Errorf("%s: user and password (or ssh_key_file_path) are needed to reach the workers", cfgPath)
 	}
 	known := s.opts.KnownHosts
 	if known == "" {
@@ -593,10 +583,10 @@ func (s *setup) configure(ctx context.Context) (bool, string, error) {
 		edit func([]byte) ([]byte, bool, error)
 		what string
 	}{
-		{"layout.yaml", func(b []byte) ([]byte, bool, error) { return markStorage(b, s.node.Hostname) },
-			fmt.Sprintf(`layout.yaml: pai-storage: "true" on %s`, s.node.Hostname)},
-		{"services-configuration.yaml", func(b []byte) ([]byte, bool, error) { return enableStorageManager(b, s.opts.SharePath) },
-			fmt.Sprintf("services-configuration.yaml: storage-manager localpath %s", s.opts.SharePath)},
+		{pai.LayoutName, func(b []byte) ([]byte, bool, error) { return markStorage(b, s.node.Hostname) },
+			fmt.Sprintf(`%s: pai-storage: "true" on %s`, pai.LayoutName, s.node.Hostname)},
+		{pai.ServicesName, func(b []byte) ([]byte, bool, error) { return enableStorageManager(b, s.opts.SharePath) },
+			fmt.Sprintf("%s: storage-manager localpath %s", pai.ServicesName, s.opts.SharePath)},
 	} {
 		p := filepath.Join(s.opts.ClusterCfgDir, f.name)
 		changed, err := editFile(p, f.edit)
@@ -615,10 +605,6 @@ func (s *setup) configure(ctx context.Context) (bool, string, error) {
 	return true, strings.Join(done, "; "), nil
 }
 
-// origSuffix marks the copy of a file as it was before paimirror first
-// changed it.
-const origSuffix = patch.OrigSuffix
-
 // editFile applies edit to the file at p: the original is kept once as
 // p.paimirror-orig, and the new content replaces the file atomically
 // (temporary file, rename), with the same permissions.
@@ -635,7 +621,7 @@ func editFile(p string, edit func([]byte) ([]byte, bool, error)) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	orig := p + origSuffix
+	orig := p + pai.OrigSuffix
 	if _, err := os.Lstat(orig); errors.Is(err, fs.ErrNotExist) {
 		if err := atomicfile.WriteFile(orig, data, fi.Mode().Perm()); err != nil {
 			return false, fmt.Errorf("keeping the original: %w", err)
@@ -782,7 +768,7 @@ func (s *setup) clusterID(ctx context.Context) (id string, set bool, err error) 
 		return string(m[1]), true, nil
 	}
 	if cidUnset.Match(out.Bytes()) {
-		data, err := os.ReadFile(filepath.Join(s.opts.ClusterCfgDir, "services-configuration.yaml"))
+		data, err := os.ReadFile(filepath.Join(s.opts.ClusterCfgDir, pai.ServicesName))
 		if err != nil {
 			return "", false, err
 		}

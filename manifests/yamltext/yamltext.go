@@ -1,11 +1,3 @@
-// Package yamltext holds what paimirror's readers of users' YAML share
-// (the manifest parser and the installer's text-preserving editors):
-// reading a file as exactly one YAML document without letting a parser
-// panic escape, and finding where a scalar token ends on its line,
-// so that an edit replaces only the bytes of one value and keeps every
-// other byte (comments, quoting, order) as the user wrote it.
-//
-// The functions are pure and safe for concurrent use.
 package yamltext
 
 import (

@@ -1,4 +1,4 @@
-package patch
+package pai
 
 import (
 	"fmt"
@@ -134,17 +134,17 @@ type machine struct {
 func (v *layoutValidator) validate(data []byte) {
 	doc, err := yamltext.DecodeOne(data)
 	if err != nil {
-		line, msg := yamlError(err)
+		line, msg := yamltext.ErrorLine(err)
 		v.add(line, "", "%s", msg)
 		return
 	}
-	root := resolveAlias(docRoot(doc))
+	root := yamltext.Resolve(yamltext.Root(doc))
 	if root == nil || (root.Kind == yaml.ScalarNode && root.Tag == "!!null") {
 		v.add(0, "", "is empty: want machine-sku and machine-list")
 		return
 	}
 	if root.Kind != yaml.MappingNode {
-		v.add(root.Line, "", "is %s, not a mapping with machine-sku and machine-list", kindName(root))
+		v.add(root.Line, "", "is %s, not a mapping with machine-sku and machine-list", yamltext.Describe(root))
 		return
 	}
 	top := v.fields(root, "", []string{"machine-sku", "machine-list"}, []string{"kubernetes"})
@@ -170,7 +170,7 @@ func (v *layoutValidator) fields(m *yaml.Node, entry string, required, optional 
 	out := map[string]*yaml.Node{}
 	seen := map[string]int{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, val := resolveAlias(m.Content[i]), m.Content[i+1]
+		k, val := yamltext.Resolve(m.Content[i]), m.Content[i+1]
 		if k == nil || k.Kind != yaml.ScalarNode {
 			v.add(m.Content[i].Line, entry, "a key is not a string")
 			continue
@@ -184,7 +184,7 @@ func (v *layoutValidator) fields(m *yaml.Node, entry string, required, optional 
 		case k.Value == "<<":
 			v.add(k.Line, entry, "merge keys (<<) are not supported; write the keys out")
 		case slices.Contains(required, k.Value) || slices.Contains(optional, k.Value):
-			out[k.Value] = resolveAlias(val)
+			out[k.Value] = yamltext.Resolve(val)
 		default:
 			v.add(k.Line, entry, "unknown key %q (allowed: %s)", k.Value, strings.Join(append(slices.Clone(required), optional...), ", "))
 		}
@@ -199,7 +199,7 @@ func (v *layoutValidator) fields(m *yaml.Node, entry string, required, optional 
 
 // want checks that n has PyYAML type typ ("str", "int", "map", "list").
 func (v *layoutValidator) want(n *yaml.Node, entry, typ string) bool {
-	got := pyType(n)
+	got := PyType(n)
 	if got == typ {
 		return true
 	}
@@ -247,8 +247,8 @@ func (v *layoutValidator) skus(n *yaml.Node) map[string]bool {
 		v.add(n.Line, "machine-sku", "defines no machine SKU")
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, sku := resolveAlias(n.Content[i]), resolveAlias(n.Content[i+1])
-		if k == nil || pyType(k) != "str" {
+		k, sku := yamltext.Resolve(n.Content[i]), yamltext.Resolve(n.Content[i+1])
+		if k == nil || PyType(k) != "str" {
 			v.add(n.Content[i].Line, "machine-sku", "SKU name %q is not a string: quote it", n.Content[i].Value)
 			continue
 		}
@@ -288,7 +288,7 @@ func (v *layoutValidator) machines(list *yaml.Node, skus map[string]bool) {
 	}
 	var ms []machine
 	for i, item := range list.Content {
-		item = resolveAlias(item)
+		item = yamltext.Resolve(item)
 		m := machine{entry: fmt.Sprintf("machine-list[%d]", i), line: list.Content[i].Line}
 		if item == nil || item.Kind != yaml.MappingNode {
 			v.want(list.Content[i], m.entry, "map")
@@ -297,7 +297,7 @@ func (v *layoutValidator) machines(list *yaml.Node, skus map[string]bool) {
 		// Name the entry by its hostname as soon as there is one.
 		for j := 0; j+1 < len(item.Content); j += 2 {
 			if k := item.Content[j]; k.Value == "hostname" {
-				if h := resolveAlias(item.Content[j+1]); h != nil && h.Kind == yaml.ScalarNode && h.Value != "" {
+				if h := yamltext.Resolve(item.Content[j+1]); h != nil && h.Kind == yaml.ScalarNode && h.Value != "" {
 					m.entry = fmt.Sprintf("machine-list[%d] (%s)", i, h.Value)
 				}
 			}
@@ -321,9 +321,9 @@ func (v *layoutValidator) machines(list *yaml.Node, skus map[string]bool) {
 			if r == nil {
 				continue
 			}
-			if pyType(r) != "str" || (r.Value != "true" && r.Value != "false") {
+			if PyType(r) != "str" || (r.Value != "true" && r.Value != "false") {
 				hint := ""
-				if pyType(r) == "bool" {
+				if PyType(r) == "bool" {
 					word := "false"
 					if slices.Contains([]string{"yes", "true", "on"}, strings.ToLower(r.Value)) {
 						word = "true"
@@ -350,7 +350,7 @@ func (v *layoutValidator) machines(list *yaml.Node, skus map[string]bool) {
 
 // pyValue shows a scalar as PyYAML reads it.
 func pyValue(n *yaml.Node) string {
-	t := pyType(n)
+	t := PyType(n)
 	if n.Kind == yaml.ScalarNode && t != "str" {
 		return fmt.Sprintf("%s (%s)", n.Value, pyName(t))
 	}
@@ -452,28 +452,74 @@ func (v *layoutValidator) across(list *yaml.Node, ms []machine, skus map[string]
 	}
 }
 
-// layoutDevices returns the computing device types of the SKUs of the
-// layout's workers, as pai's device plugin service collects them, plus
-// nvidia.com/gpu, its default. The layout is assumed valid.
-func layoutDevices(data []byte) map[string]bool {
-	devices := map[string]bool{"nvidia.com/gpu": true}
-	var l struct {
+// Machine is one machine of layout.yaml's machine-list.
+type Machine struct {
+	// Hostname is its hostname, also its Kubernetes node name.
+	Hostname string
+	// IP is its hostip.
+	IP string
+	// Type is its machine-type, a SKU of machine-sku.
+	Type string
+	// Master, Worker and Storage are pai-master, pai-worker and
+	// pai-storage: "true". pai's templates compare with the string
+	// 'true'; a YAML boolean true does not count there, and
+	// ValidateLayout refuses it.
+	Master, Worker, Storage bool
+	// Device is the computing-device type of its SKU ("nvidia.com/gpu",
+	// "amd.com/gpu"), or "" for a SKU without one.
+	Device string
+}
+
+// Layout is a valid layout.yaml, as ParseLayout read it.
+type Layout struct {
+	// Machines are machine-list's machines, in order.
+	Machines []Machine
+}
+
+// ParseLayout validates the layout.yaml data (read from source, which
+// names it in errors) with ValidateLayout and returns its machines. An
+// invalid layout is a *LayoutError. It costs two parses of data.
+func ParseLayout(data []byte, source string) (*Layout, error) {
+	if err := ValidateLayout(data, source); err != nil {
+		return nil, err
+	}
+	var f struct {
 		SKU map[string]struct {
 			Device struct {
 				Type string `yaml:"type"`
 			} `yaml:"computing-device"`
 		} `yaml:"machine-sku"`
 		Machines []struct {
-			Type   string `yaml:"machine-type"`
-			Worker string `yaml:"pai-worker"`
+			Hostname string `yaml:"hostname"`
+			HostIP   string `yaml:"hostip"`
+			Type     string `yaml:"machine-type"`
+			Master   string `yaml:"pai-master"`
+			Worker   string `yaml:"pai-worker"`
+			Storage  string `yaml:"pai-storage"`
 		} `yaml:"machine-list"`
 	}
-	if err := yaml.Unmarshal(data, &l); err != nil {
-		return devices
+	if err := yaml.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", source, err)
 	}
+	l := &Layout{}
+	for _, m := range f.Machines {
+		l.Machines = append(l.Machines, Machine{
+			Hostname: m.Hostname, IP: m.HostIP, Type: m.Type,
+			Master: m.Master == "true", Worker: m.Worker == "true", Storage: m.Storage == "true",
+			Device: f.SKU[m.Type].Device.Type,
+		})
+	}
+	return l, nil
+}
+
+// Devices returns the computing device types of the layout's workers, as
+// pai's device plugin service collects them, plus nvidia.com/gpu, its
+// default.
+func (l *Layout) Devices() map[string]bool {
+	devices := map[string]bool{"nvidia.com/gpu": true}
 	for _, m := range l.Machines {
-		if t := l.SKU[m.Type].Device.Type; m.Worker == "true" && t != "" {
-			devices[t] = true
+		if m.Worker && m.Device != "" {
+			devices[m.Device] = true
 		}
 	}
 	return devices

@@ -1,7 +1,8 @@
-package patch
+package pai
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -156,12 +157,31 @@ func TestValidateLayout(t *testing.T) {
 	}
 }
 
-// TestLayoutDevices checks which device types the device plugin service
-// would deploy for a layout.
-func TestLayoutDevices(t *testing.T) {
+// TestParseLayout reads the machines, their SKU's device type, and the
+// device types the device plugin service would deploy.
+func TestParseLayout(t *testing.T) {
 	layout := strings.Replace(validLayout, "type: nvidia.com/gpu", "type: amd.com/gpu", 1)
-	got := layoutDevices([]byte(layout))
+	layout = strings.Replace(layout, "    pai-worker: \"true\"\n  - hostname: pai-worker2", "    pai-worker: \"true\"\n    pai-storage: \"true\"\n  - hostname: pai-worker2", 1)
+	l, err := ParseLayout([]byte(layout), "layout.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Machine{
+		{Hostname: "pai-master", IP: "10.0.0.1", Type: "master-machine", Master: true},
+		{Hostname: "pai-worker1", IP: "10.0.0.2", Type: "gpu-machine", Worker: true, Storage: true, Device: "amd.com/gpu"},
+		{Hostname: "pai-worker2", IP: "10.0.0.3", Type: "gpu-machine", Worker: true, Device: "amd.com/gpu"},
+	}
+	if !slices.Equal(l.Machines, want) {
+		t.Errorf("machines:\n%+v\nwant:\n%+v", l.Machines, want)
+	}
+	got := l.Devices()
 	if !got["amd.com/gpu"] || !got["nvidia.com/gpu"] || len(got) != 2 {
-		t.Errorf("layoutDevices = %v", got)
+		t.Errorf("Devices = %v", got)
+	}
+
+	// An invalid layout is the validator's error, not a partial reading.
+	var le *LayoutError
+	if l, err := ParseLayout([]byte(strings.Replace(validLayout, `pai-master: "true"`, "pai-master: true", 1)), "layout.yaml"); !errors.As(err, &le) || l != nil {
+		t.Errorf("invalid layout: %v, %v; want a *LayoutError", l, err)
 	}
 }

@@ -1,9 +1,11 @@
-package patch
+package pai
 
 import (
 	"regexp"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paimirror/paimirror/manifests/yamltext"
 )
 
 // pai reads config.yaml and layout.yaml with PyYAML, which follows YAML 1.1:
@@ -18,11 +20,14 @@ var (
 	pyTime = regexp.MustCompile(`^(?:[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]|[0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:[Tt]|[ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)$`)
 )
 
-// pyType returns the type PyYAML gives a node: "str", "int", "float",
-// "bool", "null", "timestamp", "map", "list", or "other" (binary, sets and
-// other explicit tags).
-func pyType(n *yaml.Node) string {
-	n = resolveAlias(n)
+// PyType returns the type pai's PyYAML gives a node (following aliases):
+// "str", "int", "float", "bool", "null", "timestamp", "map", "list", or
+// "other" (binary, sets and other explicit tags). A check of a value pai
+// reads (layout.yaml's roles, config.yaml's openpai_kubespray_extra_var)
+// thereby reaches the verdict pai's own would. It costs a few regular
+// expression matches.
+func PyType(n *yaml.Node) string {
+	n = yamltext.Resolve(n)
 	if n == nil {
 		return "null"
 	}
@@ -69,15 +74,4 @@ func pyType(n *yaml.Node) string {
 		return "timestamp"
 	}
 	return "str"
-}
-
-// resolveAlias follows aliases to the node they name.
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 100; i++ {
-		n = n.Alias
-	}
-	if n != nil && n.Kind == yaml.AliasNode {
-		return nil
-	}
-	return n
 }
