@@ -18,20 +18,11 @@ import (
 	"github.com/paimirror/paimirror/manifests"
 )
 
-// smallBundle builds the small manifest once and returns its bytes.
+// smallBundle returns the bytes of bundletest's small fixture, a copy of
+// its own for each call.
 func smallBundle(t testing.TB) []byte {
 	t.Helper()
-	m := parse(t.(*testing.T), smallManifest)
-	u, err := bundletest.Start(m, bundletest.Options{LayerSize: 512, FileSize: 512})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer u.Close()
-	out := filepath.Join(t.TempDir(), "b.tar")
-	if _, err := bundle.Build(context.Background(), u.Manifest, bundle.BuildOptions{Output: out, Mirrors: u.Mirrors(), Transport: bundletest.LoopbackTransport()}); err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile(out)
+	data, err := os.ReadFile(bundletest.SmallBundle(t).Path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,12 @@
 // Options.Stall holds a response after part of its body, so a test can
 // interrupt a build inside one item and see what a rerun fetches again.
 //
+// Build builds a bundle from a fresh upstream for one test. DefaultBundle
+// and SmallBundle are read-only bundles of the default and the small
+// manifest built once per test binary, in a temporary directory that
+// RunTests (called from the package's TestMain) removes at exit; they
+// are safe to ask for from concurrent tests.
+//
 // It replaces only the upstream registries, download sites, package
 // index and apt repositories; everything of paimirror's own runs for
 // real against it.

@@ -3,39 +3,20 @@ package sign_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/bundle/sign"
-	"github.com/paimirror/paimirror/manifests"
 )
 
-// smallBundle builds bundletest's small manifest (tiny layers and files)
-// and returns a path to a fresh copy of it for each call of the returned
-// function.
+// smallBundle returns a function that makes a fresh copy of bundletest's
+// small fixture (tiny layers and files) for each call and returns its path.
 func smallBundle(t *testing.T) func() string {
 	t.Helper()
-	m, err := manifests.Parse("small.yaml", []byte(bundletest.SmallManifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, path := bundletest.Build(t, m, bundletest.Options{LayerSize: 512, FileSize: 512})
-	b.Close()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return func() string {
-		p := filepath.Join(t.TempDir(), "small.tar")
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	f := bundletest.SmallBundle(t)
+	return func() string { return f.Copy(t) }
 }
 
 func open(t *testing.T, path string) *bundle.Bundle {

@@ -13,7 +13,8 @@
 //
 // The binaries are looked for in $PAIMIRROR_CACHE/kube-v1.32.13 (default
 // the user cache dir's paimirror/kube-v1.32.13); when they or etcd are
-// missing the test is skipped, or fails where bundletest.RequireEnv is set.
+// missing the test is skipped, or fails where PAIMIRROR_REQUIRE_TOOLS is set
+// (testenv.RequireEnv, as .ci/run sets it).
 package kubetest
 
 import (
@@ -41,7 +42,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // Version is the Kubernetes version of the binaries .ci/kube-binaries.sh
@@ -49,38 +50,30 @@ import (
 const Version = "v1.32.13"
 
 // Binaries returns the paths of kube-apiserver, kube-controller-manager and
-// etcd. When one is missing the test is skipped, or fails where
-// bundletest.RequireEnv is set.
+// etcd: the first two built into BinDir by .ci/kube-binaries.sh, etcd on
+// PATH (Debian's etcd-server). When one is missing (or is not an
+// executable file) the test is skipped, or fails where testenv.RequireEnv
+// is set, saying what provides it. It costs a few stat calls.
 func Binaries(t testing.TB) (apiserver, controllerManager, etcd string) {
 	t.Helper()
-	dir := BinDir()
-	apiserver = filepath.Join(dir, "kube-apiserver")
-	controllerManager = filepath.Join(dir, "kube-controller-manager")
-	for _, p := range []string{apiserver, controllerManager} {
-		if fi, err := os.Stat(p); err != nil || fi.Mode()&0o111 == 0 {
-			if os.Getenv(bundletest.RequireEnv) != "" {
-				t.Fatalf("%s %s is not built in %s (%s is set, so this fails instead of skipping); run .ci/kube-binaries.sh", filepath.Base(p), Version, dir, bundletest.RequireEnv)
-			}
-			t.Skipf("%s %s is not built in %s; .ci/kube-binaries.sh builds it (about 6 minutes)", filepath.Base(p), Version, dir)
-		}
+	built := func(name string) string {
+		t.Helper()
+		return testenv.Find(t, testenv.Program{
+			What:       name + " " + Version,
+			Candidates: []string{filepath.Join(BinDir(), name)},
+			Provider:   ".ci/kube-binaries.sh builds it (about 6 minutes)",
+		})
 	}
-	etcd = bundletest.Tool(t, "etcd")
+	apiserver, controllerManager = built("kube-apiserver"), built("kube-controller-manager")
+	etcd = testenv.Find(t, testenv.Program{What: "etcd", Name: "etcd", Provider: "Debian's etcd-server has it; .ci/run installs it"})
 	return apiserver, controllerManager, etcd
 }
 
 // BinDir is where .ci/kube-binaries.sh puts the binaries:
-// $PAIMIRROR_CACHE/kube-v1.32.13, PAIMIRROR_CACHE defaulting to the user
-// cache dir's paimirror/.
+// testenv.CacheDir()/kube-v1.32.13, that is $PAIMIRROR_CACHE/kube-v1.32.13,
+// PAIMIRROR_CACHE defaulting to the user cache dir's paimirror/.
 func BinDir() string {
-	cache := os.Getenv("PAIMIRROR_CACHE")
-	if cache == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir()
-		}
-		cache = filepath.Join(dir, "paimirror")
-	}
-	return filepath.Join(cache, "kube-"+Version)
+	return filepath.Join(testenv.CacheDir(), "kube-"+Version)
 }
 
 // Options tunes Start.
