@@ -186,6 +186,26 @@ func TestBuildRangeIgnored(t *testing.T) {
 	}
 }
 
+// TestBuildRetryAfterManifest: Docker Hub's pull limit answers manifest
+// GETs, not blobs: the first three manifest GETs are answered 429 with
+// Retry-After: 1. The build waits as asked each time and completes
+// (go-containerregistry's own retry, 1 s then 3 s, gives up after three).
+func TestBuildRetryAfterManifest(t *testing.T) {
+	reg := badlink.Registry(t, badlink.RegistryOptions{})
+	m, _, _ := badImages(t, reg, 1, 64<<10)
+	front := badlink.RetryAfterFront(t, reg.URL, 3, time.Second, badlink.WithManifests())
+	start := time.Now()
+	if _, err := badBuild(t, m, front.URL, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := front.Count(badlink.Throttled); n != 3 {
+		t.Errorf("%d requests throttled, want 3", n)
+	}
+	if time.Since(start) < 3*time.Second {
+		t.Error("the build did not wait out Retry-After")
+	}
+}
+
 // TestBuildRetryAfter: the first two blob GETs are answered 429 with
 // Retry-After: 1; the build waits and completes.
 func TestBuildRetryAfter(t *testing.T) {

@@ -157,12 +157,15 @@ func (e *ItemError) Error() string { return e.Item + ": " + e.Err.Error() }
 func (e *ItemError) Unwrap() error { return e.Err }
 
 type builder struct {
-	opts     BuildOptions
-	log      *slog.Logger
-	w        *partialWriter
-	eng      *fetch.Engine
-	records  map[string]journalRecord
-	sem      chan struct{}
+	opts    BuildOptions
+	log     *slog.Logger
+	w       *partialWriter
+	eng     *fetch.Engine
+	records map[string]journalRecord
+	sem     chan struct{}
+	// rt is opts.Transport made patient (fetch.Engine.Patient) with
+	// servers that ask to wait; client is over it.
+	rt       http.RoundTripper
 	client   *http.Client
 	progMu   sync.Mutex
 	mu       sync.Mutex
@@ -256,6 +259,10 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		w.close()
 		return nil, err
 	}
+	// Manifests, tokens, index pages and apt's signed indexes wait when a
+	// server asks (429/503), as blobs do; the engine's own requests pass.
+	b.rt = b.eng.Patient(opts.Transport)
+	b.client.Transport = b.rt
 	partBytes, partBlobs := b.eng.Partial()
 	if resumed.Blobs > 0 || resumed.Dropped != "" || partBlobs > 0 {
 		log.Info("resuming build", "partial", w.path, "blobs", resumed.Blobs, "bytes", resumed.Bytes, "dropped", resumed.Dropped, "unfinished", partBlobs, "unfinishedBytes", partBytes)

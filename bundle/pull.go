@@ -144,7 +144,7 @@ func (b *builder) transport(ctx context.Context, repo name.Repository) (http.Rou
 	if err != nil {
 		return nil, fmt.Errorf("credentials for %s: %w", repo.RegistryStr(), err)
 	}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, b.opts.Transport, []string{repo.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, b.rt, []string{repo.Scope(transport.PullScope)})
 	if err != nil {
 		return nil, err
 	}

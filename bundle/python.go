@@ -64,7 +64,7 @@ func (b *builder) resolvePython(ctx context.Context, m *manifests.Manifest, grou
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	b.pyCache = &fileCache{rt: b.opts.Transport, dir: tmp}
+	b.pyCache = &fileCache{rt: b.rt, dir: tmp}
 	idx, origin := b.pythonIndex(py, pypi.IndexOptions{
 		Client:  &http.Client{Transport: b.pyCache},
 		URLs:    func(u string) []string { return fileSources(b.opts.Mirrors, []string{u}) },

@@ -71,6 +71,7 @@ type frontConfig struct {
 	transport  http.RoundTripper
 	user, pass string
 	now        func() time.Time
+	manifests  bool
 }
 
 // WithTransport sets the transport the front reaches its upstream with
@@ -91,6 +92,13 @@ func WithBasicAuth(username, password string) FrontOption {
 // (default time.Now), so a test can move past a TTL without waiting.
 func WithClock(now func() time.Time) FrontOption {
 	return func(c *frontConfig) { c.now = now }
+}
+
+// WithManifests makes RetryAfterFront throttle manifest GETs
+// (/v2/NAME/manifests/REF) instead of blob GETs: Docker Hub counts its pull
+// limit on manifests, so that is where its 429s come.
+func WithManifests() FrontOption {
+	return func(c *frontConfig) { c.manifests = true }
 }
 
 // Front is an HTTP server on a loopback port standing in for an internet
@@ -115,8 +123,12 @@ type Front struct {
 	reqs []Request
 }
 
-// blobPath matches a blob URL path, /v2/NAME/blobs/sha256:HEX.
-var blobPath = regexp.MustCompile(`^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$`)
+// blobPath matches a blob URL path, /v2/NAME/blobs/sha256:HEX;
+// manifestPath a manifest's, /v2/NAME/manifests/REF.
+var (
+	blobPath     = regexp.MustCompile(`^/v2/(.+)/blobs/(sha256:[0-9a-f]{64})$`)
+	manifestPath = regexp.MustCompile(`^/v2/(.+)/manifests/([^/]+)$`)
+)
 
 // newFront makes a front for upstream; start serves it.
 func newFront(upstream *url.URL, opts []FrontOption) *Front {
@@ -275,18 +287,23 @@ func NoRangeFront(t testing.TB, upstream *url.URL, opts ...FrontOption) *Front {
 	return f
 }
 
-// RetryAfterFront answers the first n blob GETs (/v2/NAME/blobs/DIGEST)
-// with 429 Too Many Requests and "Retry-After: S", S being after in whole
-// seconds, rounded up; those are recorded as Throttled. Everything else,
-// and every blob GET after those, is proxied to upstream.
+// RetryAfterFront answers the first n blob GETs (/v2/NAME/blobs/DIGEST),
+// or with WithManifests the first n manifest GETs, with 429 Too Many
+// Requests and "Retry-After: S", S being after in whole seconds, rounded
+// up; those are recorded as Throttled. Everything else, and every such GET
+// after those, is proxied to upstream.
 func RetryAfterFront(t testing.TB, upstream *url.URL, n int, after time.Duration, opts ...FrontOption) *Front {
 	t.Helper()
 	f := newFront(upstream, opts)
 	retryAfter := int64((after + time.Second - 1) / time.Second)
 	var mu sync.Mutex
 	throttled := 0
+	throttles := blobPath
+	if f.cfg.manifests {
+		throttles = manifestPath
+	}
 	f.URL = f.start(t, "front", func(w *recorder, r *http.Request) {
-		if r.Method == http.MethodGet && blobPath.MatchString(r.URL.Path) {
+		if r.Method == http.MethodGet && throttles.MatchString(r.URL.Path) {
 			mu.Lock()
 			throttle := throttled < n
 			if throttle {

@@ -672,7 +672,7 @@ func (b *blob) attempt(ctx context.Context, id int, seg *segment, src *srcState)
 	probe := !b.rangeOK && !b.noProbe && (size < 0 || size >= 2*b.e.opts.SegmentMin) && b.e.opts.Connections > 1
 	b.mu.Unlock()
 
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	req, err := http.NewRequestWithContext(context.WithValue(ctx, engineRequest{}, true), http.MethodGet, u, nil)
 	if err != nil {
 		return 0, &SourceError{Source: src.name(), Err: err, Permanent: true}
 	}

@@ -40,6 +40,11 @@
 //     CDN redirect is remembered for the blob's later range requests; when
 //     the CDN refuses it (expired: 401, 403, 404, 410) the blob is asked
 //     of the registry again, which issues a fresh one.
+//   - The same patience outside Fetch. Engine.Patient wraps the
+//     transport of the small requests a build makes itself (manifests and
+//     tokens through go-containerregistry, index pages): a 429 or 503 is
+//     waited out the same way, as Docker Hub's pull limit answers on
+//     manifests.
 //   - Servers that ignore Range. A 200 with the whole body to a request
 //     for a later range means the source cannot resume: the blob starts
 //     over from byte 0 on that response when no other source can serve
