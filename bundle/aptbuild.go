@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"net/url"
 	"os"
@@ -269,7 +270,7 @@ func (b *builder) getSmall(ctx context.Context, u string, limit int64) ([]byte, 
 	var data []byte
 	res, err := b.eng.Fetch(ctx, fetch.Request{
 		Item: u, Size: -1, Limit: limit, Sources: urlSources(fileSources(b.opts.Mirrors, []string{u})),
-		Commit: func(f *os.File, _ string, size int64) error {
+		Commit: func(f *os.File, _ digest.Digest, size int64) error {
 			var err error
 			data, err = io.ReadAll(io.LimitReader(f, size))
 			return err
@@ -312,12 +313,12 @@ func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Sour
 // blob; the engine's errors become the apt package's.
 func (b *builder) aptDownload(ctx context.Context, u, name string, want apt.FileSum, limit int64, w io.Writer) error {
 	r := fetch.Request{Item: u, Size: want.Size, Sources: []fetch.Source{{URL: u}},
-		Commit: func(f *os.File, _ string, size int64) error {
+		Commit: func(f *os.File, _ digest.Digest, size int64) error {
 			_, err := io.Copy(w, io.LimitReader(f, size))
 			return err
 		}}
 	if want.SHA256 != "" {
-		r.Digest = "sha256:" + want.SHA256
+		r.Digest = digest.NewDigestFromEncoded(digest.SHA256, want.SHA256)
 	}
 	if want.Size < 0 {
 		r.Limit = limit
@@ -331,7 +332,7 @@ func (b *builder) aptDownload(ctx context.Context, u, name string, want apt.File
 	case errors.Is(err, fetch.ErrTooLarge):
 		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", u, limit, apt.ErrTooLarge)
 	case errors.As(err, &de):
-		return &apt.ChecksumError{Path: name, Source: u, WantSHA256: want.SHA256, GotSHA256: strings.TrimPrefix(de.Got, "sha256:"), WantSize: want.Size, GotSize: want.Size}
+		return &apt.ChecksumError{Path: name, Source: u, WantSHA256: want.SHA256, GotSHA256: de.Got.Encoded(), WantSize: want.Size, GotSize: want.Size}
 	case errors.As(err, &se) && se.Status != 0:
 		return &apt.HTTPError{URL: u, Status: se.Status}
 	}
@@ -364,7 +365,7 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 					size = -1
 				}
 				item := "apt package " + f.Package
-				st, err := b.fetchBlob(ctx, item, f.Digest(), size, srcs)
+				st, err := b.fetchBlob(ctx, item, digest.Digest(f.Digest()), size, srcs)
 				if err == nil {
 					f.Source = st.source
 					if f.Source == "" {

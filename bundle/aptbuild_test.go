@@ -137,7 +137,7 @@ func TestBuildAptMismatchAndResume(t *testing.T) {
 		t.Fatalf("no digests in %v", err)
 	}
 	for _, n := range tarBlobNames(t, opts.Output+".partial") {
-		if "sha256:"+n == de.Got {
+		if "sha256:"+n == string(de.Got) {
 			t.Error("the bad bytes were stored")
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"log/slog"
 	"net/http"
 	"os"
@@ -577,7 +578,7 @@ const segmentMin = 8 << 20
 // stored says where a blob came from.
 type stored struct {
 	source string // "" when it was already in the bundle
-	digest string
+	digest digest.Digest
 	size   int64
 }
 
@@ -585,15 +586,15 @@ type stored struct {
 // fetch.Engine.Fetch). size < 0 means unknown; digest "" means unknown (a
 // file whose upstream publishes no checksum: the digest is taken from the
 // bytes). Concurrent calls for the same digest download it once.
-func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64, sources []fetch.Source) (stored, error) {
-	key := digest
+func (b *builder) fetchBlob(ctx context.Context, item string, d digest.Digest, size int64, sources []fetch.Source) (stored, error) {
+	key := string(d)
 	if key == "" {
 		key = "item:" + item
 	}
 	b.mu.Lock()
-	if digest != "" && b.w.has(digest) {
+	if d != "" && b.w.has(string(d)) {
 		b.mu.Unlock()
-		return stored{digest: digest, size: b.w.size(digest)}, nil
+		return stored{digest: d, size: b.w.size(string(d))}, nil
 	}
 	if c, ok := b.inflight[key]; ok {
 		b.mu.Unlock()
@@ -608,7 +609,7 @@ func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64
 	b.inflight[key] = c
 	b.mu.Unlock()
 
-	c.res, c.err = b.download(ctx, item, digest, size, sources)
+	c.res, c.err = b.download(ctx, item, d, size, sources)
 	b.mu.Lock()
 	delete(b.inflight, key)
 	b.mu.Unlock()
@@ -618,7 +619,7 @@ func (b *builder) fetchBlob(ctx context.Context, item, digest string, size int64
 
 // download runs one item through the engine, at most Jobs at once, and
 // appends the verified bytes to the bundle.
-func (b *builder) download(ctx context.Context, item, digest string, size int64, sources []fetch.Source) (stored, error) {
+func (b *builder) download(ctx context.Context, item string, d digest.Digest, size int64, sources []fetch.Source) (stored, error) {
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -626,18 +627,18 @@ func (b *builder) download(ctx context.Context, item, digest string, size int64,
 	}
 	defer func() { <-b.sem }()
 	res, err := b.eng.Fetch(ctx, fetch.Request{
-		Item: item, Digest: digest, Size: size, Sources: sources,
+		Item: item, Digest: d, Size: size, Sources: sources,
 		// Known blobs are written straight into their member of the
 		// bundle; others (no size or digest given) go through a part
 		// file and are appended once verified.
 		Place: func(n int64) (fetch.Part, error) {
-			s, err := b.w.place(digest, n)
+			s, err := b.w.place(string(d), n)
 			if s == nil || err != nil {
 				return nil, err
 			}
 			return s, nil
 		},
-		Commit: func(f *os.File, digest string, size int64) error { return b.w.add(digest, size, f) },
+		Commit: func(f *os.File, d digest.Digest, size int64) error { return b.w.add(string(d), size, f) },
 	})
 	if err != nil {
 		return stored{}, err

@@ -283,7 +283,7 @@ images:
 			t.Fatalf("want a digest mismatch, got %v", err)
 		}
 		var de *bundle.DigestError
-		if !errors.As(err, &de) || de.Want != layer || de.Got == layer || !strings.Contains(de.Source, "quay.io/coreos/etcd") {
+		if !errors.As(err, &de) || string(de.Want) != layer || string(de.Got) == layer || !strings.Contains(de.Source, "quay.io/coreos/etcd") {
 			t.Fatalf("error does not name source and digests: %v", err)
 		}
 		for _, want := range []string{"quay.io/coreos/etcd:v3.3.10", layer, "rerun"} {

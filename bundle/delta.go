@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"os"
 	"path/filepath"
@@ -121,7 +122,7 @@ func inBaseBytes(lock *Lock, base map[string]int64) int64 {
 // fetchMemory downloads a small blob (an image config a delta's base
 // holds) through the engine, checks it against its digest and returns
 // its bytes without storing them.
-func (b *builder) fetchMemory(ctx context.Context, item, digest string, size int64, sources []fetch.Source) ([]byte, error) {
+func (b *builder) fetchMemory(ctx context.Context, item string, d digest.Digest, size int64, sources []fetch.Source) ([]byte, error) {
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -130,8 +131,8 @@ func (b *builder) fetchMemory(ctx context.Context, item, digest string, size int
 	defer func() { <-b.sem }()
 	var data []byte
 	_, err := b.eng.Fetch(ctx, fetch.Request{
-		Item: item, Digest: digest, Size: size, Sources: sources,
-		Commit: func(f *os.File, _ string, n int64) error {
+		Item: item, Digest: d, Size: size, Sources: sources,
+		Commit: func(f *os.File, _ digest.Digest, n int64) error {
 			var err error
 			data, err = io.ReadAll(io.LimitReader(f, n))
 			return err

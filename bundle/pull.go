@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"net/http"
 	"strings"
 	"sync"
@@ -255,7 +256,7 @@ func (b *builder) getManifest(ctx context.Context, ref name.Reference, tr http.R
 		want = desc.Digest.String()
 	}
 	if got != want {
-		return nil, &DigestError{Item: "manifest of " + ref.Name(), Source: ref.Context().RegistryStr(), Want: want, Got: got}
+		return nil, &DigestError{Item: "manifest of " + ref.Name(), Source: ref.Context().RegistryStr(), Want: digest.Digest(want), Got: digest.Digest(got)}
 	}
 	return desc, nil
 }
@@ -326,8 +327,8 @@ func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.
 	var err error
 	if b.w.inBase(cfg.Digest) {
 		// A delta's base holds it: read it, but do not store it.
-		raw, err = b.fetchMemory(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest))
-	} else if _, err = b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest)); err == nil {
+		raw, err = b.fetchMemory(ctx, p.item+" "+shortDigest(cfg.Digest), digest.Digest(cfg.Digest), cfg.Size, blobSources(srcs, cfg.Digest))
+	} else if _, err = b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), digest.Digest(cfg.Digest), cfg.Size, blobSources(srcs, cfg.Digest)); err == nil {
 		raw, err = b.w.readBlob(cfg.Digest, cfg.Size)
 	}
 	if err != nil {
@@ -415,7 +416,7 @@ func (b *builder) pullImage(ctx context.Context, p *imagePlan) (Image, error) {
 	for i, bl := range blobs {
 		wg.Go(func() {
 			item := p.item + " " + shortDigest(bl.Digest)
-			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, blobSources(srcs, bl.Digest))
+			_, errs[i] = b.fetchBlob(ctx, item, digest.Digest(bl.Digest), bl.Size, blobSources(srcs, bl.Digest))
 		})
 	}
 	wg.Wait()
@@ -476,16 +477,16 @@ func (b *builder) pullFile(ctx context.Context, f manifests.File) (*File, error)
 		return &lf, nil
 	}
 	srcs := urlSources(fileSources(b.opts.Mirrors, f.Sources()))
-	digest := ""
+	var d digest.Digest
 	if f.SHA256 != "" {
-		digest = "sha256:" + f.SHA256
+		d = digest.NewDigestFromEncoded(digest.SHA256, f.SHA256)
 	}
-	st, err := b.fetchBlob(ctx, f.DisplayName(), digest, -1, srcs)
+	st, err := b.fetchBlob(ctx, f.DisplayName(), d, -1, srcs)
 	if err != nil {
 		return nil, sourcesError(hostOf(f.URL), []error{err})
 	}
 	lf := &File{
-		Name: f.DisplayName(), URL: f.URL, Source: st.source, SHA256: trimDigest(st.digest),
+		Name: f.DisplayName(), URL: f.URL, Source: st.source, SHA256: st.digest.Encoded(),
 		Size: st.size, Paths: f.MirrorPaths(), Unpinned: f.SHA256 == "",
 	}
 	if err := b.w.record(journalRecord{Key: key, File: lf}); err != nil {

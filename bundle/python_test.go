@@ -246,7 +246,7 @@ func TestBuildPythonMismatchAndResume(t *testing.T) {
 		}
 	}
 	for _, n := range tarBlobNames(t, opts.Output+".partial") {
-		if "sha256:"+n == de.Got {
+		if "sha256:"+n == string(de.Got) {
 			t.Error("the bad bytes were stored")
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"os"
 	"path/filepath"
@@ -91,9 +92,9 @@ const writebackEvery = 8 << 20
 func (s *slot) ID() string { return fmt.Sprintf("%s@%d", filepath.Base(s.w.path), s.dataOff) }
 
 // Commit makes the slot a stored blob.
-func (s *slot) Commit(digest string) error {
-	if digest != s.digest {
-		return fmt.Errorf("blob %s committed as %s", s.digest, digest)
+func (s *slot) Commit(d digest.Digest) error {
+	if string(d) != s.digest {
+		return fmt.Errorf("blob %s committed as %s", s.digest, d)
 	}
 	s.w.mu.Lock()
 	defer s.w.mu.Unlock()

@@ -3,9 +3,9 @@ package fetch
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"hash"
 	"io"
 	"math/rand/v2"
@@ -209,9 +209,9 @@ func (b *blob) remove() {
 }
 
 // commit hands the verified blob to its place or to Request.Commit.
-func (b *blob) commit(digest string) error {
+func (b *blob) commit(d digest.Digest) error {
 	if b.place != nil {
-		return b.place.Commit(digest)
+		return b.place.Commit(d)
 	}
 	if _, err := b.file.Seek(0, io.SeekStart); err != nil {
 		return err
@@ -220,7 +220,7 @@ func (b *blob) commit(digest string) error {
 		return err
 	}
 	if b.r.Commit != nil {
-		return b.r.Commit(b.file, digest, b.size)
+		return b.r.Commit(b.file, d, b.size)
 	}
 	return nil
 }
@@ -239,7 +239,7 @@ func (b *blob) run(ctx context.Context) (*Result, error) {
 			return nil, err
 		}
 		b.advanceHash(nil, 0, true)
-		got := "sha256:" + hex.EncodeToString(b.h.Sum(nil))
+		got := digest.NewDigestFromBytes(digest.SHA256, b.h.Sum(nil))
 		if b.r.Digest != "" && got != b.r.Digest {
 			if err := b.mismatch(got); err != nil {
 				b.remove()
@@ -267,7 +267,7 @@ func (b *blob) run(ctx context.Context) (*Result, error) {
 // delivered it alone is given up; bytes from several sources (or kept
 // from an earlier run) are thrown away and fetched again from one source
 // at a time. It returns an error when no source is left.
-func (b *blob) mismatch(got string) error {
+func (b *blob) mismatch(got digest.Digest) error {
 	var from []*srcState
 	for _, s := range b.srcs {
 		if s.delivered > 0 {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -118,10 +119,11 @@ func (s Source) host() string {
 type Request struct {
 	// Item names the blob in events and errors.
 	Item string
-	// Digest is "sha256:<hex>"; "" when unknown (the result's digest is
-	// then computed, and a partial download is only resumed where the
-	// source's ETag or Last-Modified shows the content unchanged).
-	Digest string
+	// Digest is the blob's sha256 digest; "" when unknown (the result's
+	// digest is then computed, and a partial download is only resumed
+	// where the source's ETag or Last-Modified shows the content
+	// unchanged). Another algorithm is refused.
+	Digest digest.Digest
 	// Size is the size in bytes; negative when unknown.
 	Size int64
 	// Sources serve the same bytes, in order of preference.
@@ -132,7 +134,7 @@ type Request struct {
 	// Commit receives the verified blob (f at offset 0, size bytes) before
 	// the partial files are removed; an error fails the Fetch and keeps
 	// them. It is not called for a blob in a Place.
-	Commit func(f *os.File, digest string, size int64) error
+	Commit func(f *os.File, d digest.Digest, size int64) error
 	// Place, when set, is asked (for a blob whose Digest and Size are
 	// given) where its bytes go instead of a part file: a region the
 	// caller owns, such as the blob's member in the tar being written, so
@@ -149,13 +151,13 @@ type Part interface {
 	// ID names the place for the state file, e.g. "tar@OFFSET".
 	ID() string
 	// Commit is called once the bytes are all there and verified.
-	Commit(digest string) error
+	Commit(d digest.Digest) error
 }
 
 // Result says what a Fetch did.
 type Result struct {
-	// Digest is "sha256:<hex>" of the bytes.
-	Digest string
+	// Digest is the sha256 digest of the bytes.
+	Digest digest.Digest
 	// Size is their length.
 	Size int64
 	// Source names the source that delivered the most bytes ("" when all
@@ -353,8 +355,8 @@ func (e *Engine) emit(ev Event) {
 
 // key names a blob's partial files.
 func key(r Request) string {
-	if d, ok := strings.CutPrefix(r.Digest, "sha256:"); ok && len(d) == 64 && isHex(d) {
-		return d
+	if r.Digest != "" {
+		return r.Digest.Encoded()
 	}
 	first := ""
 	if len(r.Sources) > 0 {
@@ -379,6 +381,9 @@ func isHex(s string) bool {
 func (e *Engine) Fetch(ctx context.Context, r Request) (*Result, error) {
 	if len(r.Sources) == 0 {
 		return nil, fmt.Errorf("%s: no source", r.Item)
+	}
+	if r.Digest != "" && (r.Digest.Validate() != nil || r.Digest.Algorithm() != digest.SHA256) {
+		return nil, fmt.Errorf("%s: digest %q is not a sha256 digest", r.Item, r.Digest)
 	}
 	k := key(r)
 	e.mu.Lock()

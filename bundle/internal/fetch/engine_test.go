@@ -4,10 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"net"
 	"net/http"
@@ -120,12 +119,11 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func randomBlob(t testing.TB, size int) ([]byte, string) {
+func randomBlob(t testing.TB, size int) ([]byte, digest.Digest) {
 	t.Helper()
 	data := make([]byte, size)
 	rand.Read(data)
-	s := sha256.Sum256(data)
-	return data, "sha256:" + hex.EncodeToString(s[:])
+	return data, digest.FromBytes(data)
 }
 
 func engine(t testing.TB, dir string, mod func(*fetch.Options)) *fetch.Engine {
@@ -144,7 +142,7 @@ func engine(t testing.TB, dir string, mod func(*fetch.Options)) *fetch.Engine {
 // fetchInto runs one Fetch and returns the bytes committed.
 func fetchInto(ctx context.Context, e *fetch.Engine, r fetch.Request) ([]byte, *fetch.Result, error) {
 	var got []byte
-	r.Commit = func(f *os.File, digest string, size int64) error {
+	r.Commit = func(f *os.File, _ digest.Digest, size int64) error {
 		var err error
 		got, err = io.ReadAll(io.LimitReader(f, size))
 		return err
@@ -302,7 +300,7 @@ func TestFetchStaleStateStartsOver(t *testing.T) {
 	const size = 1 << 20
 	data, digest := randomBlob(t, size)
 	dir := t.TempDir()
-	k := strings.TrimPrefix(digest, "sha256:")
+	k := digest.Encoded()
 	bad := append([]byte{}, data[:size/2]...)
 	bad[10] ^= 1
 	if err := os.WriteFile(dir+"/"+k+".part", bad, 0o644); err != nil {
@@ -517,7 +515,7 @@ type memPart struct {
 	mu        sync.Mutex
 	id        string
 	data      []byte
-	committed string
+	committed digest.Digest
 }
 
 func (m *memPart) ReadAt(p []byte, off int64) (int, error) {
@@ -541,10 +539,10 @@ func (m *memPart) WriteAt(p []byte, off int64) (int, error) {
 
 func (m *memPart) ID() string { return m.id }
 
-func (m *memPart) Commit(digest string) error {
+func (m *memPart) Commit(d digest.Digest) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.committed = digest
+	m.committed = d
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"net"
 	"net/http"
 	"strings"
@@ -49,7 +50,7 @@ func (e *SourceError) Unwrap() error { return e.Err }
 // were not kept.
 type DigestError struct {
 	Item, Source string
-	Want, Got    string
+	Want, Got    digest.Digest
 }
 
 func (e *DigestError) Error() string {

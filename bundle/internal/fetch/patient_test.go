@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle/internal/fetch"
 )
 
@@ -96,5 +98,22 @@ func TestPatientCancelled(t *testing.T) {
 	cancel()
 	if err := <-done; err == nil {
 		t.Fatal("a cancelled wait returned no error")
+	}
+}
+
+// TestFetchRefusesOtherDigests: a digest that is not sha256 (which the
+// engine hashes with) fails before any request.
+func TestFetchRefusesOtherDigests(t *testing.T) {
+	var calls atomic.Int32
+	u := serve(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }))
+	e := engine(t, t.TempDir(), nil)
+	for _, d := range []digest.Digest{"sha512:" + digest.Digest(strings.Repeat("ab", 64)), "sha256:xyz", "md5"} {
+		_, err := e.Fetch(context.Background(), fetch.Request{Item: "blob", Digest: d, Size: 10, Sources: []fetch.Source{{URL: u}}})
+		if err == nil || !strings.Contains(err.Error(), "not a sha256 digest") {
+			t.Errorf("digest %q: got %v, want it refused", d, err)
+		}
+	}
+	if calls.Load() != 0 {
+		t.Errorf("%d requests made", calls.Load())
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"math"
 	"os"
 )
@@ -23,13 +24,13 @@ func (s *segment) left() int64 { return s.End - s.Pos }
 
 // state is <key>.state: what the part file holds.
 type state struct {
-	Digest       string     `json:"digest,omitempty"`
-	Item         string     `json:"item,omitempty"`
-	Size         int64      `json:"size"`
-	ETag         string     `json:"etag,omitempty"`
-	LastModified string     `json:"lastModified,omitempty"`
-	Place        string     `json:"place,omitempty"` // Part.ID, "" for the part file
-	Segments     [][3]int64 `json:"segments"`        // start, end, pos
+	Digest       digest.Digest `json:"digest,omitempty"`
+	Item         string        `json:"item,omitempty"`
+	Size         int64         `json:"size"`
+	ETag         string        `json:"etag,omitempty"`
+	LastModified string        `json:"lastModified,omitempty"`
+	Place        string        `json:"place,omitempty"` // Part.ID, "" for the part file
+	Segments     [][3]int64    `json:"segments"`        // start, end, pos
 }
 
 // have returns the bytes the state says are in the part file.
