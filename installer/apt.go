@@ -10,6 +10,7 @@ import (
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -186,44 +187,8 @@ func aptFingerprint(l *bundle.Lock) string {
 	return b.String()
 }
 
-// writeAptPrepared renders what prepare did to one machine's apt.
-func writeAptPrepared(b *strings.Builder, r nodes.PrepareResult) {
-	a := r.Apt
-	if a == nil {
-		return
-	}
-	name := r.Node
-	switch {
-	case a.Skipped != "":
-		fmt.Fprintf(b, "%-20s warning: apt: %s\n", name, a.Skipped)
-		return
-	case a.Changed():
-		fmt.Fprintf(b, "%-20s apt (%s) uses the mirror (%s; the original sources are kept in %s)", name, a.Target, nodes.AptSourcesPath, nodes.AptBackupDir)
-	default:
-		fmt.Fprintf(b, "%-20s apt (%s) already uses the mirror", name, a.Target)
-	}
-	if a.Updated {
-		b.WriteString("; apt-get update ok\n")
-	} else {
-		b.WriteString("\n")
-	}
-	for _, k := range a.Kept {
-		fmt.Fprintf(b, "%-20s warning: apt: %s was left in place (a different file of that name is kept in %s already)\n", name, k, nodes.AptBackupDir)
-	}
-	for _, w := range a.Warnings {
-		fmt.Fprintf(b, "%-20s apt-get update: %s\n", name, w)
-	}
-}
-
-// writeAptPreflight lists every machine's apt check, whatever its status:
-// the packages installed are worth seeing even when all is well.
-func writeAptPreflight(b *strings.Builder, t *nodes.Table) {
-	for _, n := range t.Nodes {
-		if r, ok := t.Result(n.Name, nodes.CheckApt); ok && r.Status != nodes.Skip {
-			fmt.Fprintf(b, "apt %-20s %s: %s\n", n.Name, r.Status, r.Detail)
-		}
-	}
-}
+// StepRestoreApt names RestoreApt's one step in its events.
+const StepRestoreApt = "restore-apt"
 
 // RestoreApt undoes what prepare did to apt on every machine of
 // layout.yaml and on the dev box (unless Options.DevBox is "-"): the
@@ -231,9 +196,12 @@ func writeAptPreflight(b *strings.Builder, t *nodes.Table) {
 // (see nodes.RestoreApt). It needs the same Options as the install
 // (config.yaml, layout.yaml, the state directory's known_hosts), but not
 // the mirror to be running. A machine with nothing to restore is
-// reported, not an error; a second run changes nothing.
+// reported, not an error; a second run changes nothing. It reports its
+// one step, StepRestoreApt, as steps.Started and then steps.Done or
+// steps.Failed with the machines' []nodes.RestoreAptResult as Result; the
+// events have no N and Total, and Text says what happens.
 func RestoreApt(ctx context.Context, opts Options) error {
-	in, err := newInstall(opts)
+	in, err := newInstall(opts, false)
 	if err != nil {
 		return err
 	}
@@ -249,28 +217,12 @@ func RestoreApt(ctx context.Context, opts Options) error {
 	if in.opts.DevBox != "-" {
 		ns = append(ns, in.devBox())
 	}
-	const step = "restore-apt"
-	in.report(Report{Step: step, Kind: ReportStepStart, Text: "restoring apt's original sources"})
+	in.report(steps.Event{Step: StepRestoreApt, Kind: steps.Started, Text: "restoring apt's original sources"})
 	results, err := nodes.RestoreApt(ctx, ns, auth, keys, nodes.RestoreAptOptions{Logger: in.log})
-	var b strings.Builder
-	for _, r := range results {
-		switch {
-		case r.Err != nil:
-			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
-		case r.NoBackup:
-			fmt.Fprintf(&b, "%-20s nothing to restore (no %s: prepare did not change its apt, or it was restored already)\n", r.Node, nodes.AptBackupDir)
-		default:
-			fmt.Fprintf(&b, "%-20s restored %d file(s), removed paimirror's %d; run apt-get update once the original sources are reachable\n", r.Node, len(r.Restored), len(r.Removed))
-			for _, l := range r.Left {
-				fmt.Fprintf(&b, "%-20s warning: %s is still in the backup directory\n", r.Node, l)
-			}
-		}
-	}
-	in.report(Report{Step: step, Kind: ReportText, Text: b.String()})
 	if err != nil {
-		in.report(Report{Step: step, Kind: ReportStepFail, Err: err})
+		in.report(steps.Event{Step: StepRestoreApt, Kind: steps.Failed, Err: err, Result: results})
 		return err
 	}
-	in.report(Report{Step: step, Kind: ReportStepDone, Text: "apt's original sources are back"})
+	in.report(steps.Event{Step: StepRestoreApt, Kind: steps.Done, Text: "apt's original sources are back", Result: results})
 	return nil
 }

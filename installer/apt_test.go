@@ -16,6 +16,7 @@ import (
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
+	"github.com/paimirror/paimirror/installer/steps"
 )
 
 // testLock is a lock as a bundle with the default manifest's apt entries
@@ -83,32 +84,6 @@ func TestAptOfLock(t *testing.T) {
 	}
 }
 
-func TestWriteAptPrepared(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		r    nodes.PrepareResult
-		want []string
-	}{
-		{"changed", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-18.04", BackedUp: true, Updated: true,
-			Kept: []string{"/etc/apt/sources.list"}, Warnings: []string{"W: something"}}},
-			[]string{"n1", "apt (ubuntu-18.04) uses the mirror", nodes.AptBackupDir, "apt-get update ok", "/etc/apt/sources.list was left in place", "W: something"}},
-		{"unchanged", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-18.04", Updated: true}},
-			[]string{"already uses the mirror; apt-get update ok"}},
-		{"skipped", nodes.PrepareResult{Node: "n1", Apt: &nodes.AptResult{Target: "ubuntu-20.04", Skipped: "the bundle has no apt repository for ubuntu-20.04"}},
-			[]string{"warning: apt: the bundle has no apt repository for ubuntu-20.04"}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var b strings.Builder
-			writeAptPrepared(&b, tc.r)
-			for _, w := range tc.want {
-				if !strings.Contains(b.String(), w) {
-					t.Errorf("%q lacks %q", b.String(), w)
-				}
-			}
-		})
-	}
-}
-
 // TestPatchWithApt: against a mirror whose lock carries apt repositories,
 // the patch step points kubespray's Docker repository at the mirror and
 // the scan no longer counts the apt accesses the bundle covers; a second
@@ -130,11 +105,11 @@ func TestPatchWithApt(t *testing.T) {
 	tree := filepath.Join(t.TempDir(), "pai")
 	copyDir(t, filepath.Join("patch", "testdata", "pai"), tree)
 
-	var texts []string
+	var results []*patch.Result
 	opts := Options{PaiDir: tree, Mirror: addr, StateDir: t.TempDir(), Only: []string{StepPatch},
-		Report: func(r Report) {
-			if r.Kind == ReportText {
-				texts = append(texts, r.Text)
+		Report: func(e steps.Event) {
+			if e.Kind == steps.Done {
+				results = append(results, e.Result.(*patch.Result))
 			}
 		}}
 	if err := Install(context.Background(), opts); err != nil {
@@ -149,16 +124,20 @@ func TestPatchWithApt(t *testing.T) {
 			t.Errorf("config.yaml lacks %s", want)
 		}
 	}
-	out := strings.Join(texts, "")
-	if strings.Contains(out, "archive.ubuntu.com") || strings.Contains(out, "requirement check") {
-		t.Errorf("the scan still reports apt or the requirement check:\n%s", out)
+	if len(results) != 1 || len(results[0].Changes) == 0 {
+		t.Fatalf("the patch step's results: %+v", results)
 	}
-	texts = nil
+	for _, f := range results[0].Findings {
+		if out := f.String(); strings.Contains(out, "archive.ubuntu.com") || strings.Contains(out, "requirement check") {
+			t.Errorf("the scan still reports apt or the requirement check: %s", out)
+		}
+	}
+	results = nil
 	if err := Install(context.Background(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if out := strings.Join(texts, ""); !strings.Contains(out, "nothing to change") {
-		t.Errorf("second patch:\n%s", out)
+	if len(results) != 1 || len(results[0].Changes) != 0 {
+		t.Errorf("second patch changes %+v", results)
 	}
 }
 

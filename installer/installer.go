@@ -25,6 +25,7 @@ import (
 	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
 	"github.com/paimirror/paimirror/installer/quickstart"
+	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/installer/storage"
 )
 
@@ -83,9 +84,6 @@ type Options struct {
 	// Default: resume after the last finished step.
 	Only []string
 	From string
-	// DryRun shows what patch would change (a unified diff) and the steps
-	// that would run, and changes nothing.
-	DryRun bool
 	// ContinueOnRequirementFailure answers "continue" when pai's own
 	// requirement check fails; default: stop there, as the guide's ENTER.
 	ContinueOnRequirementFailure bool
@@ -101,8 +99,9 @@ type Options struct {
 	// Kubeconfig is what verify reads; default ~/pai-deploy/kube/config.
 	Kubeconfig string
 	// Storage, when set, adds the storage step (the seed guide's NFS
-	// storage setup) after verify. Its Kubeconfig, Logger, Report and
-	// KnownHosts are filled in by Install when empty.
+	// storage setup) after verify. Its Kubeconfig, Logger and KnownHosts
+	// are filled in by Install when empty; its Report, when empty, passes
+	// storage's steps on to Report with Parent StepStorage.
 	Storage *storage.Options
 	// Registry, when set, is the lab's own registry the cluster pulls
 	// every image from, "REGISTRY[/PREFIX]" as docker names images (the
@@ -125,57 +124,113 @@ type Options struct {
 	Client *http.Client
 	// Logger gets debug records; default: discard. Never the password.
 	Logger *slog.Logger
-	// Report receives progress, from one goroutine at a time; default: none.
-	Report func(Report)
+	// Report receives the steps' progress, from one goroutine at a time;
+	// default: none. It gets every event of steps.Run (see Install), a
+	// steps.Status line for each play, task and step of the quick-start
+	// scripts, the storage step's own steps (Parent StepStorage), and a
+	// steps.Warning for each thing that will fail or go wrong later.
+	Report func(steps.Event)
 }
-
-// ReportKind says what a Report is.
-type ReportKind string
-
-const (
-	// ReportStep: a step starts (Text is its title) or ends (Err nil or not).
-	ReportStepStart ReportKind = "start"
-	ReportStepDone  ReportKind = "done"
-	ReportStepSkip  ReportKind = "skip"
-	ReportStepFail  ReportKind = "fail"
-	// ReportText: a block of output for people (a diff, a table).
-	ReportText ReportKind = "text"
-	// ReportStatus: the one-line status of a long step (the current
-	// ansible play or task).
-	ReportStatus ReportKind = "status"
-	// ReportWarning: something that will fail or go wrong later, in one
-	// sentence with what to do (Text, without a "warning:" prefix). Kept
-	// apart from ReportText so that a diff stays a diff.
-	ReportWarning ReportKind = "warning"
-)
 
 // MirrorPlaceholder stands for the mirror's address in a DryRun without
 // Options.Mirror.
 const MirrorPlaceholder = "MIRROR:5000"
 
-// Report is one piece of progress from Install.
-type Report struct {
-	Step string
-	Kind ReportKind
-	Text string
-	Err  error
+// Prepared is the prepare step's result: what was done on each machine.
+type Prepared struct {
+	// Nodes are the machines' results in layout.yaml's order, the dev box
+	// last.
+	Nodes []nodes.PrepareResult
+	// RegistryCAPath is where a node that trusts Options.Registry's CA
+	// (PrepareResult.RegistryCAInstalled) has it; "" without a registry.
+	RegistryCAPath string
 }
 
-// Install runs the install's steps (see the package documentation), resuming
-// after the last finished one.
+// Install runs the install's steps (see the package documentation),
+// resuming after the last finished one, with steps.Run. Each step's
+// steps.Event Done or Failed carries what it found or did as Result, for
+// the caller to render: patch a *patch.Result (Apply done), preflight a
+// *nodes.Table, prepare a *Prepared, verify a *kube.ClusterReport, storage
+// a *storage.Result; kubespray and services none. A failed step is a
+// *steps.Error.
 func Install(ctx context.Context, opts Options) error {
-	in, err := newInstall(opts)
+	in, cleanup, err := start(ctx, opts, false)
 	if err != nil {
 		return err
 	}
+	defer cleanup()
+	state, err := steps.OpenState(in.stateDir)
+	if err != nil {
+		return err
+	}
+	defer state.Close()
+	in.state = state
+	plan := steps.Plan{Only: opts.Only, From: opts.From, Steps: in.steps()}
+	return steps.Run(ctx, state, plan, in.report)
+}
+
+// Preview is what a dry run found: what Install would change and do.
+type Preview struct {
+	// Patch is what the patch step would change (Patch.Diff) and the
+	// internet accesses its scan finds; nothing is applied.
+	Patch *patch.Result
+	// Steps are the steps Install would run, in order, after Only and
+	// From (every step, without them: a dry run does not read the state).
+	Steps []string
+	// Storage is the storage step's plan, when the storage step would run
+	// and could be planned; nil otherwise.
+	Storage *storage.Plan
+	// LockFrom is Options.Bundle, named for people, when the lock was read
+	// from it rather than from the mirror; "" otherwise.
+	LockFrom string
+	// Placeholder says the patch shows MirrorPlaceholder where the
+	// mirror's address goes (no Options.Mirror).
+	Placeholder bool
+}
+
+// DryRun works out what Install would change and do, and changes nothing:
+// the patch as a diff, the steps that would run and, with the storage
+// step, its plan (storage.NewPlan). Warnings go to Options.Report. With
+// Options.Bundle it reads the lock from the bundle file and needs no
+// mirror running; a mirror that does not answer then is a warning. A
+// storage step that cannot be planned is an error returned with the rest
+// of the Preview.
+func DryRun(ctx context.Context, opts Options) (*Preview, error) {
+	in, cleanup, err := start(ctx, opts, true)
+	if err != nil {
+		return nil, err
+	}
+	defer cleanup()
+	return in.preview(ctx)
+}
+
+// start checks opts, opens Options.Bundle, reads the lock and, when pai's
+// source comes from the bundle, unpacks it; cleanup closes and removes
+// what start made.
+func start(ctx context.Context, opts Options, dryRun bool) (_ *install, _ func(), err error) {
+	in, err := newInstall(opts, dryRun)
+	if err != nil {
+		return nil, nil, err
+	}
+	var undo []func()
+	cleanup := func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			cleanup()
+		}
+	}()
 	if len(opts.Bundle) > 0 {
 		b, err := bundle.Open(opts.Bundle...)
 		if err != nil {
-			return fmt.Errorf("reading the lock from the bundle: %w", err)
+			return nil, nil, fmt.Errorf("reading the lock from the bundle: %w", err)
 		}
-		defer b.Close()
+		undo = append(undo, func() { b.Close() })
 		if err := checkAptLock(b.Lock); err != nil {
-			return fmt.Errorf("%s's %s: %w; rebuild the bundle with paimirror build", in.bundleName(), bundle.LockName, err)
+			return nil, nil, fmt.Errorf("%s's %s: %w; rebuild the bundle with paimirror build", in.bundleName(), bundle.LockName, err)
 		}
 		in.bundle = b
 	}
@@ -190,37 +245,16 @@ func Install(ctx context.Context, opts Options) error {
 			// source goes where nothing stays.
 			tmp, err := os.MkdirTemp("", "paimirror-pai-")
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
-			defer os.RemoveAll(tmp)
+			undo = append(undo, func() { os.RemoveAll(tmp) })
 			in.opts.PaiDir = filepath.Join(tmp, "pai")
 		}
 		if err := in.ensurePaiTree(ctx, in.opts.PaiDir); err != nil {
-			return err
+			return nil, nil, err
 		}
 	}
-	if opts.DryRun {
-		return in.dryRun(ctx)
-	}
-	state, err := quickstart.OpenState(in.stateDir)
-	if err != nil {
-		return err
-	}
-	defer state.Close()
-	in.state = state
-	plan := quickstart.Plan{Only: opts.Only, From: opts.From, Steps: in.steps()}
-	return quickstart.Run(ctx, state, plan, func(e quickstart.StepEvent) {
-		switch e.Kind {
-		case quickstart.EventStarted:
-			in.report(Report{Step: e.Step, Kind: ReportStepStart, Text: fmt.Sprintf("[%d/%d] %s", e.Index, e.Total, e.Step)})
-		case quickstart.EventDone:
-			in.report(Report{Step: e.Step, Kind: ReportStepDone, Text: fmt.Sprintf("%s done in %s", e.Step, e.Elapsed.Round(time.Second))})
-		case quickstart.EventFailed:
-			in.report(Report{Step: e.Step, Kind: ReportStepFail, Err: e.Err})
-		case quickstart.EventUpToDate:
-			in.report(Report{Step: e.Step, Kind: ReportStepSkip, Text: fmt.Sprintf("[%d/%d] %s: already done", e.Index, e.Total, e.Step)})
-		}
-	})
+	return in, cleanup, nil
 }
 
 type install struct {
@@ -232,7 +266,9 @@ type install struct {
 	stateDir   string
 	client     *http.Client
 	log        *slog.Logger
-	state      *quickstart.State
+	state      *steps.State
+	// dryRun: DryRun, not Install.
+	dryRun bool
 	// bundledPai: the pai tree is the mirror's source archive, unpacked
 	// into the state directory.
 	bundledPai bool
@@ -244,14 +280,14 @@ type install struct {
 	bundle *bundle.Bundle
 }
 
-func newInstall(opts Options) (*install, error) {
+func newInstall(opts Options, dryRun bool) (*install, error) {
 	if opts.PaiDir == "" && (opts.ConfigPath == "" || opts.LayoutPath == "") {
 		return nil, errors.New("without --pai DIR, the bundled pai v1.8.0 source is used, and --config and --layout must name your config.yaml and layout.yaml")
 	}
 	switch {
 	case opts.Mirror == "" && len(opts.Bundle) == 0:
 		return nil, errors.New("the mirror address is required (--mirror HOST:PORT, as the nodes reach it)")
-	case opts.Mirror == "" && !opts.DryRun:
+	case opts.Mirror == "" && !dryRun:
 		return nil, errors.New("a bundle without the mirror's address is enough only for a dry run: the nodes download from the mirror (--mirror HOST:PORT)")
 	}
 	if opts.Storage == nil && slices.Contains(opts.Only, StepStorage) {
@@ -260,7 +296,7 @@ func newInstall(opts Options) (*install, error) {
 	if err := checkRegistry(opts); err != nil {
 		return nil, err
 	}
-	in := &install{opts: opts, scheme: "http", log: opts.Logger}
+	in := &install{opts: opts, scheme: "http", log: opts.Logger, dryRun: dryRun}
 	if in.log == nil {
 		in.log = slog.New(slog.DiscardHandler)
 	}
@@ -316,13 +352,13 @@ func newInstall(opts Options) (*install, error) {
 	return in, nil
 }
 
-func (in *install) report(r Report) {
+func (in *install) report(e steps.Event) {
 	if in.opts.Report != nil {
-		in.opts.Report(r)
+		in.opts.Report(e)
 	}
 }
 
-func (in *install) steps() []quickstart.Step {
+func (in *install) steps() []steps.Step {
 	patchParts := []string{in.mirror.Addr, in.scheme, in.configPath}
 	preflightParts := []string{in.mirror.Addr, fileSum(in.layoutPath)}
 	prepareParts := []string{in.mirror.Addr, in.scheme, fileSum(in.layoutPath)}
@@ -339,26 +375,26 @@ func (in *install) steps() []quickstart.Step {
 		preflightParts = append(preflightParts, reg...)
 		prepareParts = append(prepareParts, reg...)
 	}
-	steps := []quickstart.Step{
-		{Name: StepPatch, Fingerprint: quickstart.Fingerprint(patchParts...), Run: in.patch},
-		{Name: StepPreflight, Fingerprint: quickstart.Fingerprint(preflightParts...), Run: in.preflight},
-		{Name: StepPrepare, Fingerprint: quickstart.Fingerprint(prepareParts...), Run: in.prepare},
+	plan := []steps.Step{
+		{Name: StepPatch, Fingerprint: steps.Fingerprint(patchParts...), Run: in.patch},
+		{Name: StepPreflight, Fingerprint: steps.Fingerprint(preflightParts...), Run: in.preflight},
+		{Name: StepPrepare, Fingerprint: steps.Fingerprint(prepareParts...), Run: in.prepare},
 		{Name: StepKubespray, Run: in.kubespray},
 		{Name: StepServices, Run: in.services},
 		{Name: StepVerify, Run: in.verify},
 	}
 	if in.opts.Storage != nil {
 		st := in.opts.Storage
-		steps = append(steps, quickstart.Step{
+		plan = append(plan, steps.Step{
 			Name:        StepStorage,
-			Fingerprint: quickstart.Fingerprint(st.Node, st.SharePath, st.Name, st.NFSPath, strings.Join(st.Groups, ","), fmt.Sprint(st.ReadWrite)),
+			Fingerprint: steps.Fingerprint(st.Node, st.SharePath, st.Name, st.NFSPath, strings.Join(st.Groups, ","), fmt.Sprint(st.ReadWrite)),
 			Run:         in.storage,
 		})
 	}
-	return steps
+	return plan
 }
 
-func (in *install) storage(ctx context.Context) error {
+func (in *install) storage(ctx context.Context) (any, error) {
 	opts := *in.opts.Storage
 	if opts.Kubeconfig == "" {
 		opts.Kubeconfig = in.opts.Kubeconfig
@@ -370,21 +406,16 @@ func (in *install) storage(ctx context.Context) error {
 		opts.Logger = in.log
 	}
 	if opts.Report == nil {
-		opts.Report = func(e storage.Event) {
-			switch e.Kind {
-			case storage.EventStart:
-				in.report(Report{Step: StepStorage, Kind: ReportStatus, Text: fmt.Sprintf("%d/6 %s", e.N, e.Text)})
-			case storage.EventDone:
-				in.report(Report{Step: StepStorage, Kind: ReportText, Text: fmt.Sprintf("  %d/6 %s: %s", e.N, e.Step, e.Text)})
-			}
+		opts.Report = func(e steps.Event) {
+			e.Parent = StepStorage
+			in.report(e)
 		}
 	}
 	res, err := storage.Setup(ctx, opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	in.report(Report{Step: StepStorage, Kind: ReportText, Text: res.Instructions})
-	return nil
+	return res, nil
 }
 
 func fileSum(path string) string {
@@ -410,7 +441,7 @@ func (in *install) lock(ctx context.Context) (*bundle.Lock, error) {
 	}
 	l, sum, err := in.mirrorLock(ctx)
 	switch {
-	case err != nil && in.bundle != nil && in.opts.DryRun:
+	case err != nil && in.bundle != nil && in.dryRun:
 		in.warn("%v; the dry run goes on with the lock of %s", err, in.bundleName())
 		in.cachedLock, in.lockFromBundle = in.bundle.Lock, true
 		return in.cachedLock, nil
@@ -478,7 +509,7 @@ func (in *install) bundleName() string {
 
 // warn reports a warning.
 func (in *install) warn(format string, args ...any) {
-	in.report(Report{Kind: ReportWarning, Text: fmt.Sprintf(format, args...)})
+	in.report(steps.Event{Kind: steps.Warning, Text: fmt.Sprintf(format, args...)})
 }
 
 func (in *install) patchPlan(ctx context.Context) (*patch.Result, *bundle.Lock, error) {
@@ -615,29 +646,16 @@ func (in *install) pipIndex(ctx context.Context, lock *bundle.Lock) string {
 	return pipIndexPath
 }
 
-func (in *install) patch(ctx context.Context) error {
+func (in *install) patch(ctx context.Context) (any, error) {
 	res, _, err := in.patchPlan(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := patch.Apply(res); err != nil {
-		return err
+		return nil, err
 	}
 	in.warnAll(res.Warnings)
-	var b strings.Builder
-	if len(res.Changes) == 0 {
-		b.WriteString("the pai tree already points at the mirror; nothing to change\n")
-	}
-	for _, c := range res.Changes {
-		rel := c.Path
-		if r, err := filepath.Rel(res.PaiDir, c.Path); err == nil && !strings.HasPrefix(r, "..") {
-			rel = r
-		}
-		fmt.Fprintf(&b, "patched %s (original kept as %s%s)\n", rel, rel, pai.OrigSuffix)
-	}
-	writeFindings(&b, res)
-	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
-	return nil
+	return res, nil
 }
 
 // warnAll reports each warning.
@@ -647,77 +665,35 @@ func (in *install) warnAll(warnings []string) {
 	}
 }
 
-// writeFindings writes the scan's findings; the warnings are reported
-// apart.
-func writeFindings(b *strings.Builder, res *patch.Result) {
-	var on, off []patch.Finding
-	for _, f := range res.Findings {
-		if f.OffPath == "" {
-			on = append(on, f)
-		} else {
-			off = append(off, f)
-		}
-	}
-	if len(on) == 0 {
-		b.WriteString("internet accesses left on the install path: none\n")
-	} else {
-		fmt.Fprintf(b, "internet accesses still on the install path (%d):\n", len(on))
-		for _, f := range on {
-			fmt.Fprintf(b, "  %s\n", f)
-		}
-	}
-	if len(off) > 0 {
-		fmt.Fprintf(b, "off the default install path, for what you run by hand or enable (%d):\n", len(off))
-		for _, f := range off {
-			fmt.Fprintf(b, "  %s\n", f)
-		}
-	}
-}
-
-// dryRun shows the patch as a diff, the steps that would run, and the
-// storage step's plan; the warnings are reported apart.
-func (in *install) dryRun(ctx context.Context) error {
+// preview works out the Preview; the warnings are reported apart.
+func (in *install) preview(ctx context.Context) (*Preview, error) {
 	res, _, err := in.patchPlan(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	in.warnAll(res.Warnings)
-	var b strings.Builder
-	if d := res.Diff(); d != "" {
-		b.WriteString(d)
-	} else {
-		b.WriteString("patch: nothing to change\n")
-	}
-	writeFindings(&b, res)
-	var steps []string
+	p := &Preview{Patch: res, Placeholder: in.opts.Mirror == ""}
 	for _, st := range in.steps() {
-		steps = append(steps, st.Name)
+		p.Steps = append(p.Steps, st.Name)
 	}
 	if len(in.opts.Only) > 0 {
-		steps = slices.DeleteFunc(steps, func(s string) bool { return !slices.Contains(in.opts.Only, s) })
+		p.Steps = slices.DeleteFunc(p.Steps, func(s string) bool { return !slices.Contains(in.opts.Only, s) })
 	} else if in.opts.From != "" {
-		if i := slices.Index(steps, in.opts.From); i >= 0 {
-			steps = steps[i:]
+		if i := slices.Index(p.Steps, in.opts.From); i >= 0 {
+			p.Steps = p.Steps[i:]
 		}
 	}
-	var planErr error
-	if in.opts.Storage != nil && slices.Contains(steps, StepStorage) {
+	if in.lockFromBundle {
+		p.LockFrom = in.bundleName()
+	}
+	if in.opts.Storage != nil && slices.Contains(p.Steps, StepStorage) {
 		plan, err := in.storagePlan()
 		if err != nil {
-			planErr = fmt.Errorf("the storage step: %w", err)
-		} else {
-			fmt.Fprintf(&b, "storage (the storage step's plan):\n%s", plan)
+			return p, fmt.Errorf("the storage step: %w", err)
 		}
+		p.Storage = plan
 	}
-	fmt.Fprintf(&b, "dry run: nothing was changed; the install would run: %s\n", strings.Join(steps, ", "))
-	if in.lockFromBundle {
-		fmt.Fprintf(&b, "dry run: the lock read from %s\n", in.bundleName())
-	}
-	if in.opts.Mirror == "" {
-		fmt.Fprintf(&b, "dry run: %s stands for the mirror's address as the nodes reach it (give --mirror HOST:PORT)\n", MirrorPlaceholder)
-	}
-	in.report(Report{Step: StepPatch, Kind: ReportText, Text: b.String()})
-	return planErr
+	return p, nil
 }
 
 // storagePlan works out the storage step's plan from the install's
@@ -778,14 +754,14 @@ func (in *install) cluster() ([]nodes.Node, nodes.Auth, *nodes.HostKeys, error) 
 	return ns, auth, keys, nil
 }
 
-func (in *install) preflight(ctx context.Context) error {
+func (in *install) preflight(ctx context.Context) (any, error) {
 	ns, auth, keys, err := in.cluster()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	lock, err := in.lock(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	file := ""
 	for _, f := range lock.Files {
@@ -799,71 +775,38 @@ func (in *install) preflight(ctx context.Context) error {
 		Registry: in.nodesRegistry(lock),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	var b strings.Builder
-	b.WriteString(table.String())
-	writeAptPreflight(&b, table)
-	in.report(Report{Step: StepPreflight, Kind: ReportText, Text: b.String()})
-	return table.Err()
+	return table, table.Err()
 }
 
-func (in *install) prepare(ctx context.Context) error {
+func (in *install) prepare(ctx context.Context) (any, error) {
 	ns, auth, keys, err := in.cluster()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if in.opts.DevBox != "-" {
 		ns = append(ns, in.devBox())
 	}
 	lock, err := in.lock(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	results, err := nodes.Prepare(ctx, ns, auth, keys, nodes.PrepareOptions{Mirror: in.mirror, Apt: aptOf(lock), Logger: in.log, Registry: in.nodesRegistry(lock)})
-	var b strings.Builder
+	p := &Prepared{Nodes: results}
+	if in.opts.Registry != "" {
+		p.RegistryCAPath = nodes.CAPath(registryHost(in.opts.Registry))
+	}
+	if err != nil {
+		return p, err
+	}
 	var errs []error
 	for _, r := range results {
-		if len(r.DockerInstalled) > 0 {
-			fmt.Fprintf(&b, "%-20s had no docker: installed %s from the mirror\n", r.Node, strings.Join(r.DockerInstalled, " "))
-		}
-		if r.NvidiaRuntimeInstalled != "" {
-			fmt.Fprintf(&b, "%-20s GPU worker without the nvidia runtime: installed %s from the mirror\n", r.Node, r.NvidiaRuntimeInstalled)
-		}
-		if r.NvidiaRuntimeSet {
-			fmt.Fprintf(&b, "%-20s daemon.json: nvidia is docker's default runtime\n", r.Node)
-		}
-		switch {
-		case r.Err != nil:
-			fmt.Fprintf(&b, "%-20s FAILED: %v\n", r.Node, r.Err)
+		if r.Err != nil {
 			errs = append(errs, r.Err) // names its node
-			if r.Apt != nil {
-				writeAptPrepared(&b, r)
-			}
-			continue
 		}
-		if r.RegistryCAInstalled {
-			fmt.Fprintf(&b, "%-20s trusts the registry's CA (%s)\n", r.Node, nodes.CAPath(registryHost(in.opts.Registry)))
-		}
-		if r.RegistryInsecure {
-			fmt.Fprintf(&b, "%-20s daemon.json: the registry is an insecure (plain HTTP) registry\n", r.Node)
-		}
-		for _, f := range r.RegistryAuth {
-			fmt.Fprintf(&b, "%-20s registry credentials in %s\n", r.Node, f)
-		}
-		switch {
-		case r.Changed:
-			fmt.Fprintf(&b, "%-20s daemon.json updated (backup %s), docker restarted: %v\n", r.Node, r.Backup, r.Restarted)
-		default:
-			fmt.Fprintf(&b, "%-20s already uses the mirror\n", r.Node)
-		}
-		writeAptPrepared(&b, r)
 	}
-	in.report(Report{Step: StepPrepare, Kind: ReportText, Text: b.String()})
-	if err != nil {
-		return err
-	}
-	return errors.Join(errs...)
+	return p, errors.Join(errs...)
 }
 
 // devBox is the dev box as a node reached over SSH.
@@ -908,15 +851,15 @@ func same(a, b string) bool {
 	return err1 == nil && err2 == nil && os.SameFile(sa, sb)
 }
 
-func (in *install) runScript(ctx context.Context, step, script string) error {
+func (in *install) runScript(ctx context.Context, step, script string) (any, error) {
 	if err := in.syncConfig(); err != nil {
-		return err
+		return nil, err
 	}
 	auth, err := in.auth()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return quickstart.RunScript(ctx, quickstart.ScriptOptions{
+	return nil, quickstart.RunScript(ctx, quickstart.ScriptOptions{
 		Dir:                          filepath.Join(in.opts.PaiDir, filepath.FromSlash(pai.KubesprayDir)),
 		Script:                       script,
 		Secrets:                      []string{auth.Password},
@@ -924,42 +867,41 @@ func (in *install) runScript(ctx context.Context, step, script string) error {
 		ContinueOnRequirementFailure: in.opts.ContinueOnRequirementFailure,
 		Logger:                       in.log,
 		Progress: func(s quickstart.Status) {
-			in.report(Report{Step: step, Kind: ReportStatus, Text: s.Text})
+			in.report(steps.Event{Step: step, Kind: steps.Status, Text: s.Text})
 		},
 	})
 }
 
-func (in *install) kubespray(ctx context.Context) error {
+func (in *install) kubespray(ctx context.Context) (any, error) {
 	return in.runScript(ctx, StepKubespray, pai.KubesprayScript)
 }
 
-func (in *install) services(ctx context.Context) error {
+func (in *install) services(ctx context.Context) (any, error) {
 	return in.runScript(ctx, StepServices, pai.ServiceScript)
 }
 
-func (in *install) verify(ctx context.Context) error {
+func (in *install) verify(ctx context.Context) (any, error) {
 	path := in.opts.Kubeconfig
 	if path == "" {
 		var err error
 		if path, err = kube.DefaultKubeconfig(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	cfg, err := kube.LoadConfig(path, kube.ConfigOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c, err := kube.New(cfg, kube.WithLogger(in.log))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rep, err := kube.CheckCluster(ctx, c, kube.CheckOptions{})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	in.report(Report{Step: StepVerify, Kind: ReportText, Text: rep.String()})
 	if !rep.Healthy() {
-		return fmt.Errorf("the cluster is not healthy yet: %d of %d nodes Ready, %d pods with problems (image pulls go to %s)", rep.Ready, rep.Nodes, len(rep.PodProblems), in.mirror.Addr)
+		return rep, fmt.Errorf("the cluster is not healthy yet: %d of %d nodes Ready, %d pods with problems (image pulls go to %s)", rep.Ready, rep.Nodes, len(rep.PodProblems), in.mirror.Addr)
 	}
-	return nil
+	return rep, nil
 }

@@ -91,7 +91,7 @@ func TestEnsurePaiTree(t *testing.T) {
 	}))
 	defer srv.Close()
 	dir := t.TempDir()
-	in, err := newInstall(Options{Mirror: strings.TrimPrefix(srv.URL, "http://"), StateDir: dir, ConfigPath: "c", LayoutPath: "l"})
+	in, err := newInstall(Options{Mirror: strings.TrimPrefix(srv.URL, "http://"), StateDir: dir, ConfigPath: "c", LayoutPath: "l"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

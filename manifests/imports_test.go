@@ -47,6 +47,10 @@ var keptApart = map[string]struct {
 		"it is the bottom of the installer: the other installer packages read pai's files through it"},
 	"installer/storage": {[]string{"installer/patch"},
 		"the storage step reads pai's files through installer/pai and edits them with manifests/yamltext, not through the patch step"},
+	"installer/quickstart": {[]string{"installer/steps"},
+		"quickstart only runs pai's two scripts: the install's steps, their state and progress are installer/steps', which the installer drives"},
+	"installer/steps": {[]string{"installer"},
+		"the step engine knows no step: every installer package may use it, and it uses none of them"},
 }
 
 // below reports whether package q is p or below it.
@@ -234,6 +238,12 @@ func TestImportViolations(t *testing.T) {
 		{"pai to the installer's root", pkgImports{Path: "installer/pai", Imports: []string{"installer"}},
 			"installer/pai imports installer: it is the bottom of the installer"},
 		{"pai's test aid to pai", pkgImports{Path: "installer/pai/paitest", Imports: []string{"installer/pai"}}, ""},
+		{"quickstart to the step engine", pkgImports{Path: "installer/quickstart", Imports: []string{"installer/pai", "installer/steps"}},
+			"installer/quickstart imports installer/steps: quickstart only runs pai's two scripts"},
+		{"quickstart's tests to the step engine", pkgImports{Path: "installer/quickstart", TestImports: []string{"installer/steps"}}, ""},
+		{"the step engine to a step", pkgImports{Path: "installer/steps", Imports: []string{"manifests/atomicfile", "installer/quickstart"}},
+			"installer/steps imports installer/quickstart: the step engine knows no step"},
+		{"storage to the step engine", pkgImports{Path: "installer/storage", Imports: []string{"installer/steps"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

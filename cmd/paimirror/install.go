@@ -7,11 +7,13 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
 	"github.com/paimirror/paimirror/installer"
+	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/installer/storage"
 )
 
@@ -21,6 +23,7 @@ type installOptions struct {
 	mirrorCA   string
 	registryCA string
 	yes        bool
+	dryRun     bool
 	restoreApt bool
 	storage    storage.Options
 }
@@ -104,7 +107,7 @@ still fails (NTP, resources), it stops at a prompt; --yes answers
 	f.StringVar(&o.opts.StateDir, "state", "", "state directory (default: ~/.paimirror/install/<mirror>)")
 	f.StringArrayVar(&o.opts.Only, "only", nil, "run only this step (repeatable): "+strings.Join(installer.Steps, ", "))
 	f.StringVar(&o.opts.From, "from", "", "run this step and every one after it")
-	f.BoolVar(&o.opts.DryRun, "dry-run", false, "print the patch as a unified diff, the steps that would run and the storage plan; change nothing")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the patch as a unified diff, the steps that would run and the storage plan; change nothing")
 	f.BoolVarP(&o.yes, "yes", "y", false, "answer \"continue\" when pai's own requirement check fails")
 	f.BoolVar(&o.restoreApt, "restore-apt", false, "put back every machine's and the dev box's original apt sources, which prepare kept, and remove paimirror's; run no step")
 	f.StringVar(&o.opts.DevBox, "devbox", "", "address to prepare the dev box's own docker and apt through, over SSH (default 127.0.0.1; - to skip)")
@@ -139,7 +142,7 @@ func runInstall(ctx context.Context, o *installOptions) error {
 	case o.opts.Mirror != "":
 	case len(o.opts.Bundle) == 0:
 		return usageError{errors.New(`required flag(s) "mirror" not set: --mirror HOST:PORT, the mirror as the nodes reach it (a --dry-run with --bundle FILE does without)`)}
-	case !o.opts.DryRun:
+	case !o.dryRun:
 		return usageError{errors.New("--bundle without --mirror works only with --dry-run: the nodes download from the mirror, so a real install needs --mirror HOST:PORT of the paimirror serve of this bundle")}
 	}
 	if o.mirrorCA != "" {
@@ -171,7 +174,7 @@ func runInstall(ctx context.Context, o *installOptions) error {
 		return installer.RestoreApt(ctx, o.opts)
 	}
 	if o.storage.Node != "" {
-		if !o.opts.DryRun { // a dry run only shows the plan
+		if !o.dryRun { // a dry run only shows the plan
 			pw, err := adminPassword(o.stderr)
 			if err != nil {
 				return err
@@ -184,58 +187,99 @@ func runInstall(ctx context.Context, o *installOptions) error {
 	o.opts.Logger = o.logger()
 	r := &installReporter{g: o.globalOptions, tty: isTerminal(o.stderr)}
 	o.opts.Report = r.report
+	if o.dryRun {
+		p, err := installer.DryRun(ctx, o.opts)
+		if p != nil {
+			r.text(renderPreview(p))
+		}
+		return err
+	}
 	err := installer.Install(ctx, o.opts)
 	r.endStatus()
 	return err
 }
 
-// installReporter prints steps as lines, blocks of text as they are, and the
-// current play or task as one status line that a terminal overwrites.
+// installReporter prints steps as lines, what they found or did (their
+// results, rendered) as blocks on standard output, and the current play or
+// task as one status line that a terminal overwrites.
 type installReporter struct {
 	g      *globalOptions
 	tty    bool
 	status bool
 }
 
-func (r *installReporter) report(e installer.Report) {
-	switch e.Kind {
-	case installer.ReportStatus:
-		if r.g.quiet {
-			return
-		}
-		if r.tty {
-			line := e.Text
-			if len(line) > 100 {
-				line = line[:97] + "..."
-			}
-			fmt.Fprintf(r.g.stderr, "\r\033[K  %s", line)
-			r.status = true
-		} else if r.g.verbose {
-			fmt.Fprintf(r.g.stderr, "  %s\n", e.Text)
-		}
+func (r *installReporter) report(e steps.Event) {
+	if e.Parent != "" {
+		r.substep(e)
 		return
-	case installer.ReportWarning:
+	}
+	switch e.Kind {
+	case steps.NotSelected:
+		return
+	case steps.Status:
+		r.statusLine(e.Text)
+		return
+	case steps.Warning:
 		// Even with --quiet: each says what will fail later.
 		r.endStatus()
 		fmt.Fprintf(r.g.stderr, "warning: %s\n", e.Text)
 		return
-	case installer.ReportText:
-		r.endStatus()
-		fmt.Fprint(r.g.stdout, e.Text)
-		if !strings.HasSuffix(e.Text, "\n") {
-			fmt.Fprintln(r.g.stdout)
-		}
-		return
+	}
+	if e.Result != nil {
+		r.text(renderResult(e.Result))
 	}
 	r.endStatus()
-	if r.g.quiet && e.Kind != installer.ReportStepFail {
+	if r.g.quiet && e.Kind != steps.Failed {
 		return
 	}
-	switch e.Kind {
-	case installer.ReportStepFail:
+	switch {
+	case e.Kind == steps.Failed:
 		fmt.Fprintf(r.g.stderr, "%s failed\n", e.Step)
-	default:
+	case e.Total == 0: // a step outside the install's plan (restore-apt)
 		fmt.Fprintln(r.g.stderr, e.Text)
+	case e.Kind == steps.Started:
+		fmt.Fprintf(r.g.stderr, "[%d/%d] %s\n", e.N, e.Total, e.Step)
+	case e.Kind == steps.Done:
+		fmt.Fprintf(r.g.stderr, "%s done in %s\n", e.Step, e.Elapsed.Round(time.Second))
+	case e.Kind == steps.UpToDate:
+		fmt.Fprintf(r.g.stderr, "[%d/%d] %s: already done\n", e.N, e.Total, e.Step)
+	}
+}
+
+// substep shows a step of a step (storage's): its start as the status
+// line, its end as a line of the output.
+func (r *installReporter) substep(e steps.Event) {
+	switch e.Kind {
+	case steps.Started:
+		r.statusLine(fmt.Sprintf("%d/%d %s", e.N, e.Total, e.Text))
+	case steps.Done:
+		r.text(fmt.Sprintf("  %d/%d %s: %s", e.N, e.Total, e.Step, e.Text))
+	}
+}
+
+// statusLine shows line as the one status line on a terminal, or with
+// --verbose as a line of its own; nothing with --quiet.
+func (r *installReporter) statusLine(line string) {
+	if r.g.quiet {
+		return
+	}
+	if r.tty {
+		if len(line) > 100 {
+			line = line[:97] + "..."
+		}
+		fmt.Fprintf(r.g.stderr, "\r\033[K  %s", line)
+		r.status = true
+	} else if r.g.verbose {
+		fmt.Fprintf(r.g.stderr, "  %s\n", line)
+	}
+}
+
+// text writes a block to standard output, ending it with a newline.
+func (r *installReporter) text(s string) {
+	r.endStatus()
+	fmt.Fprint(r.g.stdout, s)
+	if !strings.HasSuffix(s, "\n") {
+		fmt.Fprintln(r.g.stdout)
 	}
 }
 

@@ -1,28 +1,9 @@
 // Package quickstart runs OpenPAI v1.8.0's two quick-start scripts on the
-// dev box the way the seed guide does, and keeps the state that lets an
-// install be stopped and resumed.
-//
-// # Steps and state
-//
-// An install is a Plan of named Steps run in order by Run. Each step's
-// outcome is recorded in a State, a directory chosen by the caller
-// (paimirror's default is ~/.paimirror/install/<cluster>) that holds
-// state.json and the steps' logs (State.LogPath). state.json is
-//
-//	{
-//	  "version": 1,
-//	  "steps": {
-//	    "patch":     {"status": "done",   "time": "2025-01-02T03:04:05Z", "fingerprint": "sha256:…"},
-//	    "kubespray": {"status": "failed", "time": "2025-01-02T03:40:00Z", "error": "quick-start-kubespray.sh: exit status 2 (full output in …)"}
-//	  }
-//	}
-//
-// written atomically (temporary file, fsync, rename) with mode 0600. It
-// records no inputs, only a fingerprint of them (Fingerprint), and never a
-// password. Run with neither Plan.Only nor Plan.From starts at the first
-// step that is not done with the same fingerprint, so a rerun resumes at
-// the step that failed; Only runs just the named steps, From a step and
-// every one after it.
+// dev box the way the seed guide does, and only that: the install's steps,
+// their state and their progress are package steps' (the installer runs
+// the "kubespray" and "services" steps with RunScript and turns its Status
+// values into steps.Event status lines). Nothing here imports package
+// steps (checked by manifests/imports_test.go).
 //
 // # Scripts
 //
@@ -57,9 +38,6 @@
 //
 // # Concurrency
 //
-// A State is safe for concurrent use, and locks its directory against other
-// processes (ErrLocked) until Close. Run runs one step at a time and calls
-// its progress function from its own goroutine; RunScript calls
-// ScriptOptions.Progress from its own goroutine, one call at a time.
-// Several RunScript calls may run at once.
+// RunScript calls ScriptOptions.Progress from its own goroutine, one call
+// at a time. Several RunScript calls may run at once.
 package quickstart

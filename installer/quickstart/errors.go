@@ -7,12 +7,6 @@ import (
 )
 
 var (
-	// ErrUnknownStep means a step name given to Plan.Only or Plan.From is
-	// not one of the plan's steps; the error lists the valid ones.
-	ErrUnknownStep = errors.New("unknown step")
-	// ErrLocked means another process holds the state directory: an
-	// install is already running for this cluster.
-	ErrLocked = errors.New("state directory is in use by another install")
 	// ErrRequirementCheck means pai's requirement check (requirement.sh,
 	// environment-check.yml) failed and the script was told to stop at its
 	// prompt, as ScriptOptions.ContinueOnRequirementFailure false asks.
@@ -21,24 +15,6 @@ var (
 	// no answer for, longer than ScriptOptions.IdleTimeout.
 	ErrUnansweredPrompt = errors.New("script is waiting for input nobody will give")
 )
-
-// StepError is the error Run returns when a step fails: which step, why,
-// and what to do next.
-type StepError struct {
-	// Step is the name of the step that failed.
-	Step string
-	// Err is the step's error.
-	Err error
-	// Hint is one or two sentences telling the user how to go on, for
-	// printing under the error. It is never empty.
-	Hint string
-}
-
-// Error reads "step NAME: CAUSE".
-func (e *StepError) Error() string { return fmt.Sprintf("step %s: %v", e.Step, e.Err) }
-
-// Unwrap returns the step's error.
-func (e *StepError) Unwrap() error { return e.Err }
 
 // ScriptError is the error RunScript returns when a script does not
 // finish successfully.
@@ -126,13 +102,4 @@ func sudoNeedsPassword(lines []string) bool {
 		}
 	}
 	return false
-}
-
-// unknownStepError lists the valid step names with ErrUnknownStep.
-func unknownStepError(name string, steps []Step) error {
-	names := make([]string, len(steps))
-	for i, s := range steps {
-		names[i] = s.Name
-	}
-	return fmt.Errorf("%w %q (the steps are: %s)", ErrUnknownStep, name, strings.Join(names, ", "))
 }

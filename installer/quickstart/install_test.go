@@ -11,28 +11,29 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/installer/pai"
+	"github.com/paimirror/paimirror/installer/steps"
 )
 
 // scriptPlan is the kubespray and services part of an install, as the
-// installer builds it: each step runs its script with its log in the state
-// directory.
-func scriptPlan(f *fixture, s *State, env func() []string) Plan {
-	step := func(name, script string) Step {
-		return Step{Name: name, Run: func(ctx context.Context) error {
+// installer builds it with package steps: each step runs its script with
+// its log in the state directory.
+func scriptPlan(f *fixture, s *steps.State, env func() []string) steps.Plan {
+	step := func(name, script string) steps.Step {
+		return steps.Step{Name: name, Run: func(ctx context.Context) (any, error) {
 			opts := f.options(script, env()...)
 			opts.LogPath = s.LogPath(name)
 			if script == pai.KubesprayScript {
 				opts.Args = []string{"-v"}
 			}
-			return RunScript(ctx, opts)
+			return nil, RunScript(ctx, opts)
 		}}
 	}
-	return Plan{Steps: []Step{step("kubespray", pai.KubesprayScript), step("services", pai.ServiceScript)}}
+	return steps.Plan{Steps: []steps.Step{step("kubespray", pai.KubesprayScript), step("services", pai.ServiceScript)}}
 }
 
 // TestInstallResume: the services script fails; the rerun runs only it, not
-// the kubespray script again. The failure's hint and last lines reach the
-// StepError.
+// the kubespray script again. The failure's hint (ScriptError.Hint) and last
+// lines reach the steps.Error.
 func TestInstallResume(t *testing.T) {
 	f := newFixture(t)
 	dir := filepath.Join(t.TempDir(), "state")
@@ -40,8 +41,8 @@ func TestInstallResume(t *testing.T) {
 	env := []string{"FIXTURE_SERVICE_FAIL=1", "FIXTURE_EXTRA=x"}
 	p := scriptPlan(f, s, func() []string { return env })
 
-	err := Run(context.Background(), s, p, nil)
-	var stepErr *StepError
+	err := steps.Run(context.Background(), s, p, nil)
+	var stepErr *steps.Error
 	var scriptErr *ScriptError
 	if !errors.As(err, &stepErr) || stepErr.Step != "services" || !errors.As(err, &scriptErr) || scriptErr.ExitCode != 5 {
 		t.Fatalf("err = %v", err)
@@ -58,7 +59,7 @@ func TestInstallResume(t *testing.T) {
 	s = openState(t, dir)
 	p = scriptPlan(f, s, func() []string { return env })
 	env = []string{"FIXTURE_EXTRA=y"}
-	if err := Run(context.Background(), s, p, nil); err != nil {
+	if err := steps.Run(context.Background(), s, p, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := append(append(f.kubesprayRecord(), f.serviceRecord("x")...), f.serviceRecord("y")...)
@@ -79,8 +80,8 @@ func TestInstallNoSecrets(t *testing.T) {
 	p := scriptPlan(f, s, func() []string {
 		return []string{"PAI_PASSWORD=" + password, "FIXTURE_FAIL_PLAYBOOK=cluster.yml"}
 	})
-	err := Run(context.Background(), s, p, nil)
-	var stepErr *StepError
+	err := steps.Run(context.Background(), s, p, nil)
+	var stepErr *steps.Error
 	if !errors.As(err, &stepErr) || stepErr.Step != "kubespray" {
 		t.Fatalf("err = %v", err)
 	}
@@ -103,12 +104,22 @@ func TestInstallNoSecrets(t *testing.T) {
 	if !strings.Contains(texts["kubespray.log"], `"ansible_password": "********"`) {
 		t.Errorf("the log lacks the masked task result:\n%s", texts["kubespray.log"])
 	}
-	if !strings.Contains(texts[StateFile], `"status": "failed"`) {
-		t.Errorf("state.json:\n%s", texts[StateFile])
+	if !strings.Contains(texts[steps.StateFile], `"status": "failed"`) {
+		t.Errorf("state.json:\n%s", texts[steps.StateFile])
 	}
 	for name, text := range texts {
 		if strings.Contains(text, password) {
 			t.Errorf("the password is in the %s:\n%s", name, text)
 		}
 	}
+}
+
+func openState(t *testing.T, dir string) *steps.State {
+	t.Helper()
+	s, err := steps.OpenState(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
 }

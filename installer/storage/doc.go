@@ -81,8 +81,10 @@
 // # Progress
 //
 // Setup never prints. It reports each step's start, status lines and end
-// (changed or not) through Options.Report as Event values, paictl's output
-// goes to Options.Output, and debug records go to Options.Logger.
+// (changed or not) through Options.Report as steps.Event values, the one
+// progress type of the install's steps; paictl's output goes to
+// Options.Output, and debug records go to Options.Logger. What it did is
+// the returned Result, data for the caller to render.
 //
 // # Concurrency
 //

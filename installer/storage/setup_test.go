@@ -18,6 +18,7 @@ import (
 
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/kube/kubetest"
+	"github.com/paimirror/paimirror/installer/steps"
 )
 
 // The cluster configuration of the tests, in the shapes pai leaves in
@@ -164,18 +165,18 @@ func closedPort(t *testing.T) int {
 // recorder keeps Setup's events and log records.
 type recorder struct {
 	mu     sync.Mutex
-	events []Event
+	events []steps.Event
 	logs   bytes.Buffer
 	output bytes.Buffer
 }
 
-func (r *recorder) report(e Event) {
+func (r *recorder) report(e steps.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.events = append(r.events, e)
 }
 
-func (r *recorder) take() []Event {
+func (r *recorder) take() []steps.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.events
@@ -307,10 +308,13 @@ func noSecrets(t *testing.T, rest *fakeRest, texts ...string) {
 	}
 }
 
-func eventTexts(events []Event) []string {
+func eventTexts(events []steps.Event) []string {
 	var out []string
 	for _, e := range events {
 		out = append(out, e.Text)
+		if e.Err != nil {
+			out = append(out, e.Err.Error())
+		}
 	}
 	return out
 }
@@ -404,10 +408,10 @@ func TestSetup(t *testing.T) {
 		events := rec.take()
 		var ends []string
 		for _, ev := range events {
-			if ev.N != stepNumber(ev.Step) || ev.N == 0 {
+			if ev.N != stepNumber(ev.Step) || ev.N == 0 || ev.Total != len(Steps) {
 				t.Errorf("event %+v: wrong number", ev)
 			}
-			if ev.Kind == EventDone {
+			if ev.Kind == steps.Done {
 				ends = append(ends, fmt.Sprintf("%d %s %v", ev.N, ev.Step, ev.Changed))
 			}
 		}
@@ -434,7 +438,7 @@ func TestSetup(t *testing.T) {
 			}
 		}
 		for _, ev := range rec.take() {
-			if ev.Kind == EventDone && ev.Changed {
+			if ev.Kind == steps.Done && ev.Changed {
 				t.Errorf("second run reported %+v", ev)
 			}
 		}

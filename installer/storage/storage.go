@@ -22,6 +22,7 @@ import (
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/pai"
+	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
@@ -150,38 +151,12 @@ type Options struct {
 	// Logger receives debug records (commands, requests, never a
 	// password or token); default: discard.
 	Logger *slog.Logger
-	// Report receives progress as plain values, one call at a time;
-	// default: none.
-	Report func(Event)
-}
-
-// EventKind says what an Event is.
-type EventKind string
-
-const (
-	// EventStart: a step begins.
-	EventStart EventKind = "start"
-	// EventStatus: what a step is doing now (Text).
-	EventStatus EventKind = "status"
-	// EventDone: a step ended well; Changed says whether it changed
-	// anything, Text what.
-	EventDone EventKind = "done"
-	// EventFail: a step failed; Text is the error.
-	EventFail EventKind = "fail"
-)
-
-// Event is one piece of Setup's progress.
-type Event struct {
-	// Step is the step's name (StepCheck ... StepInstructions) and N its
-	// position, 1 to 6.
-	Step string
-	N    int
-	Kind EventKind
-	// Changed is set on EventDone when the step changed something.
-	Changed bool
-	// Text is the step's title (EventStart), the status, what the step
-	// did or found (EventDone), or the error (EventFail).
-	Text string
+	// Report receives progress, one call at a time, from Setup's
+	// goroutine: for each step a steps.Event Started (Text its title),
+	// Status lines, then Done (Changed, Text what it did or found) or
+	// Failed (Err); Step is the step's name, N its number and Total 6.
+	// Default: none.
+	Report func(steps.Event)
 }
 
 // StepResult is what one step did.
@@ -383,7 +358,7 @@ func Setup(ctx context.Context, opts Options) (*Result, error) {
 		return nil, err
 	}
 	s := &setup{opts: opts, log: opts.Logger, res: &Result{}}
-	steps := []struct {
+	sequence := []struct {
 		name string
 		run  func(context.Context) (bool, string, error)
 	}{
@@ -394,30 +369,30 @@ func Setup(ctx context.Context, opts Options) (*Result, error) {
 		{StepGrant, s.grant},
 		{StepInstructions, s.instructions},
 	}
-	for _, st := range steps {
-		s.report(Event{Step: st.name, Kind: EventStart, Text: stepTitles[st.name]})
+	for _, st := range sequence {
+		s.report(steps.Event{Step: st.name, Kind: steps.Started, Text: stepTitles[st.name]})
 		changed, detail, err := st.run(ctx)
 		if err != nil {
 			se := s.stepError(st.name, err)
-			s.report(Event{Step: st.name, Kind: EventFail, Text: se.Err.Error()})
+			s.report(steps.Event{Step: st.name, Kind: steps.Failed, Err: se.Err})
 			return s.res, se
 		}
 		s.res.Steps = append(s.res.Steps, StepResult{Step: st.name, Changed: changed, Detail: detail})
 		s.log.Debug("storage step done", "step", st.name, "changed", changed)
-		s.report(Event{Step: st.name, Kind: EventDone, Changed: changed, Text: detail})
+		s.report(steps.Event{Step: st.name, Kind: steps.Done, Changed: changed, Text: detail})
 	}
 	return s.res, nil
 }
 
-func (s *setup) report(e Event) {
-	e.N = stepNumber(e.Step)
+func (s *setup) report(e steps.Event) {
+	e.N, e.Total = stepNumber(e.Step), len(Steps)
 	if s.opts.Report != nil {
 		s.opts.Report(e)
 	}
 }
 
 func (s *setup) status(step, format string, args ...any) {
-	s.report(Event{Step: step, Kind: EventStatus, Text: fmt.Sprintf(format, args...)})
+	s.report(steps.Event{Step: step, Kind: steps.Status, Text: fmt.Sprintf(format, args...)})
 }
 
 // stepError wraps err as the step's *StepError, with a hint for the

@@ -1,4 +1,4 @@
-package quickstart
+package steps
 
 import (
 	"context"
@@ -16,9 +16,11 @@ type Step struct {
 	// function). A done step whose recorded fingerprint differs is no
 	// longer done. Default "": any recorded "done" counts.
 	Fingerprint string
-	// Run does the step. It must be idempotent: a step interrupted half
-	// way is run again from its start.
-	Run func(ctx context.Context) error
+	// Run does the step and returns what it found or did, for the caller
+	// to render (Event.Result), or nil. It must be idempotent: a step
+	// interrupted half way is run again from its start. A result returned
+	// with an error is reported with the failure.
+	Run func(ctx context.Context) (any, error)
 }
 
 // Plan is the ordered list of steps of an install and which of them to run.
@@ -35,51 +37,21 @@ type Plan struct {
 	From string
 }
 
-// EventKind says what happened to a step.
-type EventKind string
-
-// Kinds of StepEvent.
-const (
-	// EventUpToDate: the step is done with the same inputs and is skipped.
-	EventUpToDate EventKind = "up-to-date"
-	// EventNotSelected: Only or From leave the step out.
-	EventNotSelected EventKind = "not-selected"
-	// EventStarted: the step is starting.
-	EventStarted EventKind = "started"
-	// EventDone: the step finished and is recorded as done.
-	EventDone EventKind = "done"
-	// EventFailed: the step failed and is recorded as failed; Run stops.
-	EventFailed EventKind = "failed"
-)
-
-// StepEvent reports progress of Run.
-type StepEvent struct {
-	// Step is the step's name.
-	Step string
-	// Index is the step's 1-based position in Plan.Steps, Total their
-	// number.
-	Index, Total int
-	// Kind is what happened.
-	Kind EventKind
-	// Elapsed is how long the step ran (EventDone, EventFailed).
-	Elapsed time.Duration
-	// Err is the step's error (EventFailed).
-	Err error
-}
-
 // hinter is an error that knows what the user should do about it.
 type hinter interface{ Hint() string }
 
 // Run runs the steps of p that need running, in order, recording each one's
-// outcome in s, and reports every step to progress (which may be nil;
-// it is called from Run's goroutine). It stops at the first step that
-// fails and returns a *StepError; run again with the same plan, it resumes
-// at that step. A step name in p.Only or p.From that is not in p.Steps gives
-// an error wrapping ErrUnknownStep that lists the valid names; nothing runs
-// then. A cancelled ctx stops Run before the next step.
-func Run(ctx context.Context, s *State, p Plan, progress func(StepEvent)) error {
+// outcome in s, and reports every step to progress (which may be nil; it
+// is called from Run's goroutine) with N and Total set: Started, then Done
+// or Failed with the step's result, or UpToDate or NotSelected. It stops at
+// the first step that fails and returns an *Error; run again with the same
+// plan, it resumes at that step. A step name in p.Only or p.From that is
+// not in p.Steps gives an error wrapping ErrUnknownStep that lists the
+// valid names; nothing runs then. A cancelled ctx stops Run before the
+// next step. Run's own cost is one write of state.json per step run.
+func Run(ctx context.Context, s *State, p Plan, progress func(Event)) error {
 	if progress == nil {
-		progress = func(StepEvent) {}
+		progress = func(Event) {}
 	}
 	selected, err := p.selection(s)
 	if err != nil {
@@ -87,27 +59,27 @@ func Run(ctx context.Context, s *State, p Plan, progress func(StepEvent)) error 
 	}
 	total := len(p.Steps)
 	for i, st := range p.Steps {
-		ev := StepEvent{Step: st.Name, Index: i + 1, Total: total}
+		ev := Event{Step: st.Name, N: i + 1, Total: total}
 		switch selected[i] {
 		case skipUpToDate:
-			ev.Kind = EventUpToDate
+			ev.Kind = UpToDate
 			progress(ev)
 			continue
 		case skipNotSelected:
-			ev.Kind = EventNotSelected
+			ev.Kind = NotSelected
 			progress(ev)
 			continue
 		}
 		if err := ctx.Err(); err != nil {
-			return &StepError{Step: st.Name, Err: err, Hint: resumeHint(st.Name)}
+			return &Error{Step: st.Name, Err: err, Hint: resumeHint(st.Name)}
 		}
-		ev.Kind = EventStarted
+		ev.Kind = Started
 		progress(ev)
 		start := time.Now()
-		err := st.Run(ctx)
-		ev.Elapsed = time.Since(start)
+		res, err := st.Run(ctx)
+		ev.Elapsed, ev.Result = time.Since(start), res
 		if err != nil {
-			serr := &StepError{Step: st.Name, Err: err, Hint: resumeHint(st.Name)}
+			serr := &Error{Step: st.Name, Err: err, Hint: resumeHint(st.Name)}
 			var h hinter
 			if errors.As(err, &h) && h.Hint() != "" {
 				serr.Hint = h.Hint()
@@ -115,14 +87,14 @@ func Run(ctx context.Context, s *State, p Plan, progress func(StepEvent)) error 
 			if rerr := s.MarkFailed(st.Name, err); rerr != nil {
 				serr.Err = errors.Join(err, rerr)
 			}
-			ev.Kind, ev.Err = EventFailed, err
+			ev.Kind, ev.Err = Failed, err
 			progress(ev)
 			return serr
 		}
 		if err := s.MarkDone(st.Name, st.Fingerprint); err != nil {
-			return &StepError{Step: st.Name, Err: fmt.Errorf("recording step: %w", err), Hint: resumeHint(st.Name)}
+			return &Error{Step: st.Name, Err: fmt.Errorf("recording step: %w", err), Hint: resumeHint(st.Name)}
 		}
-		ev.Kind = EventDone
+		ev.Kind = Done
 		progress(ev)
 	}
 	return nil
@@ -201,5 +173,5 @@ func (p Plan) selection(s *State) ([]selection, error) {
 // upToDate reports whether st is recorded as done with its current inputs.
 func (s *State) upToDate(st Step) bool {
 	r, ok := s.Record(st.Name)
-	return ok && r.Status == StatusDone && (st.Fingerprint == "" || r.Fingerprint == st.Fingerprint)
+	return ok && r.Status == OutcomeDone && (st.Fingerprint == "" || r.Fingerprint == st.Fingerprint)
 }

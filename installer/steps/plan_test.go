@@ -1,4 +1,4 @@
-package quickstart
+package steps
 
 import (
 	"context"
@@ -22,9 +22,9 @@ type recorder struct {
 func (r *recorder) plan(names ...string) Plan {
 	var p Plan
 	for _, n := range names {
-		p.Steps = append(p.Steps, Step{Name: n, Run: func(ctx context.Context) error {
+		p.Steps = append(p.Steps, Step{Name: n, Run: func(ctx context.Context) (any, error) {
 			r.ran = append(r.ran, n)
-			return r.fail[n]
+			return "result of " + n, r.fail[n]
 		}})
 	}
 	return p
@@ -48,12 +48,12 @@ func TestRunResume(t *testing.T) {
 	boom := errors.New("kubeadm init timed out")
 	r := &recorder{fail: map[string]error{"kubespray": boom}}
 	var events []string
-	progress := func(e StepEvent) { events = append(events, e.Step+":"+string(e.Kind)) }
+	progress := func(e Event) { events = append(events, e.Step+":"+string(e.Kind)) }
 
 	err := Run(context.Background(), s, r.plan(installSteps...), progress)
-	var se *StepError
+	var se *Error
 	if !errors.As(err, &se) || se.Step != "kubespray" || !errors.Is(err, boom) {
-		t.Fatalf("err = %v, want StepError for kubespray wrapping the step's error", err)
+		t.Fatalf("err = %v, want Error for kubespray wrapping the step's error", err)
 	}
 	if !strings.Contains(se.Hint, `resumes at step "kubespray"`) {
 		t.Errorf("hint %q", se.Hint)
@@ -63,7 +63,7 @@ func TestRunResume(t *testing.T) {
 		"patch:started", "patch:done", "preflight:started", "preflight:done", "prepare:started", "prepare:done",
 		"kubespray:started", "kubespray:failed",
 	})
-	if rec, _ := s.Record("kubespray"); rec.Status != StatusFailed || rec.Error != "kubeadm init timed out" {
+	if rec, _ := s.Record("kubespray"); rec.Status != OutcomeFailed || rec.Error != "kubeadm init timed out" {
 		t.Errorf("kubespray record = %+v", rec)
 	}
 	s.Close()
@@ -174,9 +174,9 @@ func TestRunCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &recorder{}
 	p := r.plan(installSteps...)
-	p.Steps[1].Run = func(context.Context) error { cancel(); return nil }
+	p.Steps[1].Run = func(context.Context) (any, error) { cancel(); return nil, nil }
 	err := Run(ctx, s, p, nil)
-	var se *StepError
+	var se *Error
 	if !errors.As(err, &se) || se.Step != "prepare" || !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v", err)
 	}
@@ -222,13 +222,13 @@ func TestStateFile(t *testing.T) {
 		t.Errorf("state directory mode %v", fi.Mode())
 	}
 	var data struct {
-		Version int                   `json:"version"`
-		Steps   map[string]StepRecord `json:"steps"`
+		Version int               `json:"version"`
+		Steps   map[string]Record `json:"steps"`
 	}
 	if err := json.Unmarshal([]byte(readFile(t, filepath.Join(dir, StateFile))), &data); err != nil {
 		t.Fatal(err)
 	}
-	if data.Version != 1 || data.Steps["patch"].Status != StatusDone || data.Steps["patch"].Fingerprint != "sha256:aa" ||
+	if data.Version != 1 || data.Steps["patch"].Status != OutcomeDone || data.Steps["patch"].Fingerprint != "sha256:aa" ||
 		data.Steps["patch"].Time.IsZero() || data.Steps["preflight"].Error != "pai-worker1: ssh: unable to authenticate" {
 		t.Errorf("state.json = %+v", data)
 	}

@@ -1,4 +1,4 @@
-package quickstart
+package steps
 
 import (
 	"crypto/sha256"
@@ -29,19 +29,19 @@ const stateVersion = 1
 // maxErrorLen bounds the error text recorded for a failed step.
 const maxErrorLen = 500
 
-// StepStatus is the recorded outcome of a step.
-type StepStatus string
+// Outcome is the recorded outcome of a step.
+type Outcome string
 
-// Step statuses recorded in state.json.
+// Outcomes recorded in state.json.
 const (
-	StatusDone   StepStatus = "done"
-	StatusFailed StepStatus = "failed"
+	OutcomeDone   Outcome = "done"
+	OutcomeFailed Outcome = "failed"
 )
 
-// StepRecord is what state.json records about one step.
-type StepRecord struct {
+// Record is what state.json records about one step.
+type Record struct {
 	// Status is the step's last outcome.
-	Status StepStatus `json:"status"`
+	Status Outcome `json:"status"`
 	// Time is when the step last finished or failed (UTC).
 	Time time.Time `json:"time"`
 	// Fingerprint is the fingerprint of the step's inputs when it was last
@@ -53,8 +53,8 @@ type StepRecord struct {
 
 // stateData is the JSON form of state.json.
 type stateData struct {
-	Version int                   `json:"version"`
-	Steps   map[string]StepRecord `json:"steps"`
+	Version int               `json:"version"`
+	Steps   map[string]Record `json:"steps"`
 }
 
 // State is an install's state directory: state.json, which records each
@@ -93,7 +93,7 @@ func OpenState(dir string) (*State, error) {
 		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
-	s := &State{dir: dir, lock: lock, data: stateData{Version: stateVersion, Steps: map[string]StepRecord{}}}
+	s := &State{dir: dir, lock: lock, data: stateData{Version: stateVersion, Steps: map[string]Record{}}}
 	b, err := os.ReadFile(filepath.Join(dir, StateFile))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -111,7 +111,7 @@ func OpenState(dir string) (*State, error) {
 		return nil, fmt.Errorf("reading %s: version %d was written by a newer paimirror", filepath.Join(dir, StateFile), s.data.Version)
 	}
 	if s.data.Steps == nil {
-		s.data.Steps = map[string]StepRecord{}
+		s.data.Steps = map[string]Record{}
 	}
 	return s, nil
 }
@@ -138,11 +138,11 @@ func (s *State) LogPath(name string) string { return filepath.Join(s.dir, name+"
 // Done reports whether step is recorded as done.
 func (s *State) Done(step string) bool {
 	r, ok := s.Record(step)
-	return ok && r.Status == StatusDone
+	return ok && r.Status == OutcomeDone
 }
 
 // Record returns what is recorded about step, and whether anything is.
-func (s *State) Record(step string) (StepRecord, bool) {
+func (s *State) Record(step string) (Record, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.data.Steps[step]
@@ -153,7 +153,7 @@ func (s *State) Record(step string) (StepRecord, bool) {
 // Fingerprint; "" when the step has none) and saves state.json.
 func (s *State) MarkDone(step, fingerprint string) error {
 	return s.update(func(d *stateData) {
-		d.Steps[step] = StepRecord{Status: StatusDone, Time: now(), Fingerprint: fingerprint}
+		d.Steps[step] = Record{Status: OutcomeDone, Time: now(), Fingerprint: fingerprint}
 	})
 }
 
@@ -170,7 +170,7 @@ func (s *State) MarkFailed(step string, err error) error {
 		msg = msg[:maxErrorLen] + "…"
 	}
 	return s.update(func(d *stateData) {
-		d.Steps[step] = StepRecord{Status: StatusFailed, Time: now(), Error: msg}
+		d.Steps[step] = Record{Status: OutcomeFailed, Time: now(), Error: msg}
 	})
 }
 
@@ -195,7 +195,7 @@ func (s *State) update(f func(*stateData)) error {
 	if s.lock == nil {
 		return errors.New("saving state: state is closed")
 	}
-	next := stateData{Version: stateVersion, Steps: make(map[string]StepRecord, len(s.data.Steps)+1)}
+	next := stateData{Version: stateVersion, Steps: make(map[string]Record, len(s.data.Steps)+1)}
 	for k, v := range s.data.Steps {
 		next.Steps[k] = v
 	}
