@@ -1,7 +1,7 @@
 // Package atomicfile replaces a file's content so that a reader, or the
 // machine after a crash, sees either the whole old content or the whole
 // new one, never a mix or an empty file: the one way paimirror writes a
-// small file in place (keys, known_hosts, the quickstart state, edited
+// small file in place (keys, known_hosts, the install's step state, edited
 // configuration).
 //
 // # On disk
