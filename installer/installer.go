@@ -24,7 +24,7 @@ import (
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
-	"github.com/paimirror/paimirror/installer/quickstart"
+	"github.com/paimirror/paimirror/installer/internal/quickstart"
 	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/installer/storage"
 )

@@ -54,11 +54,11 @@ func TestInstallFlow(t *testing.T) {
 	if err := os.RemoveAll(script); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.CopyFS(script, os.DirFS("../../installer/quickstart/testdata/pai/contrib/kubespray/script")); err != nil {
+	if err := os.CopyFS(script, os.DirFS("../../installer/internal/quickstart/testdata/pai/contrib/kubespray/script")); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"quick-start-kubespray.sh", "quick-start-service.sh", "requirement.sh"} {
-		data, _ := os.ReadFile(filepath.Join("../../installer/quickstart/testdata/pai/contrib/kubespray", f))
+		data, _ := os.ReadFile(filepath.Join("../../installer/internal/quickstart/testdata/pai/contrib/kubespray", f))
 		os.WriteFile(filepath.Join(pai, "contrib/kubespray", f), data, 0o755)
 	}
 	config := filepath.Join(pai, "contrib/kubespray/config/config.yaml")
@@ -66,7 +66,7 @@ func TestInstallFlow(t *testing.T) {
 	state := filepath.Join(dir, "state")
 	home := filepath.Join(dir, "home")
 	os.MkdirAll(home, 0o755)
-	bin, _ := filepath.Abs("../../installer/quickstart/testdata/bin")
+	bin, _ := filepath.Abs("../../installer/internal/quickstart/testdata/bin")
 	install := func(args ...string) (string, error) {
 		cmd := paimirror(t, append([]string{"install", "--pai", pai, "--mirror", addr, "--state", state}, args...)...)
 		cmd.Env = append(cmd.Env, "HOME="+home, "PATH="+bin+string(os.PathListSeparator)+os.Getenv("PATH"), "FIXTURE_RECORD="+filepath.Join(dir, "record"))
