@@ -12,7 +12,7 @@
 //	/daemon.json      the docker daemon.json keys
 //	/paimirror.json   the bundle's lock (what the installer reads)
 //	/healthz          200 "ok"
-//	/metrics          Prometheus text format (see Metrics)
+//	/metrics          Prometheus exposition format (see Metrics)
 //	<mirror path>     a file of the bundle, at each path the lock gives it:
 //	                  "/<host>/<url path>" and extra paths such as
 //	                  "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
@@ -58,16 +58,25 @@
 // # Metrics
 //
 // A Server counts every request it answers by Kind (KindFile, KindPage,
-// KindPyPI) in its Metrics. The registry's requests are counted in the same Metrics
-// (KindBlob, KindManifest, KindAPI) when the registry handler is wrapped with
-// Metrics.Instrument, which Server.Handler does while routing one listener:
+// KindPyPI) in its Metrics. The registry's requests are counted in the
+// same Metrics (KindBlob, KindManifest, KindAPI) by Server.Handler, which
+// routes one listener:
 //
 //	fs := fileserver.New(b, fileserver.WithAdvertise(addr), fileserver.WithLogger(log))
 //	srv := &http.Server{Addr: addr, Handler: fs.Handler(registryHandler)}
 //
-// Do not put the Server behind an http.ServeMux: it redirects paths holding
-// "..", "." or "//" to cleaned ones before any handler sees them. No global
-// Prometheus registry is used.
+// A registry handler that is a CountingHandler (registry.Registry is)
+// reports each response itself; any other is wrapped with
+// Metrics.Instrument. Either way each request passes through one
+// ResponseWriter wrapper only. Do not put the Server behind an
+// http.ServeMux: it redirects paths holding "..", "." or "//" to cleaned
+// ones before any handler sees them.
+//
+// /metrics is served by github.com/prometheus/client_golang (promhttp: the
+// text format 0.0.4 unless the scraper asks for another) from a
+// Prometheus registry of the Server's own, never the global default one,
+// so only these metrics and the bundle's gauges (paimirror_bundle_*) are
+// there.
 //
 // # Concurrency
 //

@@ -16,76 +16,30 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/fileserver"
-	"github.com/paimirror/paimirror/manifests"
 )
 
-// One bundle of the default manifest, built from a local upstream once per
-// test binary and shared (read-only) by every test.
-var (
-	fixtureOnce sync.Once
-	fixture     *testBundle
-	fixtureErr  error
-	fixtureDir  string
-)
-
+// testBundle is bundletest's default fixture under the names these tests
+// use.
 type testBundle struct {
 	b *bundle.Bundle
 	// data is each file's content as the upstream served it, by URL.
 	data map[string][]byte
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if fixture != nil {
-		fixture.b.Close()
-	}
-	if fixtureDir != "" {
-		os.RemoveAll(fixtureDir)
-	}
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(bundletest.RunTests(m)) }
 
-// defaultBundle returns the shared bundle of manifests.Default().
+// defaultBundle returns the bundle of manifests.Default() built once per
+// test binary and shared (read-only) by every test.
 func defaultBundle(t testing.TB) *testBundle {
 	t.Helper()
-	fixtureOnce.Do(func() { fixture, fixtureErr = buildDefault() })
-	if fixtureErr != nil {
-		t.Fatalf("building the test bundle: %v", fixtureErr)
-	}
-	return fixture
-}
-
-func buildDefault() (*testBundle, error) {
-	u, err := bundletest.Start(manifests.Default(), bundletest.Options{FileSize: 3000})
-	if err != nil {
-		return nil, err
-	}
-	defer u.Close()
-	fixtureDir, err = os.MkdirTemp("", "fileserver-test-")
-	if err != nil {
-		return nil, err
-	}
-	res, err := bundle.Build(context.Background(), u.Manifest, bundle.BuildOptions{
-		Output:    filepath.Join(fixtureDir, "openpai.tar"),
-		Mirrors:   u.Mirrors(),
-		Transport: bundletest.LoopbackTransport(),
-		Jobs:      8,
-	})
-	if err != nil {
-		return nil, err
-	}
-	b, err := bundle.Open(res.Path)
-	if err != nil {
-		return nil, err
-	}
-	return &testBundle{b: b, data: u.FileData}, nil
+	f := bundletest.DefaultBundle(t)
+	return &testBundle{b: f.Bundle, data: f.FileData}
 }
 
 // start serves the shared bundle on 127.0.0.1:0 and returns the server and

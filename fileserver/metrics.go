@@ -1,14 +1,14 @@
 package fileserver
 
 import (
-	"bufio"
-	"fmt"
 	"io"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 )
 
 // Kind is what a request asked for, the label that splits the request, byte
@@ -48,8 +48,10 @@ const (
 	reasonAborted = "aborted" // the body was cut short: client gone or bundle read failure
 )
 
-// Metrics counts HTTP requests, response bytes and errors by Kind, and writes
-// them in the Prometheus text exposition format (version 0.0.4):
+// Metrics counts HTTP requests, response bytes and errors by Kind, in a
+// Prometheus registry of its own (github.com/prometheus/client_golang;
+// never the global default one, so nothing else's metrics, such as
+// distribution's, join them):
 //
 //	paimirror_http_requests_total{kind,code}     counter: responses by status code
 //	paimirror_http_response_bytes_total{kind}    counter: response body bytes sent
@@ -57,45 +59,60 @@ const (
 //	                                             "server" (5xx), "aborted" (body cut short)
 //	paimirror_http_requests_in_flight{kind}      gauge: requests being answered
 //
+// Every Kind serve counts (KindFile through KindPyPI) is present from the
+// start, at zero, so that rates start from the first scrape; in
+// paimirror_http_requests_total a code appears once counted.
 // A Server counts its own requests into the Metrics its Metrics method
-// returns and serves them at /metrics; the registry's requests are counted
-// into the same Metrics by wrapping the registry handler with Instrument.
-// A Metrics is safe for concurrent use. It uses no global state: nothing is
-// registered with a default Prometheus registry.
+// returns and serves them at /metrics, with its bundle's gauges; the
+// registry's requests are counted into the same Metrics by Server.Handler.
+// A Metrics is safe for concurrent use; counting a request costs a few
+// atomic additions and map lookups.
 type Metrics struct {
-	mu       sync.Mutex
-	requests map[requestKey]uint64
-	bytes    map[Kind]uint64
-	errors   map[errorKey]uint64
-	inFlight map[Kind]int64
-}
-
-type requestKey struct {
-	kind Kind
-	code int
-}
-
-type errorKey struct {
-	kind   Kind
-	reason string
+	reg      *prometheus.Registry
+	requests *prometheus.CounterVec
+	bytes    *prometheus.CounterVec
+	errors   *prometheus.CounterVec
+	inFlight *prometheus.GaugeVec
 }
 
 // NewMetrics returns a Metrics with every counter at zero.
 func NewMetrics() *Metrics {
-	return &Metrics{
-		requests: map[requestKey]uint64{},
-		bytes:    map[Kind]uint64{},
-		errors:   map[errorKey]uint64{},
-		inFlight: map[Kind]int64{},
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paimirror_http_requests_total",
+			Help: "HTTP requests answered, by kind of content and status code.",
+		}, []string{"kind", "code"}),
+		bytes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paimirror_http_response_bytes_total",
+			Help: "Response body bytes sent, by kind of content.",
+		}, []string{"kind"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "paimirror_http_errors_total",
+			Help: `Failed requests, by kind and reason: "client" (4xx), "server" (5xx), "aborted" (body cut short).`,
+		}, []string{"kind", "reason"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "paimirror_http_requests_in_flight",
+			Help: "Requests being answered, by kind.",
+		}, []string{"kind"}),
 	}
+	m.reg.MustRegister(m.requests, m.bytes, m.errors, m.inFlight)
+	for _, k := range kinds {
+		m.bytes.WithLabelValues(string(k))
+		m.inFlight.WithLabelValues(string(k))
+		for _, reason := range []string{reasonAborted, reasonClient, reasonServer} {
+			m.errors.WithLabelValues(string(k), reason)
+		}
+	}
+	return m
 }
 
 // Instrument returns h wrapped so that each request is counted under the
 // kind classify returns for it: its status code, the body bytes sent, and an
 // error when the status is 4xx or 5xx or the body was cut short. The
 // ResponseWriter h sees still supports http.Flusher and
-// http.NewResponseController. paimirror serve wraps the registry with
-// Instrument(registry, RegistryKind).
+// http.NewResponseController. Server.Handler counts a CountingHandler
+// without it.
 func (m *Metrics) Instrument(h http.Handler, classify func(*http.Request) Kind) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		m.serve(classify(r), w, r, h.ServeHTTP)
@@ -113,25 +130,41 @@ func (m *Metrics) serve(kind Kind, w http.ResponseWriter, r *http.Request, fn fu
 	fn(rec, r)
 }
 
-func (m *Metrics) add(kind Kind, delta int64) {
-	m.mu.Lock()
-	m.inFlight[kind] += delta
-	m.mu.Unlock()
+// serveCounted runs a CountingHandler, which counts its own response
+// through the callback, and counts the result under kind. A handler that
+// panics before counting (net/http then closes the connection) is counted
+// as a server error whose body was cut short.
+func (m *Metrics) serveCounted(kind Kind, w http.ResponseWriter, r *http.Request, h CountingHandler) {
+	counted := false
+	m.add(kind, 1)
+	defer func() {
+		m.add(kind, -1)
+		if !counted {
+			m.observe(kind, http.StatusInternalServerError, 0, true)
+		}
+	}()
+	h.ServeCounted(w, r, func(code int, bytes int64, aborted bool) {
+		counted = true
+		m.observe(kind, code, bytes, aborted)
+	})
+}
+
+func (m *Metrics) add(kind Kind, delta float64) {
+	m.inFlight.WithLabelValues(string(kind)).Add(delta)
 }
 
 func (m *Metrics) observe(kind Kind, code int, bytes int64, aborted bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requests[requestKey{kind, code}]++
-	m.bytes[kind] += uint64(bytes)
+	k := string(kind)
+	m.requests.WithLabelValues(k, strconv.Itoa(code)).Inc()
+	m.bytes.WithLabelValues(k).Add(float64(bytes))
 	switch {
 	case code >= 500:
-		m.errors[errorKey{kind, reasonServer}]++
+		m.errors.WithLabelValues(k, reasonServer).Inc()
 	case code >= 400:
-		m.errors[errorKey{kind, reasonClient}]++
+		m.errors.WithLabelValues(k, reasonClient).Inc()
 	}
 	if aborted {
-		m.errors[errorKey{kind, reasonAborted}]++
+		m.errors.WithLabelValues(k, reasonAborted).Inc()
 	}
 }
 
@@ -154,57 +187,21 @@ func RegistryKind(r *http.Request) Kind {
 	return KindAPI
 }
 
-// WriteTo writes every counter in the Prometheus text format. Kinds that
-// were never counted still appear, at zero, so that rates start from the
-// first scrape.
+// WriteTo writes every metric in the Prometheus text format (version
+// 0.0.4), as /metrics serves it to a client that asks for nothing else.
 func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
-	m.mu.Lock()
-	requests := make([]requestKey, 0, len(m.requests))
-	for k := range m.requests {
-		requests = append(requests, k)
+	families, err := m.reg.Gather()
+	if err != nil {
+		return 0, err
 	}
-	all := slices.Clone(kinds)
-	for _, k := range requests {
-		if !slices.Contains(all, k.kind) {
-			all = append(all, k.kind)
+	cw := &countWriter{w: w}
+	enc := expfmt.NewEncoder(cw, expfmt.NewFormat(expfmt.TypeTextPlain))
+	for _, f := range families {
+		if err := enc.Encode(f); err != nil {
+			return cw.n, err
 		}
 	}
-	slices.Sort(all)
-	slices.SortFunc(requests, func(a, b requestKey) int {
-		if c := strings.Compare(string(a.kind), string(b.kind)); c != 0 {
-			return c
-		}
-		return a.code - b.code
-	})
-
-	pw := newPromWriter(w)
-	pw.family("paimirror_http_requests_total", "counter", "HTTP requests answered, by kind of content and status code.")
-	for _, k := range requests {
-		pw.sample("paimirror_http_requests_total", float64(m.requests[k]), "kind", string(k.kind), "code", strconv.Itoa(k.code))
-	}
-	pw.family("paimirror_http_response_bytes_total", "counter", "Response body bytes sent, by kind of content.")
-	for _, k := range all {
-		pw.sample("paimirror_http_response_bytes_total", float64(m.bytes[k]), "kind", string(k))
-	}
-	pw.family("paimirror_http_errors_total", "counter", `Failed requests, by kind and reason: "client" (4xx), "server" (5xx), "aborted" (body cut short).`)
-	for _, k := range all {
-		for _, reason := range []string{reasonAborted, reasonClient, reasonServer} {
-			pw.sample("paimirror_http_errors_total", float64(m.errors[errorKey{k, reason}]), "kind", string(k), "reason", reason)
-		}
-	}
-	pw.family("paimirror_http_requests_in_flight", "gauge", "Requests being answered, by kind.")
-	for _, k := range all {
-		pw.sample("paimirror_http_requests_in_flight", float64(m.inFlight[k]), "kind", string(k))
-	}
-	m.mu.Unlock()
-	return pw.done()
-}
-
-// promWriter writes the Prometheus text format, remembering the first error.
-type promWriter struct {
-	w   *bufio.Writer
-	cw  *countWriter
-	err error
+	return cw.n, nil
 }
 
 type countWriter struct {
@@ -218,54 +215,14 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-func newPromWriter(w io.Writer) *promWriter {
-	cw := &countWriter{w: w}
-	return &promWriter{w: bufio.NewWriter(cw), cw: cw}
+// handler serves the metrics in whichever exposition format the client
+// asks for (promhttp's negotiation: the text format by default).
+func (m *Metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-func (p *promWriter) family(name, typ, help string) {
-	p.printf("# HELP %s %s\n# TYPE %s %s\n", name, escapeHelp(help), name, typ)
-}
-
-// sample writes one sample; labels are name, value pairs.
-func (p *promWriter) sample(name string, v float64, labels ...string) {
-	var b strings.Builder
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			fmt.Fprintf(&b, "%s=\"%s\"", labels[i], escapeLabel(labels[i+1]))
-		}
-		b.WriteByte('}')
-	}
-	p.printf("%s %s\n", b.String(), strconv.FormatFloat(v, 'g', -1, 64))
-}
-
-func (p *promWriter) printf(format string, args ...any) {
-	if p.err == nil {
-		_, p.err = fmt.Fprintf(p.w, format, args...)
-	}
-}
-
-func (p *promWriter) done() (int64, error) {
-	if p.err == nil {
-		p.err = p.w.Flush()
-	}
-	return p.cw.n, p.err
-}
-
-// escapeLabel escapes a label value: backslash, double quote and newline.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-// escapeHelp escapes HELP text: backslash and newline.
-func escapeHelp(s string) string {
-	return strings.NewReplacer(`\`, `\\`, "\n", `\n`).Replace(s)
-}
+// register adds collectors (a Server's bundle gauges) to the metrics.
+func (m *Metrics) register(cs ...prometheus.Collector) { m.reg.MustRegister(cs...) }
 
 // recorder is the ResponseWriter Metrics hands to handlers: it notes the
 // status, the body bytes and whether writing the body failed.

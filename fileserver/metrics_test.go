@@ -1,7 +1,6 @@
 package fileserver_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"io"
@@ -19,29 +18,24 @@ import (
 )
 
 // scrape fetches /metrics with curl and returns every sample by its series
-// ("name{labels}") and the raw text.
+// ("name{labels}", labels sorted: look series up with canon) and the raw
+// text.
 func scrape(t *testing.T, addr string) (map[string]float64, []byte) {
 	t.Helper()
 	r := curl(t, url(addr, "/metrics"))
-	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
-		t.Fatalf("/metrics: %d %q", r.code, r.header.Get("Content-Type"))
+	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") ||
+		r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatalf("/metrics: %d %q", r.code, r.header)
 	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(bytes.NewReader(r.body))
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
+	out, err := fileserver.Samples(r.body)
+	if err != nil {
+		t.Fatalf("/metrics: %v\n%s", err, r.body)
 	}
 	return out, r.body
 }
+
+// canon is a series with its labels in the order scrape keys them by.
+func canon(series string) string { return fileserver.CanonicalSeries(series) }
 
 // TestMetricsCount downloads files, makes some errors, and checks /metrics
 // counts exactly those requests and bytes.
@@ -51,7 +45,7 @@ func TestMetricsCount(t *testing.T) {
 	before, _ := scrape(t, addr)
 	for _, k := range []string{"file", "page", "blob", "manifest", "api"} {
 		s := `paimirror_http_response_bytes_total{kind="` + k + `"}`
-		if v, ok := before[s]; !ok || (k != "page" && v != 0) {
+		if v, ok := before[canon(s)]; !ok || (k != "page" && v != 0) {
 			t.Errorf("%s = %v, %v; want present, and 0 before any request", s, v, ok)
 		}
 	}
@@ -84,21 +78,21 @@ func TestMetricsCount(t *testing.T) {
 		`paimirror_bundle_files`:                                                                                           float64(len(tb.b.Lock.Files)),
 		`paimirror_bundle_images`:                                                                                          float64(len(tb.b.Lock.Images)),
 		`paimirror_bundle_size_bytes`:                                                                                      float64(tb.b.Size),
-		`paimirror_http_requests_total{kind="page",code="200"}`:                                                            before[`paimirror_http_requests_total{kind="page",code="200"}`] + 2,
+		`paimirror_http_requests_total{kind="page",code="200"}`:                                                            before[canon(`paimirror_http_requests_total{kind="page",code="200"}`)] + 2,
 		`paimirror_http_requests_in_flight{kind="page"}`:                                                                   1, // this scrape
 		`paimirror_bundle_created_timestamp_seconds`:                                                                       float64(tb.b.Lock.Created.Unix()),
 		`paimirror_bundle_info{manifest="openpai-v1.8.0",tool_version="` + tb.b.Lock.ToolVersion + `",format_version="1"}`: 1,
 	}
 	for s, v := range want {
-		if got, ok := after[s]; !ok || got != v {
+		if got, ok := after[canon(s)]; !ok || got != v {
 			t.Errorf("%s = %v (present %v), want %v", s, got, ok, v)
 		}
 	}
 	// The 404 and 405 bodies are bytes too.
-	if got := after[`paimirror_http_response_bytes_total{kind="file"}`]; got < float64(fileBytes) || got > float64(fileBytes)+1000 {
+	if got := after[canon(`paimirror_http_response_bytes_total{kind="file"}`)]; got < float64(fileBytes) || got > float64(fileBytes)+1000 {
 		t.Errorf("file bytes %v, want %d plus the error bodies", got, fileBytes)
 	}
-	pageBytes := after[`paimirror_http_response_bytes_total{kind="page"}`] - before[`paimirror_http_response_bytes_total{kind="page"}`]
+	pageBytes := after[canon(`paimirror_http_response_bytes_total{kind="page"}`)] - before[canon(`paimirror_http_response_bytes_total{kind="page"}`)]
 	if pageBytes < float64(len(page.body)) {
 		t.Errorf("page bytes grew by %v, less than the index page's %d", pageBytes, len(page.body))
 	}
@@ -161,8 +155,8 @@ func TestMetricsRegistryKinds(t *testing.T) {
 		`paimirror_http_requests_total{kind="api",code="200"}`:         3,
 		`paimirror_http_requests_total{kind="file",code="200"}`:        0,
 	} {
-		if got[s] != v {
-			t.Errorf("%s = %v, want %v", s, got[s], v)
+		if got[canon(s)] != v {
+			t.Errorf("%s = %v, want %v", s, got[canon(s)], v)
 		}
 	}
 }
@@ -231,12 +225,16 @@ func TestMetricsConcurrent(t *testing.T) {
 	if _, err := s.Metrics().WriteTo(&buf); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{
-		`paimirror_http_requests_total{kind="file",code="200"} ` + strconv.Itoa(clients*each) + "\n",
-		`paimirror_http_response_bytes_total{kind="file"} ` + strconv.FormatInt(clients*each*f.Size, 10) + "\n",
+	got, err := fileserver.Samples(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for series, want := range map[string]float64{
+		`paimirror_http_requests_total{kind="file",code="200"}`: clients * each,
+		`paimirror_http_response_bytes_total{kind="file"}`:      float64(clients * each * f.Size),
 	} {
-		if !strings.Contains(buf.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, buf.String())
+		if got[canon(series)] != want {
+			t.Errorf("%s = %v, want %v:\n%s", series, got[canon(series)], want, buf.String())
 		}
 	}
 }

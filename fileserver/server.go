@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/bundle/pypi"
@@ -40,7 +42,8 @@ const (
 	PathDaemonJSON = "/daemon.json"
 	// PathHealth answers 200 "ok" while the server runs.
 	PathHealth = "/healthz"
-	// PathMetrics serves Metrics in the Prometheus text format.
+	// PathMetrics serves Metrics and the bundle's gauges in a Prometheus
+	// exposition format (text unless the client asks for another).
 	PathMetrics = "/metrics"
 	// PathPyPI is the prefix of the Python package index: pip's index URL
 	// is PathPyPI+"/simple/". Every path at or under it belongs to the
@@ -59,6 +62,8 @@ type Server struct {
 	caPath    string
 	caPEM     []byte
 	metrics   *Metrics
+	// metricsHandler serves metrics at PathMetrics.
+	metricsHandler http.Handler
 
 	files    pathIndex
 	pages    map[string]page
@@ -131,6 +136,8 @@ func New(b *bundle.Bundle, opts ...Option) *Server {
 	for _, o := range opts {
 		o(s)
 	}
+	s.metrics.register(bundleGauges(b)...)
+	s.metricsHandler = s.metrics.handler()
 	s.lockJSON = b.LockBytes() // byte for byte as stored in the bundle
 	sum := sha256.Sum256(s.lockJSON)
 	s.lockETag = `"sha256:` + hex.EncodeToString(sum[:]) + `"`
@@ -200,17 +207,34 @@ func isPyPIPath(p string) bool {
 }
 
 // Metrics returns the counters the server counts its requests into and
-// serves at /metrics. Wrap the registry with Metrics().Instrument to count
-// its requests there too.
+// serves at /metrics. Handler counts the registry's requests there too.
 func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// CountingHandler is a handler that counts its own responses: ServeCounted
+// answers like ServeHTTP and then calls count once with the status code,
+// the body bytes sent (none for HEAD) and whether the body was cut short.
+// registry.Registry is one. Server.Handler counts such a handler through
+// count instead of wrapping its ResponseWriter in a recorder of its own, so
+// that each request passes through one recorder only.
+type CountingHandler interface {
+	ServeCounted(w http.ResponseWriter, r *http.Request, count func(code int, bytes int64, aborted bool))
+}
 
 // Handler returns the handler for the whole listener of paimirror serve:
 // requests for /v2 and below go to registry, everything else to s, and both
-// are counted in s.Metrics() (the registry's by RegistryKind). Use it rather
-// than an http.ServeMux, which answers paths holding "..", "." or "//" with
-// a redirect to a cleaned path before any handler sees them.
+// are counted in s.Metrics() (the registry's by RegistryKind, through its
+// ServeCounted when it is a CountingHandler, else with Instrument). Use it
+// rather than an http.ServeMux, which answers paths holding "..", "." or
+// "//" with a redirect to a cleaned path before any handler sees them.
 func (s *Server) Handler(registry http.Handler) http.Handler {
-	reg := s.metrics.Instrument(registry, RegistryKind)
+	var reg http.Handler
+	if c, ok := registry.(CountingHandler); ok {
+		reg = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.metrics.serveCounted(RegistryKind(r), w, r, c)
+		})
+	} else {
+		reg = s.metrics.Instrument(registry, RegistryKind)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/v2" || strings.HasPrefix(r.URL.Path, "/v2/") {
 			reg.ServeHTTP(w, r)
@@ -343,9 +367,11 @@ type readLogger struct {
 
 // sendRegion copies src to dst, letting the kernel move the bytes
 // (sendfile) when src is ServeContent's limited view of a readLogger with a
-// file region and dst can take a file (net/http's response can). sendfile
+// file region and dst can take a file (net/http's response can); any other
+// src goes to dst's own ReadFrom when it has one (so a file a wrapped
+// handler hands over is still sent by the kernel). sendfile
 // reads from the file's offset, so the region goes out through a descriptor
-// of its own onto the very file the bundle holds open (reopen), never one
+// of its own onto the very file the bundle holds open (bundle.Reopen), never one
 // opened by name: concurrent requests never share an offset, and a bundle
 // renamed over on disk is not what gets sent. Where no such descriptor can
 // be had, it copies as io.Copy does (through the bundle's ReadAt).
@@ -356,16 +382,19 @@ func sendRegion(dst io.Writer, src io.Reader) (int64, error) {
 		rl, _ = lr.R.(*readLogger)
 	}
 	rf, canTake := dst.(io.ReaderFrom)
-	if rl == nil || rl.file == nil || !canTake {
+	if !canTake {
 		return io.Copy(struct{ io.Writer }{dst}, src)
+	}
+	if rl == nil || rl.file == nil {
+		return rf.ReadFrom(src)
 	}
 	pos, err := rl.r.Seek(0, io.SeekCurrent)
 	if err != nil {
 		return 0, err
 	}
-	f, err := reopen(rl.file)
+	f, err := bundle.Reopen(rl.file)
 	if err != nil {
-		return io.Copy(struct{ io.Writer }{dst}, src)
+		return rf.ReadFrom(src)
 	}
 	defer f.Close()
 	if _, err := f.Seek(rl.base+pos, io.SeekStart); err != nil {
@@ -449,26 +478,31 @@ func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
 	writeText(w, r, "text/plain; charset=utf-8", "ok\n")
 }
 
+// bundleGauges are the gauges that describe the served bundle, for
+// /metrics.
+func bundleGauges(b *bundle.Bundle) []prometheus.Collector {
+	l := b.Lock
+	gauge := func(name, help string, v float64, labels prometheus.Labels) prometheus.Collector {
+		g := prometheus.NewGauge(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: labels})
+		g.Set(v)
+		return g
+	}
+	return []prometheus.Collector{
+		gauge("paimirror_bundle_info", "The bundle being served; always 1.", 1, prometheus.Labels{
+			"manifest": l.Manifest.Name, "tool_version": l.ToolVersion, "format_version": strconv.Itoa(l.FormatVersion)}),
+		gauge("paimirror_bundle_size_bytes", "Size of the bundle file(s) in bytes.", float64(b.Size), nil),
+		gauge("paimirror_bundle_images", "Images in the bundle.", float64(len(l.Images)), nil),
+		gauge("paimirror_bundle_files", "Files in the bundle.", float64(len(l.Files)), nil),
+		gauge("paimirror_bundle_python_files", "Python package files (wheels and sdists) in the bundle.", float64(len(l.PythonFiles())), nil),
+		gauge("paimirror_bundle_created_timestamp_seconds", "When the bundle was built, in Unix seconds.", float64(l.Created.Unix()), nil),
+	}
+}
+
+// serveMetrics serves s.Metrics() and the bundle's gauges, never cached.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	var b bytes.Buffer
-	s.metrics.WriteTo(&b)
-	pw := newPromWriter(&b)
-	l := s.b.Lock
-	pw.family("paimirror_bundle_info", "gauge", "The bundle being served; always 1.")
-	pw.sample("paimirror_bundle_info", 1, "manifest", l.Manifest.Name, "tool_version", l.ToolVersion, "format_version", strconv.Itoa(l.FormatVersion))
-	pw.family("paimirror_bundle_size_bytes", "gauge", "Size of the bundle file(s) in bytes.")
-	pw.sample("paimirror_bundle_size_bytes", float64(s.b.Size))
-	pw.family("paimirror_bundle_images", "gauge", "Images in the bundle.")
-	pw.sample("paimirror_bundle_images", float64(len(l.Images)))
-	pw.family("paimirror_bundle_files", "gauge", "Files in the bundle.")
-	pw.sample("paimirror_bundle_files", float64(len(l.Files)))
-	pw.family("paimirror_bundle_python_files", "gauge", "Python package files (wheels and sdists) in the bundle.")
-	pw.sample("paimirror_bundle_python_files", float64(len(l.PythonFiles())))
-	pw.family("paimirror_bundle_created_timestamp_seconds", "gauge", "When the bundle was built, in Unix seconds.")
-	pw.sample("paimirror_bundle_created_timestamp_seconds", float64(l.Created.Unix()))
-	pw.done()
 	w.Header().Set("Cache-Control", "no-store")
-	writeText(w, r, "text/plain; version=0.0.4; charset=utf-8", b.String())
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	s.metricsHandler.ServeHTTP(w, r)
 }
 
 func (s *Server) serveCA(w http.ResponseWriter, r *http.Request) {

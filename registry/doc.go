@@ -32,20 +32,45 @@
 // repositories/ that stops at each _manifests) work unchanged. Links and
 // blob data report the lock's build time as their modification time.
 //
+// # Blobs
+//
+// GET and HEAD of /v2/<name>/blobs/<digest>, for a blob the bundle holds in
+// the repository <name> (its config or one of its layers, as distribution
+// scopes blobs through the repository's _layers links), are answered by
+// Registry itself, in front of distribution: the same status codes and
+// headers (Docker-Distribution-API-Version, X-Content-Type-Options,
+// Docker-Content-Digest, ETag, Cache-Control, Content-Type, Content-Length,
+// Accept-Ranges) and the same Range (206, several ranges, 416), HEAD and
+// conditional answers, from net/http's ServeContent as distribution's. The
+// body goes from the bundle file to the socket with sendfile(2), through a
+// descriptor of the request's own opened onto the very file the bundle
+// holds open (never by name), so its bytes never pass through this
+// process. Every other request, including a blob the repository does not
+// hold (404 BLOB_UNKNOWN) and pushed repositories, goes to distribution,
+// which reads blob data through the driver.
+//
+// Each request passes through one ResponseWriter wrapper, the registry's
+// recorder; ServeCounted reports what it saw (status, bytes, cut short) so
+// that a caller (fileserver) can count requests without a recorder of its
+// own.
+//
 // # Damaged blobs
 //
 // serve checks the bundle's structure at start, not every blob's bytes
 // (that is paimirror verify's work, and would cost a read of the whole
 // bundle). Instead each blob is checked against its digest the first time
 // it is served, and remembered as good (a concurrent-safe set), so later
-// reads cost nothing extra. A full GET hashes as it streams and checks
-// before the last bytes go out; a ranged GET of a blob not yet verified
-// first reads the whole blob from the local disk to hash it. A damaged
-// blob is never served complete: the read fails with ErrDamaged, the
-// response is cut (the client sees a short body or a broken connection,
-// never a complete wrong one), and one Error record names the blob and
-// says to run paimirror verify. Manifests and configs, read whole through
-// GetContent, are checked the same way.
+// reads cost nothing extra. A blob GET answered by Registry hashes the
+// whole blob from the local disk before its first byte is sent (sendfile
+// cannot hash as it streams); a HEAD, or a conditional GET answered 304,
+// reads nothing. Through distribution's path (the driver's Reader) a full
+// GET hashes as it streams and checks before the last bytes go out, and a
+// ranged GET of a blob not yet verified first hashes the whole blob. A
+// damaged blob is never served complete: the read fails with ErrDamaged,
+// the response is cut (the client sees a broken connection, or a short
+// body, never a complete wrong one), and one Error record names the blob
+// and says to run paimirror verify. Manifests and configs, read whole
+// through GetContent, are checked the same way.
 //
 // # Read-only and writable
 //
@@ -115,7 +140,8 @@
 //
 // A Registry is safe for concurrent use by any number of requests. The
 // synthesized tree is immutable once New returns; blob data is read with
-// ReadAt on the bundle's files, which needs no locking; the writable
+// ReadAt on the bundle's files, or sent from a descriptor each request
+// opens for itself, which needs no locking; the writable
 // layer is distribution's filesystem driver, which is as safe as
 // distribution makes it (concurrent pushes of the same blob or tag end
 // with one of them winning). Several Registries, over one bundle or

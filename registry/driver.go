@@ -31,8 +31,9 @@ const maxGetContent = 32 << 20
 // use.
 //
 // Every blob is checked against its digest the first time it is served
-// whole (see Reader and GetContent) and remembered as good in verified, so
-// later reads cost nothing extra.
+// whole (see Reader and GetContent, and blobSection for the blobs Registry
+// sends itself) and remembered as good in verified, so later reads cost
+// nothing extra.
 type bundleDriver struct {
 	b    *bundle.Bundle
 	tree *tree

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -212,23 +213,35 @@ func (r *Registry) Close() error {
 
 // ServeHTTP serves the registry API.
 func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	r.ServeCounted(w, req, nil)
+}
+
+// ServeCounted serves the registry API like ServeHTTP and then, unless
+// count is nil, calls count once with what the client got: the status
+// code, the body bytes sent (none for HEAD) and whether the body was cut
+// short (the client went away, the bundle could not be read, or a damaged
+// blob was refused). It lets a caller count requests without wrapping w in
+// a recorder of its own (fileserver.Server.Handler does): every request
+// passes through exactly one, the registry's.
+//
+// GET and HEAD of a blob the bundle holds in the named repository are
+// answered here (serveBlob), the body sent by the kernel from the bundle
+// file; every other request goes to distribution.
+func (r *Registry) ServeCounted(w http.ResponseWriter, req *http.Request, count func(code int, bytes int64, aborted bool)) {
 	start := time.Now()
-	rec := &recorder{ResponseWriter: w}
-	reqID := r.id + "/" + strconv.FormatUint(r.seq.Add(1), 10)
-	held := r.beginRequest(reqID)
-	var damaged atomic.Bool
-	//lint:ignore SA1029 distribution reads this exact string key
-	ctx := context.WithValue(req.Context(), instanceKey, reqID) //nolint:staticcheck
-	req = req.WithContext(context.WithValue(ctx, damageKey{}, &damaged))
-	r.serve(rec, req)
-	if rec.held != nil {
-		r.answerServerError(rec, req)
+	rec := &recorder{ResponseWriter: w, head: req.Method == http.MethodHead}
+	damaged := false
+	if n := r.bundleBlob(req); n != nil {
+		s := r.serveBlob(rec, req, n)
+		if rec.held != nil {
+			r.answerServerError(rec, req)
+		}
+		damaged = s != nil && errors.Is(s.err, ErrDamaged)
+		rec.aborted = rec.aborted || (s != nil && s.err != nil)
+	} else {
+		damaged = r.serveDistribution(rec, req)
 	}
-	status := rec.status
-	if status == 0 {
-		status = http.StatusOK
-	}
-	r.endRequest(reqID, held, status)
+	status := rec.code()
 	if r.accessLog {
 		r.log.LogAttrs(req.Context(), slog.LevelInfo, "request",
 			slog.String("method", req.Method),
@@ -240,11 +253,38 @@ func (r *Registry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			slog.String("agent", req.UserAgent()),
 		)
 	}
-	if damaged.Load() {
-		// The driver cut a damaged blob short; make sure the client sees
-		// a broken connection, not an answer.
+	if count != nil {
+		sent := rec.written
+		if rec.head {
+			sent = 0 // net/http drops a HEAD answer's body
+		}
+		count(status, sent, rec.aborted || damaged)
+	}
+	if damaged {
+		// A damaged blob was cut short or refused; make sure the client
+		// sees a broken connection, not an answer.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// serveDistribution passes a request on to distribution, with the
+// registry's own checks and additions in front (serve), holds
+// distribution's log entries until the status is known, and answers a
+// server error without distribution's details. It reports whether the
+// driver cut a damaged blob short.
+func (r *Registry) serveDistribution(rec *recorder, req *http.Request) bool {
+	reqID := r.id + "/" + strconv.FormatUint(r.seq.Add(1), 10)
+	held := r.beginRequest(reqID)
+	var damaged atomic.Bool
+	//lint:ignore SA1029 distribution reads this exact string key
+	ctx := context.WithValue(req.Context(), instanceKey, reqID) //nolint:staticcheck
+	req = req.WithContext(context.WithValue(ctx, damageKey{}, &damaged))
+	r.serve(rec, req)
+	if rec.held != nil {
+		r.answerServerError(rec, req)
+	}
+	r.endRequest(reqID, held, rec.code())
+	return damaged.Load()
 }
 
 func (r *Registry) serve(w *recorder, req *http.Request) {
@@ -379,12 +419,21 @@ func serveError(w http.ResponseWriter, err errcode.Error) {
 	_ = errcode.ServeJSON(w, err)
 }
 
-// recorder notes the status and size of a response for the access log,
-// and holds back the body of a server error (5xx) for answerServerError.
+// recorder notes the status and size of a response for the access log
+// and ServeCounted, and holds back the body of a server error (5xx) for
+// answerServerError. It is the only wrapper of the client's
+// ResponseWriter; its ReadFrom lets a blob's bytes go to the kernel
+// (blobSection.sendTo).
 type recorder struct {
 	http.ResponseWriter
-	status  int
+	status int
+	// written counts the body bytes handed on (or, for a HEAD, that would
+	// have been).
 	written int64
+	head    bool // the request is a HEAD
+	// aborted is set when writing the body failed, or its content could
+	// not be read: the client got less than it was told.
+	aborted bool
 	// onCreated adds headers to a 201 response.
 	onCreated func(http.Header)
 	// held is the body of a server error, kept from the client (up to
@@ -421,7 +470,51 @@ func (rec *recorder) Write(p []byte) (int, error) {
 	}
 	n, err := rec.ResponseWriter.Write(p)
 	rec.written += int64(n)
+	if err != nil {
+		rec.aborted = true
+	}
 	return n, err
+}
+
+// ReadFrom copies src to the client, as io.Copy would, except that
+// ServeContent's view of a blobSection goes out through the kernel
+// (sendTo) when the client's writer can take a reader, as net/http's
+// response can.
+func (rec *recorder) ReadFrom(src io.Reader) (int64, error) {
+	if rec.status == 0 {
+		rec.WriteHeader(http.StatusOK)
+	}
+	rf, canTake := rec.ResponseWriter.(io.ReaderFrom)
+	if rec.held != nil || !canTake {
+		return io.Copy(writerOnly{rec}, src)
+	}
+	var n int64
+	var err error
+	if lr, ok := src.(*io.LimitedReader); ok {
+		if s, ok := lr.R.(*blobSection); ok {
+			n, err = s.sendTo(rf, lr)
+		} else {
+			n, err = rf.ReadFrom(src)
+		}
+	} else {
+		n, err = rf.ReadFrom(src)
+	}
+	rec.written += n
+	if err != nil {
+		rec.aborted = true
+	}
+	return n, err
+}
+
+// writerOnly hides a writer's ReadFrom from io.Copy.
+type writerOnly struct{ io.Writer }
+
+// code is the status the client got: 200 when nothing was written.
+func (rec *recorder) code() int {
+	if rec.status == 0 {
+		return http.StatusOK
+	}
+	return rec.status
 }
 
 // Flush lets streamed responses through.

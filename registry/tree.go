@@ -45,6 +45,8 @@ type node struct {
 type tree struct {
 	nodes   map[string]*node
 	modTime time.Time
+	// blobs maps the digest of every image blob to its data node.
+	blobs map[string]*node
 
 	// repos maps a repository name to what the bundle holds in it; the
 	// registry's write checks use it.
@@ -65,6 +67,7 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 	t := &tree{
 		nodes:   map[string]*node{},
 		modTime: b.Lock.Created,
+		blobs:   map[string]*node{},
 		repos:   map[string]*bundleRepo{},
 	}
 	children := map[string]map[string]bool{}
@@ -102,7 +105,11 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 		if !ok {
 			return fmt.Errorf("blob %s: %w", dgst, bundle.ErrNotFound)
 		}
-		addFile(blobDataPath(d), &node{blob: dgst, size: size})
+		if _, ok := t.blobs[dgst]; !ok {
+			n := &node{blob: dgst, size: size}
+			addFile(blobDataPath(d), n)
+			t.blobs[dgst] = n
+		}
 		return nil
 	}
 	addDir(reposRoot)

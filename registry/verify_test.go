@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -44,14 +45,7 @@ func (b *logBuffer) logger() *slog.Logger {
 // opens it. It returns the bundle and the damaged layer.
 func damagedBundle(t *testing.T) (*bundle.Bundle, bundle.Image, bundle.Blob) {
 	t.Helper()
-	m, err := manifests.Parse("small.yaml", []byte(smallManifest))
-	if err != nil {
-		t.Fatal(err)
-	}
-	path, err := buildBundle(m, filepath.Join(t.TempDir(), "damaged.tar"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	path := bundletest.SmallBundle(t).Copy(t)
 	b, err := bundle.Open(path)
 	if err != nil {
 		t.Fatal(err)

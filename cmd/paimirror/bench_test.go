@@ -43,7 +43,7 @@ import (
 
 // benchClients are the concurrency levels: how many clients, each with its
 // own keep-alive connection, pull at once.
-var benchClients = []int{1, 8, 32}
+var benchClients = []int{1, 8, 32, 64}
 
 // manifestAccept is what a pulling client sends for a manifest.
 var manifestAccept = strings.Join([]string{

@@ -34,7 +34,10 @@ import (
 // must have met the kill.
 func TestServeReplicasBehindHAProxy(t *testing.T) {
 	sel := firstImages(t, 8)
-	_, path := bundletest.Build(t, sel, bundletest.Options{LayerSize: 6 << 20})
+	// 16 MiB layers: serve hands blobs to the kernel (sendfile), whose
+	// socket buffer (up to 4 MiB) is delivered even after a kill, so the
+	// kill must meet responses with more than that still to send.
+	_, path := bundletest.Build(t, sel, bundletest.Options{LayerSize: 16 << 20})
 	b, err := bundle.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -54,7 +54,7 @@ func pageRequests(t *testing.T, addr string) int {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		var c int
-		if strings.HasPrefix(sc.Text(), `paimirror_http_requests_total{kind="page"`) {
+		if strings.HasPrefix(sc.Text(), `paimirror_http_requests_total{`) && strings.Contains(sc.Text(), `kind="page"`) {
 			if _, err := fmt.Sscan(sc.Text()[strings.LastIndexByte(sc.Text(), ' ')+1:], &c); err == nil {
 				n += c
 			}
