@@ -37,7 +37,7 @@ fuzz:
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzParseSize$$' ./cmd/paimirror
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzKeys ./bundle/sign
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPURL ./bundle/sbom
-	$(GO) test $(FUZZFLAGS) -fuzz FuzzLookup ./fileserver
+	$(GO) test $(FUZZFLAGS) -fuzz FuzzLookup ./fileserver/files
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzValidateLayout ./installer/pai
 	$(GO) test $(FUZZFLAGS) -fuzz '^FuzzPatchConfig$$' ./installer/patch
 	$(GO) test $(FUZZFLAGS) -fuzz FuzzPatchRequirement ./installer/patch

@@ -44,8 +44,7 @@ func (c *countingStandIn) ServeCounted(w http.ResponseWriter, r *http.Request, c
 // on the client's own ResponseWriter (no second recorder around it) and
 // counted as it reports, a handler that panics included.
 func TestMetricsCountingHandler(t *testing.T) {
-	tb := defaultBundle(t)
-	s := fileserver.New(tb.b)
+	s := fileserver.New(defaultBundle(t))
 	reg := &countingStandIn{wrapped: make(chan bool, 10)}
 	ts := httptest.NewServer(s.Handler(reg))
 	defer ts.Close()

@@ -2,24 +2,29 @@ package fileserver
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/paimirror/paimirror/fileserver/files"
+	"github.com/paimirror/paimirror/fileserver/logclip"
 )
 
 // Kind is what a request asked for, the label that splits the request, byte
 // and error counters of Metrics.
 type Kind string
 
-// The kinds paimirror serve counts. The file server answers KindFile,
-// KindPage and KindPyPI; RegistryKind sorts the registry's requests into KindBlob,
+// The kinds paimirror serve counts. Server.ServeHTTP sorts the files' and
+// pages' requests into KindFile, KindPage and KindPyPI; RegistryKind sorts the registry's requests into KindBlob,
 // KindManifest and KindAPI.
 const (
-	// KindFile is a file at one of its mirror paths, and any path the file
+	// KindFile is a file at one of its mirror paths, and any path the
 	// server does not know (those are counted as file errors).
 	KindFile Kind = "file"
 	// KindBlob is a registry blob: an image layer or config.
@@ -29,7 +34,7 @@ const (
 	// KindAPI is any other registry request: the /v2/ ping, tag lists, the
 	// catalog, uploads.
 	KindAPI Kind = "api"
-	// KindPage is one of the file server's own pages: the index, the config
+	// KindPage is one of the server's own pages: the index, the config
 	// snippets, the lock, /healthz, /metrics, the CA certificate.
 	KindPage Kind = "page"
 	// KindPyPI is a request under /pypi: the Python package index's pages
@@ -73,6 +78,9 @@ type Metrics struct {
 	bytes    *prometheus.CounterVec
 	errors   *prometheus.CounterVec
 	inFlight *prometheus.GaugeVec
+	// access, when set, gets one Info record per request counted (the
+	// access log: WithAccessLog).
+	access *slog.Logger
 }
 
 // NewMetrics returns a Metrics with every counter at zero.
@@ -121,11 +129,12 @@ func (m *Metrics) Instrument(h http.Handler, classify func(*http.Request) Kind) 
 
 // serve runs fn with a recorder around w and counts the result under kind.
 func (m *Metrics) serve(kind Kind, w http.ResponseWriter, r *http.Request, fn func(http.ResponseWriter, *http.Request)) {
+	start := time.Now()
 	rec := &recorder{ResponseWriter: w, head: r.Method == http.MethodHead}
 	m.add(kind, 1)
 	defer func() {
 		m.add(kind, -1)
-		m.observe(kind, rec.code(), rec.bytes, rec.aborted)
+		m.observe(kind, r, start, rec.code(), rec.bytes, rec.aborted)
 	}()
 	fn(rec, r)
 }
@@ -135,17 +144,18 @@ func (m *Metrics) serve(kind Kind, w http.ResponseWriter, r *http.Request, fn fu
 // panics before counting (net/http then closes the connection) is counted
 // as a server error whose body was cut short.
 func (m *Metrics) serveCounted(kind Kind, w http.ResponseWriter, r *http.Request, h CountingHandler) {
+	start := time.Now()
 	counted := false
 	m.add(kind, 1)
 	defer func() {
 		m.add(kind, -1)
 		if !counted {
-			m.observe(kind, http.StatusInternalServerError, 0, true)
+			m.observe(kind, r, start, http.StatusInternalServerError, 0, true)
 		}
 	}()
 	h.ServeCounted(w, r, func(code int, bytes int64, aborted bool) {
 		counted = true
-		m.observe(kind, code, bytes, aborted)
+		m.observe(kind, r, start, code, bytes, aborted)
 	})
 }
 
@@ -153,8 +163,22 @@ func (m *Metrics) add(kind Kind, delta float64) {
 	m.inFlight.WithLabelValues(string(kind)).Add(delta)
 }
 
-func (m *Metrics) observe(kind Kind, code int, bytes int64, aborted bool) {
+// observe counts one answered request, and logs it when the access log is
+// on.
+func (m *Metrics) observe(kind Kind, r *http.Request, start time.Time, code int, bytes int64, aborted bool) {
 	k := string(kind)
+	if m.access != nil {
+		m.access.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method),
+			slog.String("path", logclip.Clip(r.URL.RequestURI())),
+			slog.Int("status", code),
+			slog.Int64("bytes", bytes),
+			slog.Duration("duration", time.Since(start)),
+			slog.String("client", r.RemoteAddr),
+			slog.String("agent", r.UserAgent()),
+			slog.String("kind", k),
+		)
+	}
 	m.requests.WithLabelValues(k, strconv.Itoa(code)).Inc()
 	m.bytes.WithLabelValues(k).Add(float64(bytes))
 	switch {
@@ -258,12 +282,12 @@ func (r *recorder) Write(p []byte) (int, error) {
 }
 
 // ReadFrom counts what it copies like Write, and lets a file's bytes go out
-// through the kernel (sendRegion).
+// through the kernel (files.SendRegion).
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
 	if r.status == 0 {
 		r.status = http.StatusOK
 	}
-	n, err := sendRegion(r.ResponseWriter, src)
+	n, err := files.SendRegion(r.ResponseWriter, src)
 	if !r.head {
 		r.bytes += n
 	}

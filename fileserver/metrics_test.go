@@ -17,12 +17,12 @@ import (
 	"github.com/paimirror/paimirror/fileserver"
 )
 
-// scrape fetches /metrics with curl and returns every sample by its series
+// scrape fetches /metrics and returns every sample by its series
 // ("name{labels}", labels sorted: look series up with canon) and the raw
 // text.
 func scrape(t *testing.T, addr string) (map[string]float64, []byte) {
 	t.Helper()
-	r := curl(t, url(addr, "/metrics"))
+	r := get(t, http.MethodGet, addr, "/metrics")
 	if r.code != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") ||
 		r.header.Get("Cache-Control") != "no-store" || r.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatalf("/metrics: %d %q", r.code, r.header)
@@ -40,7 +40,7 @@ func canon(series string) string { return fileserver.CanonicalSeries(series) }
 // TestMetricsCount downloads files, makes some errors, and checks /metrics
 // counts exactly those requests and bytes.
 func TestMetricsCount(t *testing.T) {
-	tb := defaultBundle(t)
+	b := defaultBundle(t)
 	_, addr := start(t)
 	before, _ := scrape(t, addr)
 	for _, k := range []string{"file", "page", "blob", "manifest", "api"} {
@@ -52,36 +52,36 @@ func TestMetricsCount(t *testing.T) {
 
 	var fileBytes int64
 	gets := 0
-	for _, f := range tb.b.Lock.Files {
-		r := curl(t, url(addr, f.Paths[0]))
+	for _, f := range b.Lock.Files {
+		r := get(t, http.MethodGet, addr, f.Paths[0])
 		fileBytes += int64(len(r.body))
 		gets++
 	}
-	r := curl(t, "-r", "0-99", url(addr, kubeadm))
+	r := get(t, http.MethodGet, addr, kubeadm, "Range: bytes=0-99")
 	fileBytes += int64(len(r.body))
-	curl(t, "-I", url(addr, kubeadm)) // HEAD: no body bytes
-	curl(t, url(addr, "/no/such/file"))
-	curl(t, "--path-as-is", url(addr, "/../etc/passwd"))
-	curl(t, "-X", "DELETE", url(addr, kubeadm))
-	page := curl(t, url(addr, "/"))
+	get(t, http.MethodHead, addr, kubeadm) // HEAD: no body bytes
+	get(t, http.MethodGet, addr, "/no/such/file")
+	get(t, http.MethodGet, addr, "/../etc/passwd")
+	get(t, http.MethodDelete, addr, kubeadm)
+	page := get(t, http.MethodGet, addr, "/")
 
 	after, _ := scrape(t, addr)
 	want := map[string]float64{
-		`paimirror_http_requests_total{kind="file",code="200"}`:                                                            float64(gets + 1),
-		`paimirror_http_requests_total{kind="file",code="206"}`:                                                            1,
-		`paimirror_http_requests_total{kind="file",code="404"}`:                                                            2,
-		`paimirror_http_requests_total{kind="file",code="405"}`:                                                            1,
-		`paimirror_http_errors_total{kind="file",reason="client"}`:                                                         3,
-		`paimirror_http_errors_total{kind="file",reason="server"}`:                                                         0,
-		`paimirror_http_errors_total{kind="file",reason="aborted"}`:                                                        0,
-		`paimirror_http_requests_in_flight{kind="file"}`:                                                                   0,
-		`paimirror_bundle_files`:                                                                                           float64(len(tb.b.Lock.Files)),
-		`paimirror_bundle_images`:                                                                                          float64(len(tb.b.Lock.Images)),
-		`paimirror_bundle_size_bytes`:                                                                                      float64(tb.b.Size),
-		`paimirror_http_requests_total{kind="page",code="200"}`:                                                            before[canon(`paimirror_http_requests_total{kind="page",code="200"}`)] + 2,
-		`paimirror_http_requests_in_flight{kind="page"}`:                                                                   1, // this scrape
-		`paimirror_bundle_created_timestamp_seconds`:                                                                       float64(tb.b.Lock.Created.Unix()),
-		`paimirror_bundle_info{manifest="openpai-v1.8.0",tool_version="` + tb.b.Lock.ToolVersion + `",format_version="1"}`: 1,
+		`paimirror_http_requests_total{kind="file",code="200"}`:                                                         float64(gets + 1),
+		`paimirror_http_requests_total{kind="file",code="206"}`:                                                         1,
+		`paimirror_http_requests_total{kind="file",code="404"}`:                                                         2,
+		`paimirror_http_requests_total{kind="file",code="405"}`:                                                         1,
+		`paimirror_http_errors_total{kind="file",reason="client"}`:                                                      3,
+		`paimirror_http_errors_total{kind="file",reason="server"}`:                                                      0,
+		`paimirror_http_errors_total{kind="file",reason="aborted"}`:                                                     0,
+		`paimirror_http_requests_in_flight{kind="file"}`:                                                                0,
+		`paimirror_bundle_files`:                                                                                        float64(len(b.Lock.Files)),
+		`paimirror_bundle_images`:                                                                                       float64(len(b.Lock.Images)),
+		`paimirror_bundle_size_bytes`:                                                                                   float64(b.Size),
+		`paimirror_http_requests_total{kind="page",code="200"}`:                                                         before[canon(`paimirror_http_requests_total{kind="page",code="200"}`)] + 2,
+		`paimirror_http_requests_in_flight{kind="page"}`:                                                                1, // this scrape
+		`paimirror_bundle_created_timestamp_seconds`:                                                                    float64(b.Lock.Created.Unix()),
+		`paimirror_bundle_info{manifest="openpai-v1.8.0",tool_version="` + b.Lock.ToolVersion + `",format_version="1"}`: 1,
 	}
 	for s, v := range want {
 		if got, ok := after[canon(s)]; !ok || got != v {
@@ -103,8 +103,8 @@ func TestMetricsCount(t *testing.T) {
 func TestMetricsPromtool(t *testing.T) {
 	promtool := bundletest.Tool(t, "promtool")
 	_, addr := start(t)
-	curl(t, url(addr, kubeadm))
-	curl(t, url(addr, "/no/such/file"))
+	get(t, http.MethodGet, addr, kubeadm)
+	get(t, http.MethodGet, addr, "/no/such/file")
 	_, text := scrape(t, addr)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -118,8 +118,7 @@ func TestMetricsPromtool(t *testing.T) {
 // TestMetricsRegistryKinds routes requests through Server.Handler to a
 // stand-in registry and checks each lands under its kind.
 func TestMetricsRegistryKinds(t *testing.T) {
-	tb := defaultBundle(t)
-	s := fileserver.New(tb.b)
+	s := fileserver.New(defaultBundle(t))
 	reg := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch fileserver.RegistryKind(r) {
 		case fileserver.KindBlob:
@@ -142,9 +141,7 @@ func TestMetricsRegistryKinds(t *testing.T) {
 		"/v2/library/busybox/manifests/1.31.1",
 		"/v2/library/busybox/tags/list",
 	} {
-		if r := curl(t, url(addr, p)); r.code == 0 {
-			t.Fatalf("%s: no answer", p)
-		}
+		get(t, http.MethodGet, addr, p)
 	}
 	got, _ := scrape(t, addr)
 	for s, v := range map[string]float64{
@@ -193,21 +190,20 @@ func TestMetricsConcurrent(t *testing.T) {
 	s, ts := startServer(t)
 	addr := strings.TrimPrefix(ts.URL, "http://")
 	const clients, each = 50, 4
-	f := fileAt(t, kubeadm)
-	client := &http.Client{Transport: bundletest.LoopbackTransport()}
+	size := fileSize(t, kubeadm)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*each)
 	for range clients {
 		wg.Go(func() {
 			for range each {
-				resp, err := client.Get(url(addr, kubeadm))
+				resp, err := loopback.Get(url(addr, kubeadm))
 				if err != nil {
 					errs <- err
 					return
 				}
 				n, _ := io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK || n != f.Size {
+				if resp.StatusCode != http.StatusOK || n != size {
 					errs <- &statusError{resp.StatusCode, n}
 				}
 			}
@@ -231,7 +227,7 @@ func TestMetricsConcurrent(t *testing.T) {
 	}
 	for series, want := range map[string]float64{
 		`paimirror_http_requests_total{kind="file",code="200"}`: clients * each,
-		`paimirror_http_response_bytes_total{kind="file"}`:      float64(clients * each * f.Size),
+		`paimirror_http_response_bytes_total{kind="file"}`:      float64(clients * each * size),
 	} {
 		if got[canon(series)] != want {
 			t.Errorf("%s = %v, want %v:\n%s", series, got[canon(series)], want, buf.String())

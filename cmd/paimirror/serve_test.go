@@ -20,6 +20,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/fileserver"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -135,7 +136,7 @@ func TestServeTLSDir(t *testing.T) {
 	cmd, _ := startServe(t, path, "--addr", addr, "--tls-dir", tlsDir)
 
 	ca := filepath.Join(t.TempDir(), "ca.crt")
-	if msg, err := exec.Command(curl, "-fsS", "-k", "-o", ca, "https://"+addr+caPath).CombinedOutput(); err != nil {
+	if msg, err := exec.Command(curl, "-fsS", "-k", "-o", ca, "https://"+addr+fileserver.PathCA).CombinedOutput(); err != nil {
 		t.Fatalf("fetching the CA: %v\n%s", err, msg)
 	}
 	url := "https://" + addr + "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"

@@ -1,4 +1,4 @@
-package fileserver_test
+package files_test
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	neturl "net/url"
 	"strings"
 	"testing"
+
+	"github.com/paimirror/paimirror/fileserver/files"
 )
 
 // TestAptPaths fetches, with the real curl, every kind of path an apt
@@ -15,7 +17,7 @@ import (
 // and checks that nothing else under a repository answers.
 func TestAptPaths(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	la := tb.b.Lock.Apt
 	if la == nil || len(la.Repositories) == 0 {
 		t.Fatal("the default bundle has no apt repositories")

@@ -1,4 +1,4 @@
-package main
+package fileserver
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 
 // connTracker follows every connection of an http.Server through its
 // ConnState hook: which are idle keep-alive connections (and since when),
-// and when the server last had a request in flight. serve uses it to shed
+// and when the server last had a request in flight. Serve uses it to shed
 // idle connections when descriptors run short and to tell when a drain
 // has gone quiet. Its methods are safe for concurrent use; each costs a
 // lock and, for shedding and the drain's check, a pass over the open

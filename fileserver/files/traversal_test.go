@@ -1,4 +1,4 @@
-package fileserver_test
+package files_test
 
 import (
 	"bufio"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/fileserver/files"
 )
 
 const kubeadm = "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
@@ -39,7 +41,7 @@ func checkRefused(t *testing.T, code int, header http.Header, body []byte, want 
 // TestTraversalCurl sends traversal attempts with curl --path-as-is, so that
 // curl passes them on as written; each must be a 404.
 func TestTraversalCurl(t *testing.T) {
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	for _, tc := range []struct {
 		name, path string
 		want       int
@@ -98,7 +100,7 @@ func TestTraversalCurl(t *testing.T) {
 // absolute, control characters, bad escapes) never reach the handler; the
 // rest must be our 404.
 func TestTraversalRawTCP(t *testing.T) {
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	for _, tc := range []struct {
 		name, target string
 		host         bool

@@ -1,4 +1,4 @@
-package fileserver_test
+package files_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
-	"github.com/paimirror/paimirror/fileserver"
+	"github.com/paimirror/paimirror/fileserver/files"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -60,7 +60,7 @@ func section(t *testing.T, dom, id string) string {
 func TestIndexPageChromium(t *testing.T) {
 	tb := defaultBundle(t)
 	const advertised = "10.10.10.10:10000"
-	_, addr := start(t, fileserver.WithAdvertise(advertised))
+	_, addr := start(t, files.Options{Advertise: advertised})
 	dom := string(chromium(t, "http://"+addr+"/", "--dump-dom"))
 	if !strings.Contains(dom, "</html>") {
 		t.Fatalf("no DOM dumped:\n%s", dom)
@@ -142,7 +142,7 @@ func TestIndexPageChromium(t *testing.T) {
 // TestIndexPageFromHost checks that without --advertise the page fills in
 // the address the request came to, says so, and that HEAD works.
 func TestIndexPageFromHost(t *testing.T) {
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	r := curl(t, url(addr, "/"))
 	if r.code != http.StatusOK || r.header.Get("Content-Type") != "text/html; charset=utf-8" {
 		t.Fatalf("/: %d %q", r.code, r.header.Get("Content-Type"))
@@ -180,7 +180,7 @@ func TestIndexPageFromHost(t *testing.T) {
 // CA: https URLs, no insecure-registries, the CA served with its fingerprint.
 func TestHTTPSSnippets(t *testing.T) {
 	caPEM := []byte("-----BEGIN CERTIFICATE-----\nMAoGCCqGSM49BAMC\n-----END CERTIFICATE-----\n")
-	_, addr := start(t, fileserver.WithScheme("https"), fileserver.WithAdvertise("mirror.lab:5443"), fileserver.WithCA("/paimirror-ca.crt", caPEM))
+	_, addr := start(t, files.Options{Scheme: "https", Advertise: "mirror.lab:5443", CAPath: "/paimirror-ca.crt", CAPEM: caPEM})
 	r := curl(t, url(addr, "/config.txt"))
 	text := string(r.body)
 	for _, want := range []string{

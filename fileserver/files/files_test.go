@@ -1,4 +1,4 @@
-package fileserver_test
+package files_test
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/fileserver/files"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -24,7 +25,7 @@ import (
 // the upstream's content, and the headers a client relies on.
 func TestFilesEveryPath(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	if len(tb.b.Lock.Files) < 5 {
 		t.Fatalf("the default bundle has %d files, want at least 5", len(tb.b.Lock.Files))
 	}
@@ -77,7 +78,7 @@ func TestFilesEveryPath(t *testing.T) {
 // on one file with curl.
 func TestFileHTTPFeatures(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	const p = "/k8s-share/kubernetes-release/release/v1.15.11/bin/linux/amd64/kubeadm"
 	f := fileAt(t, p)
 	data := tb.data[f.URL]
@@ -200,7 +201,7 @@ func TestSeedGuideURLs(t *testing.T) {
 		}
 	}
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	want := map[string]string{
 		"kubeadm_download_url":   "kubeadm",
 		"hyperkube_download_url": "hyperkube",
@@ -237,7 +238,7 @@ func TestSeedGuideURLs(t *testing.T) {
 // a real shell, fetch the right bytes; /daemon.json is JSON with the mirror.
 func TestConfigSnippetsResolve(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	byURL := map[string]string{}
 	for _, f := range tb.b.Lock.Files {
 		for _, p := range f.Paths {
@@ -343,7 +344,7 @@ func TestConfigSnippetsResolve(t *testing.T) {
 // TestLockAndHealth fetches the lock the installer reads and /healthz.
 func TestLockAndHealth(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t)
+	_, addr := start(t, files.Options{})
 	r := curl(t, url(addr, "/paimirror.json"))
 	if r.code != http.StatusOK || r.header.Get("Content-Type") != "application/json" {
 		t.Fatalf("/paimirror.json: %d %q", r.code, r.header.Get("Content-Type"))

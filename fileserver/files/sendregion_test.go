@@ -1,4 +1,4 @@
-package fileserver
+package files
 
 import (
 	"bytes"
@@ -37,7 +37,7 @@ func TestSendRegion(t *testing.T) {
 	rl := &readLogger{r: blob, file: f, base: 14, onErr: func(err error) { t.Error(err) }}
 	rl.Seek(4, io.SeekStart) // a Range starting at byte 4 of the blob
 	dst := &fileTaker{}
-	n, err := sendRegion(dst, &io.LimitedReader{R: rl, N: 6})
+	n, err := SendRegion(dst, &io.LimitedReader{R: rl, N: 6})
 	if err != nil || n != 6 || dst.String() != "456789" || !dst.gotFile {
 		t.Fatalf("sent %d %q (as a file: %v), err %v", n, dst.String(), dst.gotFile, err)
 	}
@@ -54,13 +54,13 @@ func TestSendRegion(t *testing.T) {
 	}
 	rl.Seek(0, io.SeekStart)
 	again := &fileTaker{}
-	if n, err := sendRegion(again, &io.LimitedReader{R: rl, N: 16}); err != nil || n != 16 || again.String() != "0123456789abcdef" {
+	if n, err := SendRegion(again, &io.LimitedReader{R: rl, N: 16}); err != nil || n != 16 || again.String() != "0123456789abcdef" {
 		t.Errorf("after a rename over the path: sent %d %q, err %v", n, again.String(), err)
 	}
 	// Without a region, or to a writer that cannot take a file: a copy.
 	plain := &fileTaker{}
 	rl2 := &readLogger{r: io.NewSectionReader(f, 14, 16), onErr: func(error) {}}
-	if n, err := sendRegion(plain, &io.LimitedReader{R: rl2, N: 16}); err != nil || n != 16 || plain.gotFile || plain.String() != "0123456789abcdef" {
+	if n, err := SendRegion(plain, &io.LimitedReader{R: rl2, N: 16}); err != nil || n != 16 || plain.gotFile || plain.String() != "0123456789abcdef" {
 		t.Errorf("plain copy: %d %q %v %v", n, plain.String(), plain.gotFile, err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package tlsca
 
 import (
 	"bytes"
@@ -90,7 +90,7 @@ func TestTLSDirCAConstrained(t *testing.T) {
 	dir := t.TempDir()
 	hosts := []string{"127.0.0.10", "127.0.0.1", "::1", "localhost", "mirror.lab"}
 	var log bytes.Buffer
-	if _, err := ensureCerts(dir, hosts, testLogger(&log)); err != nil {
+	if _, err := Ensure(dir, hosts, testLogger(&log)); err != nil {
 		t.Fatal(err)
 	}
 	if log.Len() > 0 {
@@ -139,7 +139,7 @@ func TestTLSDirCAConstrained(t *testing.T) {
 func TestTLSDirCAKeyMode(t *testing.T) {
 	dir := t.TempDir()
 	hosts := []string{"127.0.0.1", "localhost"}
-	if _, err := ensureCerts(dir, hosts, testLogger(new(bytes.Buffer))); err != nil {
+	if _, err := Ensure(dir, hosts, testLogger(new(bytes.Buffer))); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
@@ -150,7 +150,7 @@ func TestTLSDirCAKeyMode(t *testing.T) {
 			t.Fatal(err)
 		}
 		var log bytes.Buffer
-		if _, err := ensureCerts(dir, hosts, testLogger(&log)); err != nil {
+		if _, err := Ensure(dir, hosts, testLogger(&log)); err != nil {
 			t.Fatal(err)
 		}
 		got := log.String()
@@ -192,11 +192,11 @@ func TestTLSDirOldCA(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "ca.key"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
 
 	var log bytes.Buffer
-	certs, err := ensureCerts(dir, []string{"127.0.0.1", "localhost"}, testLogger(&log))
+	certs, err := Ensure(dir, []string{"127.0.0.1", "localhost"}, testLogger(&log))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(certs.caPEM, caPEM) {
+	if !bytes.Equal(certs.CAPEM, caPEM) {
 		t.Error("the old CA was replaced; nodes that trust it would break")
 	}
 	if got := log.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "any name") || !strings.Contains(got, "remove") {

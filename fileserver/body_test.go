@@ -1,4 +1,4 @@
-package main
+package fileserver
 
 import (
 	"bufio"
@@ -14,7 +14,7 @@ import (
 	"time"
 )
 
-// bodyServer runs serveHandler with limits around a handler that reads
+// bodyServer runs limitBodies with limits around a handler that reads
 // the body of uploads (reporting how the read ended on the returned
 // channel) and ignores the body of everything else, as serve's handlers
 // do, on a real server on 127.0.0.1.
@@ -34,7 +34,7 @@ func bodyServer(t *testing.T, limits bodyLimits) (string, <-chan error) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &http.Server{Handler: serveHandler(inner, true, limits, &atomic.Bool{}), ReadHeaderTimeout: time.Minute}
+	srv := &http.Server{Handler: limitBodies(inner, true, limits, &atomic.Bool{}), ReadHeaderTimeout: time.Minute}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	return ln.Addr().String(), reads

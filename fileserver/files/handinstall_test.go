@@ -1,4 +1,4 @@
-package fileserver_test
+package files_test
 
 import (
 	"html"
@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
-	"github.com/paimirror/paimirror/fileserver"
+	"github.com/paimirror/paimirror/fileserver/files"
 )
 
 // sourcesLines returns the apt sources lines of the bundle's repositories
@@ -68,7 +68,7 @@ func TestConfigTextHandInstall(t *testing.T) {
 	tb := defaultBundle(t)
 	const adv = "127.0.0.7:5000"
 	base := "http://" + adv
-	_, addr := start(t, fileserver.WithAdvertise(adv))
+	_, addr := start(t, files.Options{Advertise: adv})
 	r := curl(t, url(addr, "/config.txt"))
 	if r.code != 200 {
 		t.Fatalf("/config.txt: HTTP %d", r.code)
@@ -161,7 +161,7 @@ func copiedText(t *testing.T, u string) string {
 // table of repositories and in the apt section of the config to paste.
 func TestIndexPageCopiesAptLines(t *testing.T) {
 	tb := defaultBundle(t)
-	_, addr := start(t, fileserver.WithAdvertise("127.0.0.7:5000"))
+	_, addr := start(t, files.Options{Advertise: "127.0.0.7:5000"})
 	text := copiedText(t, url(addr, "/"))
 	count := map[string]int{}
 	for _, l := range strings.Split(text, "\n") {

@@ -1,4 +1,4 @@
-package main
+package tlsca
 
 import (
 	"crypto/ecdsa"
@@ -21,11 +21,13 @@ import (
 	"time"
 )
 
-// generatedCerts is what --tls-dir holds: a CA made once, and a server
+// Certs is what the directory holds: a CA made once, and a server
 // certificate it signed for every name the server is reached by.
-type generatedCerts struct {
-	caPEM  []byte
-	server tls.Certificate
+type Certs struct {
+	// CAPEM is the CA certificate, PEM, as the nodes are to trust it.
+	CAPEM []byte
+	// Server is the server certificate with its key, for tls.Config.
+	Server tls.Certificate
 }
 
 // Lives of what --tls-dir makes. The CA lives two years: long enough to
@@ -43,15 +45,18 @@ const (
 	caWarnBefore = 60 * 24 * time.Hour
 )
 
-// ensureCerts loads the CA and server certificate from dir, creating the CA
-// once and (re)issuing the server certificate when it is missing, expiring
+// Ensure loads the CA and server certificate from dir (created 0700 if
+// missing), creating the CA once and (re)issuing the server certificate when it is missing, expiring
 // within 30 days, or does not cover hosts. A new CA may sign only for hosts
 // (X.509 name constraints: the DNS names, and each IP address alone) and
 // no intermediate CA. A CA made by an older paimirror, which has no
 // constraints, is reused; log gets a warning then, when ca.key is readable
 // by others, and for hosts the CA cannot sign for (they are left out of
-// the server certificate).
-func ensureCerts(dir string, hosts []string, log *slog.Logger) (*generatedCerts, error) {
+// the server certificate). It costs a few file reads, and one or two P-256
+// key generations when it writes. dir holds ca.crt, ca.key, server.crt and
+// server.key; the keys are written readable by their owner only. Errors
+// and warnings name serve's --tls-dir, the flag that sets dir.
+func Ensure(dir string, hosts []string, log *slog.Logger) (*Certs, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -112,7 +117,7 @@ func ensureCerts(dir string, hosts []string, log *slog.Logger) (*generatedCerts,
 	if err != nil {
 		return nil, err
 	}
-	return &generatedCerts{caPEM: caPEM, server: pair}, nil
+	return &Certs{CAPEM: caPEM, Server: pair}, nil
 }
 
 // constrained reports whether a CA carries name constraints.
@@ -268,9 +273,10 @@ func covers(c *x509.Certificate, hosts []string) bool {
 	return true
 }
 
-// certHosts lists the names a server is reached by: the advertised and
-// listen hosts, localhost, this machine's name and addresses.
-func certHosts(addr, advertise string) []string {
+// Hosts lists the names a server listening on addr and advertised as
+// advertise (both HOST:PORT; either may be empty) is reached by: their
+// hosts, localhost, this machine's name and addresses, sorted, each once.
+func Hosts(addr, advertise string) []string {
 	hosts := []string{"localhost", "127.0.0.1", "::1"}
 	for _, a := range []string{addr, advertise} {
 		if h, _, err := net.SplitHostPort(a); err == nil && h != "" && h != "0.0.0.0" && h != "::" {
