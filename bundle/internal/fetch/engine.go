@@ -366,15 +366,6 @@ func key(r Request) string {
 	return "url-" + hex.EncodeToString(s[:])
 }
 
-func isHex(s string) bool {
-	for _, c := range s {
-		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
-			return false
-		}
-	}
-	return true
-}
-
 // Fetch downloads one blob (see the package documentation), hands it to
 // r.Commit, and removes its partial files. Calls for the same blob should
 // not overlap (the second downloads it again, apart).
