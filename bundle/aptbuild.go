@@ -243,7 +243,7 @@ func (b *builder) aptKeys(ctx context.Context, m *manifests.Manifest, la *Apt) (
 				continue
 			}
 			sum := sha256hex(body)
-			if err := b.w.add("sha256:"+sum, int64(len(body)), bytes.NewReader(body)); err != nil {
+			if err := b.w.add(sha256Digest(sum), int64(len(body)), bytes.NewReader(body)); err != nil {
 				return nil, err
 			}
 			k = len(la.Keys)
@@ -295,7 +295,7 @@ func (b *builder) aptMetadata(ctx context.Context, e manifests.Apt, src apt.Sour
 		// until the whole suite is (a file from a source that later fails
 		// stays in the partial bundle, unreferenced, as any blob may).
 		md, err := apt.FetchMetadata(ctx, src, apt.FetchOptions{Client: b.client, Logger: b.log, Download: b.aptDownload, Store: func(f apt.MetaFile) error {
-			return b.w.add("sha256:"+f.SHA256, f.Size, bytes.NewReader(f.Data))
+			return b.w.add(sha256Digest(f.SHA256), f.Size, bytes.NewReader(f.Data))
 		}})
 		if err == nil {
 			return md, base, nil
@@ -365,7 +365,7 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 					size = -1
 				}
 				item := "apt package " + f.Package
-				st, err := b.fetchBlob(ctx, item, digest.Digest(f.Digest()), size, srcs)
+				st, err := b.fetchBlob(ctx, item, f.Digest(), size, srcs)
 				if err == nil {
 					f.Source = st.source
 					if f.Source == "" {

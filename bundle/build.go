@@ -233,7 +233,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		return nil, fmt.Errorf("%s already exists; remove it, choose another -o, or pass --force to replace it", opts.Output)
 	}
 	var baseRef *BaseRef
-	var baseBlobs map[string]int64
+	var baseBlobs map[digest.Digest]int64
 	if opts.Base != nil {
 		bl, err := parseLock(opts.Base.Lock)
 		if err != nil {
@@ -334,7 +334,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	}
 	resolving.Wait()
 	var total int64
-	seen := map[string]bool{}
+	seen := map[digest.Digest]bool{}
 	for _, p := range plans {
 		if p == nil {
 			continue
@@ -416,7 +416,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 			w.close()
 			return nil, err
 		}
-		d := "sha256:" + sha256hex(data)
+		d := digest.FromBytes(data)
 		if err := w.add(d, int64(len(data)), bytes.NewReader(data)); err != nil {
 			w.close()
 			return nil, err
@@ -592,9 +592,9 @@ func (b *builder) fetchBlob(ctx context.Context, item string, d digest.Digest, s
 		key = "item:" + item
 	}
 	b.mu.Lock()
-	if d != "" && b.w.has(string(d)) {
+	if d != "" && b.w.has(d) {
 		b.mu.Unlock()
-		return stored{digest: d, size: b.w.size(string(d))}, nil
+		return stored{digest: d, size: b.w.size(d)}, nil
 	}
 	if c, ok := b.inflight[key]; ok {
 		b.mu.Unlock()
@@ -632,13 +632,13 @@ func (b *builder) download(ctx context.Context, item string, d digest.Digest, si
 		// bundle; others (no size or digest given) go through a part
 		// file and are appended once verified.
 		Place: func(n int64) (fetch.Part, error) {
-			s, err := b.w.place(string(d), n)
+			s, err := b.w.place(d, n)
 			if s == nil || err != nil {
 				return nil, err
 			}
 			return s, nil
 		},
-		Commit: func(f *os.File, d digest.Digest, size int64) error { return b.w.add(string(d), size, f) },
+		Commit: func(f *os.File, d digest.Digest, size int64) error { return b.w.add(d, size, f) },
 	})
 	if err != nil {
 		return stored{}, err
@@ -703,7 +703,7 @@ func metadata(lock *Lock) ([]namedData, error) {
 }
 
 func sharedBytes(lock *Lock) int64 {
-	seen := map[string]bool{}
+	seen := map[digest.Digest]bool{}
 	var shared int64
 	for _, img := range lock.Images {
 		for _, bl := range append([]Blob{{Digest: img.Digest, Size: img.Size}}, img.Blobs()...) {
@@ -732,5 +732,3 @@ func sha256hex(b []byte) string {
 	s := sha256.Sum256(b)
 	return hex.EncodeToString(s[:])
 }
-
-func trimDigest(d string) string { return strings.TrimPrefix(d, "sha256:") }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -90,7 +91,7 @@ func TestBuildDefaultManifestImages(t *testing.T) {
 	for i, img := range b.Lock.Images {
 		want := u.Images[img.Ref]
 		d, _ := want.Digest()
-		if img.Digest != d.String() {
+		if string(img.Digest) != d.String() {
 			t.Errorf("%s: digest %s, upstream has %s", img.Ref, img.Digest, d)
 		}
 		if img.Ref != sel.Images[i].Ref {
@@ -408,10 +409,10 @@ images:
 	armDigest, _ := arm.Digest()
 	for i, want := range []v1.Hash{amdDigest, armDigest} {
 		img := b.Lock.Images[i]
-		if img.IndexDigest != idxDigest.String() || img.Digest != want.String() {
+		if string(img.IndexDigest) != idxDigest.String() || string(img.Digest) != want.String() {
 			t.Errorf("%s: index %s digest %s; want %s %s", img.Ref, img.IndexDigest, img.Digest, idxDigest, want)
 		}
-		if _, ok := b.BlobSize(idxDigest.String()); ok {
+		if _, ok := b.BlobSize(digest.Digest(idxDigest.String())); ok {
 			t.Error("the index itself was stored; only the platform's manifest should be")
 		}
 	}
@@ -467,11 +468,11 @@ func TestBuildDropsUnusedPlaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := openVerified(t, res.Path)
-	have := map[string]bool{}
+	have := map[digest.Digest]bool{}
 	for _, d := range b.Digests() {
 		have[d] = true
 	}
-	used := map[string]bool{}
+	used := map[digest.Digest]bool{}
 	for _, img := range b.Lock.Images {
 		for _, bl := range img.Blobs() {
 			used[bl.Digest] = true
@@ -479,11 +480,11 @@ func TestBuildDropsUnusedPlaces(t *testing.T) {
 	}
 	unused := 0
 	for _, d := range reserved {
-		if used["sha256:"+d] {
+		if used[digest.NewDigestFromEncoded(digest.SHA256, d)] {
 			continue // shared with an image the bundle has
 		}
 		unused++
-		if have["sha256:"+d] {
+		if have[digest.NewDigestFromEncoded(digest.SHA256, d)] {
 			t.Errorf("the bundle holds layer %s of an image it does not have", d[:12])
 		}
 	}

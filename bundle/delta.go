@@ -5,11 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/opencontainers/go-digest"
 	"io"
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle/internal/fetch"
 )
@@ -88,8 +89,8 @@ func readLockFile(path string) (data []byte, isJSON bool, err error) {
 // lockBlobs maps every blob a lock names to its size: image manifests,
 // configs, layers and layout indexes, files, python files, apt files and
 // keys. These are what a bundle with that lock holds.
-func lockBlobs(l *Lock) map[string]int64 {
-	out := map[string]int64{}
+func lockBlobs(l *Lock) map[digest.Digest]int64 {
+	out := map[digest.Digest]int64{}
 	for _, img := range l.Images {
 		out[img.Digest] = img.Size
 		for _, bl := range append(img.Blobs(), img.LayoutIndex) {
@@ -109,7 +110,7 @@ func lockBlobs(l *Lock) map[string]int64 {
 }
 
 // inBaseBytes sums the blobs of lock that base holds, each once.
-func inBaseBytes(lock *Lock, base map[string]int64) int64 {
+func inBaseBytes(lock *Lock, base map[digest.Digest]int64) int64 {
 	var n int64
 	for d, size := range lockBlobs(lock) {
 		if _, ok := base[d]; ok {
@@ -190,7 +191,7 @@ type ItemChange struct {
 	Name   string `json:"name"`
 	Change Change `json:"change"`
 	// Digest is the item's digest in the new state ("" when removed).
-	Digest string `json:"digest,omitempty"`
+	Digest digest.Digest `json:"digest,omitempty"`
 	// Bytes is what the delta stores of the item: its blobs the base
 	// lacks (a blob several items share counts for each).
 	Bytes int64 `json:"bytes"`
@@ -212,9 +213,9 @@ func (b *Bundle) Changes() *Changes {
 	for _, e := range top.blobs {
 		c.Bytes += e.Size
 	}
-	stored := func(digests ...string) int64 {
+	stored := func(digests ...digest.Digest) int64 {
 		var n int64
-		seen := map[string]bool{}
+		seen := map[digest.Digest]bool{}
 		for _, d := range digests {
 			if e, ok := top.blobs[d]; ok && !seen[d] {
 				seen[d] = true
@@ -226,8 +227,9 @@ func (b *Bundle) Changes() *Changes {
 	// diff compares the items of the new state (keys, with their identity
 	// and digests) with the base's.
 	type item struct {
-		name, digest, ident string
-		blobs               []string
+		name, ident string
+		digest      digest.Digest
+		blobs       []digest.Digest
 	}
 	diff := func(now, before []item) []ItemChange {
 		out := []ItemChange{}
@@ -268,7 +270,7 @@ func (b *Bundle) Changes() *Changes {
 			return nil
 		}
 		for _, img := range l.Images {
-			blobs := []string{img.Digest, img.LayoutIndex.Digest}
+			blobs := []digest.Digest{img.Digest, img.LayoutIndex.Digest}
 			for _, bl := range img.Blobs() {
 				blobs = append(blobs, bl.Digest)
 			}
@@ -282,7 +284,7 @@ func (b *Bundle) Changes() *Changes {
 			return nil
 		}
 		for _, f := range l.Files {
-			out = append(out, item{name: f.URL, digest: f.Digest(), ident: fmt.Sprint(f.SHA256, f.Paths), blobs: []string{f.Digest()}})
+			out = append(out, item{name: f.URL, digest: f.Digest(), ident: fmt.Sprint(f.SHA256, f.Paths), blobs: []digest.Digest{f.Digest()}})
 		}
 		return out
 	}
@@ -292,7 +294,7 @@ func (b *Bundle) Changes() *Changes {
 			return nil
 		}
 		for _, f := range l.PythonFiles() {
-			out = append(out, item{name: f.Filename, digest: f.Digest(), ident: f.SHA256, blobs: []string{f.Digest()}})
+			out = append(out, item{name: f.Filename, digest: f.Digest(), ident: f.SHA256, blobs: []digest.Digest{f.Digest()}})
 		}
 		return out
 	}
@@ -304,7 +306,7 @@ func (b *Bundle) Changes() *Changes {
 		for _, r := range l.AptRepositories() {
 			for _, f := range r.Files {
 				if f.Package != "" {
-					out = append(out, item{name: r.Name + " " + f.Package, digest: f.Digest(), ident: f.SHA256, blobs: []string{f.Digest()}})
+					out = append(out, item{name: r.Name + " " + f.Package, digest: f.Digest(), ident: f.SHA256, blobs: []digest.Digest{f.Digest()}})
 				}
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/manifests"
@@ -98,19 +100,19 @@ func tarMembers(t *testing.T, path string) (blobs map[string]int64, meta map[str
 func lockDigests(l *bundle.Lock) map[string]int64 {
 	out := map[string]int64{}
 	for _, img := range l.Images {
-		out[img.Digest] = img.Size
+		out[string(img.Digest)] = img.Size
 		for _, b := range append(img.Blobs(), img.LayoutIndex) {
-			out[b.Digest] = b.Size
+			out[string(b.Digest)] = b.Size
 		}
 	}
 	for _, f := range l.Files {
-		out[f.Digest()] = f.Size
+		out[string(f.Digest())] = f.Size
 	}
 	for _, f := range l.PythonFiles() {
-		out[f.Digest()] = f.Size
+		out[string(f.Digest())] = f.Size
 	}
 	for _, f := range l.AptServed() {
-		out[f.Digest()] = f.Size
+		out[string(f.Digest())] = f.Size
 	}
 	return out
 }
@@ -218,7 +220,7 @@ func TestDelta(t *testing.T) {
 		t.Error("base and delta do not serve the delta's lock")
 	}
 	for d := range newBlobs {
-		r, err := both.Blob(d)
+		r, err := both.Blob(digest.Digest(d))
 		if err != nil {
 			t.Errorf("blob %s: %v", d, err)
 			continue
@@ -228,7 +230,7 @@ func TestDelta(t *testing.T) {
 		if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d {
 			t.Errorf("blob %s reads as %s", d, got)
 		}
-		if _, _, ok := both.BlobRegion(d); !ok {
+		if _, _, ok := both.BlobRegion(digest.Digest(d)); !ok {
 			t.Errorf("blob %s has no region to send", d)
 		}
 	}
@@ -277,7 +279,7 @@ func TestDelta(t *testing.T) {
 
 func isConfig(l *bundle.Lock, d string) bool {
 	for _, img := range l.Images {
-		if img.Config.Digest == d {
+		if string(img.Config.Digest) == d {
 			return true
 		}
 	}

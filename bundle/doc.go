@@ -21,7 +21,11 @@
 // once. Image manifests are stored byte for byte as the registry served them,
 // with their media types, so digests never change. For a multi-platform
 // image only the chosen platform's manifest is stored; the index digest is
-// recorded in the lock.
+// recorded in the lock. Every digest the lock gives for a blob is a sha256
+// digest ("sha256:<hex>", or the bare hex in the sha256 fields); a lock
+// read from disk (Open, ReadBase) with any other is refused as ErrCorrupt.
+// The lock's digests and the Bundle's blob API are go-digest's
+// digest.Digest, whose JSON form is the plain string.
 //
 // Each index.json descriptor points at the image's layout index: a
 // single-entry OCI image index, made by Build, listing the image manifest

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // Summary is what a bundle holds, for people and scripts. Its JSON form
@@ -62,12 +64,12 @@ type ManifestRef struct {
 
 // ImageInfo is one image in a Summary.
 type ImageInfo struct {
-	Ref         string   `json:"ref"`
-	Names       []string `json:"names"`
-	Digest      string   `json:"digest"`
-	IndexDigest string   `json:"indexDigest,omitempty"`
-	MediaType   string   `json:"mediaType"`
-	Platform    string   `json:"platform,omitempty"`
+	Ref         string        `json:"ref"`
+	Names       []string      `json:"names"`
+	Digest      digest.Digest `json:"digest"`
+	IndexDigest digest.Digest `json:"indexDigest,omitempty"`
+	MediaType   string        `json:"mediaType"`
+	Platform    string        `json:"platform,omitempty"`
 	// Size is the manifest, config and layers together, in bytes.
 	Size int64 `json:"size"`
 }

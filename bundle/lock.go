@@ -103,14 +103,14 @@ type Image struct {
 	// mirror or the origin).
 	Source string `json:"source"`
 	// Digest is the digest of the image manifest every name serves.
-	Digest string `json:"digest"`
+	Digest digest.Digest `json:"digest"`
 	// MediaType is the image manifest's media type, kept as upstream sent it.
 	MediaType string `json:"mediaType"`
 	// Size is the image manifest's size in bytes.
 	Size int64 `json:"size"`
 	// IndexDigest is the digest of the multi-platform index the manifest was
 	// selected from, or empty for a single-platform image.
-	IndexDigest string `json:"indexDigest,omitempty"`
+	IndexDigest digest.Digest `json:"indexDigest,omitempty"`
 	// Platform is the platform the manifest is for ("linux/amd64").
 	Platform string `json:"platform,omitempty"`
 	// Names are the mirror names ("repo:tag") the image is served under; the
@@ -130,9 +130,9 @@ type Image struct {
 
 // Blob is a content-addressed piece of an image.
 type Blob struct {
-	Digest    string `json:"digest"`
-	Size      int64  `json:"size"`
-	MediaType string `json:"mediaType,omitempty"`
+	Digest    digest.Digest `json:"digest"`
+	Size      int64         `json:"size"`
+	MediaType string        `json:"mediaType,omitempty"`
 }
 
 // Blobs returns every blob the image references besides its manifest.
@@ -160,7 +160,7 @@ type File struct {
 }
 
 // Digest returns the file's blob digest, "sha256:<hex>".
-func (f File) Digest() string { return "sha256:" + f.SHA256 }
+func (f File) Digest() digest.Digest { return sha256Digest(f.SHA256) }
 
 // Python is the Python packages of a bundle: every file the manifest's
 // pip installs need on any target, each stored as the blob of its sha256,
@@ -214,7 +214,7 @@ type PythonFile struct {
 }
 
 // Digest returns the file's blob digest, "sha256:<hex>".
-func (f PythonFile) Digest() string { return "sha256:" + f.SHA256 }
+func (f PythonFile) Digest() digest.Digest { return sha256Digest(f.SHA256) }
 
 // PythonResolution is what the installs chose for one target.
 type PythonResolution struct {
@@ -318,7 +318,7 @@ type AptFile struct {
 }
 
 // Digest returns the file's blob digest, "sha256:<hex>".
-func (f AptFile) Digest() string { return "sha256:" + f.SHA256 }
+func (f AptFile) Digest() digest.Digest { return sha256Digest(f.SHA256) }
 
 // AptKey is a signing key as downloaded from its URL.
 type AptKey struct {
@@ -334,7 +334,7 @@ type AptKey struct {
 }
 
 // Digest returns the key's blob digest, "sha256:<hex>".
-func (k AptKey) Digest() string { return "sha256:" + k.SHA256 }
+func (k AptKey) Digest() digest.Digest { return sha256Digest(k.SHA256) }
 
 // AptResolution is what one target and architecture needs.
 type AptResolution struct {
@@ -419,7 +419,83 @@ func parseLock(data []byte) (*Lock, error) {
 	if l.FormatVersion > FormatVersion {
 		return nil, fmt.Errorf("%w: bundle format %d, this paimirror reads up to %d; use a newer paimirror", ErrUnsupported, l.FormatVersion, FormatVersion)
 	}
+	if err := l.checkDigests(); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v; paimirror writes only sha256 digests, so the lock was altered: copy the bundle again from a good copy, or build it again", ErrCorrupt, LockName, err)
+	}
 	return &l, nil
 }
 
-func digestOf(s string) digest.Digest { return digest.Digest(s) }
+// checkDigests makes sure every digest the lock gives for a blob is a
+// sha256 digest, "sha256:" and 64 lowercase hex digits (or, in the bare
+// hex fields, the 64 digits), so that the digests taken from a lock are
+// valid wherever they go (Bundle.Blob, a registry path, a tar name). It
+// costs one pattern match per digest.
+func (l *Lock) checkDigests() error {
+	check := func(what string, d digest.Digest) error {
+		if !isSHA256(d) {
+			return fmt.Errorf("%s %q is not a sha256 digest (\"sha256:\" and 64 lowercase hex digits)", what, d)
+		}
+		return nil
+	}
+	checkHex := func(what, hex string) error {
+		if !isSHA256(sha256Digest(hex)) {
+			return fmt.Errorf("%s: sha256 %q is not 64 lowercase hex digits", what, hex)
+		}
+		return nil
+	}
+	for _, img := range l.Images {
+		what := "image " + img.Ref + ": "
+		if err := check(what+"manifest digest", img.Digest); err != nil {
+			return err
+		}
+		if img.IndexDigest != "" {
+			if err := check(what+"index digest", img.IndexDigest); err != nil {
+				return err
+			}
+		}
+		if err := check(what+"config digest", img.Config.Digest); err != nil {
+			return err
+		}
+		for i, bl := range img.Layers {
+			if err := check(fmt.Sprintf("%slayer %d digest", what, i+1), bl.Digest); err != nil {
+				return err
+			}
+		}
+		if err := check(what+"layout index digest", img.LayoutIndex.Digest); err != nil {
+			return err
+		}
+	}
+	for _, f := range l.Files {
+		if err := checkHex("file "+f.URL, f.SHA256); err != nil {
+			return err
+		}
+	}
+	for _, f := range l.PythonFiles() {
+		if err := checkHex("python file "+f.Filename, f.SHA256); err != nil {
+			return err
+		}
+	}
+	if l.Apt != nil {
+		for _, r := range l.Apt.Repositories {
+			for _, f := range r.Files {
+				if err := checkHex("apt file "+f.Path, f.SHA256); err != nil {
+					return err
+				}
+			}
+		}
+		for _, k := range l.Apt.Keys {
+			if err := checkHex("apt key "+k.URL, k.SHA256); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// isSHA256 reports whether d is a well-formed sha256 digest.
+func isSHA256(d digest.Digest) bool {
+	return d.Validate() == nil && d.Algorithm() == digest.SHA256
+}
+
+// sha256Digest makes the digest of a lock's lowercase hex sha256.
+func sha256Digest(hex string) digest.Digest { return digest.NewDigestFromEncoded(digest.SHA256, hex) }

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -31,7 +32,7 @@ type Bundle struct {
 	lockData []byte
 	sig      Signature
 	signed   bool
-	blobs    map[string]entry
+	blobs    map[digest.Digest]entry
 	// layers are the whole bundles given, base first; one for a bundle
 	// without deltas.
 	layers []*layer
@@ -48,7 +49,7 @@ type layer struct {
 	lockData   []byte
 	lock       *Lock
 	index      ocispec.Index
-	blobs      map[string]entry
+	blobs      map[digest.Digest]entry
 	sig        Signature
 	signed     bool
 }
@@ -100,7 +101,7 @@ func OpenWith(opts OpenOptions, paths ...string) (*Bundle, error) {
 }
 
 func open(r *partsReader, opts OpenOptions) (*Bundle, error) {
-	b := &Bundle{r: r, Size: r.size, blobs: map[string]entry{}}
+	b := &Bundle{r: r, Size: r.size, blobs: map[digest.Digest]entry{}}
 	for i := 0; i < len(r.files); {
 		l, next, err := b.openLayer(i)
 		if err != nil {
@@ -152,7 +153,7 @@ func (b *Bundle) openLayer(i int) (*layer, int, error) {
 	for next < len(r.offs) && r.offs[next] < tarEnd {
 		next++
 	}
-	l := &layer{names: r.names[i:next], start: off, end: r.size, blobs: map[string]entry{}}
+	l := &layer{names: r.names[i:next], start: off, end: r.size, blobs: map[digest.Digest]entry{}}
 	if next < len(r.offs) {
 		l.end = r.offs[next]
 	}
@@ -272,16 +273,16 @@ func (b *Bundle) checkLock() error {
 	if len(b.layers) > 1 {
 		where = "the delta or its base"
 	}
-	want := func(what, digest string, size int64) error {
-		e, ok := b.blobs[digest]
+	want := func(what string, d digest.Digest, size int64) error {
+		e, ok := b.blobs[d]
 		if !ok {
 			if b.baseMissing {
 				return nil
 			}
-			return fmt.Errorf("%w: %s: blob %s is not in %s (the lock disagrees with the tar)", ErrCorrupt, what, digest, where)
+			return fmt.Errorf("%w: %s: blob %s is not in %s (the lock disagrees with the tar)", ErrCorrupt, what, d, where)
 		}
 		if size >= 0 && e.Size != size {
-			return fmt.Errorf("%w: %s: blob %s has %d bytes in the tar, the lock says %d", ErrCorrupt, what, digest, e.Size, size)
+			return fmt.Errorf("%w: %s: blob %s has %d bytes in the tar, the lock says %d", ErrCorrupt, what, d, e.Size, size)
 		}
 		return nil
 	}
@@ -327,12 +328,14 @@ func (b *Bundle) readEntry(e entry, limit int64) ([]byte, error) {
 // LockBytes returns paimirror.json exactly as stored in the bundle.
 func (b *Bundle) LockBytes() []byte { return b.lockData }
 
-// Blob returns a reader over the blob with the given digest
-// ("sha256:<hex>"). It reads the bundle in place.
-func (b *Bundle) Blob(digest string) (*io.SectionReader, error) {
-	e, ok := b.blobs[digest]
+// Blob returns a reader over the blob with the given digest. It reads
+// the bundle in place. A digest the bundle does not hold, whatever its
+// form, is ErrNotFound: callers taking a digest from outside check its
+// form first (digest.Digest.Validate).
+func (b *Bundle) Blob(d digest.Digest) (*io.SectionReader, error) {
+	e, ok := b.blobs[d]
 	if !ok {
-		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}
 	return io.NewSectionReader(b.r, e.DataOff, e.Size), nil
 }
@@ -344,8 +347,8 @@ func (b *Bundle) Blob(digest string) (*io.SectionReader, error) {
 // The file is shared: callers must not Close it, nor Read or Seek it (its
 // offset is shared too); use ReadAt, or open a descriptor of their own onto
 // it. ok is false when the blob is unknown or crosses a part boundary.
-func (b *Bundle) BlobRegion(digest string) (f *os.File, offset int64, ok bool) {
-	e, found := b.blobs[digest]
+func (b *Bundle) BlobRegion(d digest.Digest) (f *os.File, offset int64, ok bool) {
+	e, found := b.blobs[d]
 	if !found {
 		return nil, 0, false
 	}
@@ -362,28 +365,28 @@ func (b *Bundle) BlobRegion(digest string) (f *os.File, offset int64, ok bool) {
 }
 
 // BlobSize returns the size of the blob with the given digest.
-func (b *Bundle) BlobSize(digest string) (int64, bool) {
-	e, ok := b.blobs[digest]
+func (b *Bundle) BlobSize(d digest.Digest) (int64, bool) {
+	e, ok := b.blobs[d]
 	return e.Size, ok
 }
 
 // ReadBlob returns the whole content of a small blob (a manifest or config);
 // it refuses blobs over limit bytes.
-func (b *Bundle) ReadBlob(digest string, limit int64) ([]byte, error) {
-	e, ok := b.blobs[digest]
+func (b *Bundle) ReadBlob(d digest.Digest, limit int64) ([]byte, error) {
+	e, ok := b.blobs[d]
 	if !ok {
-		return nil, fmt.Errorf("blob %s: %w", digest, ErrNotFound)
+		return nil, fmt.Errorf("blob %s: %w", d, ErrNotFound)
 	}
 	return b.readEntry(e, limit)
 }
 
 // Digests returns the digest of every blob in the bundle, sorted.
-func (b *Bundle) Digests() []string {
-	out := make([]string, 0, len(b.blobs))
+func (b *Bundle) Digests() []digest.Digest {
+	out := make([]digest.Digest, 0, len(b.blobs))
 	for d := range b.blobs {
 		out = append(out, d)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
 

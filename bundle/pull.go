@@ -201,7 +201,7 @@ func (b *builder) resolveFrom(ctx context.Context, img manifests.Image, src imag
 	if img.Digest != "" {
 		ref = src.repo.Digest(img.Digest)
 	}
-	desc, err := b.getManifest(ctx, ref, tr, img.Digest)
+	desc, err := b.getManifest(ctx, ref, tr, digest.Digest(img.Digest))
 	if err != nil {
 		return nil, err
 	}
@@ -211,8 +211,8 @@ func (b *builder) resolveFrom(ctx context.Context, img manifests.Image, src imag
 		if err != nil {
 			return nil, err
 		}
-		image.IndexDigest = desc.Digest.String()
-		desc, err = b.getManifest(ctx, src.repo.Digest(child.String()), tr, child.String())
+		image.IndexDigest = hashDigest(desc.Digest)
+		desc, err = b.getManifest(ctx, src.repo.Digest(child.String()), tr, hashDigest(child))
 		if err != nil {
 			return nil, err
 		}
@@ -224,22 +224,22 @@ func (b *builder) resolveFrom(ctx context.Context, img manifests.Image, src imag
 	if err != nil {
 		return nil, fmt.Errorf("%s: parsing image manifest: %w", ref, err)
 	}
-	image.Digest = desc.Digest.String()
+	image.Digest = hashDigest(desc.Digest)
 	image.MediaType = string(desc.MediaType)
 	image.Size = int64(len(desc.Manifest))
-	image.Config = Blob{Digest: mf.Config.Digest.String(), Size: mf.Config.Size, MediaType: string(mf.Config.MediaType)}
+	image.Config = Blob{Digest: hashDigest(mf.Config.Digest), Size: mf.Config.Size, MediaType: string(mf.Config.MediaType)}
 	for _, l := range mf.Layers {
 		if !l.MediaType.IsDistributable() {
 			return nil, fmt.Errorf("%s: layer %s is non-distributable (%s); such images cannot be mirrored", ref, l.Digest, l.MediaType)
 		}
-		image.Layers = append(image.Layers, Blob{Digest: l.Digest.String(), Size: l.Size, MediaType: string(l.MediaType)})
+		image.Layers = append(image.Layers, Blob{Digest: hashDigest(l.Digest), Size: l.Size, MediaType: string(l.MediaType)})
 	}
 	return &imagePlan{item: img.Ref, image: image, manifest: desc.Manifest}, nil
 }
 
 // getManifest fetches a manifest or index and checks its bytes against
 // want (when given) or the registry's Docker-Content-Digest.
-func (b *builder) getManifest(ctx context.Context, ref name.Reference, tr http.RoundTripper, want string) (*remote.Descriptor, error) {
+func (b *builder) getManifest(ctx context.Context, ref name.Reference, tr http.RoundTripper, want digest.Digest) (*remote.Descriptor, error) {
 	desc, err := remote.Get(ref, remote.WithTransport(tr), remote.WithContext(ctx))
 	if err != nil {
 		return nil, &SourceError{Source: ref.Name(), Err: err, Status: statusOf(err)}
@@ -251,12 +251,12 @@ func (b *builder) getManifest(ctx context.Context, ref name.Reference, tr http.R
 	if len(desc.Manifest) > maxManifestSize {
 		return nil, &SourceError{Source: ref.Name(), Err: fmt.Errorf("manifest is %d bytes, larger than %d", len(desc.Manifest), maxManifestSize), Permanent: true}
 	}
-	got := "sha256:" + sha256hex(desc.Manifest)
+	got := digest.FromBytes(desc.Manifest)
 	if want == "" {
-		want = desc.Digest.String()
+		want = hashDigest(desc.Digest)
 	}
 	if got != want {
-		return nil, &DigestError{Item: "manifest of " + ref.Name(), Source: ref.Context().RegistryStr(), Want: digest.Digest(want), Got: digest.Digest(got)}
+		return nil, &DigestError{Item: "manifest of " + ref.Name(), Source: ref.Context().RegistryStr(), Want: want, Got: got}
 	}
 	return desc, nil
 }
@@ -292,10 +292,10 @@ func pickPlatform(ref string, desc *remote.Descriptor, plat string) (v1.Hash, er
 }
 
 // blobSources returns srcs with digest after each URL.
-func blobSources(srcs []fetch.Source, digest string) []fetch.Source {
+func blobSources(srcs []fetch.Source, d digest.Digest) []fetch.Source {
 	var out []fetch.Source
 	for _, s := range srcs {
-		s.URL += digest
+		s.URL += string(d)
 		out = append(out, s)
 	}
 	return out
@@ -327,8 +327,8 @@ func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.
 	var err error
 	if b.w.inBase(cfg.Digest) {
 		// A delta's base holds it: read it, but do not store it.
-		raw, err = b.fetchMemory(ctx, p.item+" "+shortDigest(cfg.Digest), digest.Digest(cfg.Digest), cfg.Size, blobSources(srcs, cfg.Digest))
-	} else if _, err = b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), digest.Digest(cfg.Digest), cfg.Size, blobSources(srcs, cfg.Digest)); err == nil {
+		raw, err = b.fetchMemory(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest))
+	} else if _, err = b.fetchBlob(ctx, p.item+" "+shortDigest(cfg.Digest), cfg.Digest, cfg.Size, blobSources(srcs, cfg.Digest)); err == nil {
 		raw, err = b.w.readBlob(cfg.Digest, cfg.Size)
 	}
 	if err != nil {
@@ -356,7 +356,7 @@ func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.
 // readBlob returns a blob stored in the partial file, found by scanning
 // its headers (no member's data is read but the blob's) and checked
 // against its digest.
-func (w *partialWriter) readBlob(digest string, size int64) ([]byte, error) {
+func (w *partialWriter) readBlob(d digest.Digest, size int64) ([]byte, error) {
 	w.mu.Lock()
 	end := w.end
 	w.mu.Unlock()
@@ -365,18 +365,18 @@ func (w *partialWriter) readBlob(digest string, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", w.path, err)
 	}
 	for _, e := range res.Entries {
-		if e.Typeflag != tar.TypeReg || e.Size != size || blobDigest(e.Name) != digest {
+		if e.Typeflag != tar.TypeReg || e.Size != size || blobDigest(e.Name) != d {
 			continue
 		}
 		data := make([]byte, size)
 		if _, err := w.f.ReadAt(data, e.DataOff); err != nil {
 			return nil, fmt.Errorf("reading %s: %w", w.path, err)
 		}
-		if "sha256:"+sha256hex(data) == digest {
+		if digest.FromBytes(data) == d {
 			return data, nil
 		}
 	}
-	return nil, fmt.Errorf("blob %s is not stored in %s", digest, w.path)
+	return nil, fmt.Errorf("blob %s is not stored in %s", d, w.path)
 }
 
 // platformSatisfies reports whether an image for have serves want: each
@@ -416,7 +416,7 @@ func (b *builder) pullImage(ctx context.Context, p *imagePlan) (Image, error) {
 	for i, bl := range blobs {
 		wg.Go(func() {
 			item := p.item + " " + shortDigest(bl.Digest)
-			_, errs[i] = b.fetchBlob(ctx, item, digest.Digest(bl.Digest), bl.Size, blobSources(srcs, bl.Digest))
+			_, errs[i] = b.fetchBlob(ctx, item, bl.Digest, bl.Size, blobSources(srcs, bl.Digest))
 		})
 	}
 	wg.Wait()
@@ -430,12 +430,12 @@ func (b *builder) pullImage(ctx context.Context, p *imagePlan) (Image, error) {
 	return img, nil
 }
 
-func shortDigest(d string) string {
-	d = trimDigest(d)
-	if len(d) > 12 {
-		d = d[:12]
+func shortDigest(d digest.Digest) string {
+	s := d.Encoded()
+	if len(s) > 12 {
+		s = s[:12]
 	}
-	return d
+	return s
 }
 
 // registrySources returns the engine sources of an image's repositories,
@@ -509,7 +509,7 @@ func hostOf(u string) string {
 // layoutIndex returns the single-entry OCI index index.json points at for
 // img: its image manifest, with the manifest's own media type and platform.
 func layoutIndex(img Image) ([]byte, error) {
-	d := ocispec.Descriptor{MediaType: img.MediaType, Digest: digestOf(img.Digest), Size: img.Size}
+	d := ocispec.Descriptor{MediaType: img.MediaType, Digest: img.Digest, Size: img.Size}
 	if p, err := v1.ParsePlatform(img.Platform); err == nil && img.Platform != "" {
 		d.Platform = &ocispec.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}
 	}
@@ -527,7 +527,7 @@ func ociIndex(lock *Lock) ocispec.Index {
 	for _, img := range lock.Images {
 		idx.Manifests = append(idx.Manifests, ocispec.Descriptor{
 			MediaType: ocispec.MediaTypeImageIndex,
-			Digest:    digestOf(img.LayoutIndex.Digest),
+			Digest:    img.LayoutIndex.Digest,
 			Size:      img.LayoutIndex.Size,
 			Annotations: map[string]string{
 				AnnotationRefName:  img.Names[0],

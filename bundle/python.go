@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/opencontainers/go-digest"
 	"io"
 	"net/http"
 	"net/url"
@@ -308,7 +307,7 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 				size = -1 // the index did not say
 			}
 			item := "python file " + f.Filename
-			st, err := b.fetchBlob(ctx, item, digest.Digest(f.Digest()), size, srcs)
+			st, err := b.fetchBlob(ctx, item, f.Digest(), size, srcs)
 			if err != nil {
 				errs[i] = &ItemError{Item: item, Err: sourcesError(hostOf(f.URL), []error{err})}
 				return

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -143,8 +143,7 @@ apt:
 			u := startUpstream(t, parse(t, c.manifest), uo)
 			data := c.content(t, u)
 			size := int64(len(data))
-			sum := sha256.Sum256(data)
-			digest := "sha256:" + hex.EncodeToString(sum[:])
+			d := digest.FromBytes(data)
 			opts := buildOpts(t, u)
 
 			// The first run: cancelled once a quarter of the item has
@@ -176,7 +175,7 @@ apt:
 			case err == nil:
 				t.Fatal("the interrupted build succeeded")
 			}
-			kept := keptOf(t, opts.Output+".partial.d", digest)
+			kept := keptOf(t, opts.Output+".partial.d", d)
 			if kept < resumePayload/4 || kept > resumePayload/3 {
 				t.Fatalf("the interrupted build kept %d bytes of %s; want between the %d reported and the %d the upstream sent",
 					kept, c.item, resumePayload/4, resumePayload/3)
@@ -191,7 +190,7 @@ apt:
 				t.Fatalf("rerun: %v", err)
 			}
 			b := openVerified(t, res.Path)
-			if n, ok := b.BlobSize(digest); !ok || n != size {
+			if n, ok := b.BlobSize(d); !ok || n != size {
 				t.Errorf("the bundle holds %s as %d bytes (%v); want %d", c.item, n, ok, size)
 			}
 
@@ -221,7 +220,7 @@ apt:
 
 // keptOf returns the bytes the download states in dir say are kept of
 // the blob digest; it fails when none describes it.
-func keptOf(t *testing.T, dir, digest string) int64 {
+func keptOf(t *testing.T, dir string, want digest.Digest) int64 {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "*.state"))
 	if err != nil {
@@ -233,14 +232,14 @@ func keptOf(t *testing.T, dir, digest string) int64 {
 			t.Fatal(err)
 		}
 		var st struct {
-			Digest   string     `json:"digest"`
-			Segments [][3]int64 `json:"segments"`
+			Digest   digest.Digest `json:"digest"`
+			Segments [][3]int64    `json:"segments"`
 		}
 		// The state is padded with spaces: the first JSON value counts.
 		if err := json.NewDecoder(bytes.NewReader(data)).Decode(&st); err != nil {
 			t.Fatalf("%s: %v", p, err)
 		}
-		if st.Digest != digest {
+		if st.Digest != want {
 			continue
 		}
 		var n int64
@@ -249,6 +248,6 @@ func keptOf(t *testing.T, dir, digest string) int64 {
 		}
 		return n
 	}
-	t.Fatalf("no download state in %s describes %s (%d states)", dir, digest, len(paths))
+	t.Fatalf("no download state in %s describes %s (%d states)", dir, want, len(paths))
 	return 0
 }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"regexp"
 	"strings"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // entry is one member of the bundle's tar: where its header starts and where
@@ -28,9 +30,9 @@ func roundBlock(n int64) int64 { return (n + 511) &^ 511 }
 var blobNameRE = regexp.MustCompile(`^blobs/sha256/[0-9a-f]{64}$`)
 
 // blobDigest returns the digest a tar member name stands for, or "".
-func blobDigest(name string) string {
+func blobDigest(name string) digest.Digest {
 	if blobNameRE.MatchString(name) {
-		return "sha256:" + strings.TrimPrefix(name, blobDir)
+		return digest.NewDigestFromEncoded(digest.SHA256, strings.TrimPrefix(name, blobDir))
 	}
 	return ""
 }

@@ -3,16 +3,16 @@ package bundle
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/opencontainers/go-digest"
 )
 
 // VerifyOptions configures Verify. The zero value checks everything with one
@@ -28,7 +28,7 @@ type VerifyOptions struct {
 // Problem is one piece of damage Verify found.
 type Problem struct {
 	// Digest is the blob concerned, if any.
-	Digest string `json:"digest,omitempty"`
+	Digest digest.Digest `json:"digest,omitempty"`
 	// Users names what needs the blob: "layer of openpai/rest-server:v1.8.0".
 	Users []string `json:"users,omitempty"`
 	// Msg says what is wrong.
@@ -92,25 +92,25 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		b.checkManifest(img, add)
 	}
 	for _, d := range b.Index.Manifests {
-		if _, ok := b.blobs[d.Digest.String()]; !ok && !b.baseMissing {
-			add(Problem{Digest: d.Digest.String(), Msg: fmt.Sprintf("index.json names %s, which is missing", d.Digest)})
+		if _, ok := b.blobs[d.Digest]; !ok && !b.baseMissing {
+			add(Problem{Digest: d.Digest, Msg: fmt.Sprintf("index.json names %s, which is missing", d.Digest)})
 		}
 	}
 
 	// Contents: every blob must hash to its name.
 	digests := b.Digests()
-	work := make(chan string)
+	work := make(chan digest.Digest)
 	var wg sync.WaitGroup
 	var progMu sync.Mutex
 	for range jobs {
 		wg.Go(func() {
 			for d := range work {
 				e := b.blobs[d]
-				h := sha256.New()
+				h := digest.SHA256.Digester()
 				r := io.NewSectionReader(b.r, e.DataOff, e.Size)
-				var w io.Writer = h
+				var w io.Writer = h.Hash()
 				if opts.Progress != nil {
-					w = reportingWriter{w: h, report: func(n int64) {
+					w = reportingWriter{w: h.Hash(), report: func(n int64) {
 						progMu.Lock()
 						defer progMu.Unlock()
 						opts.Progress(n)
@@ -120,7 +120,7 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s cannot be read: %v", d, err)})
 					continue
 				}
-				if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != d {
+				if got := h.Digest(); got != d {
 					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is damaged: its content hashes to %s", d, got)})
 				}
 				mu.Lock()
@@ -174,7 +174,7 @@ func (b *Bundle) checkLockIntegrity(add func(Problem)) {
 		mismatch := func(what, inIndex, inLock string) {
 			add(Problem{Digest: img.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("image %d: %s says %s %q, %s says %q", i+1, IndexName, what, inIndex, LockName, inLock)})
 		}
-		if d.Digest.String() != img.LayoutIndex.Digest || d.Size != img.LayoutIndex.Size {
+		if d.Digest != img.LayoutIndex.Digest || d.Size != img.LayoutIndex.Size {
 			mismatch("layout index", fmt.Sprintf("%s (%d bytes)", d.Digest, d.Size), fmt.Sprintf("%s (%d bytes)", img.LayoutIndex.Digest, img.LayoutIndex.Size))
 		}
 		primary := ""
@@ -199,7 +199,7 @@ func (b *Bundle) checkManifest(img Image, add func(Problem)) {
 	if data, err := b.ReadBlob(img.LayoutIndex.Digest, maxManifestSize); err == nil {
 		idx, err := v1.ParseIndexManifest(bytes.NewReader(data))
 		switch {
-		case err != nil || len(idx.Manifests) != 1 || idx.Manifests[0].Digest.String() != img.Digest:
+		case err != nil || len(idx.Manifests) != 1 || hashDigest(idx.Manifests[0].Digest) != img.Digest:
 			add(Problem{Digest: img.LayoutIndex.Digest, Users: []string{img.Ref}, Msg: fmt.Sprintf("layout index %s of %s does not point at its manifest %s", img.LayoutIndex.Digest, img.Ref, img.Digest)})
 		case string(idx.Manifests[0].MediaType) != img.MediaType || idx.Manifests[0].Size != img.Size || !samePlatform(idx.Manifests[0].Platform, img.Platform):
 			m := idx.Manifests[0]
@@ -223,8 +223,8 @@ func (b *Bundle) checkManifest(img Image, add func(Problem)) {
 		return
 	}
 	for i, d := range refs {
-		if d.Digest.String() != lockBlobs[i].Digest || d.Size != lockBlobs[i].Size {
-			add(Problem{Digest: d.Digest.String(), Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest of %s names blob %s (%d bytes) where the lock has %s (%d bytes)", img.Ref, d.Digest, d.Size, lockBlobs[i].Digest, lockBlobs[i].Size)})
+		if hashDigest(d.Digest) != lockBlobs[i].Digest || d.Size != lockBlobs[i].Size {
+			add(Problem{Digest: hashDigest(d.Digest), Users: []string{img.Ref}, Msg: fmt.Sprintf("manifest of %s names blob %s (%d bytes) where the lock has %s (%d bytes)", img.Ref, d.Digest, d.Size, lockBlobs[i].Digest, lockBlobs[i].Size)})
 		}
 	}
 }
@@ -247,8 +247,8 @@ func platformString(p *v1.Platform) string {
 }
 
 // blobUsers maps each referenced digest to what references it.
-func (b *Bundle) blobUsers() map[string][]string {
-	users := map[string][]string{}
+func (b *Bundle) blobUsers() map[digest.Digest][]string {
+	users := map[digest.Digest][]string{}
 	for _, img := range b.Lock.Images {
 		users[img.Digest] = append(users[img.Digest], "manifest of "+img.Ref)
 		users[img.LayoutIndex.Digest] = append(users[img.LayoutIndex.Digest], "layout index of "+img.Ref)
@@ -269,14 +269,17 @@ func (b *Bundle) blobUsers() map[string][]string {
 	return users
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
+func sortedKeys[K ~string, V any](m map[K]V) []K {
+	out := make([]K, 0, len(m))
 	for k := range m {
 		out = append(out, k)
 	}
-	sort.Strings(out)
+	slices.Sort(out)
 	return out
 }
+
+// hashDigest converts go-containerregistry's digest to go-digest's.
+func hashDigest(h v1.Hash) digest.Digest { return digest.Digest(h.String()) }
 
 func joinMax(s []string, n int) string {
 	if len(s) <= n {

@@ -4,18 +4,17 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/opencontainers/go-digest"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 )
 
 // partialWriter appends verified blobs to <out>.partial, one complete tar
@@ -26,8 +25,8 @@ type partialWriter struct {
 	mu      sync.Mutex
 	path    string
 	f       *os.File
-	end     int64            // offset just past the last whole member
-	have    map[string]int64 // digest -> size of blobs already in the tar
+	end     int64                   // offset just past the last whole member
+	have    map[digest.Digest]int64 // digest -> size of blobs already in the tar
 	journal *os.File
 	tmpDir  string
 	// blobsDir holds the engine's unfinished downloads (fetch.Options.Dir):
@@ -35,13 +34,13 @@ type partialWriter struct {
 	blobsDir string
 	// slots are blob members reserved for downloads written in place,
 	// not verified yet.
-	slots map[string]*slot
+	slots map[digest.Digest]*slot
 	// orphans are slots no download will fill: Finish leaves them out.
 	orphans []*slot
 	// base maps the digest of each blob a delta's base holds to its size
 	// (nil for a whole bundle): such blobs count as stored and are never
 	// written; finish leaves out any an earlier run stored.
-	base map[string]int64
+	base map[digest.Digest]int64
 }
 
 // slot is a blob's member reserved in the partial tar: its header is
@@ -51,7 +50,7 @@ type partialWriter struct {
 // continues the download into it.
 type slot struct {
 	w                     *partialWriter
-	digest                string
+	digest                digest.Digest
 	hdrOff, dataOff, size int64
 	unflushed             atomic.Int64
 }
@@ -93,7 +92,7 @@ func (s *slot) ID() string { return fmt.Sprintf("%s@%d", filepath.Base(s.w.path)
 
 // Commit makes the slot a stored blob.
 func (s *slot) Commit(d digest.Digest) error {
-	if string(d) != s.digest {
+	if d != s.digest {
 		return fmt.Errorf("blob %s committed as %s", s.digest, d)
 	}
 	s.w.mu.Lock()
@@ -111,8 +110,8 @@ func (w *partialWriter) storedLocked(s *slot) {
 }
 
 // blobHeader is the tar header of a blob's member.
-func blobHeader(digest string, size int64) *tar.Header {
-	return &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + digest[len("sha256:"):], Size: size, Mode: 0o644}
+func blobHeader(d digest.Digest, size int64) *tar.Header {
+	return &tar.Header{Typeflag: tar.TypeReg, Name: blobDir + d.Encoded(), Size: size, Mode: 0o644}
 }
 
 // headerBlocks encodes hdr as the bundle writes every member's header (PAX,
@@ -130,22 +129,22 @@ func headerBlocks(hdr *tar.Header) ([]byte, error) {
 // place returns the slot for a blob of size bytes: the one an earlier run
 // reserved, or a new member at the end of the tar. It returns nil for a
 // blob already stored (or held by the base).
-func (w *partialWriter) place(digest string, size int64) (*slot, error) {
+func (w *partialWriter) place(d digest.Digest, size int64) (*slot, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.heldLocked(digest) {
+	if w.heldLocked(d) {
 		return nil, nil
 	}
-	if s := w.slots[digest]; s != nil {
+	if s := w.slots[d]; s != nil {
 		if s.size == size {
 			return s, nil
 		}
 		// Reserved for another size (the manifest changed): a new one;
 		// the old is dropped when the build finishes.
-		delete(w.slots, digest)
+		delete(w.slots, d)
 		w.orphans = append(w.orphans, s)
 	}
-	hb, err := headerBlocks(blobHeader(digest, size))
+	hb, err := headerBlocks(blobHeader(d, size))
 	if err != nil {
 		return nil, err
 	}
@@ -161,8 +160,8 @@ func (w *partialWriter) place(digest string, size int64) (*slot, error) {
 		return nil, fmt.Errorf("writing %s: %w", w.path, err)
 	}
 	w.end = end
-	s := &slot{w: w, digest: digest, hdrOff: start, dataOff: dataOff, size: size}
-	w.slots[digest] = s
+	s := &slot{w: w, digest: d, hdrOff: start, dataOff: dataOff, size: size}
+	w.slots[d] = s
 	return s, nil
 }
 
@@ -192,14 +191,14 @@ type resumeInfo struct {
 // usable prefix), metadata entries and a torn tail are cut off. base, for
 // a delta, maps the blobs its base holds to their sizes (see
 // partialWriter.base).
-func openPartial(out string, base map[string]int64) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
+func openPartial(out string, base map[digest.Digest]int64) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
 	var info resumeInfo
 	path := out + ".partial"
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, info, fmt.Errorf("opening %s: %w", path, err)
 	}
-	w := &partialWriter{path: path, f: f, have: map[string]int64{}, slots: map[string]*slot{}, base: base}
+	w := &partialWriter{path: path, f: f, have: map[digest.Digest]int64{}, slots: map[digest.Digest]*slot{}, base: base}
 	fail := func(err error) (*partialWriter, map[string]journalRecord, resumeInfo, error) {
 		f.Close()
 		return nil, nil, info, err
@@ -272,13 +271,13 @@ func openPartial(out string, base map[string]int64) (*partialWriter, map[string]
 	return w, records, info, nil
 }
 
-func hashSection(r io.ReaderAt, e entry, digest string) error {
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(r, e.DataOff, e.Size)); err != nil {
+func hashSection(r io.ReaderAt, e entry, want digest.Digest) error {
+	got, err := digest.SHA256.FromReader(io.NewSectionReader(r, e.DataOff, e.Size))
+	if err != nil {
 		return err
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != digest {
-		return fmt.Errorf("blob %s in the partial file hashes to %s", digest, got)
+	if got != want {
+		return fmt.Errorf("blob %s in the partial file hashes to %s", want, got)
 	}
 	return nil
 }
@@ -367,37 +366,37 @@ func (w *partialWriter) record(rec journalRecord) error {
 }
 
 // has reports whether a blob is already stored, or held by the base.
-func (w *partialWriter) has(digest string) bool {
+func (w *partialWriter) has(d digest.Digest) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.heldLocked(digest)
+	return w.heldLocked(d)
 }
 
 // heldLocked reports whether a blob is stored or held by the base. Callers
 // hold w.mu (or own w exclusively).
-func (w *partialWriter) heldLocked(digest string) bool {
-	if _, ok := w.have[digest]; ok {
+func (w *partialWriter) heldLocked(d digest.Digest) bool {
+	if _, ok := w.have[d]; ok {
 		return true
 	}
-	_, ok := w.base[digest]
+	_, ok := w.base[d]
 	return ok
 }
 
 // inBase reports whether a delta's base holds a blob.
-func (w *partialWriter) inBase(digest string) bool {
-	_, ok := w.base[digest]
+func (w *partialWriter) inBase(d digest.Digest) bool {
+	_, ok := w.base[d]
 	return ok
 }
 
 // add appends a verified blob of size bytes read from r as one tar member.
 // A blob already present, or held by the base, is not written.
-func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
+func (w *partialWriter) add(d digest.Digest, size int64, r io.Reader) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.heldLocked(digest) {
+	if w.heldLocked(d) {
 		return nil
 	}
-	if s := w.slots[digest]; s != nil && s.size == size {
+	if s := w.slots[d]; s != nil && s.size == size {
 		// Reserved already (a download of it stopped): fill it.
 		n, err := io.Copy(io.NewOffsetWriter(w.f, s.dataOff), io.LimitReader(r, size))
 		if err == nil && n != size {
@@ -409,10 +408,10 @@ func (w *partialWriter) add(digest string, size int64, r io.Reader) error {
 		w.storedLocked(s)
 		return nil
 	}
-	if err := w.writeMember(blobHeader(digest, size), r); err != nil {
+	if err := w.writeMember(blobHeader(d, size), r); err != nil {
 		return fmt.Errorf("writing %s: %w", w.path, err)
 	}
-	w.have[digest] = size
+	w.have[d] = size
 	return nil
 }
 
@@ -557,7 +556,7 @@ func (w *partialWriter) compact() error {
 	}
 	w.f.Close()
 	w.f, w.end = nf, off
-	w.slots, w.orphans = map[string]*slot{}, nil
+	w.slots, w.orphans = map[digest.Digest]*slot{}, nil
 	for d := range w.have {
 		if w.inBase(d) {
 			delete(w.have, d)
@@ -581,11 +580,11 @@ type namedData struct {
 }
 
 // size returns the stored size of a blob (or the base's).
-func (w *partialWriter) size(digest string) int64 {
+func (w *partialWriter) size(d digest.Digest) int64 {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if n, ok := w.have[digest]; ok {
+	if n, ok := w.have[d]; ok {
 		return n
 	}
-	return w.base[digest]
+	return w.base[d]
 }

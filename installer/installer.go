@@ -20,11 +20,11 @@ import (
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/installer/internal/quickstart"
 	"github.com/paimirror/paimirror/installer/kube"
 	"github.com/paimirror/paimirror/installer/nodes"
 	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/patch"
-	"github.com/paimirror/paimirror/installer/internal/quickstart"
 	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/installer/storage"
 )

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/distribution/distribution/v3/registry/api/errcode"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 )
@@ -44,7 +45,10 @@ func (r *Registry) bundleBlob(req *http.Request) *node {
 	if i < 0 {
 		return nil
 	}
-	dgst := rest[i+len("/blobs/"):]
+	// The path's digest is not checked here: the tree holds only valid
+	// digests, so a malformed one is in no map and distribution answers
+	// it (DIGEST_INVALID), as it answers every digest the bundle lacks.
+	dgst := digest.Digest(rest[i+len("/blobs/"):])
 	if br := r.tree.repos[rest[:i]]; br == nil || !br.blobs[dgst] {
 		return nil
 	}
@@ -75,9 +79,9 @@ func (r *Registry) serveBlob(w *recorder, req *http.Request, n *node) *blobSecti
 			h.Add(k, v)
 		}
 	}
-	h.Set("ETag", `"`+n.blob+`"`)
+	h.Set("ETag", `"`+n.blob.String()+`"`)
 	h.Set("Cache-Control", blobCacheControl)
-	h.Set("Docker-Content-Digest", n.blob)
+	h.Set("Docker-Content-Digest", n.blob.String())
 	h.Set("Content-Type", "application/octet-stream")
 	h.Set("Content-Length", strconv.FormatInt(n.size, 10))
 	s, err := r.bundleDriver.section(req, n)
@@ -88,7 +92,7 @@ func (r *Registry) serveBlob(w *recorder, req *http.Request, n *node) *blobSecti
 		serveError(w, errcode.ErrorCodeUnknown.WithDetail("the server's log says why"))
 		return nil
 	}
-	http.ServeContent(w, req, n.blob, time.Time{}, s)
+	http.ServeContent(w, req, n.blob.String(), time.Time{}, s)
 	s.Close()
 	return s
 }
@@ -106,7 +110,7 @@ func (r *Registry) serveBlob(w *recorder, req *http.Request, n *node) *blobSecti
 type blobSection struct {
 	d    *bundleDriver
 	req  *http.Request
-	blob string
+	blob digest.Digest
 	sr   *io.SectionReader
 	// file and base are where the blob lies in one part file (BlobRegion);
 	// file is nil when it crosses two parts.

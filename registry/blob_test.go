@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -52,7 +54,7 @@ func TestBlobSentByKernel(t *testing.T) {
 		t.Fatal(err)
 	}
 	repo, _ := manifests.RepoTag(img.Names[0])
-	u := "/v2/" + repo + "/blobs/" + layer.Digest
+	u := "/v2/" + repo + "/blobs/" + string(layer.Digest)
 	for _, tc := range []struct {
 		name, method, rng string
 		status            int
@@ -138,7 +140,7 @@ func TestBlobAnswersAsDistribution(t *testing.T) {
 		t.Fatalf("mounting %s into lab/mounted: %d %s", layer.Digest, code, body)
 	}
 	// A blob of the bundle that this repository does not hold.
-	var foreign string
+	var foreign digest.Digest
 	for _, other := range f.b.Lock.Images {
 		for _, bl := range other.Blobs() {
 			if !slices.ContainsFunc(img.Blobs(), func(b2 bundle.Blob) bool { return b2.Digest == bl.Digest }) {
@@ -149,11 +151,11 @@ func TestBlobAnswersAsDistribution(t *testing.T) {
 	if foreign == "" {
 		t.Fatal("every blob of the bundle is in the first image")
 	}
-	etag := `"` + layer.Digest + `"`
+	etag := `"` + string(layer.Digest) + `"`
 	for _, tc := range []struct {
 		name, method string
 		header       http.Header
-		digest       string
+		digest       digest.Digest
 	}{
 		{"get", http.MethodGet, nil, layer.Digest},
 		{"head", http.MethodHead, nil, layer.Digest},
@@ -170,8 +172,8 @@ func TestBlobAnswersAsDistribution(t *testing.T) {
 		{"head not in the repository", http.MethodHead, nil, foreign},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ours := fetchAnswer(t, tc.method, base+repo+"/blobs/"+tc.digest, tc.header)
-			theirs := fetchAnswer(t, tc.method, base+"lab/mounted/blobs/"+tc.digest, tc.header)
+			ours := fetchAnswer(t, tc.method, base+repo+"/blobs/"+string(tc.digest), tc.header)
+			theirs := fetchAnswer(t, tc.method, base+"lab/mounted/blobs/"+string(tc.digest), tc.header)
 			if tc.digest == foreign {
 				// lab/mounted does not hold it either: both are
 				// distribution's 404.
@@ -234,7 +236,7 @@ func TestServeCounted(t *testing.T) {
 	img := f.b.Lock.Images[0]
 	layer := img.Layers[len(img.Layers)-1]
 	repo, _ := manifests.RepoTag(img.Names[0])
-	blob := "/v2/" + repo + "/blobs/" + layer.Digest
+	blob := "/v2/" + repo + "/blobs/" + string(layer.Digest)
 	for _, tc := range []struct {
 		name, method, path, rng string
 		want                    countedCall
@@ -244,7 +246,7 @@ func TestServeCounted(t *testing.T) {
 		{"blob head", http.MethodHead, blob, "", countedCall{200, 0, false, 1}},
 		{"unknown blob", http.MethodGet, "/v2/" + repo + "/blobs/sha256:" + strings.Repeat("0", 64), "", countedCall{404, -1, false, 1}},
 		{"unknown blob head", http.MethodHead, "/v2/" + repo + "/blobs/sha256:" + strings.Repeat("0", 64), "", countedCall{404, 0, false, 1}},
-		{"manifest", http.MethodGet, "/v2/" + repo + "/manifests/" + img.Digest, "", countedCall{200, img.Size, false, 1}},
+		{"manifest", http.MethodGet, "/v2/" + repo + "/manifests/" + string(img.Digest), "", countedCall{200, img.Size, false, 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := httptest.NewRequest(tc.method, tc.path, nil)
@@ -274,7 +276,7 @@ func TestServeCounted(t *testing.T) {
 		defer r.Close()
 		repo, _ := manifests.RepoTag(img.Names[0])
 		w := &kernelWriter{ResponseRecorder: httptest.NewRecorder()}
-		got, p := serveCounted(r, w, httptest.NewRequest(http.MethodGet, "/v2/"+repo+"/blobs/"+layer.Digest, nil))
+		got, p := serveCounted(r, w, httptest.NewRequest(http.MethodGet, "/v2/"+repo+"/blobs/"+string(layer.Digest), nil))
 		if err, _ := p.(error); !errors.Is(err, http.ErrAbortHandler) {
 			t.Errorf("panicked with %v, want http.ErrAbortHandler", p)
 		}

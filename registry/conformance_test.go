@@ -224,7 +224,7 @@ func TestConformancePull(t *testing.T) {
 	}
 	var blobs []string
 	for _, b := range img.Blobs() {
-		blobs = append(blobs, b.Digest)
+		blobs = append(blobs, string(b.Digest))
 	}
 	cases, out := runConformance(t, host,
 		"OCI_REPO1=library/busybox",
@@ -234,7 +234,7 @@ func TestConformancePull(t *testing.T) {
 		"OCI_API_MANIFESTS_DELETE=false",
 		"OCI_API_TAGS_DELETE=false",
 		"OCI_RO_DATA_TAGS=1.31.1",
-		"OCI_RO_DATA_MANIFESTS="+img.Digest,
+		"OCI_RO_DATA_MANIFESTS="+string(img.Digest),
 		"OCI_RO_DATA_BLOBS="+strings.Join(blobs, " "),
 	)
 	checkConformance(t, cases, out, nil)

@@ -132,7 +132,7 @@ func TestContainerdPulls(t *testing.T) {
 
 	digests := map[string]string{}
 	for _, sn := range servedNames(f.b) {
-		digests[sn.repo+":"+sn.tag] = sn.img.Digest
+		digests[sn.repo+":"+sn.tag] = string(sn.img.Digest)
 	}
 	tests := []struct {
 		name, ref, mirrorName string

@@ -39,7 +39,7 @@ type bundleDriver struct {
 	tree *tree
 	log  *slog.Logger // bundle read errors; default discard
 
-	// verified holds the digests (strings) of blobs whose bytes were
+	// verified holds the digests (digest.Digest) of blobs whose bytes were
 	// hashed and found to match.
 	verified sync.Map
 	// hashed counts whole-blob hashings that found a match; tests read it.
@@ -48,18 +48,18 @@ type bundleDriver struct {
 
 // readFailed logs a failed read of the bundle file: the bundle is damaged
 // or its file changed under the registry.
-func (d *bundleDriver) readFailed(blob string, err error) {
+func (d *bundleDriver) readFailed(blob digest.Digest, err error) {
 	if d.log != nil {
-		d.log.Error("reading the bundle failed; is the file damaged or replaced? (paimirror verify checks it)", "blob", blob, "err", err)
+		d.log.Error("reading the bundle failed; is the file damaged or replaced? (paimirror verify checks it)", "blob", blob.String(), "err", err)
 	}
 }
 
 // damaged logs a blob whose bytes do not match its digest and returns the
 // error the read fails with.
-func (d *bundleDriver) damaged(ctx context.Context, blob string, got digest.Digest) error {
+func (d *bundleDriver) damaged(ctx context.Context, blob, got digest.Digest) error {
 	if d.log != nil {
 		d.log.Error("blob is damaged: its bytes in the bundle do not match its digest, so the download was cut short; run 'paimirror verify BUNDLE' and rebuild or copy the bundle again",
-			"blob", blob, "hashed", got.String())
+			"blob", blob.String(), "hashed", got.String())
 	}
 	if f, ok := ctx.Value(damageKey{}).(*atomic.Bool); ok {
 		f.Store(true)
@@ -73,25 +73,25 @@ func (d *bundleDriver) damaged(ctx context.Context, blob string, got digest.Dige
 type damageKey struct{}
 
 // good records that blob's bytes match its digest.
-func (d *bundleDriver) good(blob string) {
+func (d *bundleDriver) good(blob digest.Digest) {
 	d.verified.Store(blob, struct{}{})
 	d.hashed.Add(1)
 }
 
-func (d *bundleDriver) isVerified(blob string) bool {
+func (d *bundleDriver) isVerified(blob digest.Digest) bool {
 	_, ok := d.verified.Load(blob)
 	return ok
 }
 
 // verify hashes the whole blob (one read of its section of the bundle) and
 // checks it against its digest.
-func (d *bundleDriver) verify(ctx context.Context, blob string, sr *io.SectionReader) error {
-	h := digest.Digest(blob).Algorithm().Hash()
+func (d *bundleDriver) verify(ctx context.Context, blob digest.Digest, sr *io.SectionReader) error {
+	h := blob.Algorithm().Hash()
 	r := &blobReader{SectionReader: io.NewSectionReader(sr, 0, sr.Size()), d: d, blob: blob}
 	if _, err := io.Copy(h, r); err != nil {
 		return fmt.Errorf("reading %s: %w", blob, err)
 	}
-	if got := digest.NewDigest(digest.Digest(blob).Algorithm(), h); got.String() != blob {
+	if got := digest.NewDigest(blob.Algorithm(), h); got != blob {
 		return d.damaged(ctx, blob, got)
 	}
 	d.good(blob)
@@ -106,7 +106,7 @@ func (d *bundleDriver) verify(ctx context.Context, blob string, sr *io.SectionRe
 type blobReader struct {
 	*io.SectionReader
 	d      *bundleDriver
-	blob   string
+	blob   digest.Digest
 	logged bool
 
 	ctx  context.Context
@@ -132,10 +132,9 @@ func (r *blobReader) Read(p []byte) (int, error) {
 	if r.pos < r.SectionReader.Size() {
 		return n, err
 	}
-	alg := digest.Digest(r.blob).Algorithm()
-	got := digest.NewDigest(alg, r.hash)
+	got := digest.NewDigest(r.blob.Algorithm(), r.hash)
 	r.hash = nil
-	if got.String() != r.blob {
+	if got != r.blob {
 		r.err = r.d.damaged(r.ctx, r.blob, got)
 		return 0, r.err
 	}
@@ -180,7 +179,7 @@ func (d *bundleDriver) GetContent(ctx context.Context, p string) ([]byte, error)
 			return nil, fmt.Errorf("reading %s: %w", n.blob, err)
 		}
 		if !d.isVerified(n.blob) {
-			if got := digest.Digest(n.blob).Algorithm().FromBytes(data); got.String() != n.blob {
+			if got := n.blob.Algorithm().FromBytes(data); got != n.blob {
 				return nil, d.damaged(ctx, n.blob, got)
 			}
 			d.good(n.blob)
@@ -227,7 +226,7 @@ func (d *bundleDriver) Reader(ctx context.Context, p string, offset int64) (io.R
 	}
 	if !d.isVerified(n.blob) {
 		if offset == 0 {
-			return &blobReader{SectionReader: sr, d: d, blob: n.blob, ctx: ctx, hash: digest.Digest(n.blob).Algorithm().Hash()}, nil
+			return &blobReader{SectionReader: sr, d: d, blob: n.blob, ctx: ctx, hash: n.blob.Algorithm().Hash()}, nil
 		}
 		if err := d.verify(ctx, n.blob, sr); err != nil {
 			return nil, err

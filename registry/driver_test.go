@@ -42,7 +42,7 @@ func TestTreeLayout(t *testing.T) {
 		return string(data)
 	}
 	for _, img := range f.b.Lock.Images {
-		dg := digest.Digest(img.Digest)
+		dg := img.Digest
 		for _, name := range img.Names {
 			repo, tag := manifests.RepoTag(name)
 			rd := path.Join(reposRoot, repo)
@@ -51,13 +51,13 @@ func TestTreeLayout(t *testing.T) {
 				rd + "/_manifests/tags/" + tag + "/current/link",
 				rd + "/_manifests/tags/" + tag + "/index/sha256/" + dg.Encoded() + "/link",
 			} {
-				if got := link(p); got != img.Digest {
+				if got := link(p); got != string(img.Digest) {
 					t.Errorf("%s holds %q, want %s", p, got, img.Digest)
 				}
 			}
 			for _, bl := range img.Blobs() {
-				p := rd + "/_layers/sha256/" + strings.TrimPrefix(bl.Digest, "sha256:") + "/link"
-				if got := link(p); got != bl.Digest {
+				p := rd + "/_layers/sha256/" + bl.Digest.Encoded() + "/link"
+				if got := link(p); got != string(bl.Digest) {
 					t.Errorf("%s holds %q, want %s", p, got, bl.Digest)
 				}
 			}

@@ -59,11 +59,11 @@ func TestReadOnlyRefusesWrites(t *testing.T) {
 	}{
 		{"start upload", http.MethodPost, "library/busybox/blobs/uploads/", "", nil},
 		{"monolithic upload", http.MethodPost, "new/repo/blobs/uploads/?digest=" + digest.FromString("x").String(), "application/octet-stream", []byte("x")},
-		{"mount", http.MethodPost, "new/repo/blobs/uploads/?mount=" + img.Layers[0].Digest + "&from=library/busybox", "", nil},
+		{"mount", http.MethodPost, "new/repo/blobs/uploads/?mount=" + string(img.Layers[0].Digest) + "&from=library/busybox", "", nil},
 		{"put manifest", http.MethodPut, "library/busybox/manifests/other", img.MediaType, mf},
-		{"delete manifest", http.MethodDelete, "library/busybox/manifests/" + img.Digest, "", nil},
+		{"delete manifest", http.MethodDelete, "library/busybox/manifests/" + string(img.Digest), "", nil},
 		{"delete tag", http.MethodDelete, "library/busybox/manifests/1.31.1", "", nil},
-		{"delete blob", http.MethodDelete, "library/busybox/blobs/" + img.Layers[0].Digest, "", nil},
+		{"delete blob", http.MethodDelete, "library/busybox/blobs/" + string(img.Layers[0].Digest), "", nil},
 		{"patch upload", http.MethodPatch, "library/busybox/blobs/uploads/abc", "application/octet-stream", []byte("x")},
 	}
 	for _, tt := range tests {
@@ -147,7 +147,7 @@ func TestWritable(t *testing.T) {
 			t.Errorf("%s: digest %s after push, want %s", ref, got, pushed)
 		}
 		run(t, crane, "pull", "--insecure", "--format=oci", host+"/"+ref, t.TempDir())
-		if err := pullImage(host, ref, pushed); err != nil {
+		if err := pullImage(host, ref, digest.Digest(pushed)); err != nil {
 			t.Error(err)
 		}
 	}
@@ -185,8 +185,8 @@ func TestWritable(t *testing.T) {
 	}{
 		{"replace bundle tag", http.MethodPut, "library/busybox/manifests/1.31.1", "application/vnd.oci.image.manifest.v1+json", other},
 		{"delete bundle tag", http.MethodDelete, "library/busybox/manifests/1.31.1", "", nil},
-		{"delete bundle manifest", http.MethodDelete, "library/busybox/manifests/" + busybox.Digest, "", nil},
-		{"delete bundle blob", http.MethodDelete, "library/busybox/blobs/" + busybox.Layers[0].Digest, "", nil},
+		{"delete bundle manifest", http.MethodDelete, "library/busybox/manifests/" + string(busybox.Digest), "", nil},
+		{"delete bundle blob", http.MethodDelete, "library/busybox/blobs/" + string(busybox.Layers[0].Digest), "", nil},
 	}
 	for _, tt := range denied {
 		t.Run(tt.name, func(t *testing.T) {
@@ -199,7 +199,7 @@ func TestWritable(t *testing.T) {
 			}
 		})
 	}
-	if got := strings.TrimSpace(run(t, crane, "digest", "--insecure", host+"/library/busybox:1.31.1")); got != busybox.Digest {
+	if got := strings.TrimSpace(run(t, crane, "digest", "--insecure", host+"/library/busybox:1.31.1")); got != string(busybox.Digest) {
 		t.Errorf("library/busybox:1.31.1 is now %s", got)
 	}
 
@@ -247,7 +247,7 @@ func TestWritablePersists(t *testing.T) {
 	r1.Close()
 	_, host2 := serve(t, small.b, WithWritable(dataDir))
 	d, _ := img.Digest()
-	if err := pullImage(host2, "lab/keep:1", d.String()); err != nil {
+	if err := pullImage(host2, "lab/keep:1", digest.Digest(d.String())); err != nil {
 		t.Error(err)
 	}
 	repo, tag := manifests.RepoTag(small.b.Lock.Images[0].Names[0])

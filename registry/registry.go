@@ -390,7 +390,7 @@ func (r *Registry) refused(w http.ResponseWriter, req *http.Request) bool {
 		ref := m.Vars["reference"]
 		switch req.Method {
 		case http.MethodDelete:
-			if _, ok := br.tags[ref]; ok || br.manifests[ref] {
+			if _, ok := br.tags[ref]; ok || br.manifests[digest.Digest(ref)] {
 				return deny(m.Vars["name"] + ":" + ref)
 			}
 		case http.MethodPut:
@@ -402,12 +402,12 @@ func (r *Registry) refused(w http.ResponseWriter, req *http.Request) bool {
 			if err != nil {
 				return false // distribution reports the broken upload
 			}
-			if digest.FromBytes(body).String() != have {
+			if digest.FromBytes(body) != have {
 				return deny(m.Vars["name"] + ":" + ref)
 			}
 		}
 	case v2.RouteNameBlob:
-		if req.Method == http.MethodDelete && br.blobs[m.Vars["digest"]] {
+		if req.Method == http.MethodDelete && br.blobs[digest.Digest(m.Vars["digest"])] {
 			return deny("blob " + m.Vars["digest"])
 		}
 	}

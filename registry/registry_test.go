@@ -52,7 +52,7 @@ func TestCranePullsEveryImage(t *testing.T) {
 			var refs []string
 			for _, n := range img.Names {
 				repo, _ := manifests.RepoTag(n)
-				refs = append(refs, host+"/"+n, host+"/"+repo+"@"+img.Digest)
+				refs = append(refs, host+"/"+n, host+"/"+repo+"@"+string(img.Digest))
 			}
 			dir := t.TempDir()
 			args := append([]string{"pull", "--insecure", "--format=oci", "--annotate-ref"}, refs...)
@@ -60,7 +60,7 @@ func TestCranePullsEveryImage(t *testing.T) {
 
 			var idx struct {
 				Manifests []struct {
-					Digest      string            `json:"digest"`
+					Digest      digest.Digest     `json:"digest"`
 					Annotations map[string]string `json:"annotations"`
 				} `json:"manifests"`
 			}
@@ -84,11 +84,11 @@ func TestCranePullsEveryImage(t *testing.T) {
 				}
 			}
 			for _, bl := range append(img.Blobs(), bundle.Blob{Digest: img.Digest}) {
-				data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(bl.Digest, "sha256:")))
+				data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", bl.Digest.Encoded()))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if digest.FromBytes(data).String() != bl.Digest {
+				if digest.FromBytes(data) != bl.Digest {
 					t.Errorf("blob %s pulled with other bytes", bl.Digest)
 				}
 			}
@@ -103,7 +103,7 @@ func TestManifestHeaders(t *testing.T) {
 	f := defaultBundle(t)
 	_, host := serve(t, f.b)
 	for _, sn := range servedNames(f.b) {
-		for _, ref := range []string{sn.tag, sn.img.Digest} {
+		for _, ref := range []string{sn.tag, string(sn.img.Digest)} {
 			for _, method := range []string{http.MethodGet, http.MethodHead} {
 				u := fmt.Sprintf("http://%s/v2/%s/manifests/%s", host, sn.repo, ref)
 				req, _ := http.NewRequest(method, u, nil)
@@ -123,13 +123,13 @@ func TestManifestHeaders(t *testing.T) {
 				if h.Get("Content-Type") != sn.img.MediaType {
 					t.Errorf("%s: Content-Type %q, want %q", what, h.Get("Content-Type"), sn.img.MediaType)
 				}
-				if h.Get("Docker-Content-Digest") != sn.img.Digest {
+				if h.Get("Docker-Content-Digest") != string(sn.img.Digest) {
 					t.Errorf("%s: Docker-Content-Digest %q, want %s", what, h.Get("Docker-Content-Digest"), sn.img.Digest)
 				}
 				if h.Get("Content-Length") != fmt.Sprint(sn.img.Size) {
 					t.Errorf("%s: Content-Length %q, want %d", what, h.Get("Content-Length"), sn.img.Size)
 				}
-				if method == http.MethodGet && digest.FromBytes(body).String() != sn.img.Digest {
+				if method == http.MethodGet && digest.FromBytes(body) != sn.img.Digest {
 					t.Errorf("%s: body hashes to %s", what, digest.FromBytes(body))
 				}
 				if method == http.MethodHead && len(body) != 0 {
@@ -155,7 +155,7 @@ func TestNotFound(t *testing.T) {
 		{"unknown digest", "/v2/library/busybox/manifests/" + missing, 404, "MANIFEST_UNKNOWN"},
 		{"unknown repository", "/v2/library/nope/manifests/1", 404, "MANIFEST_UNKNOWN"},
 		{"unknown blob", "/v2/library/busybox/blobs/" + missing, 404, "BLOB_UNKNOWN"},
-		{"blob of another repository", "/v2/quay.io/coreos/etcd/blobs/" + img.Layers[1].Digest, 404, "BLOB_UNKNOWN"},
+		{"blob of another repository", "/v2/quay.io/coreos/etcd/blobs/" + string(img.Layers[1].Digest), 404, "BLOB_UNKNOWN"},
 		{"unknown repository tags", "/v2/library/nope/tags/list", 404, "NAME_UNKNOWN"},
 		{"a file of the bundle", "/v2/library/busybox/blobs/" + digest.FromString("x").String(), 404, "BLOB_UNKNOWN"},
 	}
@@ -237,7 +237,7 @@ func TestBlobRange(t *testing.T) {
 			if tt.contentLen >= 0 && resp.ContentLength != tt.contentLen {
 				t.Errorf("Content-Length %d, want %d", resp.ContentLength, tt.contentLen)
 			}
-			if tt.status < 300 && resp.Header.Get("Docker-Content-Digest") != layer.Digest {
+			if tt.status < 300 && resp.Header.Get("Docker-Content-Digest") != string(layer.Digest) {
 				t.Errorf("Docker-Content-Digest %q", resp.Header.Get("Docker-Content-Digest"))
 			}
 		})
@@ -352,7 +352,7 @@ func TestParallelPulls(t *testing.T) {
 	}
 }
 
-func pullImage(host, ref, wantDigest string) error {
+func pullImage(host, ref string, wantDigest digest.Digest) error {
 	r, err := name.ParseReference(host+"/"+ref, name.Insecure)
 	if err != nil {
 		return err
@@ -362,7 +362,7 @@ func pullImage(host, ref, wantDigest string) error {
 		return fmt.Errorf("%s: %w", ref, err)
 	}
 	d, err := img.Digest()
-	if err != nil || d.String() != wantDigest {
+	if err != nil || d.String() != string(wantDigest) {
 		return fmt.Errorf("%s: digest %s (%v), want %s", ref, d, err, wantDigest)
 	}
 	if _, err := img.RawConfigFile(); err != nil {
@@ -420,11 +420,11 @@ func TestSkopeoCopy(t *testing.T) {
 			// skopeo may convert Docker media types to OCI: check the layers
 			// arrived byte for byte instead of the manifest digest.
 			for _, l := range img.Layers {
-				data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(l.Digest, "sha256:")))
+				data, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", l.Digest.Encoded()))
 				if err != nil {
 					t.Fatalf("layer %s: %v", l.Digest, err)
 				}
-				if digest.FromBytes(data).String() != l.Digest {
+				if digest.FromBytes(data) != l.Digest {
 					t.Errorf("layer %s arrived with other bytes", l.Digest)
 				}
 			}

@@ -33,9 +33,9 @@ var tagRegexp = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
 // bundle).
 type node struct {
 	dir      bool
-	children []string // full paths, sorted; directories only
-	link     []byte   // link files only
-	blob     string   // data files only: the blob's digest
+	children []string      // full paths, sorted; directories only
+	link     []byte        // link files only
+	blob     digest.Digest // data files only: the blob's digest
 	size     int64
 }
 
@@ -46,7 +46,7 @@ type tree struct {
 	nodes   map[string]*node
 	modTime time.Time
 	// blobs maps the digest of every image blob to its data node.
-	blobs map[string]*node
+	blobs map[digest.Digest]*node
 
 	// repos maps a repository name to what the bundle holds in it; the
 	// registry's write checks use it.
@@ -55,9 +55,9 @@ type tree struct {
 
 // bundleRepo is what one repository of the bundle holds.
 type bundleRepo struct {
-	tags      map[string]string // tag -> manifest digest
-	manifests map[string]bool   // manifest digests
-	blobs     map[string]bool   // config and layer digests
+	tags      map[string]digest.Digest // tag -> manifest digest
+	manifests map[digest.Digest]bool   // manifest digests
+	blobs     map[digest.Digest]bool   // config and layer digests
 }
 
 // newTree synthesizes the layout for every image blob and every mirror name
@@ -67,7 +67,7 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 	t := &tree{
 		nodes:   map[string]*node{},
 		modTime: b.Lock.Created,
-		blobs:   map[string]*node{},
+		blobs:   map[digest.Digest]*node{},
 		repos:   map[string]*bundleRepo{},
 	}
 	children := map[string]map[string]bool{}
@@ -93,22 +93,21 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 		addDir(parent)
 		children[parent][p] = true
 	}
-	addLink := func(p, dgst string) {
-		addFile(p, &node{link: []byte(dgst), size: int64(len(dgst))})
+	addLink := func(p string, d digest.Digest) {
+		addFile(p, &node{link: []byte(d), size: int64(len(d))})
 	}
-	addBlob := func(dgst string) error {
-		d, err := digest.Parse(dgst)
-		if err != nil {
-			return fmt.Errorf("blob %q: %w", dgst, err)
+	addBlob := func(d digest.Digest) error {
+		if err := d.Validate(); err != nil {
+			return fmt.Errorf("blob %q: %w", d, err)
 		}
-		size, ok := b.BlobSize(dgst)
+		size, ok := b.BlobSize(d)
 		if !ok {
-			return fmt.Errorf("blob %s: %w", dgst, bundle.ErrNotFound)
+			return fmt.Errorf("blob %s: %w", d, bundle.ErrNotFound)
 		}
-		if _, ok := t.blobs[dgst]; !ok {
-			n := &node{blob: dgst, size: size}
+		if _, ok := t.blobs[d]; !ok {
+			n := &node{blob: d, size: size}
 			addFile(blobDataPath(d), n)
-			t.blobs[dgst] = n
+			t.blobs[d] = n
 		}
 		return nil
 	}
@@ -116,11 +115,11 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 	addDir(blobsRoot)
 
 	for _, img := range b.Lock.Images {
-		dgst, err := digest.Parse(img.Digest)
-		if err != nil {
+		dgst := img.Digest
+		if err := dgst.Validate(); err != nil {
 			return nil, fmt.Errorf("image %s: manifest digest %q: %w", img.Ref, img.Digest, err)
 		}
-		if err := addBlob(img.Digest); err != nil {
+		if err := addBlob(dgst); err != nil {
 			return nil, fmt.Errorf("image %s: %w", img.Ref, err)
 		}
 		var blobs []digest.Digest
@@ -128,7 +127,7 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 			if err := addBlob(bl.Digest); err != nil {
 				return nil, fmt.Errorf("image %s: %w", img.Ref, err)
 			}
-			blobs = append(blobs, digest.Digest(bl.Digest))
+			blobs = append(blobs, bl.Digest)
 		}
 		for _, name := range img.Names {
 			repo, tag := manifests.RepoTag(name)
@@ -142,7 +141,7 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 			}
 			br := t.repos[repo]
 			if br == nil {
-				br = &bundleRepo{tags: map[string]string{}, manifests: map[string]bool{}, blobs: map[string]bool{}}
+				br = &bundleRepo{tags: map[string]digest.Digest{}, manifests: map[digest.Digest]bool{}, blobs: map[digest.Digest]bool{}}
 				t.repos[repo] = br
 			}
 			repoDir := path.Join(reposRoot, repo)
@@ -159,8 +158,8 @@ func newTree(b *bundle.Bundle, log *slog.Logger) (*tree, error) {
 				}
 			}
 			for _, bd := range blobs {
-				addLink(path.Join(repoDir, "_layers", bd.Algorithm().String(), bd.Encoded(), "link"), bd.String())
-				br.blobs[bd.String()] = true
+				addLink(path.Join(repoDir, "_layers", bd.Algorithm().String(), bd.Encoded(), "link"), bd)
+				br.blobs[bd] = true
 			}
 		}
 	}

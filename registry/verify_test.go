@@ -114,7 +114,7 @@ func TestDamagedBlobIsCut(t *testing.T) {
 		t.Errorf("crane pulled an image with a damaged layer:\n%s", out)
 	}
 	logged := log.String()
-	if !strings.Contains(logged, layer.Digest) || !strings.Contains(logged, "paimirror verify") {
+	if !strings.Contains(logged, string(layer.Digest)) || !strings.Contains(logged, "paimirror verify") {
 		t.Errorf("the log does not name the damaged blob %s and paimirror verify:\n%s", layer.Digest, logged)
 	}
 	if n := strings.Count(logged, "level=ERROR"); n == 0 {

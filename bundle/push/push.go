@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/opencontainers/go-digest"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/paimirror/paimirror/bundle"
@@ -173,8 +174,8 @@ type pusher struct {
 	// has records, per blob digest, the repositories of this push known
 	// to hold it (from the plan, then as uploads land).
 	mu      sync.Mutex
-	has     map[string][]name.Repository
-	sources map[string]*source
+	has     map[digest.Digest][]name.Repository
+	sources map[digest.Digest]*source
 
 	progMu sync.Mutex
 }
@@ -238,8 +239,8 @@ func (p *pusher) connect(ctx context.Context) error {
 
 // plan asks the registry which manifests and blobs each unit lacks.
 func (p *pusher) plan(ctx context.Context) error {
-	p.has = map[string][]name.Repository{}
-	p.sources = map[string]*source{}
+	p.has = map[digest.Digest][]name.Repository{}
+	p.sources = map[digest.Digest]*source{}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(p.o.Jobs)
 	var mu sync.Mutex
@@ -262,7 +263,7 @@ func (p *pusher) plan(ctx context.Context) error {
 			g.Go(func() error {
 				ok, err := p.headBlob(gctx, u.repo, bl.Digest)
 				if err != nil {
-					return p.explain(err, "asking for blob "+bl.Digest, u)
+					return p.explain(err, "asking for blob "+string(bl.Digest), u)
 				}
 				mu.Lock()
 				defer mu.Unlock()
@@ -294,16 +295,21 @@ func (p *pusher) plan(ctx context.Context) error {
 // the push holds, once each; the rest of the missing pairs are mounts.
 func (p *pusher) summary() *Result {
 	res := &Result{}
-	seenImg := map[string]bool{}
-	pushImg := map[string]bool{}
-	sent := map[string]bool{}
+	type image struct {
+		digest digest.Digest
+		ref    string
+	}
+	seenImg := map[image]bool{}
+	pushImg := map[image]bool{}
+	sent := map[digest.Digest]bool{}
 	for _, u := range p.units {
-		if !seenImg[u.img.Digest+u.img.Ref] {
-			seenImg[u.img.Digest+u.img.Ref] = true
+		img := image{u.img.Digest, u.img.Ref}
+		if !seenImg[img] {
+			seenImg[img] = true
 			res.Images++
 		}
 		if len(u.missingTags) > 0 || len(u.missingBlobs) > 0 {
-			pushImg[u.img.Digest+u.img.Ref] = true
+			pushImg[img] = true
 		}
 		res.Manifests += len(u.missingTags)
 		res.Present += len(u.img.Blobs()) - len(u.missingBlobs)
@@ -330,7 +336,7 @@ func (p *pusher) run(ctx context.Context, planned *Result) (*Result, error) {
 	p.event(bundle.Event{Kind: bundle.EventPlanned, Items: planned.Images, Total: planned.UploadedBytes})
 	// Designate each blob's uploader: its first unit, unless a repository
 	// of the push holds it already.
-	uploader := map[string]*unit{}
+	uploader := map[digest.Digest]*unit{}
 	for _, u := range p.units {
 		for _, bl := range u.missingBlobs {
 			if _, ok := uploader[bl.Digest]; !ok && len(p.has[bl.Digest]) == 0 {
@@ -423,7 +429,7 @@ func selectOrder(units []*unit) []string {
 }
 
 // runUnit sends one unit's missing blobs, then its manifests.
-func (p *pusher) runUnit(ctx context.Context, u *unit, uploader map[string]*unit, transfers chan struct{}, add func(func(*Result))) error {
+func (p *pusher) runUnit(ctx context.Context, u *unit, uploader map[digest.Digest]*unit, transfers chan struct{}, add func(func(*Result))) error {
 	g, gctx := errgroup.WithContext(ctx)
 	acquire := func() error {
 		select {
@@ -503,10 +509,10 @@ const maxManifest = 4 << 20
 
 // mountSource waits for the blob's upload in this push, if any, and
 // returns a repository that holds it ("" if none: upload it).
-func (p *pusher) mountSource(ctx context.Context, digest string) (string, error) {
+func (p *pusher) mountSource(ctx context.Context, d digest.Digest) (string, error) {
 	p.mu.Lock()
-	src := p.sources[digest]
-	has := p.has[digest]
+	src := p.sources[d]
+	has := p.has[d]
 	p.mu.Unlock()
 	if src != nil {
 		select {
@@ -533,7 +539,7 @@ func (p *pusher) mountOrUpload(ctx context.Context, u *unit, bl bundle.Blob, fro
 	}
 	loc, mounted, err := p.startUpload(ctx, u.repo, bl.Digest, from)
 	if err != nil {
-		return false, p.explain(err, "mounting blob "+bl.Digest, u)
+		return false, p.explain(err, "mounting blob "+string(bl.Digest), u)
 	}
 	if mounted {
 		p.log.Debug("mounted", "blob", bl.Digest, "repository", u.repo.RepositoryStr(), "from", from)
@@ -565,7 +571,7 @@ func (p *pusher) uploadBlob(ctx context.Context, u *unit, bl bundle.Blob, loc st
 		return err
 	})
 	if err != nil {
-		return p.explain(err, "sending blob "+bl.Digest, u)
+		return p.explain(err, "sending blob "+string(bl.Digest), u)
 	}
 	p.event(bundle.Event{Kind: bundle.EventDone, Item: item})
 	p.mu.Lock()
@@ -609,7 +615,7 @@ func temporary(err error) bool {
 
 // headManifest returns the digest the registry serves for repo:tag, or
 // ok false when it has none.
-func (p *pusher) headManifest(ctx context.Context, repo name.Repository, tag string) (digest string, ok bool, err error) {
+func (p *pusher) headManifest(ctx context.Context, repo name.Repository, tag string) (d digest.Digest, ok bool, err error) {
 	u := p.url(repo, "manifests/"+tag)
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), nil)
 	if err != nil {
@@ -627,7 +633,7 @@ func (p *pusher) headManifest(ctx context.Context, repo name.Repository, tag str
 	if err := transport.CheckError(resp, http.StatusOK); err != nil {
 		return "", false, err
 	}
-	return resp.Header.Get("Docker-Content-Digest"), true, nil
+	return digest.Digest(resp.Header.Get("Docker-Content-Digest")), true, nil
 }
 
 // manifestTypes are the manifest media types a HEAD accepts.
@@ -639,8 +645,8 @@ var manifestTypes = []string{
 }
 
 // headBlob reports whether repo holds the blob.
-func (p *pusher) headBlob(ctx context.Context, repo name.Repository, digest string) (bool, error) {
-	u := p.url(repo, "blobs/"+digest)
+func (p *pusher) headBlob(ctx context.Context, repo name.Repository, d digest.Digest) (bool, error) {
+	u := p.url(repo, "blobs/"+string(d))
 	req, err := http.NewRequestWithContext(ctx, http.MethodHead, u.String(), nil)
 	if err != nil {
 		return false, err
@@ -662,10 +668,10 @@ func (p *pusher) headBlob(ctx context.Context, repo name.Repository, digest stri
 // startUpload opens an upload in repo, asking to mount digest from the
 // repository from when from is not "": mounted is true when the registry
 // linked it (201), else loc is the upload to send the bytes to.
-func (p *pusher) startUpload(ctx context.Context, repo name.Repository, digest, from string) (loc string, mounted bool, err error) {
+func (p *pusher) startUpload(ctx context.Context, repo name.Repository, d digest.Digest, from string) (loc string, mounted bool, err error) {
 	u := p.url(repo, "blobs/uploads/")
 	if from != "" {
-		u.RawQuery = url.Values{"mount": {digest}, "from": {from}}.Encode()
+		u.RawQuery = url.Values{"mount": {string(d)}, "from": {from}}.Encode()
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), nil)
 	if err != nil {
@@ -700,7 +706,7 @@ func (p *pusher) putBlob(ctx context.Context, loc string, bl bundle.Blob, item s
 		return 0, err
 	}
 	q := u.Query()
-	q.Set("digest", bl.Digest)
+	q.Set("digest", string(bl.Digest))
 	u.RawQuery = q.Encode()
 	sr, err := p.b.Blob(bl.Digest)
 	if err != nil {
@@ -766,8 +772,8 @@ func (r *progressReader) Read(b []byte) (int, error) {
 func shortRepo(r name.Repository) string { return r.RepositoryStr() }
 
 // short returns the first 12 hex digits of a digest.
-func short(d string) string {
-	_, hex, _ := strings.Cut(d, ":")
+func short(d digest.Digest) string {
+	_, hex, _ := strings.Cut(string(d), ":")
 	if len(hex) > 12 {
 		hex = hex[:12]
 	}

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -57,7 +58,7 @@ func threeBundle(t *testing.T) *bundle.Bundle {
 
 // uniqueBlobs counts the distinct config and layer blobs of the bundle.
 func uniqueBlobs(l *bundle.Lock) (n int, size int64) {
-	seen := map[string]bool{}
+	seen := map[digest.Digest]bool{}
 	for _, img := range l.Images {
 		for _, bl := range img.Blobs() {
 			if !seen[bl.Digest] {
@@ -172,7 +173,7 @@ func TestPushIntoRegistryThenRerunSendsNothing(t *testing.T) {
 			if err != nil {
 				t.Fatalf("crane digest %s: %v\n%s", ref, err, out)
 			}
-			if got := strings.TrimSpace(out); got != img.Digest {
+			if got := strings.TrimSpace(out); got != string(img.Digest) {
 				t.Errorf("%s: digest %s, the lock says %s", ref, got, img.Digest)
 			}
 			if out, err := runTool(env, crane, "validate", "--remote", ref); err != nil {

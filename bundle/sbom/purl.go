@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/distribution/reference"
+	"github.com/opencontainers/go-digest"
 )
 
 // purl is a package URL (https://github.com/package-url/purl-spec) in
@@ -92,22 +93,22 @@ func (r imageRef) repository() string { return r.domain + "/" + r.path }
 
 // manifestURL is the registry API URL of the image manifest with the
 // digest: where a client fetches it (Docker Hub's API host for docker.io).
-func (r imageRef) manifestURL(digest string) string {
+func (r imageRef) manifestURL(d digest.Digest) string {
 	host := r.domain
 	if host == "docker.io" {
 		host = "registry-1.docker.io"
 	}
-	return "https://" + host + "/v2/" + r.path + "/manifests/" + digest
+	return "https://" + host + "/v2/" + r.path + "/manifests/" + string(d)
 }
 
 // ociPURL is pkg:oci/<last path segment, lower case>@<digest>
 // ?arch=<architecture>&repository_url=<domain/path>&tag=<tag>.
-func ociPURL(r imageRef, digest, platform string) purl {
+func ociPURL(r imageRef, d digest.Digest, platform string) purl {
 	arch := ""
 	if parts := strings.Split(platform, "/"); len(parts) >= 2 {
 		arch = parts[1]
 	}
-	return purl{typ: "oci", name: strings.ToLower(path.Base(r.path)), version: digest,
+	return purl{typ: "oci", name: strings.ToLower(path.Base(r.path)), version: string(d),
 		qualifiers: [][2]string{{"arch", arch}, {"repository_url", r.repository()}, {"tag", r.tag}}}
 }
 

@@ -14,8 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/paimirror/paimirror/bundle"
 )
 
@@ -199,17 +197,17 @@ func itemsOf(l *bundle.Lock) ([]item, error) {
 		if err != nil {
 			return nil, err
 		}
-		if alg, _, _ := strings.Cut(img.Digest, ":"); spdxAlg[alg] == "" {
+		if alg, _, _ := strings.Cut(string(img.Digest), ":"); spdxAlg[alg] == "" {
 			return nil, fmt.Errorf("image %s: digest %q: an SBOM takes sha256, sha384 or sha512 checksums only", img.Ref, img.Digest)
 		}
-		dg, err := digest.Parse(img.Digest)
-		if err != nil {
+		dg := img.Digest
+		if err := dg.Validate(); err != nil {
 			return nil, fmt.Errorf("image %s: digest %q: %w", img.Ref, img.Digest, err)
 		}
 		it := item{kind: kindImage, name: r.repository(), version: r.tag, purl: ociPURL(r, img.Digest, img.Platform).String(),
 			alg: string(dg.Algorithm()), hex: dg.Encoded(), url: r.manifestURL(img.Digest)}
 		if it.version == "" {
-			it.version = img.Digest
+			it.version = string(img.Digest)
 		}
 		it.origin = fmt.Sprintf("pulled as %s from %s; served by the mirror's registry as %s", img.Ref, img.Source, strings.Join(img.Names, ", "))
 		it.props = append(it.props, [2]string{propFetchedFrom, img.Source})
@@ -221,7 +219,7 @@ func itemsOf(l *bundle.Lock) ([]item, error) {
 			it.props = append(it.props, [2]string{propPlatform, img.Platform})
 		}
 		if img.IndexDigest != "" {
-			it.props = append(it.props, [2]string{propIndexDigest, img.IndexDigest})
+			it.props = append(it.props, [2]string{propIndexDigest, string(img.IndexDigest)})
 		}
 		add(it)
 	}

@@ -18,6 +18,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/opencontainers/go-digest"
 	"github.com/package-url/packageurl-go"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	spdxjson "github.com/spdx/tools-golang/json"
@@ -92,9 +93,9 @@ func Expect(t *testing.T, l *bundle.Lock) map[string]Entry {
 		if api == "docker.io" {
 			api = "registry-1.docker.io"
 		}
-		put(Entry{Kind: "image", SHA256: strings.TrimPrefix(img.Digest, "sha256:"), Fetched: img.Source, MirrorRefs: img.Names,
-			URL:  "https://" + api + "/v2/" + repo.RepositoryStr() + "/manifests/" + img.Digest,
-			PURL: packageurl.PackageURL{Type: "oci", Name: strings.ToLower(path.Base(repo.RepositoryStr())), Version: img.Digest, Qualifiers: packageurl.QualifiersFromMap(q)}})
+		put(Entry{Kind: "image", SHA256: img.Digest.Encoded(), Fetched: img.Source, MirrorRefs: img.Names,
+			URL:  "https://" + api + "/v2/" + repo.RepositoryStr() + "/manifests/" + string(img.Digest),
+			PURL: packageurl.PackageURL{Type: "oci", Name: strings.ToLower(path.Base(repo.RepositoryStr())), Version: string(img.Digest), Qualifiers: packageurl.QualifiersFromMap(q)}})
 	}
 	for _, f := range l.Files {
 		put(Entry{Kind: "file", SHA256: f.SHA256, URL: f.URL, Fetched: f.Source, MirrorRefs: f.Paths,
@@ -535,9 +536,9 @@ func TestLockEdges(t *testing.T) {
 	l := &bundle.Lock{FormatVersion: 1, ToolVersion: "v1.0.0", Created: time.Date(2024, 5, 6, 7, 8, 9, 123456789, time.FixedZone("x", 3600)),
 		Manifest: bundle.ManifestInfo{Name: "edges", SHA256: h('0')},
 		Images: []bundle.Image{
-			{Ref: "quay.io/coreos/etcd@sha256:" + h('1'), Source: "quay.io/coreos/etcd", Digest: "sha256:" + h('2'), IndexDigest: "sha256:" + h('1'),
+			{Ref: "quay.io/coreos/etcd@sha256:" + h('1'), Source: "quay.io/coreos/etcd", Digest: digest.Digest("sha256:" + h('2')), IndexDigest: digest.Digest("sha256:" + h('1')),
 				Platform: "linux/amd64", Names: []string{"coreos/etcd:pinned"}},
-			{Ref: "busybox:1.31.1", Source: "mirror.example/library/busybox", Digest: "sha256:" + h('3'), Names: []string{"library/busybox:1.31.1", "busybox:latest"}},
+			{Ref: "busybox:1.31.1", Source: "mirror.example/library/busybox", Digest: digest.Digest("sha256:" + h('3')), Names: []string{"library/busybox:1.31.1", "busybox:latest"}},
 		},
 		Files: []bundle.File{{Name: "tool & co", URL: "https://example.com/dl/tool.tgz?version=1&os=linux", Source: "https://mirror.example/tool.tgz",
 			SHA256: h('4'), Paths: []string{"/example.com/dl/tool.tgz"}, Unpinned: true}},
@@ -573,7 +574,7 @@ func TestLockEdges(t *testing.T) {
 		t.Errorf("the file's packageFileName is not the URL path's last element:\n%s", data)
 	}
 
-	l.Images[0].Digest = "md5:" + h('1')[:32]
+	l.Images[0].Digest = digest.Digest("md5:" + h('1')[:32])
 	if _, err := sbom.Marshal(sbom.SPDXJSON, l, nil, sbom.Options{}); err == nil || !strings.Contains(err.Error(), "sha256, sha384 or sha512") {
 		t.Errorf("an md5 digest: %v", err)
 	}

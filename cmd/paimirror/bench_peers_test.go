@@ -28,6 +28,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -309,7 +310,7 @@ func pushImage(addr string, b *bundle.Bundle, img bundle.Image, tr http.RoundTri
 	if err != nil {
 		return err
 	}
-	if desc.Digest.String() != img.Digest {
+	if desc.Digest.String() != string(img.Digest) {
 		return fmt.Errorf("the registry has %s as %s, the bundle %s", ref, desc.Digest, img.Digest)
 	}
 	return nil
@@ -333,7 +334,7 @@ func (i *bundleImage) MediaType() (types.MediaType, error) {
 
 func (i *bundleImage) LayerByDigest(h v1.Hash) (partial.CompressedLayer, error) {
 	for _, l := range i.img.Blobs() {
-		if l.Digest == h.String() {
+		if string(l.Digest) == h.String() {
 			return &bundleLayer{b: i.b, blob: l}, nil
 		}
 	}
@@ -345,7 +346,7 @@ type bundleLayer struct {
 	blob bundle.Blob
 }
 
-func (l *bundleLayer) Digest() (v1.Hash, error) { return v1.NewHash(l.blob.Digest) }
+func (l *bundleLayer) Digest() (v1.Hash, error) { return v1.NewHash(string(l.blob.Digest)) }
 func (l *bundleLayer) Size() (int64, error)     { return l.blob.Size, nil }
 func (l *bundleLayer) MediaType() (types.MediaType, error) {
 	return types.MediaType(l.blob.MediaType), nil
@@ -424,8 +425,8 @@ http {
 }
 
 // writeBlob copies a blob of the bundle to a file.
-func writeBlob(b *bundle.Bundle, digest, dst string) error {
-	r, err := b.Blob(digest)
+func writeBlob(b *bundle.Bundle, d digest.Digest, dst string) error {
+	r, err := b.Blob(d)
 	if err != nil {
 		return err
 	}

@@ -73,9 +73,9 @@ func pullUnits(b *bundle.Bundle) []benchUnit {
 	var out []benchUnit
 	for _, img := range b.Lock.Images {
 		repo, tag := manifests.RepoTag(img.Names[0])
-		u := benchUnit{{path: "/v2/" + repo + "/manifests/" + tag, accept: manifestAccept, size: img.Size, digest: img.Digest}}
+		u := benchUnit{{path: "/v2/" + repo + "/manifests/" + tag, accept: manifestAccept, size: img.Size, digest: string(img.Digest)}}
 		for _, bl := range img.Blobs() {
-			u = append(u, benchRequest{path: "/v2/" + repo + "/blobs/" + bl.Digest, size: bl.Size, digest: bl.Digest})
+			u = append(u, benchRequest{path: "/v2/" + repo + "/blobs/" + string(bl.Digest), size: bl.Size, digest: string(bl.Digest)})
 		}
 		out = append(out, u)
 	}
@@ -86,7 +86,7 @@ func pullUnits(b *bundle.Bundle) []benchUnit {
 func fileUnits(b *bundle.Bundle) []benchUnit {
 	var out []benchUnit
 	for _, f := range b.Lock.Files {
-		out = append(out, benchUnit{{path: f.Paths[0], size: f.Size, digest: f.Digest()}})
+		out = append(out, benchUnit{{path: f.Paths[0], size: f.Size, digest: string(f.Digest())}})
 	}
 	return out
 }

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/manifests"
@@ -102,7 +104,7 @@ func TestDeltaServe(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	have := map[string]bool{}
+	have := map[digest.Digest]bool{}
 	for _, d := range base.Digests() {
 		have[d] = true
 	}
@@ -205,7 +207,7 @@ func TestDeltaServe(t *testing.T) {
 	var refs []string
 	for _, img := range b.Lock.Images {
 		repo, _, _ := strings.Cut(img.Names[0], ":")
-		refs = append(refs, addr+"/"+repo+"@"+img.Digest)
+		refs = append(refs, addr+"/"+repo+"@"+string(img.Digest))
 	}
 	pull := exec.Command(crane, append(append([]string{"pull", "--insecure", "--format=oci"}, refs...), t.TempDir())...)
 	if out, err := pull.CombinedOutput(); err != nil {

@@ -21,7 +21,7 @@ import (
 func lockItems(l *bundle.Lock) map[string]int {
 	out := map[string]int{}
 	for _, img := range l.Images {
-		out["oci "+strings.TrimPrefix(img.Digest, "sha256:")]++
+		out["oci "+img.Digest.Encoded()]++
 	}
 	for _, f := range l.Files {
 		out["generic "+f.SHA256]++

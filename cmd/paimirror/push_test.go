@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -67,7 +68,7 @@ func TestPushSurvivesSIGKILL(t *testing.T) {
 			uploads++
 		}
 	}
-	unique := map[string]bool{}
+	unique := map[digest.Digest]bool{}
 	for _, img := range b.Lock.Images {
 		for _, bl := range img.Blobs() {
 			unique[bl.Digest] = true
@@ -125,7 +126,7 @@ func checkPushed(t *testing.T, b *bundle.Bundle, prefix string) {
 				t.Errorf("pulling %s: %v", ref, err)
 				continue
 			}
-			if d, _ := got.Digest(); d.String() != img.Digest {
+			if d, _ := got.Digest(); d.String() != string(img.Digest) {
 				t.Errorf("%s: digest %s, the lock says %s", ref, d, img.Digest)
 			}
 			layers, err := got.Layers()

@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
@@ -177,7 +177,7 @@ func (p *puller) blob(repo string, bl bundle.Blob) error {
 	attempts := 0
 	err := p.retry(func() error {
 		attempts++
-		req, _ := http.NewRequest(http.MethodGet, p.base+"/v2/"+repo+"/blobs/"+bl.Digest, nil)
+		req, _ := http.NewRequest(http.MethodGet, p.base+"/v2/"+repo+"/blobs/"+string(bl.Digest), nil)
 		if got.Len() > 0 {
 			req.Header.Set("Range", fmt.Sprintf("bytes=%d-", got.Len()))
 			p.resumed.Add(1)
@@ -234,7 +234,4 @@ func (p *puller) retry(f func() error) error {
 	return errors.Join(errs...)
 }
 
-func digestOf(b []byte) string {
-	s := sha256.Sum256(b)
-	return "sha256:" + hex.EncodeToString(s[:])
-}
+func digestOf(b []byte) digest.Digest { return digest.FromBytes(b) }

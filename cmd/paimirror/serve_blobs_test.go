@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 )
@@ -51,13 +53,13 @@ func metricSamples(t *testing.T, addr string) map[string]float64 {
 }
 
 // damageBlob flips one byte in the middle of a blob in the bundle file.
-func damageBlob(t *testing.T, path, digest string) {
+func damageBlob(t *testing.T, path string, d digest.Digest) {
 	t.Helper()
 	b, err := bundle.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sr, err := b.Blob(digest)
+	sr, err := b.Blob(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +105,7 @@ func TestServeBlobs(t *testing.T) {
 	addr := freeAddr(t)
 	_, log := startServe(t, path, "--addr", addr, "--access-log")
 	repo, _, _ := strings.Cut(img.Names[0], ":")
-	blobURL := func(d string) string { return fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, d) }
+	blobURL := func(d digest.Digest) string { return fmt.Sprintf("http://%s/v2/%s/blobs/%s", addr, repo, d) }
 
 	// A connection each: Go's client would send a GET again that got no
 	// answer on a reused one.
@@ -122,7 +124,7 @@ func TestServeBlobs(t *testing.T) {
 		return resp, body, err
 	}
 	resp, body, err := get(http.MethodGet, blobURL(good.Digest), "")
-	if sum := sha256.Sum256(body); err != nil || resp.StatusCode != http.StatusOK || "sha256:"+hex.EncodeToString(sum[:]) != good.Digest {
+	if sum := sha256.Sum256(body); err != nil || resp.StatusCode != http.StatusOK || "sha256:"+hex.EncodeToString(sum[:]) != string(good.Digest) {
 		t.Fatalf("GET %s: %v, %d bytes, err %v", good.Digest, resp.Status, len(body), err)
 	}
 	resp, body, err = get(http.MethodGet, blobURL(good.Digest), "bytes=1000-")
@@ -150,10 +152,10 @@ func TestServeBlobs(t *testing.T) {
 		}
 	}
 	logged := log.String()
-	if n := strings.Count(logged, "/blobs/"+good.Digest); n != 3 {
+	if n := strings.Count(logged, "/blobs/"+string(good.Digest)); n != 3 {
 		t.Errorf("the access log has %d lines for the good blob, want 3:\n%s", n, logged)
 	}
-	if !strings.Contains(logged, bad.Digest) || !strings.Contains(logged, "paimirror verify") {
+	if !strings.Contains(logged, string(bad.Digest)) || !strings.Contains(logged, "paimirror verify") {
 		t.Errorf("the log does not name the damaged blob and paimirror verify:\n%s", logged)
 	}
 }

@@ -202,7 +202,7 @@ func TestServeDrainsOnSIGTERM(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond) // a slow client, so the drain has work to wait for
 	}
-	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != layer.Digest {
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); got != string(layer.Digest) {
 		t.Errorf("drained download hashes to %s, want %s", got, layer.Digest)
 	}
 	if err := cmd.Wait(); err != nil {
@@ -255,7 +255,7 @@ func TestServeKeepsOpenedBundle(t *testing.T) {
 				len(got), sha256.Sum256(got), tag, len(wantFile), fileTag)
 		}
 		blob, tag := get(blobURL)
-		if sum := sha256.Sum256(blob); "sha256:"+hex.EncodeToString(sum[:]) != layer.Digest || tag != blobTag {
+		if sum := sha256.Sum256(blob); "sha256:"+hex.EncodeToString(sum[:]) != string(layer.Digest) || tag != blobTag {
 			t.Errorf("after the bundle was replaced the blob hashes to %x, ETag %s; want %s, ETag %s", sum, tag, layer.Digest, blobTag)
 		}
 	}

@@ -209,7 +209,7 @@ func TestSplitParts(t *testing.T) {
 		}
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if sum := sha256.Sum256(body); resp.StatusCode != 200 || "sha256:"+hex.EncodeToString(sum[:]) != layer.Digest || int64(len(body)) != layer.Size {
+		if sum := sha256.Sum256(body); resp.StatusCode != 200 || "sha256:"+hex.EncodeToString(sum[:]) != string(layer.Digest) || int64(len(body)) != layer.Size {
 			t.Errorf("serve %v: a layer: %s, %d bytes", args, resp.Status, len(body))
 		}
 	}

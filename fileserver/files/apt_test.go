@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/fileserver/files"
 )
 
@@ -24,7 +26,7 @@ func TestAptPaths(t *testing.T) {
 	}
 	blob := func(sha string) []byte {
 		t.Helper()
-		r, err := tb.b.Blob("sha256:" + sha)
+		r, err := tb.b.Blob(digest.NewDigestFromEncoded(digest.SHA256, sha))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,12 +7,15 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 )
 
 type imageRow struct {
-	Ref, Digest, Short, Size, Platform string
-	Names                              []string
+	Ref, Short, Size, Platform string
+	Digest                     digest.Digest
+	Names                      []string
 }
 
 type fileRow struct {
@@ -33,7 +36,7 @@ func pythonRows(b *bundle.Bundle) ([]pythonRow, int) {
 	for _, f := range b.Lock.PythonFiles() {
 		projects[f.Project] = true
 		out = append(out, pythonRow{Project: f.Project, Version: f.Version, Filename: f.Filename, SHA256: f.SHA256,
-			Short: shortDigest(f.SHA256), Size: bundle.HumanSize(f.Size), Path: PathPyPI + "/simple/" + f.Project + "/"})
+			Short: shortHex(f.SHA256), Size: bundle.HumanSize(f.Size), Path: PathPyPI + "/simple/" + f.Project + "/"})
 	}
 	return out, len(projects)
 }
@@ -94,12 +97,12 @@ func aptRows(sum bundle.Summary) []aptRow {
 func rows(b *bundle.Bundle, sum bundle.Summary) ([]imageRow, []fileRow) {
 	var images []imageRow
 	for _, img := range sum.Images {
-		images = append(images, imageRow{Ref: img.Ref, Digest: img.Digest, Short: shortDigest(img.Digest),
+		images = append(images, imageRow{Ref: img.Ref, Digest: img.Digest, Short: shortHex(img.Digest.Encoded()),
 			Size: bundle.HumanSize(img.Size), Platform: img.Platform, Names: img.Names})
 	}
 	var files []fileRow
 	for _, f := range b.Lock.Files {
-		files = append(files, fileRow{Name: f.Name, SHA256: f.SHA256, Short: shortDigest(f.SHA256),
+		files = append(files, fileRow{Name: f.Name, SHA256: f.SHA256, Short: shortHex(f.SHA256),
 			Size: bundle.HumanSize(f.Size), Source: f.URL, Unpinned: f.Unpinned, Paths: f.Paths})
 	}
 	return images, files
@@ -179,13 +182,12 @@ func (s *Server) serveIndex(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// shortDigest returns the first 12 hex digits of a digest.
-func shortDigest(d string) string {
-	d = strings.TrimPrefix(d, "sha256:")
-	if len(d) > 12 {
-		return d[:12]
+// shortHex returns the first 12 digits of a digest's hex.
+func shortHex(hex string) string {
+	if len(hex) > 12 {
+		return hex[:12]
 	}
-	return d
+	return hex
 }
 
 var indexTemplate = template.Must(template.New("index").Funcs(template.FuncMap{"segments": segments}).Parse(indexHTML))

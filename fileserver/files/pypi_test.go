@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
 	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
@@ -32,9 +34,9 @@ func pythonFile(t *testing.T, project, version string) bundle.PythonFile {
 	return bundle.PythonFile{}
 }
 
-func blobBytes(t *testing.T, digest string) []byte {
+func blobBytes(t *testing.T, d digest.Digest) []byte {
 	t.Helper()
-	r, err := defaultBundle(t).b.Blob(digest)
+	r, err := defaultBundle(t).b.Blob(d)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package files
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -18,6 +17,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/apt"
@@ -127,8 +128,7 @@ func New(b *bundle.Bundle, o Options) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.lockJSON = b.LockBytes() // byte for byte as stored in the bundle
-	sum := sha256.Sum256(s.lockJSON)
-	s.lockETag = `"sha256:` + hex.EncodeToString(sum[:]) + `"`
+	s.lockETag = `"` + digest.FromBytes(s.lockJSON).String() + `"`
 	s.pages = map[string]page{
 		PathIndex:      s.serveIndex,
 		PathLock:       s.serveLock,
@@ -182,7 +182,7 @@ func newPyPI(b *bundle.Bundle, log *slog.Logger) (http.Handler, error) {
 			SHA256: f.SHA256, Size: f.Size, RequiresPython: f.RequiresPython})
 	}
 	open := func(sum string) (io.ReadSeeker, int64, error) {
-		sr, err := b.Blob("sha256:" + sum)
+		sr, err := b.Blob(digest.NewDigestFromEncoded(digest.SHA256, sum))
 		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %w", fs.ErrNotExist, err)
 		}
@@ -311,7 +311,7 @@ func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType(r.URL.Path))
-	h.Set("ETag", `"`+f.Digest()+`"`)
+	h.Set("ETag", `"`+f.Digest().String()+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	if raw, err := hex.DecodeString(f.SHA256); err == nil {
 		// RFC 9530: lets a client check what it got without knowing the lock.
