@@ -173,9 +173,11 @@ type builder struct {
 	inflight map[string]*blobCall
 	// transports holds a *transportOnce per source repository.
 	transports sync.Map
+	// pySources maps the digest of each python file stored while
+	// resolving (pythonDist) to the source it came from.
+	pySources sync.Map
 	// pyCache holds the python files resolution downloaded; nil until it
 	// runs.
-	pyCache *fileCache
 }
 
 type blobCall struct {

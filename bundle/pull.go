@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/opencontainers/go-digest"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -353,10 +354,28 @@ func (b *builder) checkPlatform(ctx context.Context, p *imagePlan, srcs []fetch.
 	return have.String(), nil
 }
 
-// readBlob returns a blob stored in the partial file, found by scanning
-// its headers (no member's data is read but the blob's) and checked
-// against its digest.
+// readBlob returns the bytes of blob d (of size bytes) stored in the
+// partial tar, checked against d.
 func (w *partialWriter) readBlob(d digest.Digest, size int64) ([]byte, error) {
+	sr, err := w.blobSection(d, size)
+	if err != nil {
+		return nil, err
+	}
+	data := make([]byte, size)
+	if _, err := sr.ReadAt(data, 0); err != nil && !(err == io.EOF && size == 0) {
+		return nil, fmt.Errorf("reading %s: %w", w.path, err)
+	}
+	if digest.FromBytes(data) != d {
+		return nil, fmt.Errorf("blob %s in %s does not hash to its name", d, w.path)
+	}
+	return data, nil
+}
+
+// blobSection returns where blob d (of size bytes) lies in the partial
+// tar: a reader of its member's data, valid while the writer is open. It
+// scans the tar's headers (no data) and trusts the member: blobs reach
+// the tar verified.
+func (w *partialWriter) blobSection(d digest.Digest, size int64) (*io.SectionReader, error) {
 	w.mu.Lock()
 	end := w.end
 	w.mu.Unlock()
@@ -365,15 +384,8 @@ func (w *partialWriter) readBlob(d digest.Digest, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", w.path, err)
 	}
 	for _, e := range res.Entries {
-		if e.Typeflag != tar.TypeReg || e.Size != size || blobDigest(e.Name) != d {
-			continue
-		}
-		data := make([]byte, size)
-		if _, err := w.f.ReadAt(data, e.DataOff); err != nil {
-			return nil, fmt.Errorf("reading %s: %w", w.path, err)
-		}
-		if digest.FromBytes(data) == d {
-			return data, nil
+		if e.Typeflag == tar.TypeReg && e.Size == size && blobDigest(e.Name) == d {
+			return io.NewSectionReader(w.f, e.DataOff, size), nil
 		}
 	}
 	return nil, fmt.Errorf("blob %s is not stored in %s", d, w.path)

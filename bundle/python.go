@@ -5,18 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/opencontainers/go-digest"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 
-	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -64,12 +63,12 @@ func (b *builder) resolvePython(ctx context.Context, m *manifests.Manifest, grou
 	if err := os.MkdirAll(tmp, 0o755); err != nil {
 		return nil, err
 	}
-	b.pyCache = &fileCache{rt: b.rt, dir: tmp}
 	idx, origin := b.pythonIndex(py, pypi.IndexOptions{
-		Client:  &http.Client{Transport: b.pyCache},
-		URLs:    func(u string) []string { return fileSources(b.opts.Mirrors, []string{u}) },
-		TempDir: tmp,
-		Logger:  b.log,
+		Client:   &http.Client{Transport: b.rt},
+		URLs:     func(u string) []string { return fileSources(b.opts.Mirrors, []string{u}) },
+		TempDir:  tmp,
+		Logger:   b.log,
+		Download: b.pythonDist,
 	})
 	b.log.Info("resolving python packages", "index", origin, "targets", len(targets), "installs", len(groups))
 
@@ -293,15 +292,9 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 			continue
 		}
 		wg.Go(func() {
-			urls := fileSources(b.opts.Mirrors, []string{f.URL})
-			var srcs []fetch.Source
-			for _, u := range urls {
-				// A copy the resolver downloaded from u comes first.
-				if p, ok := b.pyCache.lookup(u); ok {
-					srcs = append(srcs, fetch.Source{Name: u, URL: "file://" + filepath.ToSlash(p), Client: localFiles})
-				}
-			}
-			srcs = append(srcs, urlSources(urls)...)
+			// A file the resolver read for its metadata is stored
+			// already (pythonDist): fetchBlob finds it.
+			srcs := urlSources(fileSources(b.opts.Mirrors, []string{f.URL}))
 			size := f.Size
 			if size <= 0 {
 				size = -1 // the index did not say
@@ -313,6 +306,9 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 				return
 			}
 			f.Size, f.Source = st.size, st.source
+			if src, ok := b.pySources.Load(f.Digest()); ok && f.Source == "" {
+				f.Source = src.(string) // stored while resolving
+			}
 			if f.Source == "" {
 				// Already stored, by another item or an earlier run that
 				// stopped before journaling it: the URL stands for it.
@@ -328,93 +324,30 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 	return errors.Join(errs...)
 }
 
-// localFiles reads file:// URLs (the resolver's copies), ranges and all.
-var localFiles = func() *http.Client {
-	t := &http.Transport{}
-	t.RegisterProtocol("file", http.NewFileTransport(http.Dir("/")))
-	return &http.Client{Transport: t}
-}()
-
-// fileCache is the resolver's HTTP transport: it keeps a copy of every
-// distribution file downloaded whole (to read its metadata) in dir, by URL,
-// so that storing the file does not download it again. A copy is only a
-// first source: fetchBlob checks its digest like any other. A nil
-// *fileCache has nothing.
-type fileCache struct {
-	rt  http.RoundTripper
-	dir string
-}
-
-// distSuffixes are the endings of the files worth keeping.
-var distSuffixes = []string{".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar"}
-
-// RoundTrip implements http.RoundTripper.
-func (c *fileCache) RoundTrip(req *http.Request) (*http.Response, error) {
-	resp, err := c.rt.RoundTrip(req)
-	if err != nil || req.Method != http.MethodGet || resp.StatusCode != http.StatusOK ||
-		!slices.ContainsFunc(distSuffixes, func(s string) bool { return strings.HasSuffix(req.URL.Path, s) }) {
-		return resp, err
+// pythonDist is the resolver's Download (pypi.IndexOptions): a file whose
+// metadata must be read from the file itself comes through the engine like
+// every other (resumable, several sources, verified) and is stored in the
+// bundle at once, so storing it later fetches nothing; the resolver reads
+// it there, in place.
+func (b *builder) pythonDist(ctx context.Context, urls []string, f pypi.File) (io.ReaderAt, int64, error) {
+	if !hexSHA256.MatchString(f.SHA256) {
+		return nil, 0, fmt.Errorf("%s: the index gives no usable sha256 (%q) to check it against", f.Filename, f.SHA256)
 	}
-	f, ferr := os.CreateTemp(c.dir, "dist-")
-	if ferr != nil {
-		return resp, nil // no copy then
+	size := f.Size
+	if size <= 0 {
+		size = -1
 	}
-	resp.Body = &teeBody{ReadCloser: resp.Body, f: f, want: resp.ContentLength, final: c.path(req.URL.String())}
-	return resp, nil
-}
-
-func (c *fileCache) path(u string) string { return filepath.Join(c.dir, "cache-"+sha256hex([]byte(u))) }
-
-// lookup returns the copy of the file at u, if there is one.
-func (c *fileCache) lookup(u string) (string, bool) {
-	if c == nil {
-		return "", false
+	d := digest.NewDigestFromEncoded(digest.SHA256, f.SHA256)
+	st, err := b.fetchBlob(ctx, "python file "+f.Filename, d, size, urlSources(urls))
+	if err != nil {
+		return nil, 0, err
 	}
-	p := c.path(u)
-	_, err := os.Stat(p)
-	return p, err == nil
-}
-
-// teeBody copies a response body into f as it is read, and keeps the copy
-// (renamed to final) only when the body was read to its end, whole.
-type teeBody struct {
-	io.ReadCloser
-	f     *os.File
-	n     int64
-	want  int64
-	final string
-	done  bool
-}
-
-func (t *teeBody) Read(p []byte) (int, error) {
-	n, err := t.ReadCloser.Read(p)
-	if n > 0 && !t.done {
-		if _, werr := t.f.Write(p[:n]); werr != nil {
-			t.discard()
-		}
-		t.n += int64(n)
+	if st.source != "" {
+		b.pySources.Store(d, st.source)
 	}
-	if err == io.EOF && !t.done {
-		t.done = true
-		name := t.f.Name()
-		if cerr := t.f.Close(); cerr != nil || (t.want >= 0 && t.n != t.want) || os.Rename(name, t.final) != nil {
-			os.Remove(name)
-		}
+	sr, err := b.w.blobSection(d, st.size)
+	if err != nil {
+		return nil, 0, err
 	}
-	return n, err
-}
-
-func (t *teeBody) Close() error {
-	t.discard()
-	return t.ReadCloser.Close()
-}
-
-// discard drops an unfinished copy.
-func (t *teeBody) discard() {
-	if t.done {
-		return
-	}
-	t.done = true
-	t.f.Close()
-	os.Remove(t.f.Name())
+	return sr, st.size, nil
 }

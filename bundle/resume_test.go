@@ -103,6 +103,43 @@ python:
 			},
 		},
 		{
+			// An sdist: the index gives no dependencies for it (PyPI's
+			// JSON says null), so the resolver reads them from the file
+			// itself, which must come through the engine too.
+			name: "python sdist read for its metadata",
+			manifest: `name: resume-python-sdist
+python:
+  targets:
+    - {name: ubuntu-20.04, python: "3.8", platform: manylinux_x86_64, glibc: "2.31"}
+  installs:
+    - name: big
+      requirements: [bigsdist]
+`,
+			opts: func(t *testing.T, payload []byte) bundletest.Options {
+				big, err := pypitest.Sdist(pypitest.Package{Name: "bigsdist", Version: "1.0", Requires: []string{"tiny"},
+					Files: map[string][]byte{"data.bin": payload}}, "")
+				if err != nil {
+					t.Fatal(err)
+				}
+				tiny, err := pypitest.Wheel(pypitest.Package{Name: "tiny", Version: "1.0"}, "py3-none-any")
+				if err != nil {
+					t.Fatal(err)
+				}
+				return bundletest.Options{PythonDists: []*pypitest.Dist{big, tiny}}
+			},
+			item: "python file bigsdist-1.0.tar.gz",
+			path: "/" + strings.TrimPrefix(bundletest.PythonFileHost, "https://") + "/packages/bigsdist-1.0.tar.gz",
+			content: func(t *testing.T, u *bundletest.Upstream) []byte {
+				for _, d := range u.PyPI.Dists() {
+					if d.Filename == "bigsdist-1.0.tar.gz" {
+						return d.Data
+					}
+				}
+				t.Fatal("the index holds no bigsdist")
+				return nil
+			},
+		},
+		{
 			name: "deb",
 			manifest: `name: resume-apt
 apt:

@@ -71,6 +71,13 @@ type IndexOptions struct {
 	// TempDir holds files downloaded to read their metadata; default
 	// os.TempDir(). They are removed once read.
 	TempDir string
+	// Download, when set, gets a file whose metadata must be read from the
+	// file itself (the index gives no dependencies and no PEP 658
+	// metadata), from urls in order: its bytes, checked against
+	// f.SHA256, readable at least until the resolution ends. Default: one
+	// GET per URL into TempDir, started over when cut (a caller with a
+	// resumable downloader should set this).
+	Download func(ctx context.Context, urls []string, f File) (io.ReaderAt, int64, error)
 	// Logger receives debug records; default: discard.
 	Logger *slog.Logger
 }
@@ -192,6 +199,13 @@ func (c *client) fileMetadata(ctx context.Context, f File) (*Metadata, error) {
 		}
 		c.log.Debug("PEP 658 metadata unusable; reading the wheel", "file", f.Filename, "err", err)
 	}
+	if c.opts.Download != nil {
+		r, size, err := c.opts.Download(ctx, c.opts.URLs(f.URL), f)
+		if err != nil {
+			return nil, err
+		}
+		return distMetadata(r, size, f)
+	}
 	tmp, err := download(ctx, c.opts.Client, c.opts.URLs(f.URL), f, c.opts.TempDir)
 	if err != nil {
 		return nil, err
@@ -204,10 +218,15 @@ func (c *client) fileMetadata(ctx context.Context, f File) (*Metadata, error) {
 	if err != nil {
 		return nil, err
 	}
+	return distMetadata(tmp, st.Size(), f)
+}
+
+// distMetadata reads the metadata of f's bytes, a wheel's or an sdist's.
+func distMetadata(r io.ReaderAt, size int64, f File) (*Metadata, error) {
 	if f.IsWheel() {
-		return WheelMetadata(tmp, st.Size(), f.Filename)
+		return WheelMetadata(r, size, f.Filename)
 	}
-	return SdistMetadata(tmp, st.Size(), f.Filename)
+	return SdistMetadata(r, size, f.Filename)
 }
 
 func (c *client) pep658(ctx context.Context, f File) (*Metadata, error) {
