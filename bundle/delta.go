@@ -124,22 +124,32 @@ func inBaseBytes(lock *Lock, base map[digest.Digest]int64) int64 {
 // holds) through the engine, checks it against its digest and returns
 // its bytes without storing them.
 func (b *builder) fetchMemory(ctx context.Context, item string, d digest.Digest, size int64, sources []fetch.Source) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := b.fetchApart(ctx, item, d, size, sources, &buf)
+	return buf.Bytes(), err
+}
+
+// fetchApart downloads a blob a delta's base holds through the engine
+// (resumable, verified), at most Jobs at once like every download, and
+// copies it to w instead of storing it: the delta must not hold it, but
+// the build needs to read it. It returns the bytes copied.
+func (b *builder) fetchApart(ctx context.Context, item string, d digest.Digest, size int64, sources []fetch.Source, w io.Writer) (int64, error) {
 	select {
 	case b.sem <- struct{}{}:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return 0, ctx.Err()
 	}
 	defer func() { <-b.sem }()
-	var data []byte
+	var n int64
 	_, err := b.eng.Fetch(ctx, fetch.Request{
 		Item: item, Digest: d, Size: size, Sources: sources,
-		Commit: func(f *os.File, _ digest.Digest, n int64) error {
+		Commit: func(f *os.File, _ digest.Digest, size int64) error {
 			var err error
-			data, err = io.ReadAll(io.LimitReader(f, n))
+			n, err = io.Copy(w, io.LimitReader(f, size))
 			return err
 		},
 	})
-	return data, err
+	return n, err
 }
 
 // Change says how an item of a delta differs from its base.

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/opencontainers/go-digest"
-	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"io"
 	"net/http"
 	"net/url"
@@ -358,30 +357,15 @@ func (b *builder) pythonDist(ctx context.Context, urls []string, f pypi.File) (i
 }
 
 // pythonDistApart gets a python file a delta's base holds, for its
-// metadata only: through the engine (resumable, verified) into a file in
-// the build's temporary directory, removed with it (the descriptor stays
-// open until the build ends), never into the delta.
+// metadata only, into a file in the build's temporary directory (removed
+// with it; the descriptor stays open until the build ends), never into
+// the delta.
 func (b *builder) pythonDistApart(ctx context.Context, urls []string, f pypi.File, d digest.Digest, size int64) (io.ReaderAt, int64, error) {
 	tmp, err := os.CreateTemp(filepath.Join(b.w.tmpDir, "pypi"), "base-*")
 	if err != nil {
 		return nil, 0, err
 	}
-	select {
-	case b.sem <- struct{}{}:
-	case <-ctx.Done():
-		tmp.Close()
-		return nil, 0, ctx.Err()
-	}
-	defer func() { <-b.sem }()
-	var n int64
-	_, err = b.eng.Fetch(ctx, fetch.Request{
-		Item: "python file " + f.Filename, Digest: d, Size: size, Sources: urlSources(urls),
-		Commit: func(part *os.File, _ digest.Digest, size int64) error {
-			var err error
-			n, err = io.Copy(tmp, io.LimitReader(part, size))
-			return err
-		},
-	})
+	n, err := b.fetchApart(ctx, "python file "+f.Filename, d, size, urlSources(urls), tmp)
 	if err != nil {
 		tmp.Close()
 		return nil, 0, err
