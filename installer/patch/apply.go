@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/paimirror/paimirror/installer/pai"
+	"github.com/paimirror/paimirror/manifests/atomicfile"
 )
 
 // Apply writes the changes of r, all or nothing.
@@ -244,29 +245,15 @@ func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
 			return "", err
 		}
 	}
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".paimirror-*")
+	tmp, err := atomicfile.WriteTemp(path, ".paimirror-", data, perm)
 	if err != nil {
 		return "", err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Chmod(perm)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		var back []byte
-		if back, err = os.ReadFile(tmp); err == nil && !bytes.Equal(back, data) {
+	if back, err := os.ReadFile(tmp); err != nil || !bytes.Equal(back, data) {
+		os.Remove(tmp)
+		if err == nil {
 			err = fmt.Errorf("%s reads back different from what was written", tmp)
 		}
-	}
-	if err != nil {
-		os.Remove(tmp)
 		return "", err
 	}
 	return tmp, nil

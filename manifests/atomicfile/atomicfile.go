@@ -25,9 +25,31 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 		return fmt.Errorf("writing %s: mode %v is not a file permission (give permission bits such as 0o644, with setuid, setgid or sticky at most)", path, perm)
 	}
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	tmp, err := WriteTemp(path, ".", data, perm)
+	if err == nil {
+		if err = os.Rename(tmp, path); err != nil {
+			os.Remove(tmp)
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("writing %s: the new content is in place but syncing directory %s failed, so it may not survive a crash: %w", path, dir, err)
+	}
+	return nil
+}
+
+// WriteTemp writes data to a new temporary file beside path, named
+// "."+base(path)+sep+random, with permissions perm (mode 0600 until then),
+// fsyncs it and returns its name: the first half of WriteFile, for a
+// caller that renames several files together (the installer's patch). On
+// an error no file is left. The cost is writing len(data) bytes and one
+// fsync.
+func WriteTemp(path, sep string, data []byte, perm fs.FileMode) (string, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+sep+"*")
+	if err != nil {
+		return "", err
 	}
 	tmp := f.Name()
 	_, err = f.Write(data)
@@ -40,17 +62,11 @@ func WriteFile(path string, data []byte, perm fs.FileMode) error {
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
 	if err != nil {
 		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
+		return "", err
 	}
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("writing %s: the new content is in place but syncing directory %s failed, so it may not survive a crash: %w", path, dir, err)
-	}
-	return nil
+	return tmp, nil
 }
 
 // syncDir flushes dir's entries (a rename into it) to disk.
