@@ -93,13 +93,7 @@ python:
 			item: "python file bigwheel-1.0-py3-none-any.whl",
 			path: "/" + strings.TrimPrefix(bundletest.PythonFileHost, "https://") + "/packages/bigwheel-1.0-py3-none-any.whl",
 			content: func(t *testing.T, u *bundletest.Upstream) []byte {
-				for _, d := range u.PyPI.Dists() {
-					if d.Filename == "bigwheel-1.0-py3-none-any.whl" {
-						return d.Data
-					}
-				}
-				t.Fatal("the index holds no bigwheel")
-				return nil
+				return distData(t, u, "bigwheel-1.0-py3-none-any.whl")
 			},
 		},
 		{
@@ -127,17 +121,9 @@ python:
 				}
 				return bundletest.Options{PythonDists: []*pypitest.Dist{big, tiny}}
 			},
-			item: "python file bigsdist-1.0.tar.gz",
-			path: "/" + strings.TrimPrefix(bundletest.PythonFileHost, "https://") + "/packages/bigsdist-1.0.tar.gz",
-			content: func(t *testing.T, u *bundletest.Upstream) []byte {
-				for _, d := range u.PyPI.Dists() {
-					if d.Filename == "bigsdist-1.0.tar.gz" {
-						return d.Data
-					}
-				}
-				t.Fatal("the index holds no bigsdist")
-				return nil
-			},
+			item:    "python file bigsdist-1.0.tar.gz",
+			path:    "/" + strings.TrimPrefix(bundletest.PythonFileHost, "https://") + "/packages/bigsdist-1.0.tar.gz",
+			content: func(t *testing.T, u *bundletest.Upstream) []byte { return distData(t, u, "bigsdist-1.0.tar.gz") },
 		},
 		{
 			name: "deb",
@@ -287,4 +273,16 @@ func keptOf(t *testing.T, dir string, want digest.Digest) int64 {
 	}
 	t.Fatalf("no download state in %s describes %s (%d states)", dir, want, len(paths))
 	return 0
+}
+
+// distData returns the bytes of the upstream index's file filename.
+func distData(t *testing.T, u *bundletest.Upstream, filename string) []byte {
+	t.Helper()
+	for _, d := range u.PyPI.Dists() {
+		if d.Filename == filename {
+			return d.Data
+		}
+	}
+	t.Fatalf("the index holds no %s", filename)
+	return nil
 }
