@@ -222,7 +222,12 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 		opts.Connections = 5
 	}
 	if opts.Transport == nil {
-		opts.Transport = http.DefaultTransport.(*http.Transport).Clone()
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		// Keep every connection the build may open to one host: with the
+		// default 2, connections past two were closed as each request
+		// ended and dialled again for the next one.
+		tr.MaxIdleConnsPerHost = 4 * opts.Jobs * opts.Connections
+		opts.Transport = tr
 	}
 	if opts.Keychain == nil {
 		opts.Keychain = authn.DefaultKeychain
@@ -264,7 +269,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	}
 	// Manifests, tokens, index pages and apt's signed indexes wait when a
 	// server asks (429/503), as blobs do; the engine's own requests pass.
-	b.rt = b.eng.Patient(opts.Transport)
+	b.rt = b.eng.Patient(withPlainHTTP(opts.Mirrors, opts.Transport))
 	b.client.Transport = b.rt
 	partBytes, partBlobs := b.eng.Partial()
 	if resumed.Blobs > 0 || resumed.Dropped != "" || partBlobs > 0 {

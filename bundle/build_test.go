@@ -492,3 +492,31 @@ func TestBuildDropsUnusedPlaces(t *testing.T) {
 		t.Error("only shared layers were reserved: the test did not test leaving one out")
 	}
 }
+
+// TestBuildKeepsConnections builds the default manifest's images with the
+// default transport from http:// mirrors: each connection to the upstream
+// is kept for the build's next request to it (not closed once two are
+// idle and dialled again), and no repository's ping tries TLS first.
+func TestBuildKeepsConnections(t *testing.T) {
+	sel, err := manifests.Default().Select(nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sel.Files, sel.Python, sel.Apt = nil, nil, nil
+	u := startUpstream(t, sel, bundletest.Options{})
+	opts := buildOpts(t, u)
+	opts.Transport = nil
+	if _, err := bundle.Build(context.Background(), u.Manifest, opts); err != nil {
+		t.Fatal(err)
+	}
+	requests := 0
+	for _, n := range u.Requests() {
+		requests += n
+	}
+	t.Logf("%d requests over %d connections", requests, u.Connections())
+	// At most one connection per request in flight: every image's manifest
+	// at once, and the blob downloads.
+	if max := int64(len(sel.Images) + opts.Jobs*5); u.Connections() > max {
+		t.Errorf("%d requests took %d connections, want at most %d", requests, u.Connections(), max)
+	}
+}

@@ -68,6 +68,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -153,6 +154,7 @@ type Upstream struct {
 	ranges   map[string][]string // path → each GET's Range header
 	closing  chan struct{}       // closed by Close: stalled responses end
 	closed   sync.Once
+	conns    atomic.Int64 // connections both servers accepted
 }
 
 // Start fills a registry with a random image for every image of m and a file
@@ -172,9 +174,9 @@ func Start(m *manifests.Manifest, opts Options) (*Upstream, error) {
 		sent: map[string]int64{}, ranges: map[string][]string{}, closing: make(chan struct{}),
 		Apt: map[string]*apttest.Repo{}, AptKeys: map[string][]byte{}}
 	quiet := log.New(io.Discard, "", 0)
-	u.Registry = httptest.NewServer(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts))
+	u.Registry = u.start(u.wrap(ggcrregistry.New(ggcrregistry.Logger(quiet)), opts))
 	files := http.NewServeMux()
-	u.Files = httptest.NewServer(u.wrap(files, opts))
+	u.Files = u.start(u.wrap(files, opts))
 
 	base, err := random.Layer(opts.LayerSize, types.DockerLayer)
 	if err != nil {
@@ -468,6 +470,22 @@ func (u *Upstream) BlobGets() []string {
 	sort.Strings(out)
 	return out
 }
+
+// start starts a test server for h that counts the connections it accepts.
+func (u *Upstream) start(h http.Handler) *httptest.Server {
+	s := httptest.NewUnstartedServer(h)
+	s.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			u.conns.Add(1)
+		}
+	}
+	s.Start()
+	return s
+}
+
+// Connections returns how many connections the registry and the file
+// server have accepted so far.
+func (u *Upstream) Connections() int64 { return u.conns.Load() }
 
 // Close ends stalled responses and stops both servers.
 func (u *Upstream) Close() {
