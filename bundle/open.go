@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -39,6 +40,9 @@ type Bundle struct {
 	// baseMissing: a delta opened alone (OpenOptions.NoBase); the blobs
 	// only its base holds are absent.
 	baseMissing bool
+	// good holds the digests of blobs hashed whole from this Bundle's
+	// file(s) and found to match (see CheckBlob).
+	good sync.Map
 }
 
 // layer is one whole bundle of those Open was given: a bundle, or a

@@ -138,7 +138,7 @@ func (s *blobSection) ready() error {
 	if !s.checked {
 		s.checked = true
 		if !s.d.isVerified(s.blob) {
-			if err := s.d.verify(s.req.Context(), s.blob, s.sr); err != nil {
+			if err := s.d.verify(s.req.Context(), s.blob); err != nil {
 				s.err = err
 			}
 		}

@@ -3,12 +3,12 @@ package registry
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 
 	storagedriver "github.com/distribution/distribution/v3/registry/storage/driver"
@@ -32,16 +32,13 @@ const maxGetContent = 32 << 20
 //
 // Every blob is checked against its digest the first time it is served
 // whole (see Reader and GetContent, and blobSection for the blobs Registry
-// sends itself) and remembered as good in verified, so later reads cost
-// nothing extra.
+// sends itself) and remembered as good in the Bundle (bundle.Bundle.Good),
+// which the file server shares, so later reads cost nothing extra.
 type bundleDriver struct {
 	b    *bundle.Bundle
 	tree *tree
 	log  *slog.Logger // bundle read errors; default discard
 
-	// verified holds the digests (digest.Digest) of blobs whose bytes were
-	// hashed and found to match.
-	verified sync.Map
 	// hashed counts whole-blob hashings that found a match; tests read it.
 	hashed atomic.Int64
 }
@@ -74,28 +71,29 @@ type damageKey struct{}
 
 // good records that blob's bytes match its digest.
 func (d *bundleDriver) good(blob digest.Digest) {
-	d.verified.Store(blob, struct{}{})
+	d.b.MarkGood(blob)
 	d.hashed.Add(1)
 }
 
 func (d *bundleDriver) isVerified(blob digest.Digest) bool {
-	_, ok := d.verified.Load(blob)
-	return ok
+	return d.b.Good(blob)
 }
 
-// verify hashes the whole blob (one read of its section of the bundle) and
-// checks it against its digest.
-func (d *bundleDriver) verify(ctx context.Context, blob digest.Digest, sr *io.SectionReader) error {
-	h := blob.Algorithm().Hash()
-	r := &blobReader{SectionReader: io.NewSectionReader(sr, 0, sr.Size()), d: d, blob: blob}
-	if _, err := io.Copy(h, r); err != nil {
-		return fmt.Errorf("reading %s: %w", blob, err)
+// verify hashes the whole blob (one read of its section of the bundle,
+// bundle.Bundle.CheckBlob) and checks it against its digest.
+func (d *bundleDriver) verify(ctx context.Context, blob digest.Digest) error {
+	err := d.b.CheckBlob(blob)
+	var de *bundle.DamagedError
+	switch {
+	case err == nil:
+		d.hashed.Add(1)
+		return nil
+	case errors.As(err, &de):
+		return d.damaged(ctx, blob, de.Got)
+	default:
+		d.readFailed(blob, err)
+		return err
 	}
-	if got := digest.NewDigest(blob.Algorithm(), h); got != blob {
-		return d.damaged(ctx, blob, got)
-	}
-	d.good(blob)
-	return nil
 }
 
 // blobReader reads one blob section and logs read errors. With a hash
@@ -228,7 +226,7 @@ func (d *bundleDriver) Reader(ctx context.Context, p string, offset int64) (io.R
 		if offset == 0 {
 			return &blobReader{SectionReader: sr, d: d, blob: n.blob, ctx: ctx, hash: n.blob.Algorithm().Hash()}, nil
 		}
-		if err := d.verify(ctx, n.blob, sr); err != nil {
+		if err := d.verify(ctx, n.blob); err != nil {
 			return nil, err
 		}
 	}

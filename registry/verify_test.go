@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -45,39 +44,11 @@ func (b *logBuffer) logger() *slog.Logger {
 // opens it. It returns the bundle and the damaged layer.
 func damagedBundle(t *testing.T) (*bundle.Bundle, bundle.Image, bundle.Blob) {
 	t.Helper()
-	path := bundletest.SmallBundle(t).Copy(t)
-	b, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img := b.Lock.Images[0]
+	small := bundletest.SmallBundle(t)
+	img := small.Bundle.Lock.Images[0]
 	layer := img.Layers[len(img.Layers)-1]
-	sr, err := b.Blob(layer.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, off, _ := sr.Outer()
-	b.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := off + layer.Size/2
-	one := make([]byte, 1)
-	if _, err := f.ReadAt(one, at); err != nil {
-		t.Fatal(err)
-	}
-	one[0] ^= 0xff
-	if _, err := f.WriteAt(one, at); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	b, err = bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b, img, layer
+	b := bundletest.Damage(t, small.Copy(t), layer.Digest)
+	return b, b.Lock.Images[0], layer
 }
 
 // TestDamagedBlobIsCut serves a bundle with one byte flipped inside a

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -204,4 +206,41 @@ func removeStale() {
 		}
 		os.RemoveAll(d)
 	}
+}
+
+// Damage flips one byte in the middle of blob d's data in the bundle file
+// at path (closed), as a disk error or a bad copy would, and returns the
+// bundle opened again (closed when t ends). The tar and the lock stay
+// well formed, so only hashing the blob finds the damage.
+func Damage(t testing.TB, path string, d digest.Digest) *bundle.Bundle {
+	t.Helper()
+	b, err := bundle.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sr, err := b.Blob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, off, _ := sr.Outer()
+	at := off + sr.Size()/2
+	b.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	one := make([]byte, 1)
+	if _, err := f.ReadAt(one, at); err != nil {
+		t.Fatal(err)
+	}
+	one[0] ^= 0xff
+	if _, err := f.WriteAt(one, at); err != nil {
+		t.Fatal(err)
+	}
+	if b, err = bundle.Open(path); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b
 }

@@ -302,11 +302,20 @@ func notFound(w http.ResponseWriter) {
 // requests (If-None-Match on the strong ETag "sha256:<hex>",
 // If-Modified-Since on the bundle's build time) and HEAD through
 // http.ServeContent.
+//
+// A GET of a file not yet known good first hashes it whole from the
+// bundle (bundle.Bundle.CheckBlob: one read of it from the local disk,
+// which also brings it into the page cache the response is then sent
+// from); a damaged one is answered 500, none of its bytes sent, and
+// logged at Error. HEAD sends no bytes and checks nothing.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f bundle.File) {
 	sr, err := s.b.Blob(f.Digest())
+	if err == nil && r.Method == http.MethodGet {
+		err = s.b.CheckBlob(f.Digest())
+	}
 	if err != nil {
-		s.log.Error("file missing from the bundle", "file", f.Name, "digest", f.Digest(), "err", err)
-		http.Error(w, "500 the bundle does not hold this file's content; run paimirror verify", http.StatusInternalServerError)
+		s.log.Error("file not served: the bundle's copy is missing, damaged or unreadable; run 'paimirror verify' on the bundle and copy or build it again", "file", f.Name, "digest", f.Digest(), "err", err)
+		http.Error(w, "500 the bundle's copy of this file is missing, damaged or unreadable; run paimirror verify on the mirror's bundle", http.StatusInternalServerError)
 		return
 	}
 	h := w.Header()

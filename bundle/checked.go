@@ -1,0 +1,70 @@
+package bundle
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// A server trusts a blob of the bundle once it has hashed it whole from
+// the file and found its digest: the file may have been damaged on disk
+// or in the copy since it was built. These three methods keep that
+// knowledge per open Bundle, shared by every server handed the same
+// Bundle (a blob and a file with one digest are one blob). A Bundle opened
+// again (after the file was replaced) starts with nothing known good.
+
+// Good reports whether blob d was hashed whole from this Bundle and
+// matched its digest. It costs a map lookup.
+func (b *Bundle) Good(d digest.Digest) bool {
+	_, ok := b.good.Load(d)
+	return ok
+}
+
+// MarkGood records that blob d was hashed whole from this Bundle and
+// matched: for a server that hashes as it sends, once the last byte is
+// checked.
+func (b *Bundle) MarkGood(d digest.Digest) { b.good.Store(d, struct{}{}) }
+
+// CheckBlob makes sure blob d's bytes in the bundle match d. Unless d is
+// already Good, it reads the blob whole from the file and hashes it (one
+// read of its bytes; concurrent first calls each read it), and records a
+// match. A mismatch is a *DamagedError (which wraps ErrCorrupt) and is
+// not remembered: every later call hashes again and fails
+// again. A blob the bundle does not hold is an error wrapping ErrNotFound;
+// a failed read returns the read's error.
+func (b *Bundle) CheckBlob(d digest.Digest) error {
+	if b.Good(d) {
+		return nil
+	}
+	sr, err := b.Blob(d)
+	if err != nil {
+		return err
+	}
+	if err := d.Validate(); err != nil {
+		return fmt.Errorf("blob %s: %w", d, err)
+	}
+	h := d.Algorithm().Hash()
+	if _, err := io.Copy(h, sr); err != nil {
+		return fmt.Errorf("reading blob %s from %s: %w", d, b.Name(), err)
+	}
+	if got := digest.NewDigest(d.Algorithm(), h); got != d {
+		return &DamagedError{Bundle: b.Name(), Digest: d, Got: got}
+	}
+	b.MarkGood(d)
+	return nil
+}
+
+// DamagedError is a blob whose bytes in the bundle do not hash to its
+// digest. It wraps ErrCorrupt.
+type DamagedError struct {
+	Bundle string        // the bundle's name (Bundle.Name)
+	Digest digest.Digest // what the lock says
+	Got    digest.Digest // what the bytes hash to
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%v: blob %s in %s hashes to %s; run 'paimirror verify %s' and copy or build the bundle again", ErrCorrupt, e.Digest, e.Bundle, e.Got, e.Bundle)
+}
+
+func (e *DamagedError) Unwrap() error { return ErrCorrupt }
