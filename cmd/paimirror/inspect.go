@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/ecdsa"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/sbom"
+	"github.com/paimirror/paimirror/bundle/sign"
 )
 
 // inspectFormats are the values of inspect's -o, in the order help shows
@@ -28,6 +30,7 @@ type inspectOptions struct {
 	*globalOptions
 	format string
 	lock   bool
+	key    string
 }
 
 func newInspectCmd(g *globalOptions) *cobra.Command {
@@ -51,46 +54,115 @@ given alone, the items it stores content for ("new"); after its base
 
 --lock prints the lock (paimirror.json) exactly as stored, for
 'paimirror build --base LOCK' where only the lock of the lab's bundle is
-at hand.`,
+at hand.
+
+The summary says whether the lock is signed (see 'paimirror sign') and by
+which key the bundle names, which proves nothing by itself. With --key PUB
+(a cosign public key) the signature is checked, as 'verify --key' does, at
+the cost of one ECDSA verification: a bundle with no signature, or one that
+does not verify against PUB, exits with status 3 and prints nothing, in
+every format and with --lock. Blobs are not read: 'paimirror verify --key
+PUB' checks both.`,
 		Example: `  paimirror inspect openpai-v1.8.0.tar
+  paimirror inspect openpai-v1.8.0.tar --key lab.pub
   paimirror inspect delta.tar
   paimirror inspect openpai-v1.8.0.tar delta.tar -o json
   paimirror inspect --lock openpai-v1.8.0.tar > openpai-v1.8.0.lock.json`,
 		Args: minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains(inspectFormats(), o.format) {
-				return usageError{fmt.Errorf("-o %q: want one of %s", o.format, formats)}
-			}
-			// A delta alone is described, not served: its lock is whole.
-			b, err := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, args...)
-			if err != nil {
-				return err
-			}
-			defer b.Close()
-			if o.lock {
-				_, err := o.stdout.Write(b.LockBytes())
-				return err
-			}
-			if o.format == "text" || o.format == "json" {
-				return renderSummary(o, b.Summary())
-			}
-			return sbom.Write(o.stdout, sbom.Format(o.format), b, sbom.Options{ToolVersion: toolVersion()})
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return runInspect(o, args) },
 	}
 	cmd.Flags().StringVarP(&o.format, "output", "o", "text", "output format: "+formats)
 	cmd.Flags().BoolVar(&o.lock, "lock", false, "print the lock (paimirror.json) exactly as stored, for 'build --base'")
+	cmd.Flags().StringVar(&o.key, "key", "", "check the lock's signature against this public key (cosign.pub); exit 3 if it does not verify")
 	return cmd
 }
 
-func renderSummary(o *inspectOptions, s bundle.Summary) error {
+func runInspect(o *inspectOptions, paths []string) error {
+	if !slices.Contains(inspectFormats(), o.format) {
+		return usageError{fmt.Errorf("-o %q: want one of %s", o.format, strings.Join(inspectFormats(), ", "))}
+	}
+	var pub *ecdsa.PublicKey
+	if o.key != "" {
+		var err error
+		if pub, err = loadPublicKey("--key", o.key); err != nil {
+			return err
+		}
+	}
+	// A delta alone is described, not served: its lock is whole.
+	b, err := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, paths...)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	// The signature (a delta's, the last given) is checked before
+	// anything is printed: nothing shown vouches for a bundle that fails.
+	sig := inspectSignature(b)
+	if pub != nil {
+		if err := checkSignature(b, pub, b.Name()); err != nil {
+			return err
+		}
+		sig.Verified, sig.Key, sig.keyFile = true, sign.Fingerprint(pub), o.key
+	}
+	if o.lock {
+		_, err := o.stdout.Write(b.LockBytes())
+		return err
+	}
+	if o.format == "text" || o.format == "json" {
+		return renderSummary(o, b.Summary(), sig)
+	}
+	return sbom.Write(o.stdout, sbom.Format(o.format), b, sbom.Options{ToolVersion: toolVersion()})
+}
+
+// signatureInfo is the state of a bundle's signature, as inspect shows it
+// (-o json's "signature").
+type signatureInfo struct {
+	// Signed reports whether the bundle holds a signature of its lock.
+	Signed bool `json:"signed"`
+	// Signer is the fingerprint ("sha256:<hex>") of the key the bundle
+	// names as its signer: a hint that proves nothing by itself; "" when
+	// unsigned or unknown.
+	Signer string `json:"signer,omitempty"`
+	// Verified reports whether the signature was checked against --key
+	// and verifies (inspect exits with status 3 when it does not).
+	Verified bool `json:"verified"`
+	// Key is the fingerprint of --key, when given.
+	Key string `json:"key,omitempty"`
+
+	keyFile string // --key, for the text
+}
+
+// inspectSignature reads b's signature state without checking it.
+func inspectSignature(b *bundle.Bundle) signatureInfo {
+	s, ok := b.Signature()
+	return signatureInfo{Signed: ok, Signer: s.Signer}
+}
+
+// text is the summary's signature line.
+func (s signatureInfo) text() string {
+	switch {
+	case !s.Signed:
+		return "none; sign it with 'paimirror sign BUNDLE --key cosign.key'"
+	case s.Verified:
+		return fmt.Sprintf("verifies against %s (key %s)", s.keyFile, s.Key)
+	case s.Signer == "":
+		return "signed by a key the bundle does not name (not checked: inspect or verify --key PUBLIC-KEY checks it)"
+	}
+	return fmt.Sprintf("signed by key %s (as the bundle says; not checked: inspect or verify --key PUBLIC-KEY checks it)", s.Signer)
+}
+
+func renderSummary(o *inspectOptions, s bundle.Summary, sig signatureInfo) error {
 	if o.format == "json" {
 		enc := json.NewEncoder(o.stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(s)
+		return enc.Encode(struct {
+			bundle.Summary
+			Signature signatureInfo `json:"signature"`
+		}{s, sig})
 	}
 	w := tabwriter.NewWriter(o.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(w, "manifest:\t%s (%s)\n", s.Manifest.Name, s.Manifest.Source)
 	fmt.Fprintf(w, "built:\t%s by paimirror %s\n", s.Created.Format(time.RFC3339), s.ToolVersion)
+	fmt.Fprintf(w, "signature:\t%s\n", sig.text())
 	fmt.Fprintf(w, "size:\t%s, %d images, %d files, %d python files (%d packages), %d apt repositories (%d .debs), %d blobs, %s saved by shared blobs\n\n",
 		bundle.HumanSize(s.Totals.BundleBytes), s.Totals.Images, s.Totals.Files, s.Totals.PythonFiles, s.Totals.PythonProjects,
 		s.Totals.AptRepositories, s.Totals.AptPackages, s.Totals.Blobs, bundle.HumanSize(s.Totals.SharedBytes))

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // Config is what a Client needs to reach and authenticate to an API server,
@@ -58,13 +60,14 @@ type ConfigOptions struct {
 }
 
 // DefaultKubeconfig returns the kubeconfig pai's quick-start leaves on the
-// dev box: ~/pai-deploy/kube/config.
+// dev box: ~/pai-deploy/kube/config (pai.KubeconfigFile in pai.DeployDir,
+// in the home directory).
 func DefaultKubeconfig() (string, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return "", fmt.Errorf("locating the kubeconfig: %w", err)
 	}
-	return filepath.Join(home, "pai-deploy", "kube", "config"), nil
+	return filepath.Join(home, pai.DeployDir, filepath.FromSlash(pai.KubeconfigFile)), nil
 }
 
 // LoadConfig reads the kubeconfig at path and returns the configuration of

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/installer/pai"
 )
 
 // testCert returns a self-signed PEM certificate and its PEM key.
@@ -182,5 +184,13 @@ func TestDefaultKubeconfig(t *testing.T) {
 	got, err := DefaultKubeconfig()
 	if err != nil || got != "/home/pai/pai-deploy/kube/config" {
 		t.Errorf("DefaultKubeconfig() = %q, %v", got, err)
+	}
+	// The path is pai's: where installer/pai says the quick-start leaves
+	// the kubeconfig, under any home.
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	want := filepath.Join(home, pai.DeployDir, filepath.FromSlash(pai.KubeconfigFile))
+	if got, err := DefaultKubeconfig(); err != nil || got != want {
+		t.Errorf("DefaultKubeconfig() = %q, %v; want %q, pai.KubeconfigFile in pai.DeployDir", got, err, want)
 	}
 }

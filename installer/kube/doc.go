@@ -2,7 +2,8 @@
 // pai's quick-start has brought a cluster up: it checks that the cluster is
 // healthy (CheckCluster) and creates the NFS storage OpenPAI mounts
 // (EnsureNFS), through the Kubernetes API and the kubeconfig pai leaves at
-// ~/pai-deploy/kube/config (DefaultKubeconfig).
+// ~/pai-deploy/kube/config (DefaultKubeconfig; installer/pai owns that
+// path: DeployDir, KubeconfigFile).
 //
 // It is deliberately not client-go: a typed REST client over net/http that
 // speaks JSON to the core/v1 API and knows only the fields paimirror reads
