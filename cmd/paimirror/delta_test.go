@@ -203,7 +203,10 @@ func TestDeltaServe(t *testing.T) {
 	// Serve base and delta: every image of the new lock by digest, every
 	// file at each of its paths.
 	addr := freeAddr(t)
-	startServe(t, basePath, deltaPath, "--addr", addr)
+	_, served := startServe(t, basePath, deltaPath, "--addr", addr)
+	if line, _, _ := strings.Cut(served.String(), "\n"); !strings.Contains(line, "base.tar + "+deltaPath) {
+		t.Errorf("serve's first line does not name both files it serves: %q", line)
+	}
 	var refs []string
 	for _, img := range b.Lock.Images {
 		repo, _, _ := strings.Cut(img.Names[0], ":")

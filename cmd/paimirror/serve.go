@@ -136,12 +136,22 @@ func runServe(ctx context.Context, o *serveOptions, paths []string) error {
 	}
 	defer reg.Close()
 	if !o.quiet {
-		sopts.OnListening = func(l fileserver.Listening) { o.printListening(l, paths[0], b, time.Since(start)) }
+		sopts.OnListening = func(l fileserver.Listening) { o.printListening(l, filesNamed(paths), b, time.Since(start)) }
 		sopts.OnDrain = func() {
 			fmt.Fprintln(o.stderr, "stopping: letting in-flight requests finish, and pulls between two requests")
 		}
 	}
 	return fileserver.Serve(ctx, b, reg, sopts)
+}
+
+// filesNamed names the files a command was given for messages: each of
+// up to three ("base.tar + delta.tar"), or the first and the last of
+// more (a bundle split in parts).
+func filesNamed(paths []string) string {
+	if len(paths) <= 3 {
+		return strings.Join(paths, " + ")
+	}
+	return fmt.Sprintf("%s … %s (%d files)", paths[0], paths[len(paths)-1], len(paths))
 }
 
 // printListening says what is served where, and the URLs to give the nodes.
