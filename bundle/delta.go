@@ -207,6 +207,18 @@ type ItemChange struct {
 	Bytes int64 `json:"bytes"`
 }
 
+// Locks returns the lock of each bundle Open was given, base first: one
+// for a bundle without deltas (or a delta opened alone), the base's and
+// each delta's for a base and its deltas. The last is Lock. Callers must
+// not modify them.
+func (b *Bundle) Locks() []*Lock {
+	out := make([]*Lock, len(b.layers))
+	for i, l := range b.layers {
+		out[i] = l.lock
+	}
+	return out
+}
+
 // Changes returns what the bundle, a delta, brings over its base; nil for
 // a whole bundle. See Changes.Exact for what it can tell when the delta
 // was opened alone. Cost: a walk over both locks.

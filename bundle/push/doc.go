@@ -24,6 +24,20 @@
 // one monolithic PUT read straight from the bundle file (no copy, no
 // temporary file); one broken in the middle is sent again from its start.
 //
+// # Deltas
+//
+// A delta bundle goes with its base, opened as one Bundle (bundle.Open(BASE,
+// DELTA)): the images of the new state are pushed, each blob read from
+// whichever file holds it. The repositories the earlier states' images
+// went to (under the same target) count as sources too: a blob that no
+// repository of the push holds is looked for there, one HEAD per
+// repository in turn, and mounted from the first that has it, so a blob
+// the registry got with the base's push is never sent again, even into a
+// repository the base had no image in. A delta opened without its base
+// (bundle.OpenOptions.NoBase) is pushed only when the registry holds
+// everything the delta lacks; otherwise Push refuses it before writing
+// anything (bundle.ErrWrongBase, naming the base).
+//
 // # Credentials
 //
 // Options.Auth, else the keychain (docker's config.json, as `docker login`

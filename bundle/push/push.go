@@ -81,7 +81,9 @@ type Result struct {
 // stop the others unless the failure is the registry's answer to every
 // request (credentials, permissions, a missing project, TLS): then Push
 // stops at once. It returns an *Error naming each failed image, or the
-// first such fatal error explained.
+// first such fatal error explained. A bundle lacking a blob or manifest
+// the registry needs (a delta opened without its base) is refused before
+// anything is written.
 func Push(ctx context.Context, b *bundle.Bundle, t Target, o Options) (*Result, error) {
 	if o.Jobs <= 0 {
 		o.Jobs = 4
@@ -97,7 +99,11 @@ func Push(ctx context.Context, b *bundle.Bundle, t Target, o Options) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	p := &pusher{b: b, t: t, o: o, units: units, log: o.Logger}
+	earlier, err := earlierRepos(t, b, units)
+	if err != nil {
+		return nil, err
+	}
+	p := &pusher{b: b, t: t, o: o, units: units, earlier: earlier, log: o.Logger}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -105,6 +111,9 @@ func Push(ctx context.Context, b *bundle.Bundle, t Target, o Options) (*Result, 
 		return nil, err
 	}
 	if err := p.plan(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.checkHeld(); err != nil {
 		return nil, err
 	}
 	res := p.summary()
@@ -153,6 +162,44 @@ func makeUnits(t Target, images []bundle.Image) ([]*unit, error) {
 	return units, nil
 }
 
+// earlierRepos maps each blob of the images in the locks before b's own
+// (a delta's base, and the deltas between) to the repositories of t those
+// images went to, when they were pushed there too: the places a blob the
+// push needs may be already, outside the repositories of the push. Those
+// of the push (units) are left out, since the plan asks each of them.
+func earlierRepos(t Target, b *bundle.Bundle, units []*unit) (map[digest.Digest][]name.Repository, error) {
+	locks := b.Locks()
+	out := map[digest.Digest][]name.Repository{}
+	ours := map[string]bool{}
+	for _, u := range units {
+		ours[u.repo.RepositoryStr()] = true
+	}
+	// The latest state first: its repositories are likeliest to be there.
+	for i := len(locks) - 2; i >= 0; i-- {
+		for _, img := range locks[i].Images {
+			for _, n := range img.Names {
+				repoName, _, ok := splitName(n)
+				if !ok {
+					continue // a damaged name in a base: nothing to look in
+				}
+				repo, err := t.Repository(repoName)
+				if err != nil {
+					return nil, err
+				}
+				if ours[repo.RepositoryStr()] {
+					continue
+				}
+				for _, bl := range img.Blobs() {
+					if !slices.ContainsFunc(out[bl.Digest], func(r name.Repository) bool { return r.RepositoryStr() == repo.RepositoryStr() }) {
+						out[bl.Digest] = append(out[bl.Digest], repo)
+					}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
 // splitName splits "repo/path:tag".
 func splitName(n string) (repo, tag string, ok bool) {
 	i := strings.LastIndexByte(n, ':')
@@ -170,9 +217,13 @@ type pusher struct {
 	units  []*unit
 	log    *slog.Logger
 	client *http.Client
+	// earlier maps blobs to the repositories outside the push that the
+	// earlier states of a delta went to (earlierRepos).
+	earlier map[digest.Digest][]name.Repository
 
-	// has records, per blob digest, the repositories of this push known
-	// to hold it (from the plan, then as uploads land).
+	// has records, per blob digest, the repositories of the target known
+	// to hold it (from the plan, then as uploads land): those of this
+	// push, and those of earlier states that the plan found holding it.
 	mu      sync.Mutex
 	has     map[digest.Digest][]name.Repository
 	sources map[digest.Digest]*source
@@ -225,6 +276,16 @@ func (p *pusher) connect(ctx context.Context) error {
 			scopes = append(scopes, s)
 		}
 	}
+	// Mounting from an earlier state's repository needs pull there.
+	pushScopes := len(scopes)
+	for _, repos := range p.earlier {
+		for _, r := range repos {
+			if s := r.Scope(transport.PullScope); !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	slices.Sort(scopes[pushScopes:]) // map order: keep the token request stable
 	rt, err := transport.NewWithContext(ctx, p.t.Registry, auth, inner, scopes)
 	if err != nil {
 		return p.explain(err, "connecting", nil)
@@ -279,6 +340,9 @@ func (p *pusher) plan(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	if err := p.planEarlier(ctx); err != nil {
+		return err
+	}
 	for _, u := range p.units {
 		// Keep the lock's order: tags as named, blobs config first.
 		slices.SortFunc(u.missingTags, func(a, b string) int { return slices.Index(u.tags, a) - slices.Index(u.tags, b) })
@@ -289,6 +353,98 @@ func (p *pusher) plan(ctx context.Context) error {
 		})
 	}
 	return nil
+}
+
+// planEarlier looks for each blob that no repository of the push holds in
+// the repositories the earlier states of a delta went to (p.earlier), in
+// turn until one holds it, Jobs blobs at a time; one found is mounted from
+// there instead of sent. A repository that does not answer 200 (absent,
+// or not readable with the credential) is passed over: the blob is then
+// sent, as it would be without it.
+func (p *pusher) planEarlier(ctx context.Context) error {
+	if len(p.earlier) == 0 {
+		return nil
+	}
+	var wanted []digest.Digest
+	for _, u := range p.units {
+		for _, bl := range u.missingBlobs {
+			if len(p.has[bl.Digest]) == 0 && len(p.earlier[bl.Digest]) > 0 && !slices.Contains(wanted, bl.Digest) {
+				wanted = append(wanted, bl.Digest)
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(p.o.Jobs)
+	for _, d := range wanted {
+		g.Go(func() error {
+			for _, repo := range p.earlier[d] {
+				ok, err := p.headBlob(gctx, repo, d)
+				if err != nil {
+					if gctx.Err() != nil {
+						return context.Cause(gctx)
+					}
+					p.log.Debug("not mountable", "blob", d, "repository", repo.RepositoryStr(), "err", err)
+					continue
+				}
+				if ok {
+					p.mu.Lock()
+					p.has[d] = append(p.has[d], repo)
+					p.mu.Unlock()
+					return nil
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// checkHeld makes sure the bundle holds every blob the plan says to send
+// and every manifest to send: a delta opened without its base
+// (bundle.OpenOptions.NoBase) lacks what only its base holds, which the
+// registry then must have already.
+func (p *pusher) checkHeld() error {
+	var lacking []string
+	seen := map[digest.Digest]bool{}
+	lack := func(img bundle.Image, d digest.Digest) {
+		if _, ok := p.b.BlobSize(d); !ok && !seen[d] {
+			seen[d] = true
+			lacking = append(lacking, fmt.Sprintf("%s of %s", d, img.Ref))
+		}
+	}
+	for _, u := range p.units {
+		for _, bl := range u.missingBlobs {
+			if len(p.has[bl.Digest]) == 0 {
+				lack(u.img, bl.Digest)
+			}
+		}
+		if len(u.missingTags) > 0 {
+			lack(u.img, u.img.Digest)
+		}
+	}
+	if len(lacking) == 0 {
+		return nil
+	}
+	more := ""
+	if len(lacking) > 3 {
+		more = fmt.Sprintf(" and %d more", len(lacking)-3)
+		lacking = lacking[:3]
+	}
+	what := fmt.Sprintf("%s needs blobs that neither it nor %s holds (%s%s)", p.b.Name(), p.t, strings.Join(lacking, ", "), more)
+	// The first bundle given names the base that is missing.
+	locks := p.b.Locks()
+	if base := locks[0].Base; base != nil {
+		file, deltas := "BASE.tar", p.b.Name()
+		if base.File != "" {
+			file = base.File
+		}
+		if len(locks) > 1 {
+			deltas = "… " + deltas
+		}
+		return fmt.Errorf("%w: %s: it is a delta given without its base (lock sha256:%s); give the base first: paimirror push %s %s %s",
+			bundle.ErrWrongBase, what, base.LockSHA256, file, deltas, p.t)
+	}
+	return fmt.Errorf("%w: %s; its lock names them: run paimirror verify on it", bundle.ErrCorrupt, what)
 }
 
 // summary counts the plan: the blobs to send are those no repository of
@@ -487,6 +643,9 @@ func (p *pusher) runUnit(ctx context.Context, u *unit, uploader map[digest.Diges
 	}
 	if err := g.Wait(); err != nil {
 		return err
+	}
+	if len(u.missingTags) == 0 {
+		return nil // a delta opened alone may lack a manifest its base holds
 	}
 	manifest, err := p.b.ReadBlob(u.img.Digest, maxManifest)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/spf13/cobra"
@@ -35,7 +36,7 @@ type pushOptions struct {
 func newPushCmd(g *globalOptions) *cobra.Command {
 	o := &pushOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "push BUNDLE [PART...] REGISTRY[/PREFIX]",
+		Use:   "push BUNDLE [PART...] [DELTA...] REGISTRY[/PREFIX]",
 		Short: "Copy a bundle's images into the lab's own registry (Harbor, registry, zot)",
 		Long: `Push copies every image of a bundle into a registry under its mirror names
 below PREFIX (for Harbor, PREFIX starts with the project): the bundle's
@@ -46,6 +47,12 @@ A blob the registry already has is not sent, and one that another repository
 of the push holds is mounted rather than sent, so each blob crosses the network
 once. A rerun sends only what is missing: nothing after a finished push.
 
+A delta bundle is pushed with its base, given first as to serve: every image
+of the delta's lock (the new state) goes to the registry, each blob read from
+whichever file holds it. After the base's own push only the delta's new
+blobs are sent; one the registry holds from that push is mounted, even into a
+repository the base had no image in. A delta alone is refused.
+
 Credentials come from docker's config.json (docker login), or --username with
 the password on standard input (--password-stdin). HTTPS is required unless
 --insecure (or http://REGISTRY) says the registry serves plain HTTP; --ca
@@ -55,7 +62,8 @@ Then install with: paimirror install --registry REGISTRY/PREFIX --mirror MIRROR`
 		Example: `  paimirror push openpai-v1.8.0.tar harbor.lab/openpai
   echo "$HARBOR_PASSWORD" | paimirror push openpai-v1.8.0.tar harbor.lab:8443/openpai --username 'robot$openpai' --password-stdin --ca lab-ca.pem
   paimirror push openpai-v1.8.0.tar 127.0.0.1:5000 --insecure --exclude devbox
-  paimirror push openpai-v1.8.0.tar harbor.lab/openpai --dry-run`,
+  paimirror push openpai-v1.8.0.tar harbor.lab/openpai --dry-run
+  paimirror push openpai-v1.8.0.tar delta.tar harbor.lab/openpai`,
 		Args: minArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPush(cmd.Context(), o, cmd.InOrStdin(), args[:len(args)-1], args[len(args)-1])
@@ -111,7 +119,7 @@ func runPush(ctx context.Context, o *pushOptions, stdin io.Reader, paths []strin
 
 	b, err := openBundle(paths)
 	if err != nil {
-		return err
+		return deltaAlone(err, paths, registry)
 	}
 	defer b.Close()
 	prog := newBuildProgress(o.globalOptions)
@@ -137,6 +145,34 @@ func runPush(ctx context.Context, o *pushOptions, stdin io.Reader, paths []strin
 			res.Pushed, res.Images, target, res.Images-res.Pushed, res.Uploaded, bundle.HumanSize(res.UploadedBytes), res.Mounted, res.Present)
 	}
 	return nil
+}
+
+// deltaAlone returns err, the refusal of the bundles paths, or when they
+// are a delta (and deltas over it) given without its base, a refusal that
+// says how to push them.
+func deltaAlone(err error, paths []string, registry string) error {
+	if !errors.Is(err, bundle.ErrWrongBase) {
+		return err
+	}
+	sa, serr := findSplits(paths)
+	if serr != nil {
+		return err
+	}
+	nb, nerr := bundle.OpenWith(bundle.OpenOptions{NoBase: true}, sa.Paths...)
+	if nerr != nil {
+		return err // another mistake than the base left out
+	}
+	defer nb.Close()
+	base := nb.Locks()[0].Base
+	if base == nil {
+		return err
+	}
+	file, named := "BASE.tar", ""
+	if base.File != "" {
+		file, named = base.File, ", file "+base.File
+	}
+	return fmt.Errorf("%w: %s is a delta bundle over the bundle whose lock is sha256:%s (manifest %s, built %s%s); it holds only the blobs that bundle lacks, and push sends every image of the new state: give the base first, as to serve and verify: paimirror push %s %s %s",
+		bundle.ErrWrongBase, paths[0], base.LockSHA256, base.Manifest, base.Created.Format(time.RFC3339), named, file, strings.Join(paths, " "), registry)
 }
 
 // readPassword reads one line from r, without its line ending.
