@@ -235,7 +235,7 @@ func (b *Bundle) checkChain(opts OpenOptions) error {
 			if base.File != "" {
 				file = base.File
 			}
-			return fmt.Errorf("%w: %s is a delta bundle over %s; it holds only what that bundle lacks: name its base first, e.g. paimirror serve %s %s",
+			return fmt.Errorf("%w: %s is a delta bundle over %s; it holds only what that bundle lacks: name its base first, as in 'paimirror serve %s %s' (verify, inspect and push take them the same way)",
 				ErrWrongBase, first.name(), base.describe(), file, first.name())
 		}
 		b.baseMissing = true
