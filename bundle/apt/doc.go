@@ -95,6 +95,9 @@
 //
 //	deb http://HOST:PORT{prefix} {suite} {components}
 //
+// SourcesLine writes such a line, refusing any word that would change it
+// or add another (whitespace, a newline, apt's '#', '"', '[' and ']').
+//
 // # Errors
 //
 // Sentinels are in errors.go; *SignatureError names the repository, the
@@ -108,7 +111,8 @@
 // Key) are not changed after parsing and are safe to share for reading.
 // Resolve works sequentially and does not change its indexes, so several
 // Resolve calls may share them. FetchMetadata is safe to call
-// concurrently; ByHashPath and DropDotSegments only build strings.
+// concurrently; ByHashPath, DropDotSegments and SourcesLine only build
+// strings.
 //
 // Libraries here never print: they return data and log through an
 // optional *slog.Logger.

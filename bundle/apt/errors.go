@@ -37,6 +37,10 @@ var (
 	// the limit (FetchOptions.MaxIndexSize, DefaultMaxIndexSize), or a
 	// signed metadata file is larger than it.
 	ErrTooLarge = errors.New("too large")
+	// ErrSourcesLine means a sources line cannot be written as asked: a
+	// word is empty or holds what would change the line's meaning (see
+	// SourcesLine).
+	ErrSourcesLine = errors.New("bad sources line")
 )
 
 // SyntaxError reports input that does not parse.

@@ -2,6 +2,7 @@ package files
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/bundle"
+	"github.com/paimirror/paimirror/bundle/apt"
 )
 
 type imageRow struct {
@@ -53,23 +55,33 @@ type aptRow struct {
 
 // aptLine is an apt sources line without the mirror's address.
 type aptLine struct {
-	// Options is "[arch=amd64]", or "" for no architectures.
-	Options string
+	// Repository is the repository's name, for the comment that stands
+	// in for a line that cannot be written.
+	Repository string
+	// Options are the line's options: arch= with the architectures, or
+	// none.
+	Options []apt.SourceOption
 	// Prefix is the repository's mirror path.
 	Prefix string
-	// Rest is the suite and the components, "bionic main universe", or
-	// "./" for a flat repository.
-	Rest string
+	// Suite and Components are "bionic" and "main universe", or
+	// apt.FlatSuite and none for a flat repository.
+	Suite      string
+	Components []string
 }
 
 // Text returns the sources line for the mirror at base
-// ("http://HOST:PORT"): "deb [arch=amd64] BASE/PREFIX SUITE COMPONENTS".
+// ("http://HOST:PORT"): "deb [arch=amd64] BASE/PREFIX SUITE COMPONENTS",
+// as apt.SourcesLine writes it. Where that refuses (a word of the
+// bundle's apt record, or base, holds whitespace or what else would
+// change the line), it returns a comment saying so instead, so that the
+// page and the config to paste never carry a line the bundle's record
+// smuggled in.
 func (l aptLine) Text(base string) string {
-	parts := []string{"deb"}
-	if l.Options != "" {
-		parts = append(parts, l.Options)
+	line, err := apt.SourcesLine(base+l.Prefix, l.Suite, l.Components, l.Options...)
+	if err != nil {
+		return fmt.Sprintf("# apt repository %q has no sources line: %v (the bundle's apt record is not one paimirror writes: build the bundle again)", l.Repository, err)
 	}
-	return strings.Join(append(parts, base+l.Prefix, l.Rest), " ")
+	return line
 }
 
 // aptRows prepares the bundle's apt repositories for the index page, once.
@@ -78,15 +90,15 @@ func aptRows(sum bundle.Summary) []aptRow {
 	for _, r := range sum.Apt {
 		row := aptRow{Name: r.Name, Target: r.Target, Size: bundle.HumanSize(r.Size), KeyPath: r.KeyPath, URL: r.URL, Prefix: r.Prefix,
 			Debs: len(r.Packages), Sources: r.Sources}
-		opts := ""
+		var opts []apt.SourceOption
 		if len(r.Architectures) > 0 {
-			opts = "[arch=" + strings.Join(r.Architectures, ",") + "]"
+			opts = []apt.SourceOption{{Name: "arch", Value: strings.Join(r.Architectures, ",")}}
 		}
 		for _, suite := range r.Suites {
-			row.Lines = append(row.Lines, aptLine{Options: opts, Prefix: r.Prefix, Rest: strings.Join(append([]string{suite}, r.Components...), " ")})
+			row.Lines = append(row.Lines, aptLine{Repository: r.Name, Options: opts, Prefix: r.Prefix, Suite: suite, Components: r.Components})
 		}
 		if r.Flat {
-			row.Lines = append(row.Lines, aptLine{Options: opts, Prefix: r.Prefix, Rest: "./"})
+			row.Lines = append(row.Lines, aptLine{Repository: r.Name, Options: opts, Prefix: r.Prefix, Suite: apt.FlatSuite})
 		}
 		out = append(out, row)
 	}

@@ -8,7 +8,9 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"unicode"
 
+	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/manifests/shell"
 )
 
@@ -42,7 +44,7 @@ const aptPlaceholder = `# paimirror install points apt at its mirror: see ` + Ap
 `
 
 // FlatSuite is the suite of a flat repository's sources line, "deb URL ./".
-const FlatSuite = "./"
+const FlatSuite = apt.FlatSuite
 
 // AptRepository is one apt repository the mirror serves (an apt entry of
 // the bundle's lock).
@@ -133,25 +135,42 @@ func (m Mirror) base(prefix string) string { return m.scheme() + "://" + m.Addr 
 
 // renderAptSources returns the sources list for a machine of target: one
 // "deb [arch=...] URL SUITE COMPONENTS" line per suite of every
-// repository with Sources, in the bundle's order; "" when there is none.
-func renderAptSources(a *Apt, target string, m Mirror) string {
+// repository with Sources, in the bundle's order, each as
+// apt.SourcesLine writes it; "" when there is none. A word of a
+// repository or the mirror's address that would change a line or add one
+// (whitespace, a newline, apt's comment and quoting characters) is an
+// error wrapping apt.ErrSourcesLine that names the repository (or the
+// mirror address, which the comment on top names too), and nothing is
+// returned.
+func renderAptSources(a *Apt, target string, m Mirror) (string, error) {
 	repos := a.repositories(target, true)
 	if len(repos) == 0 {
-		return ""
+		return "", nil
+	}
+	// The comment names them too: it must stay one line.
+	for _, w := range [][2]string{{"mirror address", m.Addr}, {"target", target}} {
+		if strings.ContainsFunc(w[1], unicode.IsControl) {
+			return "", fmt.Errorf("%w: the %s %q holds a control character", apt.ErrSourcesLine, w[0], w[1])
+		}
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Written by paimirror install: the apt repositories of the mirror %s for %s.\n", m.Addr, target)
 	fmt.Fprintf(&b, "# The original sources are kept in %s/; paimirror install --restore-apt puts them back.\n", AptBackupDir)
 	for _, r := range repos {
-		opts := ""
+		var opts []apt.SourceOption
 		if len(r.Architectures) > 0 {
-			opts = "[arch=" + strings.Join(r.Architectures, ",") + "] "
+			opts = []apt.SourceOption{{Name: "arch", Value: strings.Join(r.Architectures, ",")}}
 		}
 		for _, s := range r.Suites {
-			fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("deb %s%s %s %s", opts, m.base(r.Prefix), s, strings.Join(r.Components, " ")), " "))
+			line, err := apt.SourcesLine(m.base(r.Prefix), s, r.Components, opts...)
+			if err != nil {
+				return "", fmt.Errorf("apt repository %s: %w", r.Name, err)
+			}
+			b.WriteString(line)
+			b.WriteByte('\n')
 		}
 	}
-	return b.String()
+	return b.String(), nil
 }
 
 // disabledTargets are the apt index targets (Acquire::IndexTargets) that
@@ -349,7 +368,10 @@ func prepareApt(ctx context.Context, c *Client, a *Apt, opts PrepareOptions) (*A
 		return nil, err
 	}
 	r := &AptResult{Target: target}
-	sources := renderAptSources(a, target, opts.Mirror)
+	sources, err := renderAptSources(a, target, opts.Mirror)
+	if err != nil {
+		return r, fmt.Errorf("node %s: writing apt's sources: %w (the mirror address and the bundle's apt record must be plain words)", n.Name, err)
+	}
 	if sources == "" {
 		r.Skipped = fmt.Sprintf("the bundle has no apt repository for %s; apt is left as it is", target)
 		return r, nil

@@ -68,7 +68,7 @@ func TestRenderAptSources(t *testing.T) {
 		{"no repository", "ubuntu-16.04", Mirror{Addr: "10.0.0.1:5000"}, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := renderAptSources(a, tc.target, tc.m)
+			got := mustAptSources(t, a, tc.target, tc.m)
 			if tc.want == nil {
 				if got != "" {
 					t.Errorf("got %q, want none", got)
@@ -221,7 +221,7 @@ func TestAptScripts(t *testing.T) {
 	const mirror = "10.0.0.1:5000"
 	m := Mirror{Addr: mirror}
 	a := testApt("amd64")
-	sources := strings.TrimRight(renderAptSources(a, "ubuntu-18.04", m), "\n")
+	sources := strings.TrimRight(mustAptSources(t, a, "ubuntu-18.04", m), "\n")
 	conf := strings.TrimRight(renderAptConf(m), "\n")
 	prepare := prepareAptScript(mirror, sources, conf, "")
 	original := map[string]string{
@@ -520,7 +520,7 @@ func TestPrepareApt(t *testing.T) {
 	}
 
 	// The files as the master sees them, and as its overlay holds them.
-	want := renderAptSources(a, "ubuntu-18.04", opts.Mirror)
+	want := mustAptSources(t, a, "ubuntu-18.04", opts.Mirror)
 	if s := master.run(t, keys, "cat "+AptSourcesPath); s != want {
 		t.Errorf("sources:\n%s\nwant\n%s", s, want)
 	}

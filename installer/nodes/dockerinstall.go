@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/manifests/shell"
 )
 
@@ -37,14 +38,33 @@ func (a *Apt) dockerRepository(target string) *AptRepository {
 // the version it holds, from the mirror: with its own source list (r's
 // first suite, signed by r's key from the mirror, plus paimirror's own
 // list for dependencies) and its own lists directory, so the machine's apt
-// state is not touched. extra are more apt-get install options.
-func installDockerScript(m Mirror, r AptRepository, extra []string) string {
+// state is not touched. extra are more apt-get install options. The
+// sources line is apt.SourcesLine's, in shell double quotes (only the
+// keyring's "$t" is expanded); a word that would change it, or that holds
+// a backslash, is an error wrapping apt.ErrSourcesLine, and there is no
+// script.
+func installDockerScript(m Mirror, r AptRepository, extra []string) (string, error) {
 	base := m.scheme() + "://" + m.Addr
-	opts := ""
-	if len(r.Architectures) > 0 {
-		opts = "arch=" + strings.Join(r.Architectures, ",") + " "
+	// sh's echo (dash's) reads backslashes as escapes, bash's does not.
+	for _, w := range slices.Concat([]string{base + r.Prefix, r.Suites[0]}, r.Components, r.Architectures) {
+		if strings.Contains(w, `\`) {
+			return "", fmt.Errorf("apt repository %s: %w: %q holds a backslash, which sh's echo does not keep", r.Name, apt.ErrSourcesLine, w)
+		}
 	}
-	line := strings.TrimRight(fmt.Sprintf("deb [%ssigned-by=$t/docker.asc] %s%s %s %s", opts, base, r.Prefix, r.Suites[0], strings.Join(r.Components, " ")), " ")
+	var opts []apt.SourceOption
+	if len(r.Architectures) > 0 {
+		opts = append(opts, apt.SourceOption{Name: "arch", Value: dquoted(strings.Join(r.Architectures, ","))})
+	}
+	opts = append(opts, apt.SourceOption{Name: "signed-by", Value: "$t/docker.asc"})
+	components := make([]string, len(r.Components))
+	for i, c := range r.Components {
+		components[i] = dquoted(c)
+	}
+	line, err := apt.SourcesLine(dquoted(base+r.Prefix), dquoted(r.Suites[0]), components, opts...)
+	if err != nil {
+		return "", fmt.Errorf("apt repository %s: %w", r.Name, err)
+	}
+	key := shell.Quote(base + r.KeyPath)
 	fetchCA, wgetCA := "", ""
 	if m.TLS && len(m.CA) > 0 {
 		fetchCA, wgetCA = " --cacert "+AptCAPath, " --ca-certificate="+AptCAPath
@@ -54,15 +74,32 @@ func installDockerScript(m Mirror, r AptRepository, extra []string) string {
 if command -v docker >/dev/null 2>&1; then echo present; exit 0; fi
 t=$(mktemp -d); trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/lists/partial" "$t/parts"
-curl -fsS%s -o "$t/docker.asc" '%s%s' 2>/dev/null || wget -q%s -O "$t/docker.asc" '%s%s'
+curl -fsS%s -o "$t/docker.asc" %s 2>/dev/null || wget -q%s -O "$t/docker.asc" %s
 echo "%s" > "$t/parts/docker.list"
 if [ -e %s ]; then cp %s "$t/parts/"; fi
 set -- -q -o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$t/parts" -o Dir::State::Lists="$t/lists"
 apt-get "$@" update
 DEBIAN_FRONTEND=noninteractive apt-get "$@" -y %s install %s
 echo installed
-`, fetchCA, base, r.KeyPath, wgetCA, base, r.KeyPath, line, AptSourcesPath, AptSourcesPath,
+`, fetchCA, key, wgetCA, key, line, AptSourcesPath, AptSourcesPath,
 		strings.Join(extra, " "), shell.Join(r.Packages...))
+	return b.String(), nil
+}
+
+// dquoted escapes s for the inside of shell double quotes: a backslash
+// before each \, $, ` and ", so that the shell reads back s and expands
+// nothing in it.
+func dquoted(s string) string {
+	if !strings.ContainsAny(s, "\\$`\"") {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\$`\"", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
 	return b.String()
 }
 
@@ -101,7 +138,11 @@ func ensureDocker(ctx context.Context, c *Client, a *Apt, target string, opts Pr
 	if _, _, err := c.Run(ctx, "command -v docker", RunOptions{}); err == nil {
 		return nil, nil
 	}
-	out, errb, err := runApt(ctx, c, installDockerScript(opts.Mirror, *r, opts.aptInstallArgs)+" 2>&1", opts)
+	script, err := installDockerScript(opts.Mirror, *r, opts.aptInstallArgs)
+	if err != nil {
+		return nil, fmt.Errorf("node %s: installing docker from the mirror: %w (the mirror address and the bundle's apt record must be plain words)", c.node.Name, err)
+	}
+	out, errb, err := runApt(ctx, c, script+" 2>&1", opts)
 	if err != nil {
 		var se *SudoError
 		if errors.As(err, &se) {
