@@ -7,6 +7,7 @@ package main
 //	BenchmarkBuildLink/cut/paimirror       vs  BenchmarkBuildLink/cut/crane
 //	BenchmarkBuildLink/throttle/paimirror  vs  BenchmarkBuildLink/throttle/crane
 //	BenchmarkBuildLink/clean/paimirror     vs  BenchmarkBuildLink/clean/crane
+//	                                       and BenchmarkBuildLink/clean/floor
 //	BenchmarkBuildLink/resume/paimirror    vs  BenchmarkBuildLink/resume/crane
 //
 // The links are toxiproxy v2.5.0 (bundle/bundletest/badlink), whose toxics
@@ -23,7 +24,10 @@ package main
 //   - clean: the default selection of the embedded manifest (its 45
 //     images, each two random 8 MiB layers under its upstream name),
 //     straight from the registry, no toxiproxy. Compared: paimirror's time
-//     over crane's (goal ≤ 0.8).
+//     over crane's (goal ≤ 0.8). A third side, floor (benchLinkFloor),
+//     is the least a pull that verifies and syncs what it fetched takes
+//     here: its time over crane's says how far below crane this machine's
+//     network and disk let any durable pull go.
 //   - resume: one image of three 128 MiB layers; every connection paced at
 //     32 MB/s. The pull is killed with SIGKILL once a third of the bytes
 //     have arrived, then run again to the end in the same place. Reported:
@@ -64,10 +68,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -88,6 +95,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sys/unix"
 
 	"github.com/paimirror/paimirror/bundle/bundletest/badlink"
 	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
@@ -132,6 +141,9 @@ type linkFixture struct {
 	// their sum, what a pull must fetch.
 	blobs  map[string]int64
 	unique int64
+	// repos maps every blob's digest to a repository of the registry
+	// that holds it ("<upstream registry>/<repository>").
+	repos map[string]string
 	// manifest is a paimirror manifest file naming the images.
 	manifest string
 }
@@ -198,6 +210,7 @@ func BenchmarkBuildLink(b *testing.B) {
 		{"clean", []linkSide{
 			{"paimirror", func(b *testing.B) { benchLinkBuild(b, bin, reg, clean, reg.Host, false) }},
 			{"crane", func(b *testing.B) { benchLinkCrane(b, crane, clean, reg.Host, false) }},
+			{"floor", func(b *testing.B) { benchLinkFloor(b, clean, reg.Host) }},
 		}},
 		{"resume", []linkSide{
 			{"paimirror", func(b *testing.B) { benchLinkResume(b, reg, resume, buildSide(bin, resume, resumePx.Addr())) }},
@@ -239,7 +252,7 @@ func benchImages(prefix string, n int) []linkImage {
 // these sizes), four at a time, and writes a manifest naming them.
 func pushLinkFixture(b *testing.B, reg *badlink.Reg, dir, label string, images []linkImage, layers int, size int64) *linkFixture {
 	b.Helper()
-	fx := &linkFixture{images: images, blobs: map[string]int64{}}
+	fx := &linkFixture{images: images, blobs: map[string]int64{}, repos: map[string]string{}}
 	var mu sync.Mutex
 	work := make(chan linkImage)
 	errs := make([]error, 4)
@@ -260,6 +273,7 @@ func pushLinkFixture(b *testing.B, reg *badlink.Reg, dir, label string, images [
 				mu.Lock()
 				for d, n := range blobs {
 					fx.blobs[d] = n
+					fx.repos[d] = im.registry + "/" + im.repository
 				}
 				mu.Unlock()
 			}
@@ -509,6 +523,87 @@ func benchLinkCrane(b *testing.B, bin string, fx *linkFixture, host string, cut 
 	if cut {
 		b.ReportMetric(float64(ok)/float64(ops), "ok")
 	}
+}
+
+// benchLinkFloor is what the clean link allows any pull that verifies and
+// keeps what it fetched: the fixture's blobs, nothing else (no manifests,
+// no resume state, no archive), by as many connections at once as a build
+// uses (4), each blob hashed as it arrives and written at its own place in
+// one file in 1 MiB writes, the writeback of each started at once, and the
+// file synced before the clock stops. It is the baseline that says how close the
+// build comes to this machine's network and disk.
+func benchLinkFloor(b *testing.B, fx *linkFixture, host string) {
+	digests := slices.Sorted(maps.Keys(fx.blobs))
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 8}}
+	for b.Loop() {
+		b.StopTimer()
+		path := filepath.Join(b.TempDir(), "blobs")
+		b.StartTimer()
+		if err := floorPull(client, fx, digests, host, path); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		os.Remove(path)
+		b.StartTimer()
+	}
+}
+
+// floorPull fetches the blobs digests of fx from host into the file path,
+// 4 at a time, each at the next free offset, checks every digest, and
+// syncs the file.
+func floorPull(client *http.Client, fx *linkFixture, digests []string, host, path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	offs := make([]int64, len(digests))
+	var end int64
+	for i, d := range digests {
+		offs[i], end = end, end+fx.blobs[d]
+	}
+	var g errgroup.Group
+	g.SetLimit(4)
+	for i, d := range digests {
+		g.Go(func() error {
+			resp, err := client.Get("http://" + host + "/v2/" + fx.repos[d] + "/blobs/" + d)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				return fmt.Errorf("GET %s: %s", d, resp.Status)
+			}
+			h := sha256.New()
+			buf := make([]byte, 1<<20)
+			off := offs[i]
+			for {
+				n, err := io.ReadFull(resp.Body, buf)
+				if n > 0 {
+					h.Write(buf[:n])
+					if _, err := f.WriteAt(buf[:n], off); err != nil {
+						return err
+					}
+					unix.SyncFileRange(int(f.Fd()), off, int64(n), unix.SYNC_FILE_RANGE_WRITE)
+					off += int64(n)
+				}
+				if err == io.EOF || err == io.ErrUnexpectedEOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if got, n := "sha256:"+hex.EncodeToString(h.Sum(nil)), off-offs[i]; got != d || n != fx.blobs[d] {
+				return fmt.Errorf("blob %s: %d bytes hashing to %s", d, n, got)
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return f.Sync()
 }
 
 func lastLine(s string) string {
