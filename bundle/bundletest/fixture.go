@@ -208,37 +208,48 @@ func removeStale() {
 	}
 }
 
-// Damage flips one byte in the middle of blob d's data in the bundle file
-// at path (closed), as a disk error or a bad copy would, and returns the
-// bundle opened again (closed when t ends). The tar and the lock stay
-// well formed, so only hashing the blob finds the damage.
-func Damage(t testing.TB, path string, d digest.Digest) *bundle.Bundle {
-	t.Helper()
+// FlipByte flips one byte in the middle of blob d's data in the bundle
+// file at path (not open for writing elsewhere), as a disk error or a bad
+// copy would. The tar and the lock stay well formed, so only hashing the
+// blob finds the damage.
+func FlipByte(path string, d digest.Digest) error {
 	b, err := bundle.Open(path)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	sr, err := b.Blob(d)
+	b.Close()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	_, off, _ := sr.Outer()
 	at := off + sr.Size()/2
-	b.Close()
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer f.Close()
 	one := make([]byte, 1)
 	if _, err := f.ReadAt(one, at); err != nil {
-		t.Fatal(err)
+		f.Close()
+		return err
 	}
 	one[0] ^= 0xff
 	if _, err := f.WriteAt(one, at); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Damage flips a byte of blob d in the bundle file at path (FlipByte) and
+// returns the bundle opened again (closed when t ends).
+func Damage(t testing.TB, path string, d digest.Digest) *bundle.Bundle {
+	t.Helper()
+	if err := FlipByte(path, d); err != nil {
 		t.Fatal(err)
 	}
-	if b, err = bundle.Open(path); err != nil {
+	b, err := bundle.Open(path)
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { b.Close() })

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opencontainers/go-digest"
 	"github.com/rogpeppe/go-internal/testscript"
 	"go.yaml.in/yaml/v3"
 
@@ -159,25 +160,15 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 	path := ts.MkAbs(args[0])
 	b, err := bundle.Open(path)
 	ts.Check(err)
-	var off int64
+	var largest digest.Digest
 	var size int64
 	for _, d := range b.Digests() {
-		r, _ := b.Blob(d)
-		if r.Size() > size {
-			_, base, _ := r.Outer()
-			off, size = base, r.Size()
+		if n, _ := b.BlobSize(d); n > size {
+			largest, size = d, n
 		}
 	}
 	b.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	ts.Check(err)
-	defer f.Close()
-	buf := make([]byte, 1)
-	_, err = f.ReadAt(buf, off+size/2)
-	ts.Check(err)
-	buf[0] ^= 0xff
-	_, err = f.WriteAt(buf, off+size/2)
-	ts.Check(err)
+	ts.Check(bundletest.FlipByte(path, largest))
 }
 
 // cmdTruncate cuts a file to N bytes less: truncate FILE N

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,35 +51,6 @@ func metricSamples(t *testing.T, addr string) map[string]float64 {
 	return out
 }
 
-// damageBlob flips one byte in the middle of a blob in the bundle file.
-func damageBlob(t *testing.T, path string, d digest.Digest) {
-	t.Helper()
-	b, err := bundle.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sr, err := b.Blob(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, off, _ := sr.Outer()
-	at := off + sr.Size()/2
-	b.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	one := make([]byte, 1)
-	if _, err := f.ReadAt(one, at); err != nil {
-		t.Fatal(err)
-	}
-	one[0] ^= 0xff
-	if _, err := f.WriteAt(one, at); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // TestServeBlobs pulls blobs from a real paimirror serve, one of them
 // damaged in the bundle: the whole ones arrive whole (GET, Range, HEAD),
 // the damaged one never does, and /metrics and the access log count every
@@ -101,7 +71,9 @@ func TestServeBlobs(t *testing.T) {
 	if good.Digest == bad.Digest {
 		t.Fatal("the first image has one layer")
 	}
-	damageBlob(t, path, bad.Digest)
+	if err := bundletest.FlipByte(path, bad.Digest); err != nil {
+		t.Fatal(err)
+	}
 	addr := freeAddr(t)
 	_, log := startServe(t, path, "--addr", addr, "--access-log")
 	repo, _, _ := strings.Cut(img.Names[0], ":")
