@@ -28,13 +28,38 @@ func (b *Bundle) MarkGood(d digest.Digest) { b.good.Store(d, struct{}{}) }
 
 // CheckBlob makes sure blob d's bytes in the bundle match d. Unless d is
 // already Good, it reads the blob whole from the file and hashes it (one
-// read of its bytes; concurrent first calls each read it), and records a
-// match. A mismatch is a *DamagedError (which wraps ErrCorrupt) and is
-// not remembered: every later call hashes again and fails
-// again. A blob the bundle does not hold is an error wrapping ErrNotFound;
-// a failed read returns the read's error.
+// read of its bytes), and records a match. Callers that ask for the same
+// blob while it is being hashed wait for that one reading and get its
+// answer: a file that every node fetches at once is read once. A
+// mismatch is a *DamagedError (which wraps ErrCorrupt) and is not
+// remembered: a later call hashes again and fails again. A blob the
+// bundle does not hold is an error wrapping ErrNotFound; a failed read
+// returns the read's error.
 func (b *Bundle) CheckBlob(d digest.Digest) error {
 	if b.Good(d) {
+		return nil
+	}
+	c := &checking{done: make(chan struct{})}
+	if v, loaded := b.checking.LoadOrStore(d, c); loaded {
+		first := v.(*checking)
+		<-first.done
+		return first.err
+	}
+	c.err = b.hashBlob(d)
+	b.checking.Delete(d)
+	close(c.done)
+	return c.err
+}
+
+// checking is one CheckBlob reading a blob, which others wait for.
+type checking struct {
+	done chan struct{} // closed when err is set
+	err  error
+}
+
+// hashBlob reads blob d whole, hashes it, and marks it Good on a match.
+func (b *Bundle) hashBlob(d digest.Digest) error {
+	if b.Good(d) { // checked while this call waited to start
 		return nil
 	}
 	sr, err := b.Blob(d)
@@ -44,6 +69,7 @@ func (b *Bundle) CheckBlob(d digest.Digest) error {
 	if err := d.Validate(); err != nil {
 		return fmt.Errorf("blob %s: %w", d, err)
 	}
+	b.hashings.Add(1)
 	h := d.Algorithm().Hash()
 	if _, err := io.Copy(h, sr); err != nil {
 		return fmt.Errorf("reading blob %s from %s: %w", d, b.Name(), err)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/opencontainers/go-digest"
@@ -43,6 +44,11 @@ type Bundle struct {
 	// good holds the digests of blobs hashed whole from this Bundle's
 	// file(s) and found to match (see CheckBlob).
 	good sync.Map
+	// checking holds the CheckBlob in progress for each digest
+	// (*checking), which other callers for it wait for.
+	checking sync.Map
+	// hashings counts CheckBlob's reads of a blob, for tests.
+	hashings atomic.Int64
 }
 
 // layer is one whole bundle of those Open was given: a bundle, or a

@@ -202,8 +202,10 @@ func (d *bundleDriver) GetContent(ctx context.Context, p string) ([]byte, error)
 //     local disk, before the first byte goes out. A damaged blob fails
 //     with ErrDamaged and nothing of it is served.
 //
-// Concurrent first reads of one blob each hash it. A damaged blob is not
-// remembered: every attempt to serve it is checked, fails and is logged.
+// Concurrent first reads of one blob from offset 0 each hash what they
+// stream; those from another offset share one reading of it
+// (bundle.Bundle.CheckBlob). A damaged blob is not remembered: every
+// attempt to serve it is checked, fails and is logged.
 func (d *bundleDriver) Reader(ctx context.Context, p string, offset int64) (io.ReadCloser, error) {
 	n, err := d.find(p)
 	if err != nil {
