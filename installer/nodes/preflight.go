@@ -365,8 +365,7 @@ func preflightNode(ctx context.Context, n Node, auth Auth, keys *HostKeys, check
 	err = c.CheckSudo(sctx)
 	cancel()
 	if err != nil {
-		add(checks[1], problem(err.Error(), fmt.Sprintf("let %s sudo with its password on %s: as root run `visudo -f /etc/sudoers.d/%s` and add `%s ALL=(ALL) ALL`",
-			auth.User, n.Name, auth.User, auth.User)))
+		add(checks[1], problem(err.Error(), sudoFix(auth.User, n.Name)))
 	} else {
 		p.sudo = true
 		add(checks[1], pass("sudo works"))
@@ -424,6 +423,22 @@ func runCheck(ctx context.Context, id string, p *probe) outcome {
 		return checkApt(ctx, p)
 	}
 	return problem("unknown check "+id, "")
+}
+
+// sudoFix says how to let user sudo on node, with the command to run
+// there; user is one word of it (shell.Word: config.yaml's user may hold
+// anything).
+func sudoFix(user, node string) string {
+	return fmt.Sprintf("let %s sudo with its password on %s: as root run `visudo -f %s` and add `%s ALL=(ALL) ALL`",
+		user, node, shell.Word("/etc/sudoers.d/"+user), user)
+}
+
+// mirrorFix says how to make the mirror m reachable from node, with a
+// command to try there whose URL is one word (shell.Word: the address
+// may hold shell syntax, or brackets).
+func mirrorFix(m Mirror, node string) string {
+	return fmt.Sprintf("make %s reachable from %s: is paimirror serve running there, is that the address the nodes use, does a firewall block port %s? (try `curl %s` on the node)",
+		m.Addr, node, portOf(m.Addr), shell.Word(m.scheme()+"://"+m.Addr+"/v2/"))
 }
 
 func dialFix(n Node, err error) string {
@@ -804,8 +819,7 @@ else
   echo "no curl, wget or bash to reach the mirror with" >&2; exit 12
 fi`, shell.Quote(base), shell.Quote(p.opts.MirrorFile), shell.Quote(host), shell.Quote(port), shell.Quote(map[bool]string{true: "yes", false: "no"}[m.TLS]))
 	out, errb, err := p.fetchMirror(ctx, script)
-	fix := fmt.Sprintf("make %s reachable from %s: is paimirror serve running there, is that the address the nodes use, does a firewall block port %s? (try `curl %s/v2/` on the node)",
-		m.Addr, p.n.Name, port, base)
+	fix := mirrorFix(m, p.n.Name)
 	var ce *CommandError
 	if errors.As(err, &ce) {
 		msg := strings.TrimSpace(errb)

@@ -317,7 +317,7 @@ func checkRegistryReach(ctx context.Context, p *probe) outcome {
 	var ce *CommandError
 	if errors.As(err, &ce) && ce.Status == 12 {
 		return outcome{soft: true, detail: "not checked: no curl on the node",
-			fix: "sudo apt-get install -y curl on " + p.n.Name + " for this check, or try `docker pull " + probeOr(reg) + "` there"}
+			fix: "sudo apt-get install -y curl on " + p.n.Name + " for this check, or try " + pullTry(reg) + " there"}
 	}
 	if err != nil {
 		return problem("checking the registry failed: "+firstLines(string(errb)+" "+err.Error(), 2), "")
@@ -340,7 +340,7 @@ func checkRegistryReach(ctx context.Context, p *probe) outcome {
 	if err != nil {
 		port = map[bool]string{true: "80", false: "443"}[reg.Insecure]
 	}
-	try := fmt.Sprintf("(try `curl -v %s/v2/` on the node)", base)
+	try := curlTry(reg)
 
 	switch {
 	case rc != 0 && slices.Contains(curlUnreachable, rc):
@@ -403,6 +403,18 @@ func credentialsFix(reg *Registry) string {
 		return "the registry's project is private: give --registry-username (and its password) of an account that may pull from it (Harbor: a project member or a robot account)"
 	}
 	return fmt.Sprintf("check --registry-username (%s) and its password: an account of %s that may pull from the project (Harbor: a project member or a robot account)", reg.Username, reg.Host)
+}
+
+// curlTry is the hint to ask the registry's API with curl on the node;
+// the URL is one word (shell.Word: validate lets "$(...)" through).
+func curlTry(reg *Registry) string {
+	return fmt.Sprintf("(try `curl -v %s` on the node)", shell.Word(reg.scheme()+"://"+reg.Host+"/v2/"))
+}
+
+// pullTry is the hint to pull the probe image (or an image of the
+// registry) with docker on the node, the image one word (shell.Word).
+func pullTry(reg *Registry) string {
+	return "`docker pull " + shell.Word(probeOr(reg)) + "`"
 }
 
 // probeOr returns the probe image, or the registry's host.

@@ -3,8 +3,11 @@ package patch
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"regexp"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 var (
@@ -45,9 +48,10 @@ type envPatch struct {
 
 // patchEnvironment rewrites environment.sh: the kubespray clone becomes a
 // download of the same tree from the mirror (with curl, wget or python3),
-// and every pip install gets the mirror's index. Lines it wrote before
-// (also the curl-only download of earlier versions) are repointed, so a
-// second run with the same mirror changes nothing.
+// and every pip install gets the mirror's index, each option value one
+// shell word (shell.Word). Lines it wrote before (also the curl-only
+// download of earlier versions) are repointed, so a second run with the
+// same mirror changes nothing.
 func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 	var warnings []string
 	lines := strings.SplitAfter(string(data), "\n")
@@ -67,12 +71,12 @@ func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 			}
 		}
 		if p.pipIndex != "" && pipInstall.MatchString(body) && !strings.HasPrefix(strings.TrimSpace(body), "#") {
-			opt := " --index-url " + p.pipIndex
+			opt := " --index-url " + shell.Word(p.pipIndex)
 			if p.trustedHost != "" {
-				opt += " --trusted-host " + p.trustedHost
+				opt += " --trusted-host " + shell.Word(p.trustedHost)
 			}
 			if p.cert != "" {
-				opt += " --cert " + p.cert
+				opt += " --cert " + shell.Word(p.cert)
 			}
 			body = pipIndexOpt.ReplaceAllString(body, "")
 			loc := pipInstall.FindStringIndex(body)
@@ -87,4 +91,16 @@ func patchEnvironment(name string, data []byte, p envPatch) ([]byte, []string) {
 		return data, warnings
 	}
 	return out, warnings
+}
+
+// pipTrustedHost returns the host of mirror (HOST or HOST:PORT; an IPv6
+// address in brackets) for pip's --trusted-host: without the port, and
+// an IPv6 address without brackets, which both pip 9 (Ubuntu 18.04's,
+// comparing host names) and later pips (which add the brackets back)
+// match against the index URL's host.
+func pipTrustedHost(mirror string) string {
+	if h, _, err := net.SplitHostPort(mirror); err == nil {
+		return h
+	}
+	return strings.Trim(mirror, "[]")
 }

@@ -304,7 +304,7 @@ func Plan(paiDir string, opts Options) (*Result, error) {
 	if opts.PipIndex != "" {
 		ep.pipIndex = scheme + "://" + opts.Mirror + opts.PipIndex
 		if scheme == "http" {
-			ep.trustedHost, _, _ = strings.Cut(opts.Mirror, ":")
+			ep.trustedHost = pipTrustedHost(opts.Mirror)
 		} else {
 			// pip trusts its own certifi bundle, not the system's, to which
 			// prepare adds the mirror's CA.

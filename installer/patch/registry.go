@@ -22,9 +22,10 @@ type Registry struct {
 	// Prefix is REGISTRY[/PREFIX] as docker names images, without a
 	// scheme and without a trailing slash: "harbor.lab/openpai",
 	// "10.0.0.5:5000". The host is one docker reads as a registry (a
-	// dot, a port or "localhost"), not Docker Hub; each path element
-	// follows the distribution grammar (lowercase letters and digits,
-	// separated by '.', '_', '__' or '-'). Required.
+	// dot, a port or "localhost"), neither Docker Hub nor an IPv6
+	// address (see check); each path element follows the distribution
+	// grammar (lowercase letters and digits, separated by '.', '_', '__'
+	// or '-'). Required.
 	Prefix string
 	// Username and Password are an account that may pull from Prefix,
 	// for a private project: pai's services then get the pull secret
@@ -65,6 +66,12 @@ func (r *Registry) check() error {
 	host, path, _ := strings.Cut(r.Prefix, "/")
 	if err := checkHost("registry", host); err != nil {
 		return err
+	}
+	if strings.HasPrefix(host, "[") {
+		// pai writes docker_registry_domain unquoted into YAML and into
+		// its docker login shell command, and names images with it: no
+		// quoting keeps [ADDR] one literal word in all three.
+		return bad("%q: an IPv6 address cannot be the registry's host: pai v1.8.0 writes it unquoted into services-configuration.yaml and its docker login command, and docker 18.09/19.03 cannot name images on it; give the registry's host name", r.Prefix)
 	}
 	if dockerHubHosts[strings.ToLower(host)] {
 		return bad("%q is Docker Hub, which cannot hold the nested names paimirror push uses (openpai/openpai/rest-server): use a registry of your own", r.Prefix)

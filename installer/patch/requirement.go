@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/paimirror/paimirror/manifests/shell"
 	"github.com/paimirror/paimirror/manifests/yamltext"
 )
 
@@ -19,9 +20,10 @@ var (
 // mirrorCheck is the shell command that replaces a requirement check's
 // nslookup: it succeeds when the machine gets an answer from the mirror's
 // registry (curl, else wget). With https the certificate is not verified:
-// this only checks reachability, and docker checks the certificate.
+// this only checks reachability, and docker checks the certificate. The
+// URL is one shell word (shell.Word: a bracketed IPv6 address is quoted).
 func mirrorCheck(base string) string {
-	u := base + "/v2/"
+	u := shell.Word(base + "/v2/")
 	if strings.HasPrefix(base, "https://") {
 		return fmt.Sprintf("curl -fsSk -o /dev/null --max-time 15 %s || wget -q --no-check-certificate -T 15 -O /dev/null %s", u, u)
 	}

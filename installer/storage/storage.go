@@ -24,6 +24,7 @@ import (
 	"github.com/paimirror/paimirror/installer/pai"
 	"github.com/paimirror/paimirror/installer/steps"
 	"github.com/paimirror/paimirror/manifests/atomicfile"
+	"github.com/paimirror/paimirror/manifests/shell"
 )
 
 // The steps of Setup, in order.
@@ -424,7 +425,7 @@ func (s *setup) stepError(step string, err error) *StepError {
 	case errors.Is(err, errKubeconfig):
 		e.Hint = "Setup reaches the cluster with the kubeconfig pai's quick-start leaves in ~/pai-deploy/kube/config; point it at that file (--kubeconfig)"
 	case errors.As(err, &ae):
-		e.Hint = "the Kubernetes API server refused a request: check the cluster (kubectl --kubeconfig " + s.opts.Kubeconfig + " get nodes) and that the kubeconfig is the cluster admin's"
+		e.Hint = "the Kubernetes API server refused a request: check the cluster (kubectl --kubeconfig " + shell.Word(s.opts.Kubeconfig) + " get nodes) and that the kubeconfig is the cluster admin's"
 	case errors.Is(err, ErrNoDevBox):
 		e.Hint = "start the dev-box container as the guide's 服务管理 does (docker run -itd ... --name=" + DefaultContainer + " openpai/dev-box:v1.8.0 with ~/pai-deploy/cluster-cfg, ~/pai-deploy/kube and the pai checkout mounted), or let paimirror create it by giving it the dev-box image"
 	case errors.Is(err, ErrClusterID):
