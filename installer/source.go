@@ -74,15 +74,28 @@ func (in *install) unpackBundledPai(dir string) error {
 	return fmt.Errorf("%s does not hold pai's source (%s): build the bundle with the devbox-sources group, or pass --pai DIR", in.bundleName(), paiSourcePath)
 }
 
-// untar extracts a gzipped tar into dir, dropping the first strip path
-// elements of each name. Names that are absolute or climb out of dir, and
-// links that point out of it, are refused; only directories, regular files
-// and symbolic links are made.
+// untar extracts a gzipped tar into dir (made if missing), dropping the
+// first strip path elements of each name. Names that are absolute or climb
+// out of dir, links that point out of it, and entries that would be
+// written outside it through links the archive made (os.Root) are
+// refused; only directories, regular files and symbolic links are made.
 func untar(r io.Reader, dir string, strip int) error {
 	zr, err := gzip.NewReader(r)
 	if err != nil {
 		return err
 	}
+	// Every entry is made through root, which refuses a path that
+	// resolves outside dir, through links the archive made earlier too
+	// (a link to "." and another to "l/.." pass the checks below one by
+	// one).
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	tr := tar.NewReader(zr)
 	for {
 		h, err := tr.Next()
@@ -101,19 +114,22 @@ func untar(r io.Reader, dir string, strip int) error {
 			continue
 		}
 		rel := path.Join(parts[strip:]...)
-		target := filepath.Join(dir, filepath.FromSlash(rel))
+		target := filepath.FromSlash(rel)
+		outside := func(err error) error {
+			return fmt.Errorf("archive entry %q: %w (does it write through a link to outside the archive?)", h.Name, err)
+		}
 		switch h.Typeflag {
 		case tar.TypeDir:
-			if err := os.MkdirAll(target, 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(target, 0o755); err != nil {
+				return outside(err)
 			}
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return outside(err)
 			}
-			f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o644)
+			f, err := root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(h.Mode)&0o755|0o644)
 			if err != nil {
-				return err
+				return outside(err)
 			}
 			_, err = io.Copy(f, tr)
 			if cerr := f.Close(); err == nil {
@@ -127,11 +143,11 @@ func untar(r io.Reader, dir string, strip int) error {
 			if path.IsAbs(h.Linkname) || dest == ".." || strings.HasPrefix(dest, "../") {
 				return fmt.Errorf("archive link %q points outside the archive (%s)", h.Name, h.Linkname)
 			}
-			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-				return err
+			if err := root.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return outside(err)
 			}
-			if err := os.Symlink(h.Linkname, target); err != nil {
-				return err
+			if err := root.Symlink(h.Linkname, target); err != nil {
+				return outside(err)
 			}
 		case tar.TypeXGlobalHeader:
 			// GitHub's archives carry the commit in one; nothing to make.

@@ -117,3 +117,29 @@ func TestEnsurePaiTree(t *testing.T) {
 		t.Errorf("missing source: %v", err)
 	}
 }
+
+// TestUntarChainedLinks: each link alone points inside the archive, but
+// the second resolves through the first to the directory above it; a file
+// written through it must not land outside.
+func TestUntarChainedLinks(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "tree")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	archive := tgz(t,
+		tarEntry{name: "pai-1.8.0/l", link: ".", typ: tar.TypeSymlink},
+		tarEntry{name: "pai-1.8.0/m", link: "l/..", typ: tar.TypeSymlink},
+		tarEntry{name: "pai-1.8.0/m/escaped", body: "x", typ: tar.TypeReg},
+		tarEntry{name: "pai-1.8.0/m/sub/", typ: tar.TypeDir},
+	)
+	err := untar(bytes.NewReader(archive), dir, 1)
+	if err == nil {
+		t.Error("an archive writing through a chain of links unpacked without error")
+	}
+	for _, p := range []string{"escaped", "sub"} {
+		if _, err := os.Lstat(filepath.Join(parent, p)); err == nil {
+			t.Errorf("the archive wrote %s outside its directory", p)
+		}
+	}
+}
