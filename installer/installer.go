@@ -311,6 +311,13 @@ func newInstall(opts Options, dryRun bool) (*install, error) {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return nil, fmt.Errorf("mirror %q: want HOST:PORT (as the nodes reach it): %v", opts.Mirror, err)
 	}
+	// Once, before any step: the address names the state directory and
+	// goes into every step's scripts and files.
+	if addr != MirrorPlaceholder {
+		if err := patch.CheckMirror(addr); err != nil {
+			return nil, err
+		}
+	}
 	in.mirror = nodes.Mirror{Addr: addr, TLS: in.scheme == "https", CA: opts.MirrorCA}
 	in.stateDir = opts.StateDir
 	if in.stateDir == "" && opts.Mirror != "" {

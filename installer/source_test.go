@@ -143,3 +143,20 @@ func TestUntarChainedLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestNewInstallChecksMirror: the mirror address names the state
+// directory and goes into every step, so it is checked as a host once, at
+// the start, whichever steps run.
+func TestNewInstallChecksMirror(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	for _, m := range []string{"../../x:5000", "a/b:5000", "a$(id)b:5000", "[fd00::9]x:5000", "mirror.lab:99999"} {
+		if _, err := newInstall(Options{Mirror: m, ConfigPath: "c", LayoutPath: "l", Only: []string{StepPrepare}}, false); err == nil {
+			t.Errorf("--mirror %q was accepted", m)
+		}
+	}
+	for _, m := range []string{"127.0.0.1:8080", "mirror.lab:8080", "http://mirror.lab:8080/", "https://[fd00::9]:8443"} {
+		if _, err := newInstall(Options{Mirror: m, ConfigPath: "c", LayoutPath: "l"}, false); err != nil {
+			t.Errorf("--mirror %q: %v", m, err)
+		}
+	}
+}

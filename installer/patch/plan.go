@@ -147,7 +147,7 @@ type Result struct {
 // the package documentation), and scans the tree as it would be
 // afterwards. Running Plan again after Apply gives no changes.
 func Plan(paiDir string, opts Options) (*Result, error) {
-	if err := checkMirror(opts.Mirror); err != nil {
+	if err := CheckMirror(opts.Mirror); err != nil {
 		return nil, err
 	}
 	scheme := opts.Scheme
@@ -442,13 +442,13 @@ func (r *Result) Diff() string {
 	return b.String()
 }
 
-// checkMirror checks a mirror address: HOST or HOST:PORT, no scheme, and a
+// CheckMirror checks a mirror address: HOST or HOST:PORT, no scheme, and a
 // host docker recognizes as a registry in an image reference (one with a
 // dot, a port or "localhost").
-func checkMirror(m string) error { return checkHost("mirror", m) }
+func CheckMirror(m string) error { return checkHost("mirror", m) }
 
 // checkHost checks the address of a registry (what names it in errors)
-// as checkMirror describes.
+// as CheckMirror describes.
 func checkHost(what, m string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w: %s %q: %s", ErrInvalidOptions, what, m, why)

@@ -405,8 +405,8 @@ func TestPlanErrors(t *testing.T) {
 // TestCheckMirror lists addresses Plan accepts.
 func TestCheckMirror(t *testing.T) {
 	for _, m := range []string{"10.0.0.9:5000", "mirror.lab:80", "mirror.lab", "localhost:5000", "localhost", "[fd00::9]:5000", "Mirror-1.Lab:443"} {
-		if err := checkMirror(m); err != nil {
-			t.Errorf("checkMirror(%q) = %v", m, err)
+		if err := CheckMirror(m); err != nil {
+			t.Errorf("CheckMirror(%q) = %v", m, err)
 		}
 	}
 }
