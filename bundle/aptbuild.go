@@ -18,6 +18,7 @@ import (
 	"github.com/paimirror/paimirror/bundle/apt"
 	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // maxKeySize bounds a signing key download; real keyrings are a few KiB.
@@ -121,7 +122,7 @@ func (b *builder) resolveApt(ctx context.Context, m *manifests.Manifest) (*Apt, 
 	for _, sm := range metas {
 		r := &la.Repositories[sm.entry]
 		for _, f := range sm.md.Files { // stored as they were verified
-			r.Files = append(r.Files, AptFile{Path: f.Path, Source: strings.TrimRight(sm.base, "/") + "/" + f.Path, SHA256: f.SHA256, Size: f.Size})
+			r.Files = append(r.Files, AptFile{Path: f.Path, Source: redact.URL(strings.TrimRight(sm.base, "/") + "/" + f.Path), SHA256: f.SHA256, Size: f.Size})
 		}
 		byRepo[sm.md.Source.Name()] = sm.entry
 	}
@@ -330,11 +331,11 @@ func (b *builder) aptDownload(ctx context.Context, u, name string, want apt.File
 	case err == nil:
 		return nil
 	case errors.Is(err, fetch.ErrTooLarge):
-		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", u, limit, apt.ErrTooLarge)
+		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", redact.URL(u), limit, apt.ErrTooLarge)
 	case errors.As(err, &de):
-		return &apt.ChecksumError{Path: name, Source: u, WantSHA256: want.SHA256, GotSHA256: de.Got.Encoded(), WantSize: want.Size, GotSize: want.Size}
+		return &apt.ChecksumError{Path: name, Source: redact.URL(u), WantSHA256: want.SHA256, GotSHA256: de.Got.Encoded(), WantSize: want.Size, GotSize: want.Size}
 	case errors.As(err, &se) && se.Status != 0:
-		return &apt.HTTPError{URL: u, Status: se.Status}
+		return &apt.HTTPError{URL: redact.URL(u), Status: se.Status}
 	}
 	return err
 }
@@ -369,7 +370,7 @@ func (b *builder) pullApt(ctx context.Context, la *Apt) error {
 				if err == nil {
 					f.Source = st.source
 					if f.Source == "" {
-						f.Source = u // already stored by another item or run
+						f.Source = redact.URL(u) // already stored by another item or run
 					}
 					f.Size = st.size
 					rec := *f

@@ -23,6 +23,7 @@ import (
 	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // BuildOptions configures Build. The zero value builds every default group
@@ -60,7 +61,8 @@ type BuildOptions struct {
 	// Keychain finds registry credentials; default authn.DefaultKeychain
 	// (docker's config.json).
 	Keychain authn.Keychain
-	// Logger receives debug and warning records; default: discard.
+	// Logger receives debug and warning records, the URLs in them
+	// without their credentials (redact.Handler); default: discard.
 	Logger *slog.Logger
 	// Progress, when set, is called with build events, from one goroutine
 	// at a time.
@@ -148,13 +150,15 @@ type Result struct {
 	Duration time.Duration
 }
 
-// ItemError says which item of a build failed and why.
+// ItemError says which item of a build failed and why. Its message shows
+// the URLs in it without their credentials (redact.Text), whichever
+// package's error it holds.
 type ItemError struct {
 	Item string
 	Err  error
 }
 
-func (e *ItemError) Error() string { return e.Item + ": " + e.Err.Error() }
+func (e *ItemError) Error() string { return redact.Text(e.Item + ": " + e.Err.Error()) }
 func (e *ItemError) Unwrap() error { return e.Err }
 
 type builder struct {
@@ -232,7 +236,7 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 	if opts.Keychain == nil {
 		opts.Keychain = authn.DefaultKeychain
 	}
-	log := opts.Logger
+	log := redact.Logger(opts.Logger) // for the engine, pypi and apt too
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -454,7 +458,8 @@ func Build(ctx context.Context, m *manifests.Manifest, opts BuildOptions) (*Resu
 // BuildError is a build that failed some items (it keeps the others for a
 // rerun). Its message lists each failed item, except those whose sources
 // could not be reached, which it sums up once per host with the --mirror
-// that would help.
+// that would help; URLs in it are shown without their credentials
+// (redact.Text).
 type BuildError struct {
 	// Items is how many items the build had; Errs has one error per
 	// failed item (an *ItemError).
@@ -522,7 +527,7 @@ func (e *BuildError) Error() string {
 		fmt.Fprintf(&sb, "\nhint: add --mirror %s=<a mirror you can reach>, or --preset cn inside China", o)
 	}
 	fmt.Fprintf(&sb, "\nthe items fetched so far are kept in %s; rerun the same command to resume", e.Partial)
-	return sb.String()
+	return redact.Text(sb.String())
 }
 
 // Unwrap returns the items' errors.
@@ -584,7 +589,7 @@ const segmentMin = 8 << 20
 
 // stored says where a blob came from.
 type stored struct {
-	source string // "" when it was already in the bundle
+	source string // "" when it was already in the bundle; without credentials (redact.URL)
 	digest digest.Digest
 	size   int64
 }
@@ -652,7 +657,7 @@ func (b *builder) download(ctx context.Context, item string, d digest.Digest, si
 	}
 	src := res.Source
 	if src == "" && len(sources) > 0 {
-		src = sources[0].Name // kept whole from an earlier run
+		src = redact.URL(sources[0].Name) // kept whole from an earlier run
 	}
 	return stored{source: src, digest: res.Digest, size: res.Size}, nil
 }

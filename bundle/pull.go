@@ -22,6 +22,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle/internal/fetch"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // maxManifestSize bounds an image manifest or index read into memory.
@@ -70,7 +71,7 @@ type UnreachableError struct {
 	Only   bool
 }
 
-func (e *UnreachableError) Error() string { return e.Err.Error() }
+func (e *UnreachableError) Error() string { return redact.Text(e.Err.Error()) }
 
 // Unwrap returns ErrUnreachable and the sources' errors.
 func (e *UnreachableError) Unwrap() []error { return []error{ErrUnreachable, e.Err} }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/paimirror/paimirror/bundle/pypi"
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // pythonKey identifies a python section's resolution in the journal: a
@@ -312,7 +313,7 @@ func (b *builder) pullPython(ctx context.Context, lp *Python) error {
 			if f.Source == "" {
 				// Already stored, by another item or an earlier run that
 				// stopped before journaling it: the URL stands for it.
-				f.Source = f.URL
+				f.Source = redact.URL(f.URL)
 			}
 			rec := *f
 			if errs[i] = b.w.record(journalRecord{Key: pythonFileKey(f.SHA256), PythonFile: &rec}); errs[i] == nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 
 	"github.com/paimirror/paimirror/manifests"
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // Mirror redirects a source. There are two kinds:
@@ -54,8 +55,17 @@ const pythonFileHost = "https://files.pythonhosted.org"
 // reference grammar defines it.
 var repoElement = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$`)
 
-// ParseMirror parses "FROM=TO" (see Mirror).
+// ParseMirror parses "FROM=TO" (see Mirror). Its errors show s without
+// the credentials a URL in it carries (redact.Text).
 func ParseMirror(s string) (Mirror, error) {
+	m, err := parseMirror(s)
+	if err != nil {
+		return Mirror{}, redact.Error(err)
+	}
+	return m, nil
+}
+
+func parseMirror(s string) (Mirror, error) {
 	from, to, ok := strings.Cut(s, "=")
 	from, to = strings.TrimSpace(from), strings.TrimSpace(to)
 	if !ok || from == "" || to == "" {
@@ -417,7 +427,7 @@ func (e *UnmatchedMirrorError) Error() string {
 	default:
 		b.WriteString(": it has no images and no URLs")
 	}
-	return b.String()
+	return redact.Text(b.String())
 }
 
 // CheckMirrors checks that every mirror given on its own (Preset empty)

@@ -83,3 +83,31 @@ func TestMetricsPyPI(t *testing.T) {
 		t.Errorf("paimirror_bundle_python_files = %v", n)
 	}
 }
+
+// TestAccessLogHidesCredentials: the access log names each request's path
+// and query keys, but no query value that can be a credential (a token a
+// client put in the URL, a registry upload's signed _state) and never the
+// client's Authorization header; the registry API's own keys (n, last,
+// digest, mount, from) keep their values.
+func TestAccessLogHidesCredentials(t *testing.T) {
+	var log bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	s := fileserver.New(defaultBundle(t), fileserver.WithLogger(logger), fileserver.WithAccessLog(true))
+	ts := httptest.NewServer(s.Handler(&countingStandIn{wrapped: make(chan bool, 4)}))
+	addr := strings.TrimPrefix(ts.URL, "http://")
+	get(t, http.MethodGet, addr, kubeadm+"?token=QUERYSECRET", "Authorization: Bearer AUTHSECRET")
+	get(t, http.MethodGet, addr, "/v2/lab/x/blobs/uploads/u1?_state=STATESECRET&digest=sha256:abc", "Authorization: Basic QkFTSUNTRUNSRVQ=")
+	get(t, http.MethodGet, addr, "/v2/_catalog?n=100&last=lab/x")
+	ts.Close()
+	out := log.String()
+	for _, s := range []string{"QUERYSECRET", "AUTHSECRET", "STATESECRET", "QkFTSUNTRUNSRVQ"} {
+		if strings.Contains(out, s) {
+			t.Errorf("the access log holds %s:\n%s", s, out)
+		}
+	}
+	for _, s := range []string{"path=\"" + kubeadm + "?token=REDACTED\"", "path=\"/v2/lab/x/blobs/uploads/u1?_state=REDACTED&digest=sha256:abc\"", "path=\"/v2/_catalog?n=100&last=lab/x\""} {
+		if !strings.Contains(out, s) {
+			t.Errorf("the access log lacks %s:\n%s", s, out)
+		}
+	}
+}

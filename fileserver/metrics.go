@@ -170,6 +170,8 @@ func (m *Metrics) observe(kind Kind, r *http.Request, start time.Time, code int,
 	if m.access != nil {
 		m.access.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method),
+			// Clip hides the query's values, which may be credentials
+			// (a token, a registry upload's signed state).
 			slog.String("path", logclip.Clip(r.URL.RequestURI())),
 			slog.Int("status", code),
 			slog.Int64("bytes", bytes),

@@ -57,7 +57,10 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithAccessLog turns on one Info record per request of every kind (a
 // file, a page, /pypi, /metrics, the registry's): method, path, status,
-// body bytes sent, duration, client, user agent and kind. Default: off.
+// body bytes sent, duration, client, user agent and kind. The path is the
+// request URI with its query values hidden but those of the registry
+// API's keys (redact.URL: a token a client sent, an upload's signed
+// state); no header is logged. Default: off.
 func WithAccessLog(on bool) Option {
 	return func(c *config) { c.accessLog = on }
 }

@@ -55,6 +55,8 @@ var keptApart = map[string]struct {
 		"the files and pages know nothing of the listener that routes, counts and serves them (fileserver imports files, never the reverse)"},
 	"fileserver/tlsca": {[]string{"fileserver"},
 		"the CA is the listener's: it uses no other fileserver package"},
+	"manifests/redact": {[]string{"manifests"},
+		"it is the one rule of what a URL may show, used by every room: it imports nothing of the module"},
 }
 
 // below reports whether package q is p or below it.
@@ -258,6 +260,10 @@ func TestImportViolations(t *testing.T) {
 			"fileserver/tlsca imports fileserver: the CA is the listener's"},
 		{"the files to the registry", pkgImports{Path: "fileserver/files", Imports: []string{"registry"}},
 			"fileserver/files imports registry: fileserver may import"},
+		{"everyone to redact", pkgImports{Path: "bundle/internal/fetch", Imports: []string{"manifests/redact"}}, ""},
+		{"the listener to redact", pkgImports{Path: "fileserver", Imports: []string{"manifests/redact"}}, ""},
+		{"redact to the manifest", pkgImports{Path: "manifests/redact", Imports: []string{"manifests"}},
+			"manifests/redact imports manifests: it is the one rule of what a URL may show"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"maps"
 	"net/http"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // FetchOptions configures FetchMetadata. The zero value works.
@@ -89,11 +91,12 @@ func download(ctx context.Context, client *http.Client, u, name string, want Fil
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return err
+		return redact.Error(err) // it names u
 	}
 	defer resp.Body.Close()
+	shown := redact.URL(u)
 	if resp.StatusCode != http.StatusOK {
-		return &HTTPError{URL: u, Status: resp.StatusCode}
+		return &HTTPError{URL: shown, Status: resp.StatusCode}
 	}
 	var body io.Reader = resp.Body
 	switch {
@@ -105,17 +108,17 @@ func download(ctx context.Context, client *http.Client, u, name string, want Fil
 	h := sha256.New()
 	n, err := io.Copy(io.MultiWriter(w, h), body)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", u, err)
+		return fmt.Errorf("GET %s: %w", shown, redact.Error(err))
 	}
 	if want.Size < 0 && limit > 0 && n > limit {
-		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", u, limit, ErrTooLarge)
+		return fmt.Errorf("GET %s: more than %d bytes (the limit): %w", shown, limit, ErrTooLarge)
 	}
 	if want.SHA256 == "" {
 		return nil // metadata: checked by signature or Release afterwards
 	}
 	got := hex.EncodeToString(h.Sum(nil))
 	if (want.Size >= 0 && n != want.Size) || got != want.SHA256 {
-		e := &ChecksumError{Path: name, Source: u, WantSHA256: want.SHA256, GotSHA256: got, WantSize: want.Size, GotSize: n}
+		e := &ChecksumError{Path: name, Source: shown, WantSHA256: want.SHA256, GotSHA256: got, WantSize: want.Size, GotSize: n}
 		if want.Size >= 0 && n > want.Size {
 			e.GotSHA256 = "" // cut short: not the file's digest
 		}
@@ -143,13 +146,15 @@ type Source struct {
 	Flat bool
 }
 
-// Name is "URL suite" ("URL ./" for a flat repository), how errors name
-// the repository.
+// Name is "URL suite" ("URL ./" for a flat repository), how errors and
+// log records name the repository: the URL without the credentials it
+// may carry (redact.URL).
 func (s Source) Name() string {
+	u := redact.URL(strings.TrimRight(s.URL, "/"))
 	if s.Flat {
-		return strings.TrimRight(s.URL, "/") + " ./"
+		return u + " ./"
 	}
-	return strings.TrimRight(s.URL, "/") + " " + s.Suite
+	return u + " " + s.Suite
 }
 
 // MetaFile is a metadata file stored verbatim.

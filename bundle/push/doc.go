@@ -42,5 +42,8 @@
 //
 // Options.Auth, else the keychain (docker's config.json, as `docker login`
 // writes it). Passwords are never logged; errors name the registry and the
-// user, never the password.
+// user, never the password, and show URLs without their query values (a
+// registry's upload URL carries its signed upload state there) or
+// userinfo (package manifests/redact). A registry address with
+// credentials in it is refused without repeating them.
 package push

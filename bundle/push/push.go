@@ -22,6 +22,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/paimirror/paimirror/bundle"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // Options says how Push works. The zero value pushes every image of the
@@ -54,8 +56,8 @@ type Options struct {
 	// EventDiscarded, EventItemDone per image), from one goroutine at a
 	// time.
 	Progress func(bundle.Event)
-	// Logger gets one debug line per blob mounted or skipped; default
-	// discard.
+	// Logger gets one debug line per blob mounted or skipped, the URLs
+	// in it without their credentials (redact.Handler); default discard.
 	Logger *slog.Logger
 }
 
@@ -103,7 +105,7 @@ func Push(ctx context.Context, b *bundle.Bundle, t Target, o Options) (*Result, 
 	if err != nil {
 		return nil, err
 	}
-	p := &pusher{b: b, t: t, o: o, units: units, earlier: earlier, log: o.Logger}
+	p := &pusher{b: b, t: t, o: o, units: units, earlier: earlier, log: redact.Logger(o.Logger)}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
@@ -783,7 +785,7 @@ func (p *pusher) headManifest(ctx context.Context, repo name.Repository, tag str
 	req.Header.Set("Accept", strings.Join(manifestTypes, ", "))
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return "", false, err
+		return "", false, redact.Error(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
@@ -812,7 +814,7 @@ func (p *pusher) headBlob(ctx context.Context, repo name.Repository, d digest.Di
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return false, err
+		return false, redact.Error(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusNotFound {
@@ -838,7 +840,7 @@ func (p *pusher) startUpload(ctx context.Context, repo name.Repository, d digest
 	}
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return "", false, err
+		return "", false, redact.Error(err)
 	}
 	defer resp.Body.Close()
 	if from != "" && resp.StatusCode == http.StatusCreated {
@@ -880,7 +882,9 @@ func (p *pusher) putBlob(ctx context.Context, loc string, bl bundle.Blob, item s
 	req.Header.Set("Content-Type", "application/octet-stream")
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return body.n, err
+		// net/http's error names the upload's URL, whose query holds
+		// the registry's signed upload state.
+		return body.n, redact.Error(err)
 	}
 	defer resp.Body.Close()
 	if err := transport.CheckError(resp, http.StatusCreated); err != nil {
@@ -899,7 +903,7 @@ func (p *pusher) putManifest(ctx context.Context, repo name.Repository, tag stri
 	req.Header.Set("Content-Type", mediaType)
 	resp, err := p.client.Do(req)
 	if err != nil {
-		return err
+		return redact.Error(err)
 	}
 	defer resp.Body.Close()
 	return transport.CheckError(resp, http.StatusCreated, http.StatusOK)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // Target is where a push goes: a registry and an optional repository path
@@ -30,8 +32,10 @@ var pathComponent = regexp.MustCompile(`^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*
 // "https://" is dropped; "http://" (or insecure) allows plain HTTP, which
 // is otherwise refused. The prefix must be valid repository path elements
 // (lower case, digits, separators), since every image is pushed below it.
-func ParseTarget(s string, insecure bool) (Target, error) {
-	rest := s
+// An address with credentials in it is refused; errors never repeat them.
+func ParseTarget(in string, insecure bool) (Target, error) {
+	s := shownAddress(in) // errors name this
+	rest := in
 	if r, ok := strings.CutPrefix(rest, "http://"); ok {
 		rest, insecure = r, true
 	} else {
@@ -42,8 +46,11 @@ func ParseTarget(s string, insecure bool) (Target, error) {
 	if host == "" {
 		return Target{}, fmt.Errorf("registry %q: want HOST[:PORT][/PREFIX], e.g. harbor.lab/openpai", s)
 	}
-	if strings.ContainsAny(host, "@?#") {
-		return Target{}, fmt.Errorf("registry %q: %q is not a host[:port]", s, host)
+	if strings.Contains(host, "@") {
+		return Target{}, fmt.Errorf("registry %q: credentials do not go in the registry's address: pass --username and the password on standard input with --password-stdin, or log in with `docker login`", s)
+	}
+	if strings.ContainsAny(host, "?#") {
+		return Target{}, fmt.Errorf("registry %q: %q is not a host[:port]", s, redact.URL(host))
 	}
 	opts := []name.Option{name.StrictValidation}
 	if insecure {
@@ -56,11 +63,20 @@ func ParseTarget(s string, insecure bool) (Target, error) {
 	if prefix != "" {
 		for _, el := range strings.Split(prefix, "/") {
 			if !pathComponent.MatchString(el) {
-				return Target{}, fmt.Errorf("registry %q: path prefix element %q is not a valid repository name part (lower case letters, digits, and . _ - between them)", s, el)
+				return Target{}, fmt.Errorf("registry %q: path prefix element %q is not a valid repository name part (lower case letters, digits, and . _ - between them)", s, redact.URL(el))
 			}
 		}
 	}
 	return Target{Registry: reg, Insecure: insecure, Prefix: prefix}, nil
+}
+
+// shownAddress is s as errors show it: without the credentials a user or
+// a query can carry.
+func shownAddress(s string) string {
+	if strings.Contains(s, "://") {
+		return redact.URL(s)
+	}
+	return strings.TrimPrefix(redact.URL("https://"+s), "https://")
 }
 
 // Repository returns the repository the mirror repository repo ("a/b")

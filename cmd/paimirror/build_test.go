@@ -26,6 +26,7 @@ func TestBuildMirrorFlags(t *testing.T) {
 	small := write("small.yaml", bundletest.SmallManifest)
 	list := write("list.txt", "# for every manifest\nghcr.io=ghcr.m.daocloud.io\nhttp://archive.ubuntu.com/ubuntu=https://mirrors.tuna.tsinghua.edu.cn/ubuntu\n")
 	bad := write("bad.txt", "docker.io=docker.m.daocloud.io\nnonsense\n")
+	badPassword := write("password.txt", "https://github.com=https://me:MIRRORPASSWORD@files.lan/gh?token=MIRRORTOKEN\n")
 	out := filepath.Join(dir, "x.tar")
 	tests := []struct {
 		name   string
@@ -65,6 +66,18 @@ func TestBuildMirrorFlags(t *testing.T) {
 		args:   []string{"--mirror", "gcr.io/Google=registry.k8s.io"},
 		code:   exitUsage,
 		stderr: []string{`mirror "gcr.io/Google=registry.k8s.io": repository path element "Google" is not valid`},
+	}, {
+		name:   "a bad --mirror with a password",
+		args:   []string{"--mirror", "https://github.com=ftp://me:MIRRORPASSWORD@files.lan/gh"},
+		code:   exitUsage,
+		stderr: []string{`mirror "https://github.com=ftp://me:xxxxx@files.lan/gh": a URL prefix maps to a URL prefix: "ftp://me:xxxxx@files.lan/gh" is not an http:// or https:// URL`},
+		not:    []string{"MIRRORPASSWORD"},
+	}, {
+		name:   "a bad mirrors file line with a password and a token",
+		args:   []string{"--mirrors-file", badPassword},
+		code:   exitUsage,
+		stderr: []string{`password.txt: line 1: mirror "https://github.com=https://me:xxxxx@files.lan/gh?token=REDACTED"`},
+		not:    []string{"MIRRORPASSWORD", "MIRRORTOKEN"},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // saveEvery is how many bytes a blob receives between rewrites of its
@@ -701,7 +703,9 @@ func (b *blob) attempt(ctx context.Context, id int, seg *segment, src *srcState)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return 0, &SourceError{Source: src.name(), Err: err}
+		// net/http's error names the URL asked for: a CDN's, query
+		// and all, after a redirect.
+		return 0, &SourceError{Source: src.name(), Err: redact.Error(err)}
 	}
 	defer resp.Body.Close()
 	final := resp.Request.URL.String()
@@ -720,7 +724,7 @@ func (b *blob) attempt(ctx context.Context, id int, seg *segment, src *srcState)
 			if viaLoc {
 				return 0, errAgain
 			}
-			return 0, &SourceError{Source: src.name(), Status: resp.StatusCode, Err: fmt.Errorf("refused by the redirect target %s", redact(final))}
+			return 0, &SourceError{Source: src.name(), Status: resp.StatusCode, Err: fmt.Errorf("refused by the redirect target %s", redact.URL(final))}
 		}
 	}
 	if final != u && resp.StatusCode/100 == 2 {
@@ -763,12 +767,6 @@ func (b *blob) attempt(ctx context.Context, id int, seg *segment, src *srcState)
 		return 0, statusError(src.name(), resp)
 	}
 	return b.stream(seg, src, resp.Body, gen, reqEnd)
-}
-
-// redact drops the query of a URL (a CDN's signature) for messages.
-func redact(u string) string {
-	s, _, _ := strings.Cut(u, "?")
-	return s
 }
 
 // errStop ends a connection without failing the blob: what it was to
@@ -917,7 +915,7 @@ func (b *blob) stream(seg *segment, src *srcState, body io.Reader, gen int, reqE
 			}
 			return got, &SourceError{Source: src.name(), Err: fmt.Errorf("connection closed with %d bytes of the range left: %w", left, io.ErrUnexpectedEOF)}
 		default:
-			return got, &SourceError{Source: src.name(), Err: rerr}
+			return got, &SourceError{Source: src.name(), Err: redact.Error(rerr)}
 		}
 	}
 }

@@ -55,6 +55,15 @@
 //     and Engine.Unreachable reports each with the number of items that
 //     needed it, so a caller can say so once.
 //
+// # What it shows
+//
+// A URL in an event, a log record, an error or Result.Source (a source's
+// name, an item, the redirect target net/http's error names) is shown
+// without the password of its userinfo and without its query values
+// (package manifests/redact): a CDN's presigned query (X-Amz-Signature,
+// Docker Hub's verify=) and a mirror's https://user:pass@ never leave the
+// engine.
+//
 // # Concurrency
 //
 // An Engine is safe for concurrent use. Fetch calls for the same blob

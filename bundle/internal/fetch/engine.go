@@ -18,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // Options configures an Engine. Only Dir is required.
@@ -88,8 +90,9 @@ type Event struct {
 
 // Source is one place a blob can be read from.
 type Source struct {
-	// Name identifies the source in errors and events (a repository or a
-	// URL); default URL.
+	// Name identifies the source in errors, events, log records and
+	// Result.Source (a repository or a URL); default URL. Its userinfo and
+	// query values are hidden there (redact.URL).
 	Name string
 	// URL is what to GET.
 	URL string
@@ -100,24 +103,27 @@ type Source struct {
 	Header http.Header
 }
 
+// name is how the source is shown: its Name or URL, without the
+// credentials a URL can carry.
 func (s Source) name() string {
 	if s.Name != "" {
-		return s.Name
+		return redact.URL(s.Name)
 	}
-	return s.URL
+	return redact.URL(s.URL)
 }
 
 func (s Source) host() string {
 	u, err := url.Parse(s.URL)
 	if err != nil {
-		return s.URL
+		return redact.URL(s.URL)
 	}
 	return u.Host
 }
 
 // Request is one blob to download.
 type Request struct {
-	// Item names the blob in events and errors.
+	// Item names the blob in events, errors and log records; a URL in it
+	// is shown without its credentials (redact.Text).
 	Item string
 	// Digest is the blob's sha256 digest; "" when unknown (the result's
 	// digest is then computed, and a partial download is only resumed
@@ -370,13 +376,15 @@ func key(r Request) string {
 // r.Commit, and removes its partial files. Calls for the same blob should
 // not overlap (the second downloads it again, apart).
 func (e *Engine) Fetch(ctx context.Context, r Request) (*Result, error) {
+	shown := redact.Text(r.Item) // r.Item as events, errors and logs show it
 	if len(r.Sources) == 0 {
-		return nil, fmt.Errorf("%s: no source", r.Item)
+		return nil, fmt.Errorf("%s: no source", shown)
 	}
 	if r.Digest != "" && (r.Digest.Validate() != nil || r.Digest.Algorithm() != digest.SHA256) {
-		return nil, fmt.Errorf("%s: digest %q is not a sha256 digest", r.Item, r.Digest)
+		return nil, fmt.Errorf("%s: digest %q is not a sha256 digest", shown, r.Digest)
 	}
 	k := key(r)
+	r.Item = shown
 	e.mu.Lock()
 	for i := 2; e.active[k]; i++ {
 		// The same blob for another item at the same time: its own

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 var (
@@ -20,7 +22,9 @@ var (
 	ErrTooLarge = errors.New("larger than the limit")
 )
 
-// SourceError is a failure to read from one source.
+// SourceError is a failure to read from one source. Its message shows the
+// URLs in it without their credentials (redact.Text): a CDN's presigned
+// query, a mirror's password.
 type SourceError struct {
 	// Source is the source's name (a URL or a repository).
 	Source string
@@ -39,9 +43,9 @@ func (e *SourceError) Error() string {
 		if e.Err != nil {
 			msg += ": " + e.Err.Error()
 		}
-		return msg
+		return redact.Text(msg)
 	}
-	return fmt.Sprintf("%s: %v", e.Source, e.Err)
+	return redact.Text(fmt.Sprintf("%s: %v", e.Source, e.Err))
 }
 
 func (e *SourceError) Unwrap() error { return e.Err }
@@ -54,7 +58,7 @@ type DigestError struct {
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("%s from %s: content hashes to %s, want %s; the bytes were not stored", e.Item, e.Source, e.Got, e.Want)
+	return redact.Text(fmt.Sprintf("%s from %s: content hashes to %s, want %s; the bytes were not stored", e.Item, e.Source, e.Got, e.Want))
 }
 
 // Unwrap returns ErrDigestMismatch.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+
+	"github.com/paimirror/paimirror/manifests/redact"
 )
 
 // Patient returns a RoundTripper over rt for the small requests a build
@@ -14,7 +16,8 @@ import (
 // after the server's Retry-After (capped at Options.MaxRetryAfter) or,
 // without one, after the engine's backoff, up to Options.Retries times in
 // a row; each wait is reported to Options.Progress as a Retrying event
-// (Item and Source the request's URL and host, Err the status). The last
+// (Item the request's URL without its credentials, as redact.URL shows
+// it; Source its host; Err the status). The last
 // answer is returned as it came when the retries run out, and a cancelled
 // request context ends a wait at once.
 //
@@ -54,7 +57,7 @@ func (p *patient) RoundTrip(req *http.Request) (*http.Response, error) {
 		status := fmt.Errorf("%s answered %s", req.URL.Host, resp.Status)
 		resp.Body.Close()
 		if p.e.opts.Progress != nil {
-			p.e.opts.Progress(Event{Kind: Retrying, Item: req.URL.Redacted(), Source: req.URL.Host, Wait: wait, Err: status})
+			p.e.opts.Progress(Event{Kind: Retrying, Item: redact.URL(req.URL.String()), Source: req.URL.Host, Wait: wait, Err: status})
 		}
 		if !sleep(req.Context(), wait) {
 			return nil, req.Context().Err()
