@@ -34,6 +34,10 @@ type origin struct {
 	// status, when set, gives a status to answer request n with instead
 	// (0: serve), and headers to add.
 	status func(n int, h http.Header) int
+	// hangup, when set, says whether to close the connection of request
+	// n without answering (the client sees EOF before any header, as
+	// after a reset on the way).
+	hangup func(n int) bool
 	// tamper flips a byte of every body.
 	tamper bool
 	// stall, when positive, holds every response after that many bytes
@@ -60,6 +64,9 @@ func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if cur <= p || o.peak.CompareAndSwap(p, cur) {
 			break
 		}
+	}
+	if o.hangup != nil && o.hangup(n) {
+		panic(http.ErrAbortHandler)
 	}
 	if o.status != nil {
 		if code := o.status(n, w.Header()); code != 0 {
@@ -194,6 +201,7 @@ func TestFetch(t *testing.T) {
 			return 0
 		}}, maxSent: 1.5},
 		{name: "unknown digest and size", unknown: true, o: &origin{cut: cutEvery}, maxSent: 1.5},
+		{name: "hangs up before answering", o: &origin{hangup: func(n int) bool { return n < 3 }}, maxSent: 1.5},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/opencontainers/go-digest"
+	"io"
 	"net"
 	"net/http"
 	"strings"
+	"syscall"
+
+	"github.com/opencontainers/go-digest"
 
 	"github.com/paimirror/paimirror/manifests/redact"
 )
@@ -84,11 +87,24 @@ func Transient(err error) bool {
 	if Unreachable(err) {
 		return false
 	}
+	if cut(err) {
+		return true
+	}
 	var t interface{ Temporary() bool }
 	if errors.As(err, &t) && !t.Temporary() {
 		return false
 	}
 	return true
+}
+
+// cut reports whether err is a connection that ended early: closed or
+// reset before the answer or in the middle of its body, what a link that
+// resets connections does. net/http reports a connection closed before
+// any header as a *url.Error whose Temporary is false, which would
+// otherwise read as permanent.
+func cut(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNABORTED) || errors.Is(err, syscall.EPIPE)
 }
 
 // Unreachable reports whether err means the host could not be reached at
