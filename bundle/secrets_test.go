@@ -1,18 +1,17 @@
 package bundle_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
 // mirrorPassword is the password of the URL mirrors TestBuildHidesMirrorPasswords
@@ -29,24 +28,6 @@ func withPassword(mirrors []bundle.Mirror) []bundle.Mirror {
 		}
 	}
 	return out
-}
-
-// syncBuffer is a buffer safe for the concurrent writes of a logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestBuildHidesMirrorPasswords builds apt repositories and Python packages
@@ -89,7 +70,7 @@ func TestBuildHidesMirrorPasswords(t *testing.T) {
 				refusing := serveLoopback(t, http.NotFoundHandler())
 				bo.Mirrors = withPassword([]bundle.Mirror{{From: "https://pypi.org", To: refusing + "/pypi"}})
 			}
-			var log syncBuffer
+			var log testenv.Buffer
 			bo.Logger = slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			var events []string
 			bo.Progress = func(e bundle.Event) { events = append(events, e.Item+" "+e.Source+" "+errText(e.Err)) }

@@ -6,33 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
-
-// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Len()
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // TestLongNameRefused checks that a repository name over 255 characters
 // gets 400 NAME_INVALID with a small body, before distribution sees it, a
@@ -41,7 +18,7 @@ func (l *lockedBuffer) String() string {
 // not carry the name.
 func TestLongNameRefused(t *testing.T) {
 	f := smallBundle(t)
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	// Debug also turns distribution's logrus up to Debug: everything it
 	// logs reaches this buffer.
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -1,42 +1,23 @@
 package registry
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/manifests"
 )
 
-// logBuffer is a slog destination that tests can read while the server
-// writes to it.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func (b *logBuffer) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(b, &slog.HandlerOptions{Level: slog.LevelDebug}))
+// debugLogger logs to w from Debug up, as text.
+func debugLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // damagedBundle builds the small manifest into a bundle of its own, flips
@@ -59,8 +40,8 @@ func damagedBundle(t *testing.T) (*bundle.Bundle, bundle.Image, bundle.Blob) {
 func TestDamagedBlobIsCut(t *testing.T) {
 	crane := tool(t, "crane")
 	b, img, layer := damagedBundle(t)
-	var log logBuffer
-	r, host := serve(t, b, WithLogger(log.logger()))
+	var log testenv.Buffer
+	r, host := serve(t, b, WithLogger(debugLogger(&log)))
 	repo, _ := manifests.RepoTag(img.Names[0])
 	u := fmt.Sprintf("http://%s/v2/%s/blobs/%s", host, repo, layer.Digest)
 

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/opencontainers/go-digest"
 
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -131,8 +132,8 @@ func configDigest(t *testing.T, raw []byte) string {
 func TestServerErrorsHideDirectory(t *testing.T) {
 	small := smallBundle(t)
 	dir := t.TempDir()
-	var log logBuffer
-	_, host := serve(t, small.b, WithWritable(dir), WithLogger(log.logger()))
+	var log testenv.Buffer
+	_, host := serve(t, small.b, WithWritable(dir), WithLogger(debugLogger(&log)))
 	v2 := filepath.Join(dir, "docker", "registry", "v2")
 	if err := os.MkdirAll(v2, 0o755); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net"
@@ -13,12 +12,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/manifests"
 )
 
@@ -41,24 +40,6 @@ func loopbackServer(t *testing.T, h http.Handler) *url.URL {
 		t.Fatal(err)
 	}
 	return u
-}
-
-// lockedBuffer is a buffer safe for concurrent writes, as an *os.File is.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // resetConn ends a request by resetting its connection, unanswered.
@@ -134,7 +115,7 @@ files:
 	out := filepath.Join(dir, "b.tar")
 	// -v's log records and the progress lines are written from several
 	// goroutines, as to a terminal.
-	var stdout, stderr lockedBuffer
+	var stdout, stderr testenv.Buffer
 	code := run(context.Background(), []string{"build", "-v", "-f", mf, "-o", out,
 		"--mirror", "docker.io=http://" + front.Host + "/docker.io",
 		"--mirror", "docker.io=http://" + registry.Host + "/docker.io",

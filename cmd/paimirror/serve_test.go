@@ -13,13 +13,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/paimirror/paimirror/bundle"
 	"github.com/paimirror/paimirror/bundle/bundletest"
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 	"github.com/paimirror/paimirror/fileserver"
 	"github.com/paimirror/paimirror/manifests"
 )
@@ -62,14 +62,14 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe runs `paimirror serve` and waits until it reports its address.
-func startServe(t *testing.T, args ...string) (*exec.Cmd, *lockedLog) {
+func startServe(t *testing.T, args ...string) (*exec.Cmd, *testenv.Buffer) {
 	t.Helper()
 	return startServeEnv(t, nil, args...)
 }
 
 // startServeEnv is startServe with extra environment variables (NAME=VALUE)
 // for the serve process. Its log is safe to read while serve runs.
-func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *lockedLog) {
+func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *testenv.Buffer) {
 	t.Helper()
 	cmd := paimirror(t, append([]string{"serve"}, args...)...)
 	cmd.Env = append(cmd.Env, env...)
@@ -84,7 +84,7 @@ func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *lock
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	log := &lockedLog{}
+	log := &testenv.Buffer{}
 	ready := make(chan bool, 1)
 	go func() {
 		sc := bufio.NewScanner(stderr)
@@ -105,24 +105,6 @@ func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *lock
 		t.Fatalf("serve did not start:\n%s", log)
 	}
 	return cmd, log
-}
-
-// lockedLog is serve's stderr as a test reads it while serve writes.
-type lockedLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedLog) WriteString(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.b.WriteString(s)
-}
-
-func (l *lockedLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestServeTLSDir serves a bundle over TLS with a generated CA: curl trusts

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paimirror/paimirror/bundle/bundletest/testenv"
 )
 
-func testLogger() (*slog.Logger, *lockedBuffer) {
-	buf := &lockedBuffer{}
+func testLogger() (*slog.Logger, *testenv.Buffer) {
+	buf := &testenv.Buffer{}
 	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})), buf
 }
 

@@ -213,7 +213,7 @@ type testNode struct {
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	done   chan struct{}
-	stderr *lockedBuffer
+	stderr *testenv.Buffer
 }
 
 func strp(s string) *string { return &s }
@@ -532,7 +532,7 @@ exec /usr/sbin/sshd -D -e -f %[7]s </dev/null
 		filepath.Join(n.dir, "sshd_config"), strings.Join(n.spec.hide, " "), n.varUpper, n.varWork, n.root)
 	cmd := exec.Command("ip", "netns", "exec", n.ns, "unshare", "--mount", "--uts", "--propagation", "private", "sh", "-c", script)
 	cmd.Stdin = strings.NewReader(testUser + ":" + testPassword + "\n")
-	n.stderr = &lockedBuffer{}
+	n.stderr = &testenv.Buffer{}
 	cmd.Stdout = n.stderr
 	cmd.Stderr = n.stderr
 	if err := cmd.Start(); err != nil {
@@ -730,24 +730,6 @@ func (n *testNode) restarts() int {
 		n.t.Fatal(err)
 	}
 	return strings.Count(string(data), "restart")
-}
-
-// lockedBuffer is an io.Writer safe for concurrent writes.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // mirrorFile is the one file the test mirror serves.
