@@ -24,13 +24,12 @@ type plainHTTP struct {
 func withPlainHTTP(mirrors []Mirror, rt http.RoundTripper) http.RoundTripper {
 	hosts := map[string]bool{}
 	for _, m := range mirrors {
-		rest, ok := strings.CutPrefix(m.To, "http://")
-		if !ok {
+		if !strings.HasPrefix(m.To, "http://") {
 			continue
 		}
-		host, _, _ := strings.Cut(rest, "/")
+		host := m.Host()
 		if _, port, err := net.SplitHostPort(host); err == nil && port != "" {
-			hosts[strings.ToLower(host)] = true
+			hosts[host] = true
 		}
 	}
 	if len(hosts) == 0 {

@@ -21,6 +21,7 @@ func TestPlainHTTPMirrors(t *testing.T) {
 		{From: "gcr.io", To: "http://mirror.lan"},
 		{From: "ghcr.io", To: "https://127.0.0.1:5443"},
 		{From: "https://github.com", To: "http://files.lan:81/github"},
+		{From: "https://dl.k8s.io", To: "http://user:secret@files.lan:82/k8s"},
 	}
 	for _, c := range []struct {
 		url     string
@@ -30,6 +31,7 @@ func TestPlainHTTPMirrors(t *testing.T) {
 		{"http://127.0.0.1:5000/v2/", false},
 		{"https://mirror.lan:8080/v2/", true},
 		{"https://files.lan:81/github/x", true},
+		{"https://files.lan:82/k8s/x", true},
 		// No port: https is port 443, another service of that host.
 		{"https://mirror.lan/v2/", false},
 		{"https://127.0.0.1:5443/v2/", false},
