@@ -70,15 +70,30 @@ func (b *Bundle) hashBlob(d digest.Digest) error {
 		return fmt.Errorf("blob %s: %w", d, err)
 	}
 	b.hashings.Add(1)
-	h := d.Algorithm().Hash()
-	if _, err := io.Copy(h, sr); err != nil {
+	got, err := readDigest(sr, d.Algorithm(), nil)
+	if err != nil {
 		return fmt.Errorf("reading blob %s from %s: %w", d, b.Name(), err)
 	}
-	if got := digest.NewDigest(d.Algorithm(), h); got != d {
+	if got != d {
 		return &DamagedError{Bundle: b.Name(), Digest: d, Got: got}
 	}
 	b.MarkGood(d)
 	return nil
+}
+
+// readDigest reads r to its end and returns what its bytes hash to with
+// alg, passing the size of each read to report when it is not nil. It is
+// the one whole-blob hashing of a bundle's content (CheckBlob, Verify).
+func readDigest(r io.Reader, alg digest.Algorithm, report func(int64)) (digest.Digest, error) {
+	h := alg.Hash()
+	var w io.Writer = h
+	if report != nil {
+		w = reportingWriter{w: h, report: report}
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		return "", err
+	}
+	return digest.NewDigest(alg, h), nil
 }
 
 // DamagedError is a blob whose bytes in the bundle do not hash to its

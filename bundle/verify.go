@@ -106,21 +106,20 @@ func (b *Bundle) Verify(ctx context.Context, opts VerifyOptions) (*Report, error
 		wg.Go(func() {
 			for d := range work {
 				e := b.blobs[d]
-				h := digest.SHA256.Digester()
-				r := io.NewSectionReader(b.r, e.DataOff, e.Size)
-				var w io.Writer = h.Hash()
+				var report func(int64)
 				if opts.Progress != nil {
-					w = reportingWriter{w: h.Hash(), report: func(n int64) {
+					report = func(n int64) {
 						progMu.Lock()
 						defer progMu.Unlock()
 						opts.Progress(n)
-					}}
+					}
 				}
-				if _, err := io.Copy(w, r); err != nil {
+				got, err := readDigest(io.NewSectionReader(b.r, e.DataOff, e.Size), digest.SHA256, report)
+				if err != nil {
 					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s cannot be read: %v", d, err)})
 					continue
 				}
-				if got := h.Digest(); got != d {
+				if got != d {
 					add(Problem{Digest: d, Users: users[d], Msg: fmt.Sprintf("blob %s is damaged: its content hashes to %s", d, got)})
 				}
 				mu.Lock()
