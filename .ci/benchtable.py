@@ -99,6 +99,10 @@ def link_rows(res):
                 side2 += f", {share:.0%} of pulls succeed"
         if case == "resume" and f2 is not None:
             side2 += f", fetched {f2:.2f}× unique"
+        floor = f"{LINK}/{case}/floor"
+        if med(res, floor, "ns/op") is not None:
+            # The least a synced pull takes here (benchLinkFloor).
+            side2 += f"; floor {med(res, floor, 'ns/op') / 1e9:.2f} s, {ratio(res, floor, base, 'ns/op')}× crane"
         if case == "throttle":
             value = ratio(res, base, ours, "ns/op")
         elif case == "clean":
